@@ -1,0 +1,164 @@
+/* The head's small kernels around the GEMMs: loss and its gradient per row, the loss reduction,
+ * the mean logits and the bias gradient. Rows are the stacked logits Z [N, C], N = K*B
+ * (average losses) or B (average logits, and predict); row n belongs to batch row n % B.
+ * Targets arrive as 32-bit words: int32 class ids (CE) or float [B, C] (BCE, MSE). */
+#pragma OPENCL FP_CONTRACT OFF
+
+#define CLMSD_CE 0
+#define CLMSD_BCE 1
+#define CLMSD_MSE 2
+
+/* Single work-group tree reduction over CLMSD_REDUCE_GROUP lanes: the order is fixed by the
+ * sizes, never by the device. */
+#define CLMSD_TREE_REDUCE(part, lane)                                        \
+    for (uint width = CLMSD_REDUCE_GROUP / 2; width > 0; width >>= 1) {         \
+        barrier(CLK_LOCAL_MEM_FENCE);                                        \
+        if ((lane) < width)                                                  \
+            (part)[lane] = (part)[lane] + (part)[(lane) + width];            \
+    }                                                                        \
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+/* counter[0] = number of class ids in [0, C) among the B targets. */
+__kernel __attribute__((reqd_work_group_size(CLMSD_REDUCE_GROUP, 1, 1)))
+void clmsd_head_count_valid(__global const uint *target, ulong target_off, ulong batch, uint classes,
+                            __global uint *counter, ulong counter_off)
+{
+    __local uint part[CLMSD_REDUCE_GROUP];
+    uint lane = (uint)get_local_id(0);
+    uint n = 0;
+    for (ulong b = lane; b < batch; b += CLMSD_REDUCE_GROUP) {
+        int y = as_int(target[target_off + b]);
+        n += (y >= 0 && (uint)y < classes) ? 1u : 0u;
+    }
+    part[lane] = n;
+    CLMSD_TREE_REDUCE(part, lane)
+    if (lane == 0)
+        counter[counter_off] = part[0];
+}
+
+inline float clmsd_logit(__global const float *z, ulong row, uint c,
+                         __global const float *bias, ulong bias_off, int has_bias)
+{
+    float v = z[row + c];
+    return has_bias ? v + bias[bias_off + c] : v;
+}
+
+/* rowloss[n] = the unscaled loss of row n; G[n, :] = d(scale * loss)/dz (when grad != 0).
+ * CE divides scale by the number of valid ids (counter), as PyTorch's mean with ignore_index. */
+__kernel void clmsd_head_loss_rows(__global const float *z, ulong z_off, ulong rows, ulong batch, uint classes,
+                                   __global const float *bias, ulong bias_off, int has_bias,
+                                   __global const uint *target, ulong target_off, int loss_kind,
+                                   float scale, __global const uint *counter, ulong counter_off,
+                                   __global float *rowloss, ulong rowloss_off,
+                                   __global float *g, ulong g_off, int grad)
+{
+    ulong n = get_global_id(0);
+    if (n >= rows)
+        return;
+    ulong b = n % batch;
+    ulong zr = z_off + n * classes;
+    __global float *gr = g + g_off + n * classes;
+    if (loss_kind == CLMSD_CE) {
+        int y = as_int(target[target_off + b]);
+        if (y < 0 || (uint)y >= classes) { /* ignored: never indexes memory with y */
+            rowloss[rowloss_off + n] = 0.0f;
+            if (grad)
+                for (uint c = 0; c < classes; ++c)
+                    gr[c] = 0.0f;
+            return;
+        }
+        float m = -INFINITY;
+        for (uint c = 0; c < classes; ++c)
+            m = fmax(m, clmsd_logit(z, zr, c, bias, bias_off, has_bias));
+        float sum = 0.0f;
+        for (uint c = 0; c < classes; ++c)
+            sum += exp(clmsd_logit(z, zr, c, bias, bias_off, has_bias) - m);
+        rowloss[rowloss_off + n] = m + log(sum) - clmsd_logit(z, zr, (uint)y, bias, bias_off, has_bias);
+        if (grad) {
+            float g_scale = scale / (float)counter[counter_off];
+            for (uint c = 0; c < classes; ++c) {
+                float p = exp(clmsd_logit(z, zr, c, bias, bias_off, has_bias) - m) / sum;
+                gr[c] = (c == (uint)y ? p - 1.0f : p) * g_scale;
+            }
+        }
+        return;
+    }
+    float total = 0.0f;
+    for (uint c = 0; c < classes; ++c) {
+        float v = clmsd_logit(z, zr, c, bias, bias_off, has_bias);
+        float t = as_float(target[target_off + b * classes + c]);
+        float l, d;
+        if (loss_kind == CLMSD_BCE) {
+            /* max(v, 0) - v t + log(1 + exp(-|v|)), stable for any v */
+            l = fmax(v, 0.0f) - v * t + log1p(exp(-fabs(v)));
+            float e = exp(-fabs(v));
+            float sigmoid = v >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+            d = sigmoid - t;
+        } else {
+            float diff = v - t;
+            l = diff * diff;
+            d = diff + diff;
+        }
+        total += l;
+        if (grad)
+            gr[c] = d * scale;
+    }
+    rowloss[rowloss_off + n] = total;
+}
+
+/* loss = scale * sum(rowloss) (CE: / valid ids, 0 when none); ignored = B - valid ids (CE). */
+__kernel __attribute__((reqd_work_group_size(CLMSD_REDUCE_GROUP, 1, 1)))
+void clmsd_head_reduce_loss(__global const float *rowloss, ulong rowloss_off, ulong rows, ulong batch,
+                            int loss_kind, float scale, __global const uint *counter, ulong counter_off,
+                            __global float *loss, ulong loss_off, __global uint *ignored, ulong ignored_off)
+{
+    __local float part[CLMSD_REDUCE_GROUP];
+    uint lane = (uint)get_local_id(0);
+    float acc = 0.0f;
+    for (ulong n = lane; n < rows; n += CLMSD_REDUCE_GROUP)
+        acc += rowloss[rowloss_off + n];
+    part[lane] = acc;
+    CLMSD_TREE_REDUCE(part, lane)
+    if (lane != 0)
+        return;
+    float value = part[0] * scale;
+    uint valid = (uint)batch;
+    if (loss_kind == CLMSD_CE) {
+        valid = counter[counter_off];
+        value = valid ? value / (float)valid : 0.0f;
+    }
+    if (loss)
+        loss[loss_off] = value;
+    if (ignored)
+        ignored[ignored_off] = (uint)batch - valid;
+}
+
+/* out[b, c] = (sum_k Z[k*B + b, c]) * inv_samples + bias[c] */
+__kernel void clmsd_head_mean_logits(__global const float *z, ulong z_off, ulong batch, uint classes,
+                                     uint samples, float inv_samples,
+                                     __global const float *bias, ulong bias_off, int has_bias,
+                                     __global float *out, ulong out_off)
+{
+    ulong i = get_global_id(0);
+    if (i >= batch * classes)
+        return;
+    uint c = (uint)(i % classes);
+    float acc = z[z_off + i];
+    for (uint k = 1; k < samples; ++k)
+        acc += z[z_off + (ulong)k * batch * classes + i];
+    acc = acc * inv_samples;
+    out[out_off + i] = has_bias ? acc + bias[bias_off + c] : acc;
+}
+
+/* db[c] (+)= sum_n G[n, c], rows in order */
+__kernel void clmsd_head_bias_grad(__global const float *g, ulong g_off, ulong rows, uint classes,
+                                   __global float *db, ulong db_off, int accumulate)
+{
+    uint c = (uint)get_global_id(0);
+    if (c >= classes)
+        return;
+    float acc = 0.0f;
+    for (ulong n = 0; n < rows; ++n)
+        acc += g[g_off + n * classes + c];
+    db[db_off + c] = accumulate ? db[db_off + c] + acc : acc;
+}

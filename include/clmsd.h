@@ -1,0 +1,225 @@
+/* clmsd: multi-sample dropout on OpenCL, reproducible on every device.
+ *
+ * Thread rule: a clmsd_context (and every head made from it) is used by one thread at a time.
+ * Different threads may use different contexts concurrently, even on the same device.
+ *
+ * Conventions: every fallible call returns clmsd_status (CLMSD_SUCCESS = 0) and validates all of
+ * its arguments before enqueuing anything; on error nothing is enqueued and no caller buffer is
+ * written. Offsets and leading dimensions are in elements. Enqueue calls end with
+ * (num_wait, wait, event): `event` may be NULL; an event returned belongs to the caller.
+ * Buffers passed in stay the caller's: clmsd never releases them.
+ */
+#ifndef CLMSD_H
+#define CLMSD_H
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clmsd_version.h"
+
+#if defined(_WIN32) && defined(CLMSD_BUILDING)
+#define CLMSD_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define CLMSD_API __attribute__((visibility("default")))
+#else
+#define CLMSD_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes. Values are pinned: they never change between versions. */
+typedef enum clmsd_status {
+    CLMSD_SUCCESS = 0,
+    CLMSD_ERROR_INVALID_ARGUMENT = 1, /* NULL where a value is required, invalid enum value */
+    CLMSD_ERROR_INVALID_SIZE = 2,     /* zero or overflowing size, ld < cols, element index >= 2^34 */
+    CLMSD_ERROR_INVALID_RATE = 3,     /* drop rate NaN, infinite, negative or >= 1 */
+    CLMSD_ERROR_INVALID_BUFFER = 4,   /* buffer too small for offset + extent, or from another context */
+    CLMSD_ERROR_DEVICE_NOT_FOUND = 5, /* no OpenCL device, or none matching the device spec */
+    CLMSD_ERROR_OPENCL = 6,           /* an OpenCL call failed: clmsd_context_last_error names it */
+    CLMSD_ERROR_BUILD = 7,            /* kernel compilation failed: the build log is in last_error */
+    CLMSD_ERROR_CLBLAST = 8,          /* a CLBlast call failed: its status name is in last_error */
+    CLMSD_ERROR_OUT_OF_MEMORY = 9,    /* host allocation failed */
+    CLMSD_ERROR_UNSUPPORTED = 10      /* the device or the plan cannot do what was asked */
+} clmsd_status;
+
+CLMSD_API const char *clmsd_status_string(clmsd_status status);
+CLMSD_API const char *clmsd_version_string(void);
+
+/* ------------------------------------------------------------------------------------------------
+ * Devices and contexts
+ * ---------------------------------------------------------------------------------------------- */
+
+typedef struct clmsd_context clmsd_context;
+
+/* One line per OpenCL device, for choosing a device spec. */
+typedef struct clmsd_device_info {
+    unsigned platform_index, device_index;
+    char platform_name[128], device_name[128], vendor[128], driver_version[64], opencl_version[64];
+    int is_gpu;
+    cl_uint compute_units, max_clock_mhz;
+    cl_ulong global_mem_bytes, local_mem_bytes;
+    size_t max_work_group_size;
+    int denormals; /* CL_FP_DENORM in CL_DEVICE_SINGLE_FP_CONFIG */
+} clmsd_device_info;
+
+/* Fills up to `capacity` entries of `out` (out may be NULL when capacity is 0) and sets *count to
+ * the number of devices present. */
+CLMSD_API clmsd_status clmsd_devices_list(clmsd_device_info *out, size_t capacity, size_t *count);
+
+/* device: NULL means $CLMSD_DEVICE if set, else the first GPU, else the first CPU device.
+ * A spec is "P:D" (platform and device indices) or a case-insensitive substring of
+ * "platform name / device name". */
+CLMSD_API clmsd_status clmsd_context_create(const char *device, clmsd_context **out);
+/* Attach to a caller's queue: retains it, reads its context and device, releases only what it
+ * retained. Kernels are enqueued on that queue (in-order or out-of-order both work). */
+CLMSD_API clmsd_status clmsd_context_create_from_queue(cl_command_queue queue, clmsd_context **out);
+CLMSD_API void clmsd_context_destroy(clmsd_context *ctx);
+/* The message of the last failed call on ctx, or "" when none. With ctx NULL: the message of the
+ * last failed call on this thread that had no context (context creation, NULL context). */
+CLMSD_API const char *clmsd_context_last_error(const clmsd_context *ctx);
+/* Compile every kernel now, and run the CLBlast routines the heads use once, so that later calls
+ * do not pay the one-time compilation (seconds on pocl; 20 to 40 s per CLBlast routine cold). */
+CLMSD_API clmsd_status clmsd_context_warmup(clmsd_context *ctx);
+CLMSD_API cl_context clmsd_context_cl_context(const clmsd_context *ctx);
+CLMSD_API cl_command_queue clmsd_context_queue(const clmsd_context *ctx);
+CLMSD_API cl_device_id clmsd_context_device(const clmsd_context *ctx);
+CLMSD_API const char *clmsd_context_device_name(const clmsd_context *ctx);
+
+/* ------------------------------------------------------------------------------------------------
+ * Dropout with K samples on the clmsd-philox-v1 stream (docs/rng.md)
+ * ---------------------------------------------------------------------------------------------- */
+
+#define CLMSD_MAX_ELEMENTS (UINT64_C(1) << 34) /* (row_offset + rows) * cols must not exceed this */
+
+typedef struct clmsd_dropout_desc {
+    uint64_t seed, step;  /* stream key and training step */
+    uint32_t samples;     /* K >= 1 */
+    const float *rates;   /* K drop probabilities in [0, 1), or NULL: every sample uses `rate` */
+    float rate;
+    size_t rows, cols;    /* the matrix x is [rows, cols] */
+    size_t row_offset;    /* global row of local row 0: masks are keyed on global rows */
+} clmsd_dropout_desc;
+
+/* y_k = dropout_k(x) for k < K; y is [K, rows, cols], sample k at y_off + k * rows * ldy. */
+CLMSD_API clmsd_status clmsd_dropout_forward(clmsd_context *ctx, const clmsd_dropout_desc *desc,
+                                             cl_mem x, size_t x_off, size_t ldx,
+                                             cl_mem y, size_t y_off, size_t ldy,
+                                             cl_uint num_wait, const cl_event *wait, cl_event *event);
+/* dx (+)= sum_k keep_k * s_k * dy_k, summed in order k = 0, 1, ..., K-1; dy is [K, rows, cols]. */
+CLMSD_API clmsd_status clmsd_dropout_backward(clmsd_context *ctx, const clmsd_dropout_desc *desc,
+                                              cl_mem dy, size_t dy_off, size_t ldy,
+                                              cl_mem dx, size_t dx_off, size_t ldx, int accumulate,
+                                              cl_uint num_wait, const cl_event *wait, cl_event *event);
+/* mask is uint8 [K, rows, cols], dense, 1 = kept. */
+CLMSD_API clmsd_status clmsd_dropout_mask(clmsd_context *ctx, const clmsd_dropout_desc *desc,
+                                          cl_mem mask, size_t mask_off,
+                                          cl_uint num_wait, const cl_event *wait, cl_event *event);
+
+/* The raw stream words u(seed, step, k, e) for e in [4 * first_block, 4 * (first_block + blocks)):
+ * out is uint32 [4 * blocks]. Any Philox4x32-10 input is a block: ctr = {block, k, step}, key = seed. */
+CLMSD_API clmsd_status clmsd_stream_words(clmsd_context *ctx, uint64_t seed, uint64_t step, uint32_t k,
+                                          uint32_t first_block, size_t blocks, cl_mem out, size_t out_off,
+                                          cl_uint num_wait, const cl_event *wait, cl_event *event);
+
+/* Host reference: the same bits as the devices. */
+CLMSD_API uint32_t clmsd_ref_stream_word(uint64_t seed, uint64_t step, uint32_t k, uint64_t e);
+CLMSD_API void clmsd_ref_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
+/* Threshold T = floor(p * 2^32) and scale s = (float)(1 / (1 - p)) of a rate, as the spec defines. */
+CLMSD_API clmsd_status clmsd_rate_params(float rate, uint32_t *threshold, float *scale);
+CLMSD_API clmsd_status clmsd_ref_dropout_forward(const clmsd_dropout_desc *desc, const float *x, size_t ldx,
+                                                 float *y, size_t ldy);
+CLMSD_API clmsd_status clmsd_ref_dropout_backward(const clmsd_dropout_desc *desc, const float *dy, size_t ldy,
+                                                  float *dx, size_t ldx, int accumulate);
+CLMSD_API clmsd_status clmsd_ref_dropout_mask(const clmsd_dropout_desc *desc, uint8_t *mask);
+
+/* ------------------------------------------------------------------------------------------------
+ * The multi-sample dropout head: Z_k = dropout_k(X) W^T + b, loss, gradients (docs/api.md)
+ * ---------------------------------------------------------------------------------------------- */
+
+typedef enum clmsd_loss {
+    CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY = 0, /* int32 class ids [B]; ids outside [0, C) are ignored */
+    CLMSD_LOSS_BCE_WITH_LOGITS = 1,       /* float targets [B, C] in [0, 1] */
+    CLMSD_LOSS_MSE = 2                    /* float targets [B, C] */
+} clmsd_loss;
+
+typedef enum clmsd_combine {
+    CLMSD_AVERAGE_LOSSES = 0, /* the paper: L = mean_k loss(Z_k) */
+    CLMSD_AVERAGE_LOGITS = 1  /* Kaggle form: L = loss(mean_k Z_k), one GEMM on the averaged mask */
+} clmsd_combine;
+
+typedef enum clmsd_engine {
+    CLMSD_ENGINE_AUTO = 0,
+    CLMSD_ENGINE_CLBLAST = 1
+} clmsd_engine;
+
+typedef struct clmsd_head clmsd_head;
+
+typedef struct clmsd_head_desc {
+    size_t batch, features, classes; /* B, H, C */
+    uint32_t samples;                /* K */
+    const float *rates;              /* K drop probabilities, or NULL: all equal `rate` */
+    float rate;
+    clmsd_loss loss;
+    clmsd_combine combine;
+    clmsd_engine engine;             /* AUTO: $CLMSD_ENGINE if set, else the best available */
+    cl_mem workspace;                /* optional: >= clmsd_head_workspace_size() bytes, or NULL */
+} clmsd_head_desc;
+
+typedef struct clmsd_head_args {
+    uint64_t seed, step;
+    size_t row_offset;                /* global row of X's row 0 (masks are keyed on it) */
+    cl_mem x;      size_t x_off;      /* float [B, H], required */
+    cl_mem w;      size_t w_off;      /* float [C, H] row-major, required */
+    cl_mem bias;   size_t bias_off;   /* float [C], or NULL for no bias */
+    cl_mem target; size_t target_off; /* int32 [B] (CE) or float [B, C] (BCE, MSE); forward/train */
+    cl_mem loss;   size_t loss_off;   /* out float [1], optional */
+    cl_mem logits; size_t logits_off; /* out float [B, C] mean logits, optional (required: predict) */
+    cl_mem ignored; size_t ignored_off; /* out uint32 [1]: class ids outside [0, C), optional */
+    cl_mem dx;     size_t dx_off;     /* out float [B, H], optional (train_step) */
+    cl_mem dw;     size_t dw_off;     /* out float [C, H], optional (train_step) */
+    cl_mem dbias;  size_t dbias_off;  /* out float [C], optional (train_step) */
+    int accumulate;                   /* add into dx, dw, dbias instead of overwriting them */
+} clmsd_head_args;
+
+/* Plan a head: validates the shape, rates and modes once and allocates its workspace, so that the
+ * calls of a training loop allocate nothing. */
+CLMSD_API clmsd_status clmsd_head_workspace_size(const clmsd_head_desc *desc, size_t *bytes);
+CLMSD_API clmsd_status clmsd_head_create(clmsd_context *ctx, const clmsd_head_desc *desc, clmsd_head **out);
+CLMSD_API void clmsd_head_destroy(clmsd_head *head);
+CLMSD_API clmsd_engine clmsd_head_engine(const clmsd_head *head);
+/* Loss and mean logits. */
+CLMSD_API clmsd_status clmsd_head_forward(clmsd_head *head, const clmsd_head_args *args,
+                                          cl_uint num_wait, const cl_event *wait, cl_event *event);
+/* Forward and backward: loss, mean logits and the gradients dx, dw, dbias (each optional). */
+CLMSD_API clmsd_status clmsd_head_train_step(clmsd_head *head, const clmsd_head_args *args,
+                                             cl_uint num_wait, const cl_event *wait, cl_event *event);
+/* Inference, no dropout: logits = X W^T + b. */
+CLMSD_API clmsd_status clmsd_head_predict(clmsd_head *head, const clmsd_head_args *args,
+                                          cl_uint num_wait, const cl_event *wait, cl_event *event);
+
+/* Host reference of the head, accumulating in double. Pointers are host arrays with the shapes of
+ * clmsd_head_args (dense: leading dimensions H and C); outputs may be NULL. */
+typedef struct clmsd_ref_head_args {
+    uint64_t seed, step;
+    size_t row_offset;
+    const float *x, *w, *bias;   /* bias may be NULL */
+    const void *target;          /* int32_t [B] or float [B, C] */
+    double *loss;                /* out [1] */
+    double *logits;              /* out [B, C] */
+    uint32_t *ignored;           /* out [1] */
+    double *dx, *dw, *dbias;     /* out [B, H], [C, H], [C]; always overwritten */
+} clmsd_ref_head_args;
+
+CLMSD_API clmsd_status clmsd_ref_head_train_step(const clmsd_head_desc *desc, const clmsd_ref_head_args *args);
+CLMSD_API clmsd_status clmsd_ref_head_predict(const clmsd_head_desc *desc, const clmsd_ref_head_args *args);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CLMSD_H */

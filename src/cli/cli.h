@@ -1,0 +1,7 @@
+/* The `clmsd` tool's subcommands. */
+#ifndef CLMSD_CLI_H
+#define CLMSD_CLI_H
+
+int clmsd_cli_selftest(int argc, char **argv);
+
+#endif

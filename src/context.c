@@ -1,0 +1,196 @@
+/* Contexts: create on a device or attach to a caller's queue; enqueue helpers and buffer checks. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static clmsd_context *context_alloc(void)
+{
+    clmsd_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        clmsd__fail(NULL, CLMSD_ERROR_OUT_OF_MEMORY, "out of host memory allocating a context");
+    return ctx;
+}
+
+static void read_device(clmsd_context *ctx)
+{
+    char name[128] = "", platform[128] = "";
+    clGetDeviceInfo(ctx->device, CL_DEVICE_NAME, sizeof name, name, NULL);
+    clGetPlatformInfo(ctx->platform, CL_PLATFORM_NAME, sizeof platform, platform, NULL);
+    name[sizeof name - 1] = platform[sizeof platform - 1] = '\0';
+    snprintf(ctx->device_name, sizeof ctx->device_name, "%s / %s", platform, name);
+}
+
+/* Context creation failures have no context to hold their message: move it to the thread's. */
+static clmsd_status fail_create(clmsd_context *ctx, clmsd_status st)
+{
+    snprintf(clmsd__thread_error, sizeof clmsd__thread_error, "%s", clmsd_context_last_error(ctx));
+    clmsd_context_destroy(ctx);
+    return st;
+}
+
+clmsd_status clmsd_context_create(const char *device, clmsd_context **out)
+{
+    if (!out)
+        return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "clmsd_context_create: out is NULL");
+    *out = NULL;
+    cl_platform_id platform;
+    cl_device_id dev;
+    clmsd_status st = clmsd__find_device(device, &platform, &dev);
+    if (st != CLMSD_SUCCESS)
+        return st;
+    clmsd_context *ctx = context_alloc();
+    if (!ctx)
+        return CLMSD_ERROR_OUT_OF_MEMORY;
+    ctx->platform = platform;
+    ctx->device = dev;
+    read_device(ctx);
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)platform, 0};
+    cl_int err;
+    ctx->context = clCreateContext(props, 1, &dev, NULL, NULL, &err);
+    if (err != CL_SUCCESS) {
+        ctx->context = NULL;
+        return fail_create(ctx, clmsd__fail_cl(ctx, err, "clCreateContext"));
+    }
+    ctx->queue = clCreateCommandQueue(ctx->context, dev, 0, &err);
+    if (err != CL_SUCCESS) {
+        ctx->queue = NULL;
+        return fail_create(ctx, clmsd__fail_cl(ctx, err, "clCreateCommandQueue"));
+    }
+    *out = ctx;
+    return CLMSD_SUCCESS;
+}
+
+clmsd_status clmsd_context_create_from_queue(cl_command_queue queue, clmsd_context **out)
+{
+    if (!out || !queue)
+        return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "clmsd_context_create_from_queue: %s is NULL",
+                           out ? "queue" : "out");
+    *out = NULL;
+    cl_context context;
+    cl_device_id device;
+    cl_command_queue_properties props;
+    cl_int err = clGetCommandQueueInfo(queue, CL_QUEUE_CONTEXT, sizeof context, &context, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetCommandQueueInfo(queue, CL_QUEUE_DEVICE, sizeof device, &device, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetCommandQueueInfo(queue, CL_QUEUE_PROPERTIES, sizeof props, &props, NULL);
+    if (err != CL_SUCCESS)
+        return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "clGetCommandQueueInfo on the queue failed: %s (%d)",
+                           clmsd__cl_error_name(err), (int)err);
+    clmsd_context *ctx = context_alloc();
+    if (!ctx)
+        return CLMSD_ERROR_OUT_OF_MEMORY;
+    clGetDeviceInfo(device, CL_DEVICE_PLATFORM, sizeof ctx->platform, &ctx->platform, NULL);
+    clRetainCommandQueue(queue);
+    clRetainContext(context);
+    ctx->queue = queue;
+    ctx->context = context;
+    ctx->device = device;
+    ctx->out_of_order = (props & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE) != 0;
+    read_device(ctx);
+    *out = ctx;
+    return CLMSD_SUCCESS;
+}
+
+void clmsd_context_destroy(clmsd_context *ctx)
+{
+    if (!ctx)
+        return;
+    if (ctx->queue)
+        clFinish(ctx->queue); /* kernels still reading our buffers finish before they go */
+    clmsd__release_program(ctx);
+    if (ctx->queue)
+        clReleaseCommandQueue(ctx->queue);
+    if (ctx->context)
+        clReleaseContext(ctx->context);
+    free(ctx->error);
+    free(ctx);
+}
+
+cl_context clmsd_context_cl_context(const clmsd_context *ctx) { return ctx ? ctx->context : NULL; }
+cl_command_queue clmsd_context_queue(const clmsd_context *ctx) { return ctx ? ctx->queue : NULL; }
+cl_device_id clmsd_context_device(const clmsd_context *ctx) { return ctx ? ctx->device : NULL; }
+const char *clmsd_context_device_name(const clmsd_context *ctx) { return ctx ? ctx->device_name : ""; }
+
+clmsd_status clmsd__set_args(clmsd_context *ctx, cl_kernel kernel, const char *name, int count,
+                             const size_t *sizes, const void *const *values)
+{
+    for (int i = 0; i < count; ++i) {
+        cl_int err = clSetKernelArg(kernel, (cl_uint)i, sizes[i], values[i]);
+        if (err != CL_SUCCESS)
+            return clmsd__fail(ctx, CLMSD_ERROR_OPENCL, "clSetKernelArg(%s, %d) failed: %s (%d)", name, i,
+                               clmsd__cl_error_name(err), (int)err);
+    }
+    return CLMSD_SUCCESS;
+}
+
+clmsd_status clmsd__launch(clmsd_context *ctx, clmsd__kernel_id id, cl_kernel kernel, size_t work_items, size_t dim1)
+{
+    size_t local[2] = {ctx->local_size[id], 1};
+    size_t global[2] = {(work_items + local[0] - 1) / local[0] * local[0], dim1 ? dim1 : 1};
+    cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel, dim1 ? 2 : 1, NULL, global, local, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return clmsd__fail_cl(ctx, err, "clEnqueueNDRangeKernel");
+    return CLMSD_SUCCESS;
+}
+
+clmsd_status clmsd__check_wait_list(clmsd_context *ctx, cl_uint num_wait, const cl_event *wait)
+{
+    if ((num_wait > 0) != (wait != NULL))
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "wait list: num_wait is %u but wait is %s",
+                           (unsigned)num_wait, wait ? "not NULL" : "NULL");
+    return CLMSD_SUCCESS;
+}
+
+clmsd_status clmsd__begin(clmsd_context *ctx, cl_uint num_wait, const cl_event *wait)
+{
+    if (num_wait == 0)
+        return CLMSD_SUCCESS;
+    /* a barrier carries the wait list to every command after it, CLBlast's included */
+    cl_int err = clEnqueueBarrierWithWaitList(ctx->queue, num_wait, wait, NULL);
+    return err == CL_SUCCESS ? CLMSD_SUCCESS : clmsd__fail_cl(ctx, err, "clEnqueueBarrierWithWaitList");
+}
+
+clmsd_status clmsd__order(clmsd_context *ctx)
+{
+    if (!ctx->out_of_order)
+        return CLMSD_SUCCESS;
+    cl_int err = clEnqueueBarrierWithWaitList(ctx->queue, 0, NULL, NULL);
+    return err == CL_SUCCESS ? CLMSD_SUCCESS : clmsd__fail_cl(ctx, err, "clEnqueueBarrierWithWaitList");
+}
+
+clmsd_status clmsd__finish(clmsd_context *ctx, cl_event *event)
+{
+    if (!event)
+        return CLMSD_SUCCESS;
+    /* a marker with no wait list completes after everything before it, whatever enqueued it */
+    cl_int err = clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, event);
+    return err == CL_SUCCESS ? CLMSD_SUCCESS : clmsd__fail_cl(ctx, err, "clEnqueueMarkerWithWaitList");
+}
+
+clmsd_status clmsd__check_buffer(clmsd_context *ctx, const char *name, cl_mem buf, size_t offset, size_t count,
+                                 size_t elem)
+{
+    if (!buf)
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "%s is NULL", name);
+    cl_context owner = NULL;
+    size_t size = 0;
+    cl_int err = clGetMemObjectInfo(buf, CL_MEM_CONTEXT, sizeof owner, &owner, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetMemObjectInfo(buf, CL_MEM_SIZE, sizeof size, &size, NULL);
+    if (err != CL_SUCCESS)
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_BUFFER, "%s is not a valid buffer: %s (%d)", name,
+                           clmsd__cl_error_name(err), (int)err);
+    if (owner != ctx->context)
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_BUFFER, "%s belongs to another OpenCL context", name);
+    size_t end, bytes;
+    if (!clmsd__add(offset, count, &end) || !clmsd__mul(end, elem, &bytes))
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "%s: offset %zu + %zu elements overflows", name, offset, count);
+    if (bytes > size)
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_BUFFER,
+                           "%s holds %zu bytes; offset %zu + %zu elements of %zu bytes need %zu", name, size, offset,
+                           count, elem, bytes);
+    return CLMSD_SUCCESS;
+}

@@ -1,0 +1,276 @@
+/* Public dropout API on the clmsd-philox-v1 stream: validation, then the kernels of cl/dropout.cl. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+clmsd_status clmsd_rate_params(float rate, uint32_t *threshold, float *scale)
+{
+    if (!(rate >= 0.0f && rate < 1.0f)) /* also rejects NaN */
+        return CLMSD_ERROR_INVALID_RATE;
+    if (threshold)
+        *threshold = (uint32_t)ldexp((double)rate, 32);
+    if (scale)
+        *scale = (float)(1.0 / (1.0 - (double)rate));
+    return CLMSD_SUCCESS;
+}
+
+clmsd_status clmsd__check_rates(clmsd_context *ctx, uint32_t samples, const float *rates, float rate)
+{
+    for (uint32_t k = 0; k < (rates ? samples : 1); ++k) {
+        float p = rates ? rates[k] : rate;
+        if (clmsd_rate_params(p, NULL, NULL) != CLMSD_SUCCESS)
+            return clmsd__fail(ctx, CLMSD_ERROR_INVALID_RATE, "drop rate %s%u%s is %g: it must lie in [0, 1)",
+                               rates ? "rates[" : "", rates ? k : 0, rates ? "]" : " (rate)", (double)p);
+    }
+    return CLMSD_SUCCESS;
+}
+
+void clmsd__rate_table(uint32_t samples, const float *rates, float rate, uint32_t *params)
+{
+    for (uint32_t k = 0; k < samples; ++k) {
+        float scale;
+        clmsd_rate_params(rates ? rates[k] : rate, &params[k], &scale);
+        union { float f; uint32_t u; } bits = {scale};
+        params[samples + k] = bits.u;
+    }
+}
+
+clmsd_status clmsd__check_stream(clmsd_context *ctx, const clmsd_dropout_desc *desc, clmsd__stream *out)
+{
+    if (!desc)
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "the dropout descriptor is NULL");
+    if (desc->samples == 0 || desc->rows == 0 || desc->cols == 0)
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "samples (%u), rows (%zu) and cols (%zu) must be positive",
+                           (unsigned)desc->samples, desc->rows, desc->cols);
+    size_t end_row, end;
+    if (!clmsd__add(desc->row_offset, desc->rows, &end_row) || !clmsd__mul(end_row, desc->cols, &end) ||
+        (uint64_t)end > CLMSD_MAX_ELEMENTS)
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE,
+                           "(row_offset %zu + rows %zu) * cols %zu exceeds the stream's 2^34 elements",
+                           desc->row_offset, desc->rows, desc->cols);
+    clmsd_status st = clmsd__check_rates(ctx, desc->samples, desc->rates, desc->rate);
+    if (st != CLMSD_SUCCESS)
+        return st;
+    uint64_t begin = (uint64_t)desc->row_offset * desc->cols;
+    *out = (clmsd__stream){
+        .seed = desc->seed, .step = desc->step, .samples = desc->samples,
+        .rows = desc->rows, .cols = desc->cols, .row_offset = desc->row_offset,
+        .first_quad = begin >> 2, .quads = ((end - 1) >> 2) - (begin >> 2) + 1,
+    };
+    return CLMSD_SUCCESS;
+}
+
+/* Elements spanned by a [count, cols] matrix with leading dimension ld. */
+static bool matrix_extent(size_t count, size_t cols, size_t ld, size_t *out)
+{
+    size_t rows_before;
+    return clmsd__mul(count - 1, ld, &rows_before) && clmsd__add(rows_before, cols, out);
+}
+
+/* Checks a [samples * rows, cols] matrix with leading dimension ld against its buffer. */
+static clmsd_status check_matrix(clmsd_context *ctx, const char *name, cl_mem buf, size_t off, size_t samples,
+                                 size_t rows, size_t cols, size_t ld, size_t elem)
+{
+    size_t count;
+    if (!clmsd__mul(samples, rows, &count))
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "the extent of %s overflows", name);
+    if (ld < cols)
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "leading dimension of %s (%zu) is less than cols (%zu)",
+                           name, ld, cols);
+    size_t extent;
+    if (!matrix_extent(count, cols, ld, &extent))
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "the extent of %s overflows", name);
+    return clmsd__check_buffer(ctx, name, buf, off, extent, elem);
+}
+
+/* The K thresholds and scales, as a buffer the kernels read. */
+static clmsd_status make_params(clmsd_context *ctx, const clmsd__stream *s, const clmsd_dropout_desc *desc,
+                                cl_mem *out)
+{
+    uint32_t *table = malloc(2 * (size_t)s->samples * sizeof *table);
+    if (!table)
+        return clmsd__fail(ctx, CLMSD_ERROR_OUT_OF_MEMORY, "out of host memory for %u rates", (unsigned)s->samples);
+    clmsd__rate_table(s->samples, desc->rates, desc->rate, table);
+    cl_int err;
+    *out = clCreateBuffer(ctx->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, 2 * (size_t)s->samples * sizeof *table,
+                          table, &err);
+    free(table);
+    return err == CL_SUCCESS ? CLMSD_SUCCESS : clmsd__fail_cl(ctx, err, "clCreateBuffer (dropout rates)");
+}
+
+static void stream_args(const clmsd__stream *s, cl_uint *samples, cl_ulong v[6])
+{
+    *samples = s->samples;
+    v[0] = s->rows, v[1] = s->cols, v[2] = s->row_offset, v[3] = s->seed, v[4] = s->step;
+    v[5] = s->first_quad;
+}
+
+clmsd_status clmsd__enqueue_dropout_forward(clmsd_context *ctx, const clmsd__stream *s, cl_mem params,
+                                            cl_mem x, size_t x_off, size_t ldx, cl_mem y, size_t y_off, size_t ldy)
+{
+    cl_kernel k;
+    clmsd_status st = clmsd__kernel(ctx, CLMSD__K_DROPOUT_FORWARD, &k);
+    if (st != CLMSD_SUCCESS)
+        return st;
+    cl_uint samples;
+    cl_ulong v[6], quads = s->quads, xo = x_off, lx = ldx, yo = y_off, ly = ldy;
+    stream_args(s, &samples, v);
+    const size_t sz[] = {sizeof(cl_mem), 8, 8, sizeof(cl_mem), 8, 8, sizeof(cl_mem), 4, 8, 8, 8, 8, 8, 8, 8};
+    const void *val[] = {&x, &xo, &lx, &y, &yo, &ly, &params, &samples, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &quads};
+    st = clmsd__set_args(ctx, k, "clmsd_dropout_forward", 15, sz, val);
+    return st ? st : clmsd__launch(ctx, CLMSD__K_DROPOUT_FORWARD, k, s->quads, s->samples);
+}
+
+clmsd_status clmsd__enqueue_dropout_sum(clmsd_context *ctx, const clmsd__stream *s, cl_mem params,
+                                        cl_mem dy, size_t dy_off, size_t dy_kstride, size_t ldy,
+                                        cl_mem dx, size_t dx_off, size_t ldx,
+                                        float scale, int apply_scale, int accumulate)
+{
+    cl_kernel k;
+    clmsd_status st = clmsd__kernel(ctx, CLMSD__K_DROPOUT_SUM, &k);
+    if (st != CLMSD_SUCCESS)
+        return st;
+    cl_uint samples;
+    cl_ulong v[6], quads = s->quads, dyo = dy_off, dyk = dy_kstride, ly = ldy, dxo = dx_off, lx = ldx;
+    cl_int app = apply_scale, acc = accumulate;
+    stream_args(s, &samples, v);
+    const size_t sz[] = {sizeof(cl_mem), 8, 8, 8, sizeof(cl_mem), 8, 8, sizeof(cl_mem), 4, 8, 8, 8, 8, 8, 8, 8, 4, 4, 4};
+    const void *val[] = {&dy, &dyo, &dyk, &ly, &dx, &dxo, &lx, &params, &samples, &v[0], &v[1], &v[2],
+                         &v[3], &v[4], &v[5], &quads, &scale, &app, &acc};
+    st = clmsd__set_args(ctx, k, "clmsd_dropout_sum", 19, sz, val);
+    return st ? st : clmsd__launch(ctx, CLMSD__K_DROPOUT_SUM, k, s->quads, 0);
+}
+
+static clmsd_status enqueue_mask(clmsd_context *ctx, const clmsd__stream *s, cl_mem params, cl_mem mask, size_t mask_off)
+{
+    cl_kernel k;
+    clmsd_status st = clmsd__kernel(ctx, CLMSD__K_DROPOUT_MASK, &k);
+    if (st != CLMSD_SUCCESS)
+        return st;
+    cl_uint samples;
+    cl_ulong v[6], quads = s->quads, mo = mask_off;
+    stream_args(s, &samples, v);
+    const size_t sz[] = {sizeof(cl_mem), 8, sizeof(cl_mem), 4, 8, 8, 8, 8, 8, 8, 8};
+    const void *val[] = {&mask, &mo, &params, &samples, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &quads};
+    st = clmsd__set_args(ctx, k, "clmsd_dropout_mask", 11, sz, val);
+    return st ? st : clmsd__launch(ctx, CLMSD__K_DROPOUT_MASK, k, s->quads, s->samples);
+}
+
+/* Builds the kernels before anything is enqueued, so a build failure enqueues nothing. */
+static clmsd_status prepare(clmsd_context *ctx, const clmsd_dropout_desc *desc, clmsd__stream *s,
+                            cl_uint num_wait, const cl_event *wait)
+{
+    clmsd__clear_error(ctx);
+    clmsd_status st = clmsd__check_stream(ctx, desc, s);
+    if (st == CLMSD_SUCCESS)
+        st = clmsd__check_wait_list(ctx, num_wait, wait);
+    return st;
+}
+
+static clmsd_status run(clmsd_context *ctx, const clmsd__stream *s, const clmsd_dropout_desc *desc, int which,
+                        cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, int accumulate,
+                        cl_uint num_wait, const cl_event *wait, cl_event *event)
+{
+    clmsd_status st = clmsd__build_program(ctx);
+    cl_mem params = NULL;
+    if (st == CLMSD_SUCCESS)
+        st = make_params(ctx, s, desc, &params);
+    if (st == CLMSD_SUCCESS)
+        st = clmsd__begin(ctx, num_wait, wait);
+    if (st == CLMSD_SUCCESS) {
+        if (which == CLMSD__K_DROPOUT_FORWARD)
+            st = clmsd__enqueue_dropout_forward(ctx, s, params, a, a_off, lda, b, b_off, ldb);
+        else if (which == CLMSD__K_DROPOUT_SUM)
+            st = clmsd__enqueue_dropout_sum(ctx, s, params, a, a_off, s->rows * lda, lda, b, b_off, ldb, 1.0f, 0,
+                                            accumulate);
+        else
+            st = enqueue_mask(ctx, s, params, a, a_off);
+    }
+    if (params)
+        clReleaseMemObject(params); /* freed by OpenCL once the kernel using it completes */
+    if (st == CLMSD_SUCCESS)
+        st = clmsd__finish(ctx, event);
+    return st;
+}
+
+clmsd_status clmsd_dropout_forward(clmsd_context *ctx, const clmsd_dropout_desc *desc,
+                                   cl_mem x, size_t x_off, size_t ldx, cl_mem y, size_t y_off, size_t ldy,
+                                   cl_uint num_wait, const cl_event *wait, cl_event *event)
+{
+    if (!ctx)
+        return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "clmsd_dropout_forward: the context is NULL");
+    clmsd__stream s;
+    clmsd_status st = prepare(ctx, desc, &s, num_wait, wait);
+    if (st == CLMSD_SUCCESS)
+        st = check_matrix(ctx, "x", x, x_off, 1, s.rows, s.cols, ldx, sizeof(float));
+    if (st == CLMSD_SUCCESS)
+        st = check_matrix(ctx, "y", y, y_off, s.samples, s.rows, s.cols, ldy, sizeof(float));
+    if (st != CLMSD_SUCCESS)
+        return st;
+    return run(ctx, &s, desc, CLMSD__K_DROPOUT_FORWARD, x, x_off, ldx, y, y_off, ldy, 0, num_wait, wait, event);
+}
+
+clmsd_status clmsd_dropout_backward(clmsd_context *ctx, const clmsd_dropout_desc *desc,
+                                    cl_mem dy, size_t dy_off, size_t ldy, cl_mem dx, size_t dx_off, size_t ldx,
+                                    int accumulate, cl_uint num_wait, const cl_event *wait, cl_event *event)
+{
+    if (!ctx)
+        return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "clmsd_dropout_backward: the context is NULL");
+    clmsd__stream s;
+    clmsd_status st = prepare(ctx, desc, &s, num_wait, wait);
+    if (st == CLMSD_SUCCESS)
+        st = check_matrix(ctx, "dy", dy, dy_off, s.samples, s.rows, s.cols, ldy, sizeof(float));
+    if (st == CLMSD_SUCCESS)
+        st = check_matrix(ctx, "dx", dx, dx_off, 1, s.rows, s.cols, ldx, sizeof(float));
+    if (st != CLMSD_SUCCESS)
+        return st;
+    return run(ctx, &s, desc, CLMSD__K_DROPOUT_SUM, dy, dy_off, ldy, dx, dx_off, ldx, accumulate, num_wait, wait, event);
+}
+
+clmsd_status clmsd_dropout_mask(clmsd_context *ctx, const clmsd_dropout_desc *desc, cl_mem mask, size_t mask_off,
+                                cl_uint num_wait, const cl_event *wait, cl_event *event)
+{
+    if (!ctx)
+        return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "clmsd_dropout_mask: the context is NULL");
+    clmsd__stream s;
+    clmsd_status st = prepare(ctx, desc, &s, num_wait, wait);
+    if (st == CLMSD_SUCCESS)
+        st = check_matrix(ctx, "mask", mask, mask_off, s.samples, s.rows, s.cols, s.cols, 1);
+    if (st != CLMSD_SUCCESS)
+        return st;
+    return run(ctx, &s, desc, CLMSD__K_DROPOUT_MASK, mask, mask_off, s.cols, NULL, 0, 0, 0, num_wait, wait, event);
+}
+
+clmsd_status clmsd_stream_words(clmsd_context *ctx, uint64_t seed, uint64_t step, uint32_t k, uint32_t first_block,
+                                size_t blocks, cl_mem out, size_t out_off, cl_uint num_wait, const cl_event *wait,
+                                cl_event *event)
+{
+    if (!ctx)
+        return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "clmsd_stream_words: the context is NULL");
+    clmsd__clear_error(ctx);
+    if (blocks == 0 || blocks > (UINT64_C(1) << 32) - first_block)
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "blocks (%zu) must be positive and end by block 2^32", blocks);
+    size_t words;
+    clmsd_status st = clmsd__mul(blocks, 4, &words) ? CLMSD_SUCCESS
+                                                    : clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "blocks overflow");
+    cl_kernel kern;
+    if (st == CLMSD_SUCCESS)
+        st = clmsd__check_buffer(ctx, "out", out, out_off, words, sizeof(uint32_t));
+    if (st == CLMSD_SUCCESS)
+        st = clmsd__check_wait_list(ctx, num_wait, wait);
+    if (st == CLMSD_SUCCESS)
+        st = clmsd__kernel(ctx, CLMSD__K_STREAM_WORDS, &kern);
+    if (st != CLMSD_SUCCESS)
+        return st;
+    cl_ulong oo = out_off, q0 = first_block, n = blocks;
+    cl_uint kk = k;
+    const size_t sz[] = {sizeof(cl_mem), 8, 8, 8, 4, 8, 8};
+    const void *val[] = {&out, &oo, &seed, &step, &kk, &q0, &n};
+    st = clmsd__set_args(ctx, kern, "clmsd_stream_words", 7, sz, val);
+    if (st == CLMSD_SUCCESS)
+        st = clmsd__begin(ctx, num_wait, wait);
+    if (st == CLMSD_SUCCESS)
+        st = clmsd__launch(ctx, CLMSD__K_STREAM_WORDS, kern, blocks, 0);
+    return st ? st : clmsd__finish(ctx, event);
+}

@@ -1,0 +1,191 @@
+/* The CLBlast engine: a dropout kernel writes Xd [N, H]; one CLBlastSgemm with M = N gives every
+ * sample's logits; dW = G^T Xd and dXd = G W are one CLBlastSgemm each; the regenerated masks turn
+ * dXd into dX. N = K*B (average losses) or B (average logits, on the averaged mask). */
+#include "internal.h"
+
+#include <clblast_c.h>
+#include <pthread.h>
+
+/* CLBlast 1.5.3 can fail when two threads make the first call of one routine at once. */
+static pthread_mutex_t clblast_lock = PTHREAD_MUTEX_INITIALIZER;
+
+typedef struct gemm_operand {
+    cl_mem buf;
+    size_t off, ld;
+    CLBlastTranspose trans;
+} gemm_operand;
+
+/* C = A B + beta C, row-major, [m, k] x [k, n]. */
+static clmsd_status sgemm(clmsd_context *ctx, const char *what, size_t m, size_t n, size_t k, gemm_operand a,
+                          gemm_operand b, float beta, gemm_operand c)
+{
+    pthread_mutex_lock(&clblast_lock);
+    CLBlastStatusCode s = CLBlastSgemm(CLBlastLayoutRowMajor, a.trans, b.trans, m, n, k, 1.0f, a.buf, a.off, a.ld,
+                                       b.buf, b.off, b.ld, beta, c.buf, c.off, c.ld, &ctx->queue, NULL);
+    pthread_mutex_unlock(&clblast_lock);
+    if (s != CLBlastSuccess)
+        return clmsd__fail(ctx, CLMSD_ERROR_CLBLAST, "CLBlastSgemm (%s, m %zu n %zu k %zu) failed: %s (%d)", what, m,
+                           n, k, clmsd__clblast_status_name(s), (int)s);
+    return clmsd__order(ctx);
+}
+
+static clmsd_status launch(clmsd_context *ctx, clmsd__kernel_id id, const char *name, int count, const size_t *sizes,
+                           const void *const *values, size_t work_items)
+{
+    cl_kernel k;
+    clmsd_status st = clmsd__kernel(ctx, id, &k);
+    if (st == CLMSD_SUCCESS)
+        st = clmsd__set_args(ctx, k, name, count, sizes, values);
+    if (st == CLMSD_SUCCESS)
+        st = clmsd__launch(ctx, id, k, work_items, 0);
+    return st ? st : clmsd__order(ctx);
+}
+
+#define MEM sizeof(cl_mem)
+
+static clmsd_status mean_logits(clmsd_head *h, cl_mem bias, size_t bias_off, cl_uint samples, float inv_samples,
+                                cl_mem out, size_t out_off)
+{
+    const clmsd_head_desc *d = &h->desc;
+    cl_ulong zo = h->ws_z, batch = d->batch, bo = bias_off, oo = out_off;
+    cl_uint classes = (cl_uint)d->classes;
+    cl_int has_bias = bias != NULL;
+    const size_t sz[] = {MEM, 8, 8, 4, 4, 4, MEM, 8, 4, MEM, 8};
+    const void *val[] = {&h->workspace, &zo, &batch, &classes, &samples, &inv_samples, &bias, &bo, &has_bias, &out, &oo};
+    return launch(h->ctx, CLMSD__K_HEAD_MEAN_LOGITS, "clmsd_head_mean_logits", 11, sz, val, d->batch * d->classes);
+}
+
+/* Loss per row (and its gradient G when grad), then the mean loss and the ignored count. */
+static clmsd_status loss(clmsd_head *h, const clmsd_head_args *a, int grad)
+{
+    clmsd_context *ctx = h->ctx;
+    const clmsd_head_desc *d = &h->desc;
+    cl_ulong batch = d->batch, rows = h->rows, to = a->target_off, co = h->ws_counter, zo = h->ws_z;
+    cl_ulong bo = a->bias_off, ro = h->ws_rowloss, go = h->ws_g, lo = a->loss_off, io = a->ignored_off;
+    cl_uint classes = (cl_uint)d->classes;
+    cl_int kind = (cl_int)d->loss, has_bias = a->bias != NULL;
+    float scale = clmsd__head_scale(d);
+    clmsd_status st = CLMSD_SUCCESS;
+    if (d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY) {
+        const size_t sz[] = {MEM, 8, 8, 4, MEM, 8};
+        const void *val[] = {&a->target, &to, &batch, &classes, &h->workspace, &co};
+        st = launch(ctx, CLMSD__K_HEAD_COUNT_VALID, "clmsd_head_count_valid", 6, sz, val, CLMSD__REDUCE_GROUP);
+    }
+    if (st == CLMSD_SUCCESS) {
+        const size_t sz[] = {MEM, 8, 8, 8, 4, MEM, 8, 4, MEM, 8, 4, 4, MEM, 8, MEM, 8, MEM, 8, 4};
+        const void *val[] = {&h->workspace, &zo, &rows, &batch, &classes, &a->bias, &bo, &has_bias, &a->target, &to,
+                             &kind, &scale, &h->workspace, &co, &h->workspace, &ro, &h->workspace, &go, &grad};
+        st = launch(ctx, CLMSD__K_HEAD_LOSS_ROWS, "clmsd_head_loss_rows", 19, sz, val, h->rows);
+    }
+    if (st == CLMSD_SUCCESS && (a->loss || a->ignored)) {
+        const size_t sz[] = {MEM, 8, 8, 8, 4, 4, MEM, 8, MEM, 8, MEM, 8};
+        const void *val[] = {&h->workspace, &ro, &rows, &batch, &kind, &scale, &h->workspace, &co,
+                             &a->loss, &lo, &a->ignored, &io};
+        st = launch(ctx, CLMSD__K_HEAD_REDUCE_LOSS, "clmsd_head_reduce_loss", 12, sz, val, CLMSD__REDUCE_GROUP);
+    }
+    return st;
+}
+
+static clmsd_status backward(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s)
+{
+    clmsd_context *ctx = h->ctx;
+    const clmsd_head_desc *d = &h->desc;
+    size_t n = h->rows, hf = d->features, c = d->classes;
+    float beta = a->accumulate ? 1.0f : 0.0f;
+    gemm_operand g = {h->workspace, h->ws_g, c, CLBlastTransposeNo};
+    gemm_operand g_t = {h->workspace, h->ws_g, c, CLBlastTransposeYes};
+    gemm_operand xd = {h->workspace, h->ws_xd, hf, CLBlastTransposeNo};
+    clmsd_status st = CLMSD_SUCCESS;
+    if (a->dw)
+        st = sgemm(ctx, "dW = G^T Xd", c, hf, n, g_t, xd, beta, (gemm_operand){a->dw, a->dw_off, hf, CLBlastTransposeNo});
+    if (st == CLMSD_SUCCESS && a->dbias) {
+        cl_ulong go = h->ws_g, rows = n, dbo = a->dbias_off;
+        cl_uint classes = (cl_uint)c;
+        cl_int acc = a->accumulate;
+        const size_t sz[] = {MEM, 8, 8, 4, MEM, 8, 4};
+        const void *val[] = {&h->workspace, &go, &rows, &classes, &a->dbias, &dbo, &acc};
+        st = launch(ctx, CLMSD__K_HEAD_BIAS_GRAD, "clmsd_head_bias_grad", 7, sz, val, c);
+    }
+    if (st == CLMSD_SUCCESS && a->dx) {
+        /* dXd = G W overwrites Xd, which dW has read by now */
+        gemm_operand w = {a->w, a->w_off, hf, CLBlastTransposeNo};
+        st = sgemm(ctx, "dXd = G W", n, hf, c, g, w, 0.0f, xd);
+        bool logits = d->combine == CLMSD_AVERAGE_LOGITS;
+        if (st == CLMSD_SUCCESS)
+            st = clmsd__enqueue_dropout_sum(ctx, s, h->params, h->workspace, h->ws_xd, logits ? 0 : d->batch * hf, hf,
+                                            a->dx, a->dx_off, hf, clmsd__head_inv_samples(d), logits, a->accumulate);
+        if (st == CLMSD_SUCCESS)
+            st = clmsd__order(ctx);
+    }
+    return st;
+}
+
+clmsd_status clmsd__clblast_run(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, clmsd__head_mode mode)
+{
+    clmsd_context *ctx = h->ctx;
+    const clmsd_head_desc *d = &h->desc;
+    size_t hf = d->features, c = d->classes;
+    gemm_operand w_t = {a->w, a->w_off, hf, CLBlastTransposeYes};
+    gemm_operand z = {h->workspace, h->ws_z, c, CLBlastTransposeNo};
+    if (mode == CLMSD__PREDICT) {
+        gemm_operand x = {a->x, a->x_off, hf, CLBlastTransposeNo};
+        clmsd_status st = sgemm(ctx, "Z = X W^T", d->batch, c, hf, x, w_t, 0.0f, z);
+        return st ? st : mean_logits(h, a->bias, a->bias_off, 1, 1.0f, a->logits, a->logits_off);
+    }
+    bool logits_mode = d->combine == CLMSD_AVERAGE_LOGITS;
+    clmsd_status st;
+    if (logits_mode) /* Xbar = X * (1/K) sum_k keep_k s_k: the averaged mask */
+        st = clmsd__enqueue_dropout_sum(ctx, s, h->params, a->x, a->x_off, 0, hf, h->workspace, h->ws_xd, hf,
+                                        clmsd__head_inv_samples(d), 1, 0);
+    else
+        st = clmsd__enqueue_dropout_forward(ctx, s, h->params, a->x, a->x_off, hf, h->workspace, h->ws_xd, hf);
+    if (st == CLMSD_SUCCESS)
+        st = clmsd__order(ctx);
+    gemm_operand xd = {h->workspace, h->ws_xd, hf, CLBlastTransposeNo};
+    if (st == CLMSD_SUCCESS)
+        st = sgemm(ctx, "Z = Xd W^T", h->rows, c, hf, xd, w_t, 0.0f, z);
+    int grad = mode == CLMSD__TRAIN && (a->dx || a->dw || a->dbias);
+    if (st == CLMSD_SUCCESS && a->target)
+        st = loss(h, a, grad);
+    if (st == CLMSD_SUCCESS && a->logits) {
+        cl_uint samples = logits_mode ? 1 : d->samples;
+        st = mean_logits(h, a->bias, a->bias_off, samples, logits_mode ? 1.0f : clmsd__head_inv_samples(d), a->logits,
+                         a->logits_off);
+    }
+    if (st == CLMSD_SUCCESS && grad)
+        st = backward(h, a, s);
+    return st;
+}
+
+clmsd_status clmsd__clblast_warmup(clmsd_context *ctx)
+{
+    /* One call per transpose pattern the engine uses, big enough to take CLBlast's indirect path
+     * as well as its direct one: each compiles CLBlast's GEMM program for this device once. */
+    const size_t sizes[] = {8, 520};
+    size_t max = sizes[1] * sizes[1];
+    cl_int err;
+    cl_mem buf = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, 3 * max * sizeof(float), NULL, &err);
+    if (err != CL_SUCCESS)
+        return clmsd__fail_cl(ctx, err, "clCreateBuffer (warm-up)");
+    clmsd_status st = CLMSD_SUCCESS;
+    float zero = 0.0f;
+    err = clEnqueueFillBuffer(ctx->queue, buf, &zero, sizeof zero, 0, 3 * max * sizeof(float), 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        st = clmsd__fail_cl(ctx, err, "clEnqueueFillBuffer (warm-up)");
+    for (int i = 0; i < 2 && st == CLMSD_SUCCESS; ++i) {
+        size_t n = sizes[i];
+        gemm_operand a = {buf, 0, n, CLBlastTransposeNo}, b = {buf, max, n, CLBlastTransposeNo};
+        gemm_operand a_t = {buf, 0, n, CLBlastTransposeYes}, b_t = {buf, max, n, CLBlastTransposeYes};
+        gemm_operand c = {buf, 2 * max, n, CLBlastTransposeNo};
+        st = sgemm(ctx, "warm-up A B^T", n, n, n, a, b_t, 0.0f, c);
+        if (st == CLMSD_SUCCESS)
+            st = sgemm(ctx, "warm-up A^T B", n, n, n, a_t, b, 0.0f, c);
+        if (st == CLMSD_SUCCESS)
+            st = sgemm(ctx, "warm-up A B", n, n, n, a, b, 0.0f, c);
+    }
+    err = clFinish(ctx->queue);
+    clReleaseMemObject(buf);
+    if (st == CLMSD_SUCCESS && err != CL_SUCCESS)
+        st = clmsd__fail_cl(ctx, err, "clFinish (warm-up)");
+    return st;
+}

@@ -1,0 +1,119 @@
+/* The embedded kernel program: built once per context on first use, kernels cached in it. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const char clmsd__kernel_source[];
+extern const size_t clmsd__kernel_source_length;
+
+/* The same options on every device: results must not depend on the driver's defaults. */
+#define CLMSD__BUILD_OPTIONS "-cl-std=CL1.2 -DCLMSD_REDUCE_GROUP=64"
+
+static const char *const kernel_names[CLMSD__K_COUNT] = {
+    [CLMSD__K_DROPOUT_FORWARD] = "clmsd_dropout_forward",
+    [CLMSD__K_DROPOUT_MASK] = "clmsd_dropout_mask",
+    [CLMSD__K_DROPOUT_SUM] = "clmsd_dropout_sum",
+    [CLMSD__K_STREAM_WORDS] = "clmsd_stream_words",
+    [CLMSD__K_HEAD_COUNT_VALID] = "clmsd_head_count_valid",
+    [CLMSD__K_HEAD_LOSS_ROWS] = "clmsd_head_loss_rows",
+    [CLMSD__K_HEAD_REDUCE_LOSS] = "clmsd_head_reduce_loss",
+    [CLMSD__K_HEAD_MEAN_LOGITS] = "clmsd_head_mean_logits",
+    [CLMSD__K_HEAD_BIAS_GRAD] = "clmsd_head_bias_grad",
+};
+
+static bool is_reduction(clmsd__kernel_id id)
+{
+    return id == CLMSD__K_HEAD_COUNT_VALID || id == CLMSD__K_HEAD_REDUCE_LOSS;
+}
+
+static clmsd_status build_failure(clmsd_context *ctx, cl_int err)
+{
+    size_t size = 0;
+    clGetProgramBuildInfo(ctx->program, ctx->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &size);
+    char *log = malloc(size + 1);
+    if (log) {
+        log[0] = '\0';
+        clGetProgramBuildInfo(ctx->program, ctx->device, CL_PROGRAM_BUILD_LOG, size, log, NULL);
+        log[size] = '\0';
+    }
+    clmsd_status st = clmsd__fail(ctx, CLMSD_ERROR_BUILD, "clBuildProgram failed on %s: %s (%d)\nbuild log:\n%s",
+                                  ctx->device_name, clmsd__cl_error_name(err), (int)err, log ? log : "(no memory for the log)");
+    free(log);
+    clReleaseProgram(ctx->program);
+    ctx->program = NULL;
+    return st;
+}
+
+/* A 1-D work-group size from the kernel's limits and preferred multiple (32 or 64 on GPUs,
+ * the vector width on pocl). Results never depend on it: every kernel's sums are ordered. */
+static size_t choose_local_size(clmsd_context *ctx, cl_kernel kernel)
+{
+    size_t max_wg = 1, multiple = 1;
+    clGetKernelWorkGroupInfo(kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof max_wg, &max_wg, NULL);
+    clGetKernelWorkGroupInfo(kernel, ctx->device, CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE,
+                             sizeof multiple, &multiple, NULL);
+    size_t size = max_wg < 128 ? max_wg : 128;
+    if (multiple > 0 && size >= multiple)
+        size -= size % multiple;
+    return size ? size : 1;
+}
+
+clmsd_status clmsd__build_program(clmsd_context *ctx)
+{
+    if (ctx->program)
+        return CLMSD_SUCCESS;
+    cl_int err;
+    const char *src = clmsd__kernel_source;
+    size_t len = clmsd__kernel_source_length;
+    ctx->program = clCreateProgramWithSource(ctx->context, 1, &src, &len, &err);
+    if (err != CL_SUCCESS) {
+        ctx->program = NULL;
+        return clmsd__fail_cl(ctx, err, "clCreateProgramWithSource");
+    }
+    err = clBuildProgram(ctx->program, 1, &ctx->device, CLMSD__BUILD_OPTIONS, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return build_failure(ctx, err);
+    for (int id = 0; id < CLMSD__K_COUNT; ++id) {
+        ctx->kernels[id] = clCreateKernel(ctx->program, kernel_names[id], &err);
+        if (err != CL_SUCCESS) {
+            clmsd__release_program(ctx);
+            return clmsd__fail_cl(ctx, err, kernel_names[id]);
+        }
+        if (is_reduction((clmsd__kernel_id)id)) {
+            size_t max_wg = 0;
+            clGetKernelWorkGroupInfo(ctx->kernels[id], ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof max_wg, &max_wg, NULL);
+            if (max_wg < CLMSD__REDUCE_GROUP) {
+                clmsd__release_program(ctx);
+                return clmsd__fail(ctx, CLMSD_ERROR_UNSUPPORTED, "%s needs work-groups of %d; %s allows %zu",
+                                   kernel_names[id], CLMSD__REDUCE_GROUP, ctx->device_name, max_wg);
+            }
+            ctx->local_size[id] = CLMSD__REDUCE_GROUP;
+        } else {
+            ctx->local_size[id] = choose_local_size(ctx, ctx->kernels[id]);
+        }
+    }
+    return CLMSD_SUCCESS;
+}
+
+clmsd_status clmsd__kernel(clmsd_context *ctx, clmsd__kernel_id id, cl_kernel *out)
+{
+    clmsd_status st = clmsd__build_program(ctx);
+    if (st != CLMSD_SUCCESS)
+        return st;
+    *out = ctx->kernels[id];
+    return CLMSD_SUCCESS;
+}
+
+void clmsd__release_program(clmsd_context *ctx)
+{
+    for (int id = 0; id < CLMSD__K_COUNT; ++id) {
+        if (ctx->kernels[id])
+            clReleaseKernel(ctx->kernels[id]);
+        ctx->kernels[id] = NULL;
+    }
+    if (ctx->program)
+        clReleaseProgram(ctx->program);
+    ctx->program = NULL;
+}
