@@ -100,8 +100,8 @@ CLMSD_API const char *clmsd_context_device_name(const clmsd_context *ctx);
 typedef struct clmsd_dropout_desc {
     uint64_t seed, step;  /* stream key and training step */
     uint32_t samples;     /* K >= 1 */
-    const float *rates;   /* K drop probabilities in [0, 1), or NULL: every sample uses `rate` */
-    float rate;
+    const double *rates;  /* K drop probabilities in [0, 1), or NULL: every sample uses `rate` */
+    double rate;
     size_t rows, cols;    /* the matrix x is [rows, cols] */
     size_t row_offset;    /* global row of local row 0: masks are keyed on global rows */
 } clmsd_dropout_desc;
@@ -131,7 +131,7 @@ CLMSD_API clmsd_status clmsd_stream_words(clmsd_context *ctx, uint64_t seed, uin
 CLMSD_API uint32_t clmsd_ref_stream_word(uint64_t seed, uint64_t step, uint32_t k, uint64_t e);
 CLMSD_API void clmsd_ref_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
 /* Threshold T = floor(p * 2^32) and scale s = (float)(1 / (1 - p)) of a rate, as the spec defines. */
-CLMSD_API clmsd_status clmsd_rate_params(float rate, uint32_t *threshold, float *scale);
+CLMSD_API clmsd_status clmsd_rate_params(double rate, uint32_t *threshold, float *scale);
 CLMSD_API clmsd_status clmsd_ref_dropout_forward(const clmsd_dropout_desc *desc, const float *x, size_t ldx,
                                                  float *y, size_t ldy);
 CLMSD_API clmsd_status clmsd_ref_dropout_backward(const clmsd_dropout_desc *desc, const float *dy, size_t ldy,
@@ -163,8 +163,8 @@ typedef struct clmsd_head clmsd_head;
 typedef struct clmsd_head_desc {
     size_t batch, features, classes; /* B, H, C */
     uint32_t samples;                /* K */
-    const float *rates;              /* K drop probabilities, or NULL: all equal `rate` */
-    float rate;
+    const double *rates;             /* K drop probabilities, or NULL: all equal `rate` */
+    double rate;
     clmsd_loss loss;
     clmsd_combine combine;
     clmsd_engine engine;             /* AUTO: $CLMSD_ENGINE if set, else the best available */

@@ -4,29 +4,29 @@
 #include <math.h>
 #include <stdlib.h>
 
-clmsd_status clmsd_rate_params(float rate, uint32_t *threshold, float *scale)
+clmsd_status clmsd_rate_params(double rate, uint32_t *threshold, float *scale)
 {
-    if (!(rate >= 0.0f && rate < 1.0f)) /* also rejects NaN */
+    if (!(rate >= 0.0 && rate < 1.0)) /* also rejects NaN */
         return CLMSD_ERROR_INVALID_RATE;
     if (threshold)
-        *threshold = (uint32_t)ldexp((double)rate, 32);
+        *threshold = (uint32_t)ldexp(rate, 32);
     if (scale)
-        *scale = (float)(1.0 / (1.0 - (double)rate));
+        *scale = (float)(1.0 / (1.0 - rate));
     return CLMSD_SUCCESS;
 }
 
-clmsd_status clmsd__check_rates(clmsd_context *ctx, uint32_t samples, const float *rates, float rate)
+clmsd_status clmsd__check_rates(clmsd_context *ctx, uint32_t samples, const double *rates, double rate)
 {
     for (uint32_t k = 0; k < (rates ? samples : 1); ++k) {
-        float p = rates ? rates[k] : rate;
+        double p = rates ? rates[k] : rate;
         if (clmsd_rate_params(p, NULL, NULL) != CLMSD_SUCCESS)
             return clmsd__fail(ctx, CLMSD_ERROR_INVALID_RATE, "drop rate %s%u%s is %g: it must lie in [0, 1)",
-                               rates ? "rates[" : "", rates ? k : 0, rates ? "]" : " (rate)", (double)p);
+                               rates ? "rates[" : "", rates ? k : 0, rates ? "]" : " (rate)", p);
     }
     return CLMSD_SUCCESS;
 }
 
-void clmsd__rate_table(uint32_t samples, const float *rates, float rate, uint32_t *params)
+void clmsd__rate_table(uint32_t samples, const double *rates, double rate, uint32_t *params)
 {
     for (uint32_t k = 0; k < samples; ++k) {
         float scale;

@@ -77,9 +77,9 @@ typedef struct clmsd__stream {
     uint64_t first_quad, quads; /* Philox blocks covering elements [row_offset*cols, +rows*cols) */
 } clmsd__stream;
 
-clmsd_status clmsd__check_rates(clmsd_context *ctx, uint32_t samples, const float *rates, float rate);
+clmsd_status clmsd__check_rates(clmsd_context *ctx, uint32_t samples, const double *rates, double rate);
 /* Writes K thresholds then K scales (as float bits) into params[2K]. */
-void clmsd__rate_table(uint32_t samples, const float *rates, float rate, uint32_t *params);
+void clmsd__rate_table(uint32_t samples, const double *rates, double rate, uint32_t *params);
 clmsd_status clmsd__check_stream(clmsd_context *ctx, const clmsd_dropout_desc *desc, clmsd__stream *out);
 /* Enqueue the dropout kernels with a params buffer of 2K words (clmsd__rate_table). */
 clmsd_status clmsd__enqueue_dropout_forward(clmsd_context *ctx, const clmsd__stream *s, cl_mem params,
@@ -97,7 +97,7 @@ typedef enum clmsd__head_mode { CLMSD__FORWARD, CLMSD__TRAIN, CLMSD__PREDICT } c
 struct clmsd_head {
     clmsd_context *ctx;
     clmsd_head_desc desc; /* desc.rates points to `rates` */
-    float *rates;
+    double *rates;
     clmsd_engine engine;
     size_t rows;          /* stacked logit rows N: K*B (average losses) or B (average logits) */
     cl_mem params;        /* K thresholds, then K scales (float bits) */

@@ -68,15 +68,15 @@ static void check_known_answers(check *c)
 typedef struct dropout_case {
     size_t rows, cols, ldx, ldy, x_off, y_off, row_offset;
     uint32_t samples;
-    float rate;
+    double rate;
     bool per_sample;
 } dropout_case;
 
 static void check_dropout(check *c, const dropout_case *t)
 {
-    float rates[64];
+    double rates[64];
     for (uint32_t k = 0; k < t->samples && k < 64; ++k)
-        rates[k] = 0.1f * (float)(k % 5 + 1);
+        rates[k] = 0.1 * (double)(k % 5 + 1);
     clmsd_dropout_desc d = {1234567, 89, t->samples, t->per_sample ? rates : NULL, t->rate, t->rows, t->cols,
                             t->row_offset};
     size_t nx = t->x_off + t->rows * t->ldx, ny = t->y_off + t->samples * t->rows * t->ldy;

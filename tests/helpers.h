@@ -1,0 +1,81 @@
+/* Test helpers: a context on the default device, buffers, reads, and canary checks. */
+#ifndef CLMSD_TEST_HELPERS_H
+#define CLMSD_TEST_HELPERS_H
+
+#include <clmsd.h>
+#include <criterion/criterion.h>
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CANARY 0xA5 /* byte pattern of output buffers that must stay untouched */
+
+/* A context on $CLMSD_DEVICE or the default device; created inside the test, after the fork. */
+static inline clmsd_context *test_context(void)
+{
+    clmsd_context *ctx = NULL;
+    clmsd_status st = clmsd_context_create(NULL, &ctx);
+    cr_assert_eq(st, CLMSD_SUCCESS, "no context: %s", clmsd_context_last_error(NULL));
+    return ctx;
+}
+
+static inline cl_mem test_buffer(clmsd_context *ctx, const void *data, size_t bytes)
+{
+    cl_int err;
+    cl_mem m = clCreateBuffer(clmsd_context_cl_context(ctx), CL_MEM_READ_WRITE | (data ? CL_MEM_COPY_HOST_PTR : 0),
+                              bytes, (void *)data, &err);
+    cr_assert_eq(err, CL_SUCCESS, "clCreateBuffer(%zu) failed: %d", bytes, err);
+    return m;
+}
+
+/* A buffer of `bytes` filled with the canary byte. */
+static inline cl_mem test_canary_buffer(clmsd_context *ctx, size_t bytes)
+{
+    void *fill = malloc(bytes);
+    memset(fill, CANARY, bytes);
+    cl_mem m = test_buffer(ctx, fill, bytes);
+    free(fill);
+    return m;
+}
+
+static inline void test_read(clmsd_context *ctx, cl_mem m, size_t offset, void *out, size_t bytes)
+{
+    cl_int err = clEnqueueReadBuffer(clmsd_context_queue(ctx), m, CL_TRUE, offset, bytes, out, 0, NULL, NULL);
+    cr_assert_eq(err, CL_SUCCESS, "clEnqueueReadBuffer failed: %d", err);
+}
+
+static inline void test_assert_canary(clmsd_context *ctx, cl_mem m, size_t bytes, const char *what)
+{
+    clFinish(clmsd_context_queue(ctx));
+    unsigned char *got = malloc(bytes);
+    test_read(ctx, m, 0, got, bytes);
+    for (size_t i = 0; i < bytes; ++i)
+        cr_assert_eq(got[i], CANARY, "%s: byte %zu of an output buffer changed on error", what, i);
+    free(got);
+}
+
+/* Deterministic values in [-2, 2) on a 2^-10 grid (exact in float). */
+static inline void test_fill(float *v, size_t n, uint32_t seed)
+{
+    uint32_t s = seed * 2654435761u + 12345u;
+    for (size_t i = 0; i < n; ++i) {
+        s = s * 1664525u + 1013904223u;
+        v[i] = (float)((int)(s >> 20) - 2048) / 1024.0f;
+    }
+}
+
+/* |dev - ref| <= 2 * terms * FLT_EPSILON * max|ref| for every element: the rounding of sums of
+ * `terms` float products, scaled by the output's magnitude. */
+static inline void test_assert_close(const float *dev, const double *ref, size_t n, double terms, const char *what)
+{
+    double mag = 0.0;
+    for (size_t i = 0; i < n; ++i)
+        mag = fmax(mag, fabs(ref[i]));
+    double tol = 2.0 * terms * FLT_EPSILON * (mag > 0 ? mag : FLT_MIN);
+    for (size_t i = 0; i < n; ++i)
+        cr_assert(fabs(dev[i] - ref[i]) <= tol, "%s[%zu]: device %.9g, reference %.9g, tolerance %.3g", what, i,
+                  (double)dev[i], ref[i], tol);
+}
+
+#endif

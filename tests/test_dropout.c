@@ -1,0 +1,302 @@
+/* K-sample dropout on the device: bit-exact against the host reference, shard invariance,
+ * statistics, backward, identity at p = 0, and bad input. */
+#include "helpers.h"
+
+typedef struct shape {
+    size_t rows, cols, ldx, ldy, x_off, y_off, row_offset;
+    uint32_t samples;
+    double rate;
+    bool per_sample;
+} shape;
+
+static const double rates64[64] = {0.1, 0.2, 0.3, 0.4, 0.5, 0.0, 0.9, 0.05}; /* the rest 0 */
+
+/* forward, mask and backward (both accumulate modes) equal the host reference bit for bit */
+static void check_shape(clmsd_context *ctx, const shape *t)
+{
+    clmsd_dropout_desc d = {987654321, 3, t->samples, t->per_sample ? rates64 : NULL, t->rate, t->rows, t->cols,
+                            t->row_offset};
+    size_t nx = t->x_off + t->rows * t->ldx, ny = t->y_off + t->samples * t->rows * t->ldy;
+    size_t nm = (size_t)t->samples * t->rows * t->cols;
+    float *x = malloc(nx * 4), *y = malloc(ny * 4), *yref = malloc(ny * 4), *dx = malloc(nx * 4), *dxref = malloc(nx * 4);
+    uint8_t *m = malloc(nm + 3), *mref = malloc(nm);
+    test_fill(x, nx, 1);
+    test_fill(y, ny, 2); /* elements outside the matrix must keep these values */
+    memcpy(yref, y, ny * 4);
+    cl_mem bx = test_buffer(ctx, x, nx * 4), by = test_buffer(ctx, y, ny * 4), bm = test_canary_buffer(ctx, nm + 3);
+    cr_assert_eq(clmsd_dropout_forward(ctx, &d, bx, t->x_off, t->ldx, by, t->y_off, t->ldy, 0, NULL, NULL), CLMSD_SUCCESS,
+                 "%s", clmsd_context_last_error(ctx));
+    cr_assert_eq(clmsd_dropout_mask(ctx, &d, bm, 3, 0, NULL, NULL), CLMSD_SUCCESS, "%s", clmsd_context_last_error(ctx));
+    test_read(ctx, by, 0, y, ny * 4);
+    test_read(ctx, bm, 0, m, nm + 3);
+    clmsd_ref_dropout_forward(&d, x + t->x_off, t->ldx, yref + t->y_off, t->ldy);
+    clmsd_ref_dropout_mask(&d, mref);
+    cr_assert(memcmp(y, yref, ny * 4) == 0, "forward differs from the reference (rows %zu cols %zu K %u)", t->rows,
+              t->cols, t->samples);
+    cr_assert(m[0] == CANARY && m[1] == CANARY && m[2] == CANARY, "mask wrote before its offset");
+    cr_assert(memcmp(m + 3, mref, nm) == 0, "mask differs from the reference");
+    for (int accumulate = 0; accumulate <= 1; ++accumulate) {
+        test_fill(dx, nx, 3);
+        memcpy(dxref, dx, nx * 4);
+        cl_mem bdx = test_buffer(ctx, dx, nx * 4);
+        cr_assert_eq(clmsd_dropout_backward(ctx, &d, by, t->y_off, t->ldy, bdx, t->x_off, t->ldx, accumulate, 0, NULL,
+                                            NULL), CLMSD_SUCCESS, "%s", clmsd_context_last_error(ctx));
+        test_read(ctx, bdx, 0, dx, nx * 4);
+        clmsd_ref_dropout_backward(&d, yref + t->y_off, t->ldy, dxref + t->x_off, t->ldx, accumulate);
+        cr_assert(memcmp(dx, dxref, nx * 4) == 0, "backward (accumulate %d) differs from the reference", accumulate);
+        clReleaseMemObject(bdx);
+    }
+    clReleaseMemObject(bx), clReleaseMemObject(by), clReleaseMemObject(bm);
+    free(x), free(y), free(yref), free(dx), free(dxref), free(m), free(mref);
+}
+
+Test(dropout, equals_host_reference, .timeout = 600)
+{
+    clmsd_context *ctx = test_context();
+    const shape shapes[] = {
+        /* rows cols ldx ldy x_off y_off row_offset K rate per_sample */
+        {1, 1, 1, 1, 0, 0, 0, 1, 0.5f, false},       /* one element */
+        {1, 37, 37, 37, 0, 0, 0, 3, 0.3f, false},    /* one row, cols not a multiple of 4 */
+        {29, 1, 1, 1, 0, 0, 0, 2, 0.5f, false},      /* one column */
+        {7, 13, 16, 20, 5, 9, 0, 4, 0.25f, false},   /* ld > cols, offsets */
+        {6, 11, 11, 11, 0, 0, 33, 5, 0.5f, true},    /* row_offset, per-sample rates */
+        {9, 10, 12, 10, 1, 2, 3, 1, 0.9f, false},    /* K = 1 */
+        {5, 21, 23, 21, 0, 3, 7, 64, 0.2f, true},    /* K = 64, per-sample rates */
+        {64, 769, 769, 770, 0, 0, 0, 8, 0.5f, false}, /* a Kaggle-sized feature matrix */
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i)
+        check_shape(ctx, &shapes[i]);
+    clmsd_context_destroy(ctx);
+}
+
+Test(dropout, shard_invariance, .timeout = 600)
+{
+    clmsd_context *ctx = test_context();
+    const size_t cols = 30;
+    clmsd_dropout_desc whole = {11, 5, 3, NULL, 0.4f, 64, cols, 0};
+    float *x = malloc(64 * cols * 4), *y = malloc(3 * 64 * cols * 4), *ya = malloc(3 * 32 * cols * 4),
+          *yb = malloc(3 * 32 * cols * 4);
+    test_fill(x, 64 * cols, 4);
+    cl_mem bx = test_buffer(ctx, x, 64 * cols * 4), by = test_buffer(ctx, NULL, 3 * 64 * cols * 4);
+    cl_mem ba = test_buffer(ctx, NULL, 3 * 32 * cols * 4), bb = test_buffer(ctx, NULL, 3 * 32 * cols * 4);
+    cr_assert_eq(clmsd_dropout_forward(ctx, &whole, bx, 0, cols, by, 0, cols, 0, NULL, NULL), CLMSD_SUCCESS);
+    clmsd_dropout_desc half = whole;
+    half.rows = 32;
+    cr_assert_eq(clmsd_dropout_forward(ctx, &half, bx, 0, cols, ba, 0, cols, 0, NULL, NULL), CLMSD_SUCCESS);
+    half.row_offset = 32;
+    cr_assert_eq(clmsd_dropout_forward(ctx, &half, bx, 32 * cols, cols, bb, 0, cols, 0, NULL, NULL), CLMSD_SUCCESS);
+    test_read(ctx, by, 0, y, 3 * 64 * cols * 4);
+    test_read(ctx, ba, 0, ya, 3 * 32 * cols * 4);
+    test_read(ctx, bb, 0, yb, 3 * 32 * cols * 4);
+    for (int k = 0; k < 3; ++k) {
+        cr_assert(memcmp(y + k * 64 * cols, ya + k * 32 * cols, 32 * cols * 4) == 0, "rows [0, 32) of sample %d", k);
+        cr_assert(memcmp(y + (k * 64 + 32) * cols, yb + k * 32 * cols, 32 * cols * 4) == 0, "rows [32, 64) of sample %d", k);
+    }
+    clReleaseMemObject(bx), clReleaseMemObject(by), clReleaseMemObject(ba), clReleaseMemObject(bb);
+    free(x), free(y), free(ya), free(yb);
+    clmsd_context_destroy(ctx);
+}
+
+static uint8_t *device_mask(clmsd_context *ctx, const clmsd_dropout_desc *d)
+{
+    size_t n = (size_t)d->samples * d->rows * d->cols;
+    cl_mem b = test_buffer(ctx, NULL, n);
+    cr_assert_eq(clmsd_dropout_mask(ctx, d, b, 0, 0, NULL, NULL), CLMSD_SUCCESS, "%s", clmsd_context_last_error(ctx));
+    uint8_t *m = malloc(n);
+    test_read(ctx, b, 0, m, n);
+    clReleaseMemObject(b);
+    return m;
+}
+
+/* |count - n q| <= 6 sqrt(n q (1 - q)) */
+static void assert_binomial(size_t count, size_t n, double q, const char *what)
+{
+    double sigma = sqrt(n * q * (1 - q));
+    cr_assert(fabs(count - n * q) <= 6 * sigma, "%s: %zu of %zu, expected %.0f +- %.0f", what, count, n, n * q, 6 * sigma);
+}
+
+Test(dropout, statistics, .timeout = 600)
+{
+    clmsd_context *ctx = test_context();
+    const float ps[] = {0.1f, 0.5f, 0.9f};
+    const size_t n = 1000 * 1000;
+    for (int i = 0; i < 3; ++i) {
+        clmsd_dropout_desc d = {2026, 1, 2, NULL, ps[i], 1000, 1000, 0};
+        uint8_t *m = device_mask(ctx, &d);
+        d.step = 2;
+        uint8_t *m2 = device_mask(ctx, &d);
+        size_t kept = 0, same_k = 0, same_step = 0;
+        for (size_t e = 0; e < n; ++e) {
+            kept += m[e];
+            same_k += m[e] == m[n + e];
+            same_step += m[e] == m2[e];
+        }
+        double q = 1.0 - ps[i], agree = q * q + (1 - q) * (1 - q);
+        assert_binomial(kept, n, q, "kept fraction");
+        assert_binomial(same_k, n, agree, "agreement of samples 0 and 1");
+        assert_binomial(same_step, n, agree, "agreement of steps 1 and 2");
+        free(m), free(m2);
+    }
+    clmsd_context_destroy(ctx);
+}
+
+Test(dropout, backward_is_forward_of_dy, .timeout = 600)
+{
+    clmsd_context *ctx = test_context();
+    enum { R = 9, C = 19, K = 3 };
+    clmsd_dropout_desc d = {77, 4, K, NULL, 0.35f, R, C, 2};
+    float dy[K * R * C], fwd[K * K * R * C], dx[R * C], expect[R * C];
+    test_fill(dy, K * R * C, 5);
+    cl_mem bdy = test_buffer(ctx, dy, sizeof dy), bf = test_buffer(ctx, NULL, sizeof fwd), bdx = test_buffer(ctx, NULL, sizeof dx);
+    /* forward of each dy_k gives every sample's mask applied to it; keep sample k's */
+    for (int k = 0; k < K; ++k) {
+        cr_assert_eq(clmsd_dropout_forward(ctx, &d, bdy, (size_t)k * R * C, C, bf, (size_t)k * K * R * C, C, 0, NULL, NULL),
+                     CLMSD_SUCCESS);
+    }
+    cr_assert_eq(clmsd_dropout_backward(ctx, &d, bdy, 0, C, bdx, 0, C, 0, 0, NULL, NULL), CLMSD_SUCCESS);
+    test_read(ctx, bf, 0, fwd, sizeof fwd);
+    test_read(ctx, bdx, 0, dx, sizeof dx);
+    for (int i = 0; i < R * C; ++i) {
+        expect[i] = fwd[(0 * K + 0) * R * C + i];
+        for (int k = 1; k < K; ++k)
+            expect[i] = expect[i] + fwd[(k * K + k) * R * C + i];
+    }
+    cr_assert(memcmp(dx, expect, sizeof dx) == 0, "backward is not the sum of forward(dy_k) with sample k's mask");
+    clReleaseMemObject(bdy), clReleaseMemObject(bf), clReleaseMemObject(bdx);
+    clmsd_context_destroy(ctx);
+}
+
+Test(dropout, rate_zero_is_identity, .timeout = 600)
+{
+    clmsd_context *ctx = test_context();
+    enum { R = 5, C = 13, K = 4 };
+    clmsd_dropout_desc d = {1, 2, K, NULL, 0.0f, R, C, 0};
+    float x[R * C], y[K * R * C], dx[R * C];
+    test_fill(x, R * C, 6);
+    cl_mem bx = test_buffer(ctx, x, sizeof x), by = test_buffer(ctx, NULL, sizeof y), bdx = test_buffer(ctx, NULL, sizeof dx);
+    cr_assert_eq(clmsd_dropout_forward(ctx, &d, bx, 0, C, by, 0, C, 0, NULL, NULL), CLMSD_SUCCESS);
+    d.samples = 1;
+    cr_assert_eq(clmsd_dropout_backward(ctx, &d, bx, 0, C, bdx, 0, C, 0, 0, NULL, NULL), CLMSD_SUCCESS);
+    test_read(ctx, by, 0, y, sizeof y);
+    test_read(ctx, bdx, 0, dx, sizeof dx);
+    for (int k = 0; k < K; ++k)
+        cr_assert(memcmp(y + k * R * C, x, sizeof x) == 0, "sample %d is not x", k);
+    cr_assert(memcmp(dx, x, sizeof x) == 0, "backward at p = 0 is not the identity");
+    clReleaseMemObject(bx), clReleaseMemObject(by), clReleaseMemObject(bdx);
+    clmsd_context_destroy(ctx);
+}
+
+Test(dropout, events_and_wait_lists, .timeout = 600)
+{
+    clmsd_context *ctx = test_context();
+    clmsd_dropout_desc d = {3, 0, 2, NULL, 0.5f, 4, 6, 0};
+    float x[24], y[48], yref[48];
+    test_fill(x, 24, 7);
+    cl_mem bx = test_buffer(ctx, x, sizeof x), by = test_buffer(ctx, NULL, sizeof y);
+    cl_int err;
+    cl_event user = clCreateUserEvent(clmsd_context_cl_context(ctx), &err), done = NULL;
+    cr_assert_eq(err, CL_SUCCESS);
+    cr_assert_eq(clmsd_dropout_forward(ctx, &d, bx, 0, 6, by, 0, 6, 1, &user, &done), CLMSD_SUCCESS);
+    cl_int state;
+    clGetEventInfo(done, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof state, &state, NULL);
+    cr_assert_neq(state, CL_COMPLETE, "the call ran before its wait list completed");
+    clSetUserEventStatus(user, CL_COMPLETE);
+    cr_assert_eq(clWaitForEvents(1, &done), CL_SUCCESS);
+    test_read(ctx, by, 0, y, sizeof y);
+    clmsd_ref_dropout_forward(&d, x, 6, yref, 6);
+    cr_assert(memcmp(y, yref, sizeof y) == 0);
+    clReleaseEvent(user), clReleaseEvent(done);
+    clReleaseMemObject(bx), clReleaseMemObject(by);
+    clmsd_context_destroy(ctx);
+}
+
+Test(dropout, bad_input, .timeout = 600)
+{
+    clmsd_context *ctx = test_context(), *other = test_context();
+    enum { R = 4, C = 6, K = 2 };
+    const size_t ybytes = K * R * C * 4;
+    float x[R * C];
+    test_fill(x, R * C, 8);
+    cl_mem bx = test_buffer(ctx, x, sizeof x), by = test_canary_buffer(ctx, ybytes);
+    cl_mem foreign = test_buffer(other, x, sizeof x);
+    const clmsd_dropout_desc good = {1, 1, K, NULL, 0.5f, R, C, 0};
+    struct { clmsd_dropout_desc d; const char *what; clmsd_status expect; } descs[] = {
+        {{1, 1, 0, NULL, 0.5f, R, C, 0}, "zero samples", CLMSD_ERROR_INVALID_SIZE},
+        {{1, 1, K, NULL, 0.5f, 0, C, 0}, "zero rows", CLMSD_ERROR_INVALID_SIZE},
+        {{1, 1, K, NULL, 0.5f, R, 0, 0}, "zero cols", CLMSD_ERROR_INVALID_SIZE},
+        {{1, 1, K, NULL, NAN, R, C, 0}, "NaN rate", CLMSD_ERROR_INVALID_RATE},
+        {{1, 1, K, NULL, -0.25f, R, C, 0}, "negative rate", CLMSD_ERROR_INVALID_RATE},
+        {{1, 1, K, NULL, 1.0f, R, C, 0}, "rate 1", CLMSD_ERROR_INVALID_RATE},
+        {{1, 1, K, (const double[]){0.5f, 1.5f}, 0.0f, R, C, 0}, "rates[1] 1.5", CLMSD_ERROR_INVALID_RATE},
+        {{1, 1, K, (const double[]){NAN, 0.5f}, 0.0f, R, C, 0}, "rates[0] NaN", CLMSD_ERROR_INVALID_RATE},
+        {{1, 1, K, NULL, 0.5f, R, C, (size_t)1 << 32}, "element count past 2^34", CLMSD_ERROR_INVALID_SIZE},
+        {{1, 1, K, NULL, 0.5f, R, SIZE_MAX, 0}, "overflowing size", CLMSD_ERROR_INVALID_SIZE},
+    };
+    for (size_t i = 0; i < sizeof descs / sizeof descs[0]; ++i) {
+        clmsd_status st = clmsd_dropout_forward(ctx, &descs[i].d, bx, 0, C, by, 0, C, 0, NULL, NULL);
+        cr_assert_eq(st, descs[i].expect, "%s: got %s", descs[i].what, clmsd_status_string(st));
+        cr_assert_str_neq(clmsd_context_last_error(ctx), "", "%s: no message", descs[i].what);
+        st = clmsd_dropout_mask(ctx, &descs[i].d, by, 0, 0, NULL, NULL);
+        cr_assert_eq(st, descs[i].expect, "mask, %s", descs[i].what);
+        st = clmsd_dropout_backward(ctx, &descs[i].d, bx, 0, C, by, 0, C, 0, 0, NULL, NULL);
+        cr_assert_eq(st, descs[i].expect, "backward, %s", descs[i].what);
+    }
+    cl_event ev = NULL;
+    cr_assert_eq(clmsd_dropout_forward(NULL, &good, bx, 0, C, by, 0, C, 0, NULL, NULL), CLMSD_ERROR_INVALID_ARGUMENT);
+    cr_assert_str_neq(clmsd_context_last_error(NULL), "");
+    cr_assert_eq(clmsd_dropout_forward(ctx, NULL, bx, 0, C, by, 0, C, 0, NULL, NULL), CLMSD_ERROR_INVALID_ARGUMENT);
+    cr_assert_eq(clmsd_dropout_forward(ctx, &good, NULL, 0, C, by, 0, C, 0, NULL, NULL), CLMSD_ERROR_INVALID_ARGUMENT);
+    cr_assert_eq(clmsd_dropout_forward(ctx, &good, bx, 0, C, NULL, 0, C, 0, NULL, NULL), CLMSD_ERROR_INVALID_ARGUMENT);
+    cr_assert_eq(clmsd_dropout_forward(ctx, &good, bx, 0, C - 1, by, 0, C, 0, NULL, NULL), CLMSD_ERROR_INVALID_SIZE);
+    cr_assert_eq(clmsd_dropout_forward(ctx, &good, bx, 0, C, by, 0, C - 1, 0, NULL, NULL), CLMSD_ERROR_INVALID_SIZE);
+    cr_assert_eq(clmsd_dropout_forward(ctx, &good, bx, 1, C, by, 0, C, 0, NULL, NULL), CLMSD_ERROR_INVALID_BUFFER);
+    cr_assert_eq(clmsd_dropout_forward(ctx, &good, bx, 0, C, by, 1, C, 0, NULL, NULL), CLMSD_ERROR_INVALID_BUFFER);
+    cr_assert_eq(clmsd_dropout_forward(ctx, &good, bx, 0, C + 1, by, 0, C, 0, NULL, NULL), CLMSD_ERROR_INVALID_BUFFER);
+    cr_assert_eq(clmsd_dropout_forward(ctx, &good, bx, SIZE_MAX, C, by, 0, C, 0, NULL, NULL), CLMSD_ERROR_INVALID_SIZE);
+    cr_assert_eq(clmsd_dropout_forward(ctx, &good, foreign, 0, C, by, 0, C, 0, NULL, NULL), CLMSD_ERROR_INVALID_BUFFER);
+    cr_assert_eq(clmsd_dropout_forward(ctx, &good, bx, 0, C, by, 0, C, 1, NULL, &ev), CLMSD_ERROR_INVALID_ARGUMENT);
+    cr_assert_null(ev, "an event was returned on error");
+    cr_assert_eq(clmsd_dropout_mask(ctx, &good, by, ybytes - K * R * C + 1, 0, NULL, NULL), CLMSD_ERROR_INVALID_BUFFER);
+    cr_assert_eq(clmsd_dropout_backward(ctx, &good, bx, 0, C, by, 0, C, 0, 0, NULL, NULL), CLMSD_ERROR_INVALID_BUFFER,
+                 "dy of [R, C] is too small for K samples");
+    test_assert_canary(ctx, by, ybytes, "dropout bad input");
+    clReleaseMemObject(bx), clReleaseMemObject(by), clReleaseMemObject(foreign);
+    clmsd_context_destroy(other);
+    clmsd_context_destroy(ctx);
+}
+
+Test(dropout, device_specs)
+{
+    clmsd_context *ctx = NULL;
+    cr_assert_eq(clmsd_context_create("no such device anywhere", &ctx), CLMSD_ERROR_DEVICE_NOT_FOUND);
+    cr_assert_null(ctx);
+    cr_assert(strstr(clmsd_context_last_error(NULL), "no such device anywhere") != NULL);
+    cr_assert_eq(clmsd_context_create("99:0", &ctx), CLMSD_ERROR_DEVICE_NOT_FOUND);
+    cr_assert_eq(clmsd_context_create(NULL, NULL), CLMSD_ERROR_INVALID_ARGUMENT);
+    cr_assert_eq(clmsd_context_create("0:0", &ctx), CLMSD_SUCCESS, "%s", clmsd_context_last_error(NULL));
+    clmsd_context_destroy(ctx);
+    clmsd_context_destroy(NULL);
+    cr_assert_str_eq(clmsd_status_string(CLMSD_ERROR_INVALID_RATE), "invalid drop rate");
+    for (int s = 0; s <= CLMSD_ERROR_UNSUPPORTED; ++s)
+        cr_assert_str_neq(clmsd_status_string((clmsd_status)s), "unknown status");
+}
+
+Test(dropout, attach_to_a_callers_queue, .timeout = 600)
+{
+    clmsd_context *owner = test_context();
+    cl_command_queue q = clmsd_context_queue(owner);
+    clmsd_context *ctx = NULL;
+    cr_assert_eq(clmsd_context_create_from_queue(q, &ctx), CLMSD_SUCCESS);
+    cr_assert_eq(clmsd_context_queue(ctx), q);
+    clmsd_dropout_desc d = {9, 9, 1, NULL, 0.5f, 2, 3, 0};
+    float x[6] = {1, 2, 3, 4, 5, 6}, y[6], yref[6];
+    cl_mem bx = test_buffer(owner, x, sizeof x), by = test_buffer(owner, NULL, sizeof y);
+    cr_assert_eq(clmsd_dropout_forward(ctx, &d, bx, 0, 3, by, 0, 3, 0, NULL, NULL), CLMSD_SUCCESS);
+    clmsd_context_destroy(ctx); /* releases only what it retained: the owner's queue still works */
+    test_read(owner, by, 0, y, sizeof y);
+    clmsd_ref_dropout_forward(&d, x, 3, yref, 3);
+    cr_assert(memcmp(y, yref, sizeof y) == 0);
+    cr_assert_eq(clmsd_context_create_from_queue(NULL, &ctx), CLMSD_ERROR_INVALID_ARGUMENT);
+    clReleaseMemObject(bx), clReleaseMemObject(by);
+    clmsd_context_destroy(owner);
+}
