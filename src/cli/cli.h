@@ -3,5 +3,6 @@
 #define CLMSD_CLI_H
 
 int clmsd_cli_selftest(int argc, char **argv);
+int clmsd_cli_train(int argc, char **argv);
 
 #endif

@@ -11,6 +11,7 @@ static const char usage[] =
     "Multi-sample dropout on OpenCL, identical on every device.\n"
     "\n"
     "commands:\n"
+    "  train       train a multi-sample dropout head on the digits data for K = 1, 2, 4, 8, 16\n"
     "  devices     list every OpenCL platform and device\n"
     "  selftest    check the stream and the head on each device against the host reference\n"
     "\n"
@@ -77,6 +78,8 @@ int main(int argc, char **argv)
         }
     if (!strcmp(cmd, "devices"))
         return devices(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train"))
+        return clmsd_cli_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "selftest"))
         return clmsd_cli_selftest(argc - 1, argv + 1);
     fprintf(stderr, "clmsd: unknown command \"%s\"\n\n%s", cmd, usage);

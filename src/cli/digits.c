@@ -1,0 +1,104 @@
+/* The digits data and the fixed random feature layer (see digits.h). */
+#include "digits.h"
+
+#include <clmsd.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+int digits_load(const char *path, digits *out)
+{
+    memset(out, 0, sizeof *out);
+    gzFile f = gzopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "cannot open %s (pass --data FILE)\n", path);
+        return -1;
+    }
+    size_t cap = 2048;
+    out->pixels = malloc(cap * DIGITS_PIXELS * sizeof *out->pixels);
+    out->label = malloc(cap * sizeof *out->label);
+    char line[1024];
+    while (out->pixels && out->label && gzgets(f, line, sizeof line)) {
+        if (out->count == cap)
+            break;
+        char *p = line;
+        long v[DIGITS_PIXELS + 1];
+        int n = 0;
+        while (n <= DIGITS_PIXELS) {
+            char *end;
+            v[n] = strtol(p, &end, 10);
+            if (end == p)
+                break;
+            ++n;
+            p = *end == ',' ? end + 1 : end;
+        }
+        if (n == 0)
+            continue;
+        if (n != DIGITS_PIXELS + 1 || v[DIGITS_PIXELS] < 0 || v[DIGITS_PIXELS] >= DIGITS_CLASSES) {
+            fprintf(stderr, "%s: line %zu is not 64 pixels and a class\n", path, out->count + 1);
+            gzclose(f);
+            digits_free(out);
+            return -1;
+        }
+        for (int i = 0; i < DIGITS_PIXELS; ++i)
+            out->pixels[out->count * DIGITS_PIXELS + i] = (float)v[i] / 16.0f;
+        out->label[out->count++] = (int32_t)v[DIGITS_PIXELS];
+    }
+    gzclose(f);
+    if (!out->pixels || !out->label || out->count == 0) {
+        fprintf(stderr, "%s: no samples read\n", path);
+        digits_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+void digits_free(digits *d)
+{
+    free(d->pixels);
+    free(d->label);
+    memset(d, 0, sizeof *d);
+}
+
+/* uniform in [0, 1) from stream word e of sample k */
+static double uniform(uint64_t seed, uint64_t step, uint32_t k, uint64_t e)
+{
+    return clmsd_ref_stream_word(seed, step, k, e) / 4294967296.0;
+}
+
+void digits_permutation(uint64_t seed, uint64_t step, size_t n, size_t *perm)
+{
+    for (size_t i = 0; i < n; ++i)
+        perm[i] = i;
+    for (size_t i = n - 1; i > 0; --i) {
+        size_t j = (size_t)(uniform(seed, step, 7, i) * (double)(i + 1));
+        size_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}
+
+void digits_features(const digits *d, size_t hidden, uint64_t seed, float *features)
+{
+    const double bound = sqrt(6.0 / DIGITS_PIXELS);
+    float *w = malloc(hidden * DIGITS_PIXELS * sizeof *w), *b = malloc(hidden * sizeof *b);
+    if (!w || !b) {
+        free(w), free(b);
+        memset(features, 0, d->count * hidden * sizeof *features);
+        return;
+    }
+    for (size_t i = 0; i < hidden * DIGITS_PIXELS; ++i)
+        w[i] = (float)((2 * uniform(seed, 0, 100, i) - 1) * bound);
+    for (size_t h = 0; h < hidden; ++h)
+        b[h] = (float)(uniform(seed, 0, 101, h) - 0.5);
+    for (size_t n = 0; n < d->count; ++n)
+        for (size_t h = 0; h < hidden; ++h) {
+            float acc = b[h];
+            for (size_t i = 0; i < DIGITS_PIXELS; ++i)
+                acc += d->pixels[n * DIGITS_PIXELS + i] * w[h * DIGITS_PIXELS + i];
+            features[n * hidden + h] = acc > 0 ? acc : 0;
+        }
+    free(w), free(b);
+}

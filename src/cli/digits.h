@@ -1,0 +1,29 @@
+/* The digits data set (examples/data/digits.csv.gz) and a seeded random ReLU feature layer that
+ * stands in for a frozen backbone. Shared by `clmsd train` and examples/train_digits.c. */
+#ifndef CLMSD_DIGITS_H
+#define CLMSD_DIGITS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DIGITS_PIXELS 64
+#define DIGITS_CLASSES 10
+
+typedef struct digits {
+    size_t count;
+    float *pixels;  /* [count, 64], scaled to [0, 1] */
+    int32_t *label; /* [count] */
+} digits;
+
+/* Reads the gzipped CSV; returns 0 on success, else prints why to stderr. */
+int digits_load(const char *path, digits *out);
+void digits_free(digits *d);
+
+/* A seeded permutation of [0, n) (Fisher-Yates on the clmsd-philox-v1 host stream). */
+void digits_permutation(uint64_t seed, uint64_t step, size_t n, size_t *perm);
+
+/* features[n, h] = max(0, pixels[n] . W1[h] + b1[h]), W1 and b1 drawn from the stream: He-uniform
+ * weights and biases in [-0.5, 0.5). The same seed gives the same features everywhere. */
+void digits_features(const digits *d, size_t hidden, uint64_t seed, float *features);
+
+#endif
