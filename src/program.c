@@ -7,6 +7,7 @@
 
 extern const char clmsd__kernel_source[];
 extern const size_t clmsd__kernel_source_length;
+extern const uint64_t clmsd__kernel_source_hash;
 
 /* The same options on every device: results must not depend on the driver's defaults. */
 #define CLMSD__BUILD_OPTIONS "-cl-std=CL1.2 -DCLMSD_REDUCE_GROUP=64"
@@ -38,8 +39,12 @@ static clmsd_status build_failure(clmsd_context *ctx, cl_int err)
         clGetProgramBuildInfo(ctx->program, ctx->device, CL_PROGRAM_BUILD_LOG, size, log, NULL);
         log[size] = '\0';
     }
-    clmsd_status st = clmsd__fail(ctx, CLMSD_ERROR_BUILD, "clBuildProgram failed on %s: %s (%d)\nbuild log:\n%s",
-                                  ctx->device_name, clmsd__cl_error_name(err), (int)err, log ? log : "(no memory for the log)");
+    clmsd_status st = clmsd__fail(ctx, CLMSD_ERROR_BUILD,
+                                  "clBuildProgram failed on %s: %s (%d); kernel source %016llx, options \"%s\"\n"
+                                  "build log:\n%s",
+                                  ctx->device_name, clmsd__cl_error_name(err), (int)err,
+                                  (unsigned long long)clmsd__kernel_source_hash, CLMSD__BUILD_OPTIONS,
+                                  log ? log : "(no memory for the log)");
     free(log);
     clReleaseProgram(ctx->program);
     ctx->program = NULL;
