@@ -44,11 +44,13 @@ inline float clmsd_logit(__global const float *z, ulong row, uint c,
 }
 
 /* rowloss[n] = the unscaled loss of row n; G[n, :] = d(scale * loss)/dz (when grad != 0).
- * CE divides scale by the number of valid ids (counter), as PyTorch's mean with ignore_index. */
+ * CE scales by recips[valid ids] (1 / (K * valid), made on the host: no division on the device),
+ * BCE and MSE by `scale`. exp, log, log1p and 1/x are clmsd_math.h's, the same on every device. */
 __kernel void clmsd_head_loss_rows(__global const float *z, ulong z_off, ulong rows, ulong batch, uint classes,
                                    __global const float *bias, ulong bias_off, int has_bias,
                                    __global const uint *target, ulong target_off, int loss_kind,
                                    float scale, __global const uint *counter, ulong counter_off,
+                                   __global const float *recips, ulong recips_off,
                                    __global float *rowloss, ulong rowloss_off,
                                    __global float *g, ulong g_off, int grad)
 {
@@ -72,12 +74,12 @@ __kernel void clmsd_head_loss_rows(__global const float *z, ulong z_off, ulong r
             m = fmax(m, clmsd_logit(z, zr, c, bias, bias_off, has_bias));
         float sum = 0.0f;
         for (uint c = 0; c < classes; ++c)
-            sum += exp(clmsd_logit(z, zr, c, bias, bias_off, has_bias) - m);
-        rowloss[rowloss_off + n] = m + log(sum) - clmsd_logit(z, zr, (uint)y, bias, bias_off, has_bias);
+            sum = sum + clmsd_exp(clmsd_logit(z, zr, c, bias, bias_off, has_bias) - m);
+        rowloss[rowloss_off + n] = (m + clmsd_log(sum)) - clmsd_logit(z, zr, (uint)y, bias, bias_off, has_bias);
         if (grad) {
-            float g_scale = scale / (float)counter[counter_off];
+            float g_scale = recips[recips_off + counter[counter_off]], inv_sum = clmsd_recip(sum);
             for (uint c = 0; c < classes; ++c) {
-                float p = exp(clmsd_logit(z, zr, c, bias, bias_off, has_bias) - m) / sum;
+                float p = clmsd_exp(clmsd_logit(z, zr, c, bias, bias_off, has_bias) - m) * inv_sum;
                 gr[c] = (c == (uint)y ? p - 1.0f : p) * g_scale;
             }
         }
@@ -90,45 +92,45 @@ __kernel void clmsd_head_loss_rows(__global const float *z, ulong z_off, ulong r
         float l, d;
         if (loss_kind == CLMSD_BCE) {
             /* max(v, 0) - v t + log(1 + exp(-|v|)), stable for any v */
-            l = fmax(v, 0.0f) - v * t + log1p(exp(-fabs(v)));
-            float e = exp(-fabs(v));
-            float sigmoid = v >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
-            d = sigmoid - t;
+            float e = clmsd_exp(-fabs(v));
+            l = (fmax(v, 0.0f) - v * t) + clmsd_log1p(e);
+            float r = clmsd_recip(1.0f + e);
+            d = (v >= 0.0f ? r : e * r) - t;
         } else {
             float diff = v - t;
             l = diff * diff;
             d = diff + diff;
         }
-        total += l;
+        total = total + l;
         if (grad)
             gr[c] = d * scale;
     }
     rowloss[rowloss_off + n] = total;
 }
 
-/* loss = scale * sum(rowloss) (CE: / valid ids, 0 when none); ignored = B - valid ids (CE). */
+/* loss = sum(rowloss) * (CE: recips[valid ids], else scale); ignored = B - valid ids (CE). */
 __kernel __attribute__((reqd_work_group_size(CLMSD_REDUCE_GROUP, 1, 1)))
 void clmsd_head_reduce_loss(__global const float *rowloss, ulong rowloss_off, ulong rows, ulong batch,
                             int loss_kind, float scale, __global const uint *counter, ulong counter_off,
+                            __global const float *recips, ulong recips_off,
                             __global float *loss, ulong loss_off, __global uint *ignored, ulong ignored_off)
 {
     __local float part[CLMSD_REDUCE_GROUP];
     uint lane = (uint)get_local_id(0);
     float acc = 0.0f;
     for (ulong n = lane; n < rows; n += CLMSD_REDUCE_GROUP)
-        acc += rowloss[rowloss_off + n];
+        acc = acc + rowloss[rowloss_off + n];
     part[lane] = acc;
     CLMSD_TREE_REDUCE(part, lane)
     if (lane != 0)
         return;
-    float value = part[0] * scale;
     uint valid = (uint)batch;
     if (loss_kind == CLMSD_CE) {
         valid = counter[counter_off];
-        value = valid ? value / (float)valid : 0.0f;
+        scale = recips[recips_off + valid];
     }
     if (loss)
-        loss[loss_off] = value;
+        loss[loss_off] = part[0] * scale;
     if (ignored)
         ignored[ignored_off] = (uint)batch - valid;
 }
@@ -145,7 +147,7 @@ __kernel void clmsd_head_mean_logits(__global const float *z, ulong z_off, ulong
     uint c = (uint)(i % classes);
     float acc = z[z_off + i];
     for (uint k = 1; k < samples; ++k)
-        acc += z[z_off + (ulong)k * batch * classes + i];
+        acc = acc + z[z_off + (ulong)k * batch * classes + i];
     acc = acc * inv_samples;
     out[out_off + i] = has_bias ? acc + bias[bias_off + c] : acc;
 }
@@ -159,6 +161,6 @@ __kernel void clmsd_head_bias_grad(__global const float *g, ulong g_off, ulong r
         return;
     float acc = 0.0f;
     for (ulong n = 0; n < rows; ++n)
-        acc += g[g_off + n * classes + c];
+        acc = acc + g[g_off + n * classes + c];
     db[db_off + c] = accumulate ? db[db_off + c] + acc : acc;
 }

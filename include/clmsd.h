@@ -154,8 +154,9 @@ typedef enum clmsd_combine {
 } clmsd_combine;
 
 typedef enum clmsd_engine {
-    CLMSD_ENGINE_AUTO = 0,
-    CLMSD_ENGINE_CLBLAST = 1
+    CLMSD_ENGINE_AUTO = 0,    /* $CLMSD_ENGINE (clblast, fused) if set, else the rule of docs/api.md */
+    CLMSD_ENGINE_CLBLAST = 1, /* dropped copies written, K-batched GEMM through CLBlast */
+    CLMSD_ENGINE_FUSED = 2    /* masks regenerated inside our GEMMs; bit-exact with the reference */
 } clmsd_engine;
 
 typedef struct clmsd_head clmsd_head;
@@ -167,7 +168,7 @@ typedef struct clmsd_head_desc {
     double rate;
     clmsd_loss loss;
     clmsd_combine combine;
-    clmsd_engine engine;             /* AUTO: $CLMSD_ENGINE if set, else the best available */
+    clmsd_engine engine;
     cl_mem workspace;                /* optional: >= clmsd_head_workspace_size() bytes, or NULL */
 } clmsd_head_desc;
 
@@ -218,6 +219,23 @@ typedef struct clmsd_ref_head_args {
 
 CLMSD_API clmsd_status clmsd_ref_head_train_step(const clmsd_head_desc *desc, const clmsd_ref_head_args *args);
 CLMSD_API clmsd_status clmsd_ref_head_predict(const clmsd_head_desc *desc, const clmsd_ref_head_args *args);
+
+/* Host reference of the fused engine: fp32 in the canonical order (docs/canonical-order.md), the
+ * same bits as CLMSD_ENGINE_FUSED on any device with IEEE fp32 add, multiply and denormals.
+ * Outputs may be NULL; dx, dw, dbias are added into when accumulate is set. */
+typedef struct clmsd_ref_head_exact_args {
+    uint64_t seed, step;
+    size_t row_offset;
+    const float *x, *w, *bias;
+    const void *target;
+    float *loss, *logits;
+    uint32_t *ignored;
+    float *dx, *dw, *dbias;
+    int accumulate;
+} clmsd_ref_head_exact_args;
+
+CLMSD_API clmsd_status clmsd_ref_head_exact_train_step(const clmsd_head_desc *desc, const clmsd_ref_head_exact_args *args);
+CLMSD_API clmsd_status clmsd_ref_head_exact_predict(const clmsd_head_desc *desc, const clmsd_ref_head_exact_args *args);
 
 #ifdef __cplusplus
 }

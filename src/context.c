@@ -136,6 +136,18 @@ clmsd_status clmsd__launch(clmsd_context *ctx, clmsd__kernel_id id, cl_kernel ke
     return CLMSD_SUCCESS;
 }
 
+clmsd_status clmsd__run_kernel(clmsd_context *ctx, clmsd__kernel_id id, int count, const size_t *sizes,
+                               const void *const *values, size_t work_items)
+{
+    cl_kernel k;
+    clmsd_status st = clmsd__kernel(ctx, id, &k);
+    if (st == CLMSD_SUCCESS)
+        st = clmsd__set_args(ctx, k, clmsd__kernel_name(id), count, sizes, values);
+    if (st == CLMSD_SUCCESS)
+        st = clmsd__launch(ctx, id, k, work_items, 0);
+    return st ? st : clmsd__order(ctx);
+}
+
 clmsd_status clmsd__check_wait_list(clmsd_context *ctx, cl_uint num_wait, const cl_event *wait)
 {
     if ((num_wait > 0) != (wait != NULL))

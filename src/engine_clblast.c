@@ -29,63 +29,6 @@ static clmsd_status sgemm(clmsd_context *ctx, const char *what, size_t m, size_t
     return clmsd__order(ctx);
 }
 
-static clmsd_status launch(clmsd_context *ctx, clmsd__kernel_id id, const char *name, int count, const size_t *sizes,
-                           const void *const *values, size_t work_items)
-{
-    cl_kernel k;
-    clmsd_status st = clmsd__kernel(ctx, id, &k);
-    if (st == CLMSD_SUCCESS)
-        st = clmsd__set_args(ctx, k, name, count, sizes, values);
-    if (st == CLMSD_SUCCESS)
-        st = clmsd__launch(ctx, id, k, work_items, 0);
-    return st ? st : clmsd__order(ctx);
-}
-
-#define MEM sizeof(cl_mem)
-
-static clmsd_status mean_logits(clmsd_head *h, cl_mem bias, size_t bias_off, cl_uint samples, float inv_samples,
-                                cl_mem out, size_t out_off)
-{
-    const clmsd_head_desc *d = &h->desc;
-    cl_ulong zo = h->ws_z, batch = d->batch, bo = bias_off, oo = out_off;
-    cl_uint classes = (cl_uint)d->classes;
-    cl_int has_bias = bias != NULL;
-    const size_t sz[] = {MEM, 8, 8, 4, 4, 4, MEM, 8, 4, MEM, 8};
-    const void *val[] = {&h->workspace, &zo, &batch, &classes, &samples, &inv_samples, &bias, &bo, &has_bias, &out, &oo};
-    return launch(h->ctx, CLMSD__K_HEAD_MEAN_LOGITS, "clmsd_head_mean_logits", 11, sz, val, d->batch * d->classes);
-}
-
-/* Loss per row (and its gradient G when grad), then the mean loss and the ignored count. */
-static clmsd_status loss(clmsd_head *h, const clmsd_head_args *a, int grad)
-{
-    clmsd_context *ctx = h->ctx;
-    const clmsd_head_desc *d = &h->desc;
-    cl_ulong batch = d->batch, rows = h->rows, to = a->target_off, co = h->ws_counter, zo = h->ws_z;
-    cl_ulong bo = a->bias_off, ro = h->ws_rowloss, go = h->ws_g, lo = a->loss_off, io = a->ignored_off;
-    cl_uint classes = (cl_uint)d->classes;
-    cl_int kind = (cl_int)d->loss, has_bias = a->bias != NULL;
-    float scale = clmsd__head_scale(d);
-    clmsd_status st = CLMSD_SUCCESS;
-    if (d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY) {
-        const size_t sz[] = {MEM, 8, 8, 4, MEM, 8};
-        const void *val[] = {&a->target, &to, &batch, &classes, &h->workspace, &co};
-        st = launch(ctx, CLMSD__K_HEAD_COUNT_VALID, "clmsd_head_count_valid", 6, sz, val, CLMSD__REDUCE_GROUP);
-    }
-    if (st == CLMSD_SUCCESS) {
-        const size_t sz[] = {MEM, 8, 8, 8, 4, MEM, 8, 4, MEM, 8, 4, 4, MEM, 8, MEM, 8, MEM, 8, 4};
-        const void *val[] = {&h->workspace, &zo, &rows, &batch, &classes, &a->bias, &bo, &has_bias, &a->target, &to,
-                             &kind, &scale, &h->workspace, &co, &h->workspace, &ro, &h->workspace, &go, &grad};
-        st = launch(ctx, CLMSD__K_HEAD_LOSS_ROWS, "clmsd_head_loss_rows", 19, sz, val, h->rows);
-    }
-    if (st == CLMSD_SUCCESS && (a->loss || a->ignored)) {
-        const size_t sz[] = {MEM, 8, 8, 8, 4, 4, MEM, 8, MEM, 8, MEM, 8};
-        const void *val[] = {&h->workspace, &ro, &rows, &batch, &kind, &scale, &h->workspace, &co,
-                             &a->loss, &lo, &a->ignored, &io};
-        st = launch(ctx, CLMSD__K_HEAD_REDUCE_LOSS, "clmsd_head_reduce_loss", 12, sz, val, CLMSD__REDUCE_GROUP);
-    }
-    return st;
-}
-
 static clmsd_status backward(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s)
 {
     clmsd_context *ctx = h->ctx;
@@ -98,14 +41,8 @@ static clmsd_status backward(clmsd_head *h, const clmsd_head_args *a, const clms
     clmsd_status st = CLMSD_SUCCESS;
     if (a->dw)
         st = sgemm(ctx, "dW = G^T Xd", c, hf, n, g_t, xd, beta, (gemm_operand){a->dw, a->dw_off, hf, CLBlastTransposeNo});
-    if (st == CLMSD_SUCCESS && a->dbias) {
-        cl_ulong go = h->ws_g, rows = n, dbo = a->dbias_off;
-        cl_uint classes = (cl_uint)c;
-        cl_int acc = a->accumulate;
-        const size_t sz[] = {MEM, 8, 8, 4, MEM, 8, 4};
-        const void *val[] = {&h->workspace, &go, &rows, &classes, &a->dbias, &dbo, &acc};
-        st = launch(ctx, CLMSD__K_HEAD_BIAS_GRAD, "clmsd_head_bias_grad", 7, sz, val, c);
-    }
+    if (st == CLMSD_SUCCESS && a->dbias)
+        st = clmsd__head_bias_grad(h, a);
     if (st == CLMSD_SUCCESS && a->dx) {
         /* dXd = G W overwrites Xd, which dW has read by now */
         gemm_operand w = {a->w, a->w_off, hf, CLBlastTransposeNo};
@@ -130,7 +67,7 @@ clmsd_status clmsd__clblast_run(clmsd_head *h, const clmsd_head_args *a, const c
     if (mode == CLMSD__PREDICT) {
         gemm_operand x = {a->x, a->x_off, hf, CLBlastTransposeNo};
         clmsd_status st = sgemm(ctx, "Z = X W^T", d->batch, c, hf, x, w_t, 0.0f, z);
-        return st ? st : mean_logits(h, a->bias, a->bias_off, 1, 1.0f, a->logits, a->logits_off);
+        return st ? st : clmsd__head_mean_logits(h, a->bias, a->bias_off, 1, 1.0f, a->logits, a->logits_off);
     }
     bool logits_mode = d->combine == CLMSD_AVERAGE_LOGITS;
     clmsd_status st;
@@ -146,11 +83,11 @@ clmsd_status clmsd__clblast_run(clmsd_head *h, const clmsd_head_args *a, const c
         st = sgemm(ctx, "Z = Xd W^T", h->rows, c, hf, xd, w_t, 0.0f, z);
     int grad = mode == CLMSD__TRAIN && (a->dx || a->dw || a->dbias);
     if (st == CLMSD_SUCCESS && a->target)
-        st = loss(h, a, grad);
+        st = clmsd__head_loss(h, a, grad);
     if (st == CLMSD_SUCCESS && a->logits) {
         cl_uint samples = logits_mode ? 1 : d->samples;
-        st = mean_logits(h, a->bias, a->bias_off, samples, logits_mode ? 1.0f : clmsd__head_inv_samples(d), a->logits,
-                         a->logits_off);
+        st = clmsd__head_mean_logits(h, a->bias, a->bias_off, samples, logits_mode ? 1.0f : clmsd__head_inv_samples(d),
+                                     a->logits, a->logits_off);
     }
     if (st == CLMSD_SUCCESS && grad)
         st = backward(h, a, s);

@@ -17,7 +17,7 @@ clmsd_status clmsd__check_head_desc(clmsd_context *ctx, const clmsd_head_desc *d
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "invalid loss %d", (int)desc->loss);
     if ((unsigned)desc->combine > CLMSD_AVERAGE_LOGITS)
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "invalid combine mode %d", (int)desc->combine);
-    if ((unsigned)desc->engine > CLMSD_ENGINE_CLBLAST)
+    if ((unsigned)desc->engine > CLMSD_ENGINE_FUSED)
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "invalid engine %d", (int)desc->engine);
     size_t elements, rows, bc;
     if (desc->classes > INT32_MAX || !clmsd__mul(desc->batch, desc->features, &elements) ||
@@ -34,11 +34,13 @@ static size_t stacked_rows(const clmsd_head_desc *desc)
     return desc->combine == CLMSD_AVERAGE_LOSSES ? desc->batch * desc->samples : desc->batch;
 }
 
-/* Workspace in floats: Xd [N, H] (later dXd), Z [N, C], G [N, C], row losses [N], 1 counter. */
-static bool workspace_layout(const clmsd_head_desc *desc, size_t offsets[5], size_t *floats)
+/* Workspace in floats: Xd [N, H] (later dXd; the fused engine needs only Xbar [B, H] with average
+ * logits), Z [N, C], G [N, C], row losses [N], 1 counter. AUTO sizes for either engine. */
+static bool workspace_layout(const clmsd_head_desc *desc, clmsd_engine engine, size_t offsets[5], size_t *floats)
 {
     size_t n = stacked_rows(desc), nh, nc, total;
-    if (!clmsd__mul(n, desc->features, &nh) || !clmsd__mul(n, desc->classes, &nc))
+    size_t xd_rows = engine != CLMSD_ENGINE_FUSED ? n : desc->combine == CLMSD_AVERAGE_LOGITS ? desc->batch : 0;
+    if (!clmsd__mul(xd_rows, desc->features, &nh) || !clmsd__mul(n, desc->classes, &nc))
         return false;
     offsets[0] = 0;
     offsets[1] = nh;
@@ -57,7 +59,7 @@ clmsd_status clmsd_head_workspace_size(const clmsd_head_desc *desc, size_t *byte
     size_t offsets[5], floats;
     if (!bytes)
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "bytes is NULL");
-    if (!workspace_layout(desc, offsets, &floats))
+    if (!workspace_layout(desc, desc->engine, offsets, &floats))
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_SIZE, "the head's workspace overflows size_t");
     *bytes = floats * sizeof(float);
     return CLMSD_SUCCESS;
@@ -72,10 +74,25 @@ float clmsd__head_scale(const clmsd_head_desc *desc)
     return (float)(1.0 / (k * per_row));
 }
 
-static clmsd_engine choose_engine(const clmsd_head_desc *desc)
+/* AUTO: $CLMSD_ENGINE when set, else the rule measured in docs/benchmarks.md. The choice is a
+ * pure function of the device type and the shape, so a run's results do not depend on timing. */
+static clmsd_status choose_engine(clmsd_context *ctx, const clmsd_head_desc *desc, clmsd_engine *out)
 {
-    (void)desc; /* the CLBlast engine is the only one so far: AUTO and $CLMSD_ENGINE lead to it */
-    return CLMSD_ENGINE_CLBLAST;
+    *out = desc->engine;
+    if (desc->engine != CLMSD_ENGINE_AUTO)
+        return CLMSD_SUCCESS;
+    const char *env = getenv("CLMSD_ENGINE");
+    if (env && *env) {
+        if (!strcmp(env, "clblast"))
+            *out = CLMSD_ENGINE_CLBLAST;
+        else if (!strcmp(env, "fused"))
+            *out = CLMSD_ENGINE_FUSED;
+        else
+            return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "$CLMSD_ENGINE is \"%s\": use clblast or fused", env);
+        return CLMSD_SUCCESS;
+    }
+    *out = clmsd__auto_engine(ctx, desc);
+    return CLMSD_SUCCESS;
 }
 
 clmsd_status clmsd_head_create(clmsd_context *ctx, const clmsd_head_desc *desc, clmsd_head **out)
@@ -87,8 +104,12 @@ clmsd_status clmsd_head_create(clmsd_context *ctx, const clmsd_head_desc *desc, 
     clmsd_status st = clmsd__check_head_desc(ctx, desc);
     if (st != CLMSD_SUCCESS)
         return st;
+    clmsd_engine engine;
+    st = choose_engine(ctx, desc, &engine);
+    if (st != CLMSD_SUCCESS)
+        return st;
     size_t offsets[5], floats;
-    if (!workspace_layout(desc, offsets, &floats))
+    if (!workspace_layout(desc, engine, offsets, &floats))
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "the head's workspace overflows size_t");
     if (desc->workspace) {
         st = clmsd__check_buffer(ctx, "workspace", desc->workspace, 0, floats, sizeof(float));
@@ -100,7 +121,8 @@ clmsd_status clmsd_head_create(clmsd_context *ctx, const clmsd_head_desc *desc, 
         return st;
 
     clmsd_head *h = calloc(1, sizeof *h);
-    uint32_t *table = malloc(2 * (size_t)desc->samples * sizeof *table);
+    size_t words = 2 * (size_t)desc->samples + desc->batch + 1;
+    uint32_t *table = malloc(words * sizeof *table);
     if (desc->rates && h)
         h->rates = malloc(desc->samples * sizeof *h->rates);
     if (!h || !table || (desc->rates && !h->rates)) {
@@ -113,15 +135,15 @@ clmsd_status clmsd_head_create(clmsd_context *ctx, const clmsd_head_desc *desc, 
     if (desc->rates)
         memcpy(h->rates, desc->rates, desc->samples * sizeof *h->rates);
     h->desc.rates = h->rates;
-    h->engine = choose_engine(desc);
+    h->engine = engine;
     h->rows = stacked_rows(desc);
     h->ws_xd = offsets[0], h->ws_z = offsets[1], h->ws_g = offsets[2], h->ws_rowloss = offsets[3];
     h->ws_counter = offsets[4];
 
     clmsd__rate_table(desc->samples, desc->rates, desc->rate, table);
+    clmsd__loss_recips(desc, (float *)(table + 2 * (size_t)desc->samples));
     cl_int err;
-    h->params = clCreateBuffer(ctx->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
-                               2 * (size_t)desc->samples * sizeof *table, table, &err);
+    h->params = clCreateBuffer(ctx->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, words * sizeof *table, table, &err);
     free(table);
     if (err != CL_SUCCESS) {
         h->params = NULL;
@@ -216,7 +238,8 @@ static clmsd_status head_call(clmsd_head *head, const clmsd_head_args *args, clm
     if (st == CLMSD_SUCCESS)
         st = clmsd__begin(ctx, num_wait, wait);
     if (st == CLMSD_SUCCESS)
-        st = clmsd__clblast_run(head, args, &s, mode);
+        st = head->engine == CLMSD_ENGINE_FUSED ? clmsd__fused_run(head, args, &s, mode)
+                                                : clmsd__clblast_run(head, args, &s, mode);
     if (st == CLMSD_SUCCESS)
         st = clmsd__finish(ctx, event);
     return st;

@@ -17,6 +17,9 @@ typedef enum clmsd__kernel_id {
     CLMSD__K_HEAD_REDUCE_LOSS,
     CLMSD__K_HEAD_MEAN_LOGITS,
     CLMSD__K_HEAD_BIAS_GRAD,
+    CLMSD__K_FUSED_LOGITS,
+    CLMSD__K_FUSED_DW,
+    CLMSD__K_FUSED_DX,
     CLMSD__K_COUNT
 } clmsd__kernel_id;
 
@@ -47,6 +50,7 @@ const char *clmsd__clblast_status_name(int status);
 /* program.c: the embedded kernel program, built once per context */
 clmsd_status clmsd__build_program(clmsd_context *ctx);
 clmsd_status clmsd__kernel(clmsd_context *ctx, clmsd__kernel_id id, cl_kernel *out);
+const char *clmsd__kernel_name(clmsd__kernel_id id);
 void clmsd__release_program(clmsd_context *ctx);
 
 /* device.c: resolve a device spec (NULL: $CLMSD_DEVICE, else first GPU, else CPU) */
@@ -57,6 +61,9 @@ clmsd_status clmsd__set_args(clmsd_context *ctx, cl_kernel kernel, const char *n
                              const size_t *sizes, const void *const *values);
 clmsd_status clmsd__launch(clmsd_context *ctx, clmsd__kernel_id id, cl_kernel kernel,
                            size_t work_items, size_t dim1);
+/* Sets the arguments of kernel `id`, launches `work_items` of it, and orders what follows after it. */
+clmsd_status clmsd__run_kernel(clmsd_context *ctx, clmsd__kernel_id id, int count, const size_t *sizes,
+                               const void *const *values, size_t work_items);
 clmsd_status clmsd__begin(clmsd_context *ctx, cl_uint num_wait, const cl_event *wait);
 clmsd_status clmsd__finish(clmsd_context *ctx, cl_event *event);
 clmsd_status clmsd__order(clmsd_context *ctx);
@@ -100,22 +107,34 @@ struct clmsd_head {
     double *rates;
     clmsd_engine engine;
     size_t rows;          /* stacked logit rows N: K*B (average losses) or B (average logits) */
-    cl_mem params;        /* K thresholds, then K scales (float bits) */
+    cl_mem params;        /* K thresholds, K scales (float bits), then B + 1 loss reciprocals */
     cl_mem workspace;
     bool owns_workspace;
     size_t ws_xd, ws_z, ws_g, ws_rowloss, ws_counter; /* element offsets into the workspace */
 };
 
 clmsd_status clmsd__check_head_desc(clmsd_context *ctx, const clmsd_head_desc *desc);
-/* Host-side constants of a head: 1/K and the loss/gradient scale (mean over K samples, and over
- * B*C for BCE and MSE; CE divides by the valid ids on the device). */
+/* engine_auto.c: the engine AUTO picks for a device and shape */
+clmsd_engine clmsd__auto_engine(const clmsd_context *ctx, const clmsd_head_desc *desc);
+/* Host-side constants of a head: 1/K and the BCE/MSE loss and gradient scale 1 / (K' B C), with
+ * K' = K for average losses, 1 for average logits (CE looks up clmsd__loss_recips on the device). */
 float clmsd__head_inv_samples(const clmsd_head_desc *desc);
 float clmsd__head_scale(const clmsd_head_desc *desc);
 
-/* engine_clblast.c */
+/* head_kernels.c: the engine-independent kernels around the GEMMs */
+clmsd_status clmsd__head_loss(clmsd_head *head, const clmsd_head_args *args, int grad);
+clmsd_status clmsd__head_mean_logits(clmsd_head *head, cl_mem bias, size_t bias_off, cl_uint samples,
+                                     float inv_samples, cl_mem out, size_t out_off);
+clmsd_status clmsd__head_bias_grad(clmsd_head *head, const clmsd_head_args *args);
+/* The CE loss reciprocals 1 / (K' n), n = 0 .. B, as the host and the devices use them. */
+void clmsd__loss_recips(const clmsd_head_desc *desc, float *recips);
+
+/* engine_clblast.c and engine_fused.c: enqueue a forward, train step or predict */
 clmsd_status clmsd__clblast_run(clmsd_head *head, const clmsd_head_args *args, const clmsd__stream *s,
                                 clmsd__head_mode mode);
 clmsd_status clmsd__clblast_warmup(clmsd_context *ctx);
+clmsd_status clmsd__fused_run(clmsd_head *head, const clmsd_head_args *args, const clmsd__stream *s,
+                              clmsd__head_mode mode);
 
 /* Thread-local message for failures without a context. */
 extern _Thread_local char clmsd__thread_error[1024];

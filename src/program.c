@@ -22,7 +22,12 @@ static const char *const kernel_names[CLMSD__K_COUNT] = {
     [CLMSD__K_HEAD_REDUCE_LOSS] = "clmsd_head_reduce_loss",
     [CLMSD__K_HEAD_MEAN_LOGITS] = "clmsd_head_mean_logits",
     [CLMSD__K_HEAD_BIAS_GRAD] = "clmsd_head_bias_grad",
+    [CLMSD__K_FUSED_LOGITS] = "clmsd_fused_logits",
+    [CLMSD__K_FUSED_DW] = "clmsd_fused_dw",
+    [CLMSD__K_FUSED_DX] = "clmsd_fused_dx",
 };
+
+const char *clmsd__kernel_name(clmsd__kernel_id id) { return kernel_names[id]; }
 
 static bool is_reduction(clmsd__kernel_id id)
 {

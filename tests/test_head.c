@@ -90,11 +90,21 @@ static const void *host_target(const clmsd_head_desc *d, const inputs *in)
     return d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? (const void *)in->ti : (const void *)in->tf;
 }
 
-/* train_step on the device against clmsd_ref_head_train_step */
-static void check_case(clmsd_context *ctx, clmsd_loss loss, clmsd_combine combine, const head_case *t)
+/* the fused engine's outputs equal the exact host reference's bit for bit */
+static void assert_bits(const float *dev, const float *ref, size_t n, const char *what, const head_case *t)
+{
+    for (size_t i = 0; i < n; ++i)
+        cr_assert(memcmp(&dev[i], &ref[i], 4) == 0, "%s[%zu]: fused %.9g, exact reference %.9g (B %zu H %zu C %zu K %u)",
+                  what, i, (double)dev[i], (double)ref[i], t->B, t->H, t->C, (unsigned)t->K);
+}
+
+/* train_step on the device against clmsd_ref_head_train_step (within size-derived tolerances) and,
+ * for the fused engine, against clmsd_ref_head_exact_train_step (bit for bit) */
+static void check_case(clmsd_context *ctx, clmsd_loss loss, clmsd_combine combine, clmsd_engine engine,
+                       const head_case *t)
 {
     const size_t B = t->B, H = t->H, C = t->C, K = t->K;
-    clmsd_head_desc d = {B, H, C, t->K, t->rates, t->rate, loss, combine, CLMSD_ENGINE_AUTO, NULL};
+    clmsd_head_desc d = {B, H, C, t->K, t->rates, t->rate, loss, combine, engine, NULL};
     inputs in = inputs_make(ctx, &d, t->bias);
     double rl, *rlogits = malloc(B * C * 8), *rdx = malloc(B * H * 8), *rdw = malloc(C * H * 8), *rdb = malloc(C * 8);
     uint32_t rignored;
@@ -103,7 +113,7 @@ static void check_case(clmsd_context *ctx, clmsd_loss loss, clmsd_combine combin
 
     clmsd_head *head;
     cr_assert_eq(clmsd_head_create(ctx, &d, &head), CLMSD_SUCCESS, "%s", clmsd_context_last_error(ctx));
-    cr_assert_eq(clmsd_head_engine(head), CLMSD_ENGINE_CLBLAST);
+    cr_assert_eq(clmsd_head_engine(head), engine);
     out_buf ol = out_make(ctx, 1, 31), og = out_make(ctx, B * C, 32), ox = out_make(ctx, B * H, 33);
     out_buf ow = out_make(ctx, C * H, 34), ob = out_make(ctx, C, 35), oi = out_make(ctx, 1, 36);
     clmsd_head_args a = {.seed = 17, .step = 3, .row_offset = 5, .x = in.bx, .w = in.bw, .bias = in.bb, .target = in.bt,
@@ -134,6 +144,26 @@ static void check_case(clmsd_context *ctx, clmsd_loss loss, clmsd_combine combin
     out_read(ctx, &oi, (float *)&ignored, "ignored");
     cr_assert_eq(ignored, rignored, "ignored ids: %u, expected %u", ignored, rignored);
 #undef EXPECT
+    if (engine == CLMSD_ENGINE_FUSED) {
+        float el, *elogits = malloc(B * C * 4), *edx = malloc(B * H * 4), *edw = malloc(C * H * 4), *edb = malloc(C * 4);
+        memcpy(edx, ox.host, B * H * 4), memcpy(edw, ow.host, C * H * 4), memcpy(edb, ob.host, C * 4);
+        uint32_t eignored;
+        clmsd_ref_head_exact_args ea = {17, 3, 5, in.x, in.w, in.bias, host_target(&d, &in), &el, elogits, &eignored,
+                                        edx, edw, edb, t->accumulate};
+        cr_assert_eq(clmsd_ref_head_exact_train_step(&d, &ea), CLMSD_SUCCESS);
+        out_read(ctx, &ol, dev, "loss");
+        assert_bits(dev, &el, 1, "loss", t);
+        out_read(ctx, &og, dev, "logits");
+        assert_bits(dev, elogits, B * C, "logits", t);
+        out_read(ctx, &ox, dev, "dx");
+        assert_bits(dev, edx, B * H, "dx", t);
+        out_read(ctx, &ow, dev, "dw");
+        assert_bits(dev, edw, C * H, "dw", t);
+        out_read(ctx, &ob, dev, "dbias");
+        assert_bits(dev, edb, C, "dbias", t);
+        cr_assert_eq(eignored, rignored);
+        free(elogits), free(edx), free(edw), free(edb);
+    }
     clmsd_head_destroy(head);
     out_free(&ol), out_free(&og), out_free(&ox), out_free(&ow), out_free(&ob), out_free(&oi);
     inputs_free(&in);
@@ -150,20 +180,30 @@ static const head_case cases[] = {
     {5, 64, 7, 5, kaggle_rates, 0.0, false, 1},   /* per-sample rates, no bias, accumulate */
 };
 
-static void check_all(clmsd_loss loss, clmsd_combine combine)
+static void check_all(clmsd_loss loss, clmsd_combine combine, clmsd_engine engine)
 {
     clmsd_context *ctx = test_context();
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i)
-        check_case(ctx, loss, combine, &cases[i]);
+        check_case(ctx, loss, combine, engine, &cases[i]);
     clmsd_context_destroy(ctx);
 }
 
-Test(head, cross_entropy_average_losses, .timeout = 900) { check_all(CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES); }
-Test(head, cross_entropy_average_logits, .timeout = 900) { check_all(CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOGITS); }
-Test(head, bce_average_losses, .timeout = 900) { check_all(CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOSSES); }
-Test(head, bce_average_logits, .timeout = 900) { check_all(CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOGITS); }
-Test(head, mse_average_losses, .timeout = 900) { check_all(CLMSD_LOSS_MSE, CLMSD_AVERAGE_LOSSES); }
-Test(head, mse_average_logits, .timeout = 900) { check_all(CLMSD_LOSS_MSE, CLMSD_AVERAGE_LOGITS); }
+#define ENGINE_TESTS(engine, ENGINE)                                                                            \
+    Test(engine, cross_entropy_average_losses, .timeout = 900)                                                  \
+    {                                                                                                           \
+        check_all(CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, ENGINE);                              \
+    }                                                                                                           \
+    Test(engine, cross_entropy_average_logits, .timeout = 900)                                                  \
+    {                                                                                                           \
+        check_all(CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOGITS, ENGINE);                              \
+    }                                                                                                           \
+    Test(engine, bce_average_losses, .timeout = 900) { check_all(CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOSSES, ENGINE); } \
+    Test(engine, bce_average_logits, .timeout = 900) { check_all(CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOGITS, ENGINE); } \
+    Test(engine, mse_average_losses, .timeout = 900) { check_all(CLMSD_LOSS_MSE, CLMSD_AVERAGE_LOSSES, ENGINE); } \
+    Test(engine, mse_average_logits, .timeout = 900) { check_all(CLMSD_LOSS_MSE, CLMSD_AVERAGE_LOGITS, ENGINE); }
+
+ENGINE_TESTS(clblast, CLMSD_ENGINE_CLBLAST)
+ENGINE_TESTS(fused, CLMSD_ENGINE_FUSED)
 
 static void read_floats(clmsd_context *ctx, cl_mem m, float *out, size_t n) { test_read(ctx, m, 0, out, n * 4); }
 
@@ -406,12 +446,16 @@ Test(head, bad_input, .timeout = 900)
     cr_assert_eq(clmsd_head_create(NULL, &good, &head), CLMSD_ERROR_INVALID_ARGUMENT);
     cr_assert_eq(clmsd_head_create(ctx, NULL, &head), CLMSD_ERROR_INVALID_ARGUMENT);
     cr_assert_eq(clmsd_head_create(ctx, &good, NULL), CLMSD_ERROR_INVALID_ARGUMENT);
-    size_t bytes = 0;
-    cr_assert_eq(clmsd_head_workspace_size(&good, &bytes), CLMSD_SUCCESS);
-    cl_mem small_ws = test_buffer(ctx, NULL, bytes - 4);
-    clmsd_head_desc with_ws = good;
-    with_ws.workspace = small_ws;
-    cr_assert_eq(clmsd_head_create(ctx, &with_ws, &head), CLMSD_ERROR_INVALID_BUFFER);
+    for (int engine = CLMSD_ENGINE_CLBLAST; engine <= CLMSD_ENGINE_FUSED; ++engine) {
+        clmsd_head_desc with_ws = good;
+        size_t bytes = 0;
+        with_ws.engine = (clmsd_engine)engine;
+        cr_assert_eq(clmsd_head_workspace_size(&with_ws, &bytes), CLMSD_SUCCESS);
+        cl_mem small_ws = test_buffer(ctx, NULL, bytes - 4);
+        with_ws.workspace = small_ws;
+        cr_assert_eq(clmsd_head_create(ctx, &with_ws, &head), CLMSD_ERROR_INVALID_BUFFER, "engine %d", engine);
+        clReleaseMemObject(small_ws);
+    }
     cr_assert_eq(clmsd_head_create(ctx, &good, &head), CLMSD_SUCCESS);
 
     inputs in = inputs_make(ctx, &good, true);
@@ -448,7 +492,7 @@ Test(head, bad_input, .timeout = 900)
     test_assert_canary(ctx, out, outs * 4, "head bad input");
     clmsd_head_destroy(head);
     clmsd_head_destroy(NULL);
-    clReleaseMemObject(foreign), clReleaseMemObject(small), clReleaseMemObject(out), clReleaseMemObject(small_ws);
+    clReleaseMemObject(foreign), clReleaseMemObject(small), clReleaseMemObject(out);
     inputs_free(&in);
     clmsd_context_destroy(other);
     clmsd_context_destroy(ctx);

@@ -1,0 +1,127 @@
+/* Canonical fp32 math of clmsd: exp, log, log1p and reciprocal made of IEEE fp32 add, multiply
+ * and exact bit operations only, so that a kernel and the host reference compute the same bits on
+ * every device (OpenCL lets exp, log and division be several ulp off, differently per vendor).
+ * This one file is compiled as OpenCL C (embedded into the kernels) and as C11 (src/ref_exact.c);
+ * both compile it without floating-point contraction. Accuracy: about 2 ulp. */
+#ifndef CLMSD_MATH_H
+#define CLMSD_MATH_H
+
+#ifdef __OPENCL_VERSION__
+#define CLMSD_FN inline
+#define CLMSD_AS_UINT(f) as_uint(f)
+#define CLMSD_AS_FLOAT(u) as_float(u)
+#define CLMSD_RINT(f) rint(f)
+#define CLMSD_UINT uint
+#else
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#define CLMSD_FN static inline
+#define CLMSD_RINT(f) rintf(f)
+#define CLMSD_UINT uint32_t
+static inline uint32_t clmsd_as_uint(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+static inline float clmsd_as_float(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+#define CLMSD_AS_UINT(f) clmsd_as_uint(f)
+#define CLMSD_AS_FLOAT(u) clmsd_as_float(u)
+#endif
+
+/* 2^n for -126 <= n <= 127, from its bits */
+CLMSD_FN float clmsd_pow2i(int n) { return CLMSD_AS_FLOAT((CLMSD_UINT)(n + 127) << 23); }
+
+/* e^x: x = n ln2 + r (Cody-Waite, ln2 split so n * hi is exact), a degree-7 polynomial for e^r,
+ * then 2^n in two exact steps so that n = 128 does not overflow early. */
+CLMSD_FN float clmsd_exp(float x)
+{
+    if (x != x)
+        return x + x;
+    if (x > 89.0f)
+        return CLMSD_AS_FLOAT(0x7f800000u);
+    if (x < -104.0f)
+        return 0.0f;
+    float n = CLMSD_RINT(x * 1.44269504f);
+    float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    int ni = (int)n, first = ni / 2;
+    return p * clmsd_pow2i(first) * clmsd_pow2i(ni - first);
+}
+
+/* log(x) for x > 0: x = m 2^e with m in [sqrt(1/2), sqrt(2)), a polynomial in m - 1. */
+CLMSD_FN float clmsd_log(float x)
+{
+    if (x != x || x < 0.0f)
+        return CLMSD_AS_FLOAT(0x7fc00000u);
+    if (x == 0.0f)
+        return CLMSD_AS_FLOAT(0xff800000u);
+    if (x == CLMSD_AS_FLOAT(0x7f800000u))
+        return x;
+    float bias = 0.0f;
+    if (x < 1.17549435e-38f) { /* denormal: scale into the normal range exactly */
+        x = x * 8388608.0f;
+        bias = -23.0f;
+    }
+    CLMSD_UINT bits = CLMSD_AS_UINT(x);
+    float e = (float)((int)(bits >> 23) - 126) + bias;
+    float m = CLMSD_AS_FLOAT((bits & 0x007fffffu) | 0x3f000000u); /* [0.5, 1) */
+    if (m < 0.707106781f) {
+        e = e - 1.0f;
+        m = m + m - 1.0f;
+    } else {
+        m = m - 1.0f;
+    }
+    float z = m * m;
+    float y = 7.0376836292e-2f;
+    y = y * m - 1.1514610310e-1f;
+    y = y * m + 1.1676998740e-1f;
+    y = y * m - 1.2420140846e-1f;
+    y = y * m + 1.4249322787e-1f;
+    y = y * m - 1.6668057665e-1f;
+    y = y * m + 2.0000714765e-1f;
+    y = y * m - 2.4999993993e-1f;
+    y = y * m + 3.3333331174e-1f;
+    y = y * m * z;
+    y = y + e * -2.12194440e-4f;
+    y = y + -0.5f * z;
+    return (m + y) + e * 0.693359375f;
+}
+
+/* 1/x for normal x > 0: a linear first guess on the mantissa, four Newton steps (4 -> 60 bits,
+ * capped by fp32 rounding), then the exponent by bits. */
+CLMSD_FN float clmsd_recip(float x)
+{
+    CLMSD_UINT bits = CLMSD_AS_UINT(x);
+    int e = (int)(bits >> 23) - 127;
+    if (e < -125 || e > 125)
+        return x == CLMSD_AS_FLOAT(0x7f800000u) ? 0.0f : CLMSD_AS_FLOAT(0x7f800000u) * x; /* inf, NaN */
+    float m = CLMSD_AS_FLOAT((bits & 0x007fffffu) | 0x3f800000u); /* [1, 2) */
+    float r = 1.4117647f - 0.47058824f * m;
+    r = r * (2.0f - m * r);
+    r = r * (2.0f - m * r);
+    r = r * (2.0f - m * r);
+    r = r * (2.0f - m * r);
+    return r * clmsd_pow2i(-e);
+}
+
+/* log(1 + t) for t >= 0: the series below 1/16, else log(1 + t) corrected for its rounding. */
+CLMSD_FN float clmsd_log1p(float t)
+{
+    if (!(t >= 0.0625f)) {
+        float s = t * (1.0f / 8.0f);
+        s = t * (1.0f / 7.0f - s);
+        s = t * (1.0f / 6.0f - s);
+        s = t * (1.0f / 5.0f - s);
+        s = t * (1.0f / 4.0f - s);
+        s = t * (1.0f / 3.0f - s);
+        s = t * (1.0f / 2.0f - s);
+        return t * (1.0f - s);
+    }
+    float u = 1.0f + t; /* u - 1 is exact; (t - (u - 1)) / u corrects the rounding of 1 + t */
+    return clmsd_log(u) + (t - (u - 1.0f)) * clmsd_recip(u);
+}
+
+#endif

@@ -1,0 +1,66 @@
+/* The head's engine-independent kernels (cl/head.cl): the loss and its gradient per row, the loss
+ * reduction, the mean logits and the bias gradient. Both engines call these around their GEMMs. */
+#include "internal.h"
+
+#define MEM sizeof(cl_mem)
+
+void clmsd__loss_recips(const clmsd_head_desc *desc, float *recips)
+{
+    double k = desc->combine == CLMSD_AVERAGE_LOSSES ? desc->samples : 1.0;
+    recips[0] = 0.0f; /* no valid id: loss and gradient 0 */
+    for (size_t n = 1; n <= desc->batch; ++n)
+        recips[n] = (float)(1.0 / (k * (double)n));
+}
+
+clmsd_status clmsd__head_mean_logits(clmsd_head *h, cl_mem bias, size_t bias_off, cl_uint samples, float inv_samples,
+                                     cl_mem out, size_t out_off)
+{
+    const clmsd_head_desc *d = &h->desc;
+    cl_ulong zo = h->ws_z, batch = d->batch, bo = bias_off, oo = out_off;
+    cl_uint classes = (cl_uint)d->classes;
+    cl_int has_bias = bias != NULL;
+    const size_t sz[] = {MEM, 8, 8, 4, 4, 4, MEM, 8, 4, MEM, 8};
+    const void *val[] = {&h->workspace, &zo, &batch, &classes, &samples, &inv_samples, &bias, &bo, &has_bias, &out, &oo};
+    return clmsd__run_kernel(h->ctx, CLMSD__K_HEAD_MEAN_LOGITS, 11, sz, val, d->batch * d->classes);
+}
+
+clmsd_status clmsd__head_loss(clmsd_head *h, const clmsd_head_args *a, int grad)
+{
+    const clmsd_head_desc *d = &h->desc;
+    cl_ulong batch = d->batch, rows = h->rows, to = a->target_off, co = h->ws_counter, zo = h->ws_z;
+    cl_ulong bo = a->bias_off, ro = h->ws_rowloss, go = h->ws_g, lo = a->loss_off, io = a->ignored_off;
+    cl_ulong rco = 2 * (cl_ulong)d->samples; /* the reciprocals follow the K thresholds and K scales */
+    cl_uint classes = (cl_uint)d->classes;
+    cl_int kind = (cl_int)d->loss, has_bias = a->bias != NULL;
+    float scale = clmsd__head_scale(d);
+    clmsd_status st = CLMSD_SUCCESS;
+    if (d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY) {
+        const size_t sz[] = {MEM, 8, 8, 4, MEM, 8};
+        const void *val[] = {&a->target, &to, &batch, &classes, &h->workspace, &co};
+        st = clmsd__run_kernel(h->ctx, CLMSD__K_HEAD_COUNT_VALID, 6, sz, val, CLMSD__REDUCE_GROUP);
+    }
+    if (st == CLMSD_SUCCESS) {
+        const size_t sz[] = {MEM, 8, 8, 8, 4, MEM, 8, 4, MEM, 8, 4, 4, MEM, 8, MEM, 8, MEM, 8, MEM, 8, 4};
+        const void *val[] = {&h->workspace, &zo, &rows, &batch, &classes, &a->bias, &bo, &has_bias, &a->target, &to,
+                             &kind, &scale, &h->workspace, &co, &h->params, &rco, &h->workspace, &ro,
+                             &h->workspace, &go, &grad};
+        st = clmsd__run_kernel(h->ctx, CLMSD__K_HEAD_LOSS_ROWS, 21, sz, val, h->rows);
+    }
+    if (st == CLMSD_SUCCESS && (a->loss || a->ignored)) {
+        const size_t sz[] = {MEM, 8, 8, 8, 4, 4, MEM, 8, MEM, 8, MEM, 8, MEM, 8};
+        const void *val[] = {&h->workspace, &ro, &rows, &batch, &kind, &scale, &h->workspace, &co, &h->params, &rco,
+                             &a->loss, &lo, &a->ignored, &io};
+        st = clmsd__run_kernel(h->ctx, CLMSD__K_HEAD_REDUCE_LOSS, 14, sz, val, CLMSD__REDUCE_GROUP);
+    }
+    return st;
+}
+
+clmsd_status clmsd__head_bias_grad(clmsd_head *h, const clmsd_head_args *a)
+{
+    cl_ulong go = h->ws_g, rows = h->rows, dbo = a->dbias_off;
+    cl_uint classes = (cl_uint)h->desc.classes;
+    cl_int acc = a->accumulate;
+    const size_t sz[] = {MEM, 8, 8, 4, MEM, 8, 4};
+    const void *val[] = {&h->workspace, &go, &rows, &classes, &a->dbias, &dbo, &acc};
+    return clmsd__run_kernel(h->ctx, CLMSD__K_HEAD_BIAS_GRAD, 7, sz, val, classes);
+}

@@ -1,0 +1,268 @@
+/* Host reference of the fused engine: every kernel of cl/fused.cl, cl/head.cl and the dropout sum
+ * replayed in fp32 in the same canonical order (docs/canonical-order.md), with the same math
+ * (cl/clmsd_math.h), so the outputs are bit-identical to CLMSD_ENGINE_FUSED's. Built without
+ * floating-point contraction (meson.build); needs FLT_EVAL_METHOD 0 (SSE, NEON: not x87). */
+#include "internal.h"
+
+#include "../cl/clmsd_math.h"
+
+#include <float.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if FLT_EVAL_METHOD != 0
+#error "the exact reference needs fp32 evaluated in fp32 (FLT_EVAL_METHOD 0)"
+#endif
+
+#define CE CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY
+#define BCE CLMSD_LOSS_BCE_WITH_LOGITS
+
+typedef struct exact {
+    const clmsd_head_desc *d;
+    const clmsd_ref_head_exact_args *a;
+    size_t B, H, C, N; /* N: stacked rows */
+    uint32_t K, *params;
+    float *recips, *xd, *z, *g, *rowloss;
+    bool logits_mode;
+} exact;
+
+static float scale_of(const exact *x, uint32_t k)
+{
+    union { uint32_t u; float f; } bits = {x->params[x->K + k]};
+    return bits.f;
+}
+
+static bool keep(const exact *x, uint32_t k, size_t b, size_t h)
+{
+    uint64_t e = (uint64_t)(x->a->row_offset + b) * x->H + h;
+    return clmsd_ref_stream_word(x->a->seed, x->a->step, k, e) >= x->params[k];
+}
+
+/* the dropped (or averaged) feature rows the GEMMs read */
+static void dropped_rows(exact *x)
+{
+    const float *in = x->a->x;
+    for (size_t b = 0; b < x->B; ++b)
+        for (size_t h = 0; h < x->H; ++h) {
+            float v = in[b * x->H + h], acc = 0.0f;
+            for (uint32_t k = 0; k < x->K; ++k) {
+                float t = keep(x, k, b, h) ? v * scale_of(x, k) : 0.0f;
+                if (x->logits_mode)
+                    acc = k == 0 ? t : acc + t; /* clmsd_dropout_sum with a broadcast x */
+                else
+                    x->xd[((size_t)k * x->B + b) * x->H + h] = t;
+            }
+            if (x->logits_mode)
+                x->xd[b * x->H + h] = acc * (float)(1.0 / x->K);
+        }
+}
+
+/* clmsd_fused_logits: Z[n, c] = sum_h xd[n, h] w[c, h] */
+static void logits(exact *x, const float *rows)
+{
+    for (size_t n = 0; n < x->N; ++n)
+        for (size_t c = 0; c < x->C; ++c) {
+            float acc = 0.0f;
+            for (size_t h = 0; h < x->H; ++h)
+                acc = acc + rows[n * x->H + h] * x->a->w[c * x->H + h];
+            x->z[n * x->C + c] = acc;
+        }
+}
+
+static float logit(const exact *x, size_t n, size_t c)
+{
+    float v = x->z[n * x->C + c];
+    return x->a->bias ? v + x->a->bias[c] : v;
+}
+
+/* clmsd_head_loss_rows */
+static void loss_rows(exact *x, uint32_t valid, bool grad)
+{
+    const clmsd_head_desc *d = x->d;
+    float scale = clmsd__head_scale(d);
+    for (size_t n = 0; n < x->N; ++n) {
+        size_t b = n % x->B;
+        float *gr = x->g + n * x->C;
+        if (d->loss == CE) {
+            int32_t y = ((const int32_t *)x->a->target)[b];
+            if (y < 0 || (size_t)y >= x->C) {
+                x->rowloss[n] = 0.0f;
+                for (size_t c = 0; c < x->C; ++c)
+                    gr[c] = 0.0f;
+                continue;
+            }
+            float m = -INFINITY, sum = 0.0f;
+            for (size_t c = 0; c < x->C; ++c)
+                m = fmaxf(m, logit(x, n, c));
+            for (size_t c = 0; c < x->C; ++c)
+                sum = sum + clmsd_exp(logit(x, n, c) - m);
+            x->rowloss[n] = (m + clmsd_log(sum)) - logit(x, n, (size_t)y);
+            if (grad) {
+                float g_scale = x->recips[valid], inv_sum = clmsd_recip(sum);
+                for (size_t c = 0; c < x->C; ++c) {
+                    float p = clmsd_exp(logit(x, n, c) - m) * inv_sum;
+                    gr[c] = (c == (size_t)y ? p - 1.0f : p) * g_scale;
+                }
+            }
+            continue;
+        }
+        float total = 0.0f;
+        for (size_t c = 0; c < x->C; ++c) {
+            float v = logit(x, n, c), t = ((const float *)x->a->target)[b * x->C + c], l, dl;
+            if (d->loss == BCE) {
+                float e = clmsd_exp(-fabsf(v));
+                l = (fmaxf(v, 0.0f) - v * t) + clmsd_log1p(e);
+                float r = clmsd_recip(1.0f + e);
+                dl = (v >= 0.0f ? r : e * r) - t;
+            } else {
+                float diff = v - t;
+                l = diff * diff;
+                dl = diff + diff;
+            }
+            total = total + l;
+            gr[c] = dl * scale;
+        }
+        x->rowloss[n] = total;
+    }
+}
+
+/* clmsd_head_reduce_loss: 64 strided lanes, then a fixed tree */
+static float reduce_loss(const exact *x, uint32_t valid)
+{
+    float part[CLMSD__REDUCE_GROUP];
+    for (size_t lane = 0; lane < CLMSD__REDUCE_GROUP; ++lane) {
+        float acc = 0.0f;
+        for (size_t n = lane; n < x->N; n += CLMSD__REDUCE_GROUP)
+            acc = acc + x->rowloss[n];
+        part[lane] = acc;
+    }
+    for (size_t width = CLMSD__REDUCE_GROUP / 2; width > 0; width >>= 1)
+        for (size_t lane = 0; lane < width; ++lane)
+            part[lane] = part[lane] + part[lane + width];
+    return part[0] * (x->d->loss == CE ? x->recips[valid] : clmsd__head_scale(x->d));
+}
+
+/* clmsd_head_mean_logits */
+static void mean_logits(const exact *x, uint32_t samples, float inv, float *out)
+{
+    for (size_t i = 0; i < x->B * x->C; ++i) {
+        float acc = x->z[i];
+        for (uint32_t k = 1; k < samples; ++k)
+            acc = acc + x->z[(size_t)k * x->B * x->C + i];
+        acc = acc * inv;
+        out[i] = x->a->bias ? acc + x->a->bias[i % x->C] : acc;
+    }
+}
+
+static void store(float *out, float v, int accumulate) { *out = accumulate ? *out + v : v; }
+
+/* clmsd_fused_dw and clmsd_head_bias_grad: sums over the stacked rows in order */
+static void weight_grads(const exact *x)
+{
+    const clmsd_ref_head_exact_args *a = x->a;
+    for (size_t c = 0; c < x->C; ++c) {
+        if (a->dbias) {
+            float acc = 0.0f;
+            for (size_t n = 0; n < x->N; ++n)
+                acc = acc + x->g[n * x->C + c];
+            store(&a->dbias[c], acc, a->accumulate);
+        }
+        for (size_t h = 0; a->dw && h < x->H; ++h) {
+            float acc = 0.0f;
+            for (size_t n = 0; n < x->N; ++n)
+                acc = acc + x->g[n * x->C + c] * x->xd[n * x->H + h];
+            store(&a->dw[c * x->H + h], acc, a->accumulate);
+        }
+    }
+}
+
+/* clmsd_fused_dx */
+static void input_grad(const exact *x)
+{
+    const clmsd_ref_head_exact_args *a = x->a;
+    for (size_t b = 0; b < x->B; ++b)
+        for (size_t h = 0; h < x->H; ++h) {
+            float t = 0.0f, acc = 0.0f;
+            for (uint32_t k = 0; k < x->K; ++k) {
+                if (k == 0 || !x->logits_mode) {
+                    const float *gr = x->g + ((x->logits_mode ? 0 : (size_t)k * x->B) + b) * x->C;
+                    t = 0.0f;
+                    for (size_t c = 0; c < x->C; ++c)
+                        t = t + gr[c] * a->w[c * x->H + h];
+                }
+                float term = keep(x, k, b, h) ? t * scale_of(x, k) : 0.0f;
+                acc = k == 0 ? term : acc + term;
+            }
+            store(&a->dx[b * x->H + h], x->logits_mode ? acc * (float)(1.0 / x->K) : acc, a->accumulate);
+        }
+}
+
+static clmsd_status run(const clmsd_head_desc *d, const clmsd_ref_head_exact_args *a, bool train)
+{
+    clmsd_status st = clmsd__check_head_desc(NULL, d);
+    if (st != CLMSD_SUCCESS)
+        return st;
+    if (!a || !a->x || !a->w || (train && !a->target && (a->loss || a->ignored || a->dx || a->dw || a->dbias)))
+        return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "the exact reference needs x, w and target");
+    clmsd__stream s;
+    clmsd_dropout_desc dd = {a->seed, a->step, d->samples, d->rates, d->rate, d->batch, d->features, a->row_offset};
+    if ((st = clmsd__check_stream(NULL, &dd, &s)) != CLMSD_SUCCESS)
+        return st;
+    exact x = {d, a, d->batch, d->features, d->classes, 0, d->samples, NULL, NULL, NULL, NULL, NULL, NULL,
+               d->combine == CLMSD_AVERAGE_LOGITS};
+    x.N = train && !x.logits_mode ? (size_t)x.K * x.B : x.B;
+    x.params = malloc(2 * (size_t)x.K * sizeof *x.params);
+    x.recips = malloc((x.B + 1) * sizeof *x.recips);
+    x.xd = malloc(x.N * x.H * sizeof *x.xd);
+    x.z = malloc(x.N * x.C * sizeof *x.z);
+    x.g = malloc(x.N * x.C * sizeof *x.g);
+    x.rowloss = malloc(x.N * sizeof *x.rowloss);
+    if (!x.params || !x.recips || !x.xd || !x.z || !x.g || !x.rowloss) {
+        st = clmsd__fail(NULL, CLMSD_ERROR_OUT_OF_MEMORY, "out of host memory");
+        goto done;
+    }
+    clmsd__rate_table(x.K, d->rates, d->rate, x.params);
+    clmsd__loss_recips(d, x.recips);
+    if (!train) { /* predict: X W^T + b */
+        logits(&x, a->x);
+        if (a->logits)
+            mean_logits(&x, 1, 1.0f, a->logits);
+        goto done;
+    }
+    dropped_rows(&x);
+    logits(&x, x.xd);
+    uint32_t valid = (uint32_t)x.B;
+    if (d->loss == CE) {
+        valid = 0;
+        for (size_t b = 0; b < x.B; ++b) {
+            int32_t y = ((const int32_t *)a->target)[b];
+            valid += y >= 0 && (size_t)y < x.C;
+        }
+    }
+    if (a->target) {
+        loss_rows(&x, valid, true);
+        if (a->loss)
+            *a->loss = reduce_loss(&x, valid);
+        if (a->ignored)
+            *a->ignored = (uint32_t)x.B - valid;
+    }
+    if (a->logits)
+        mean_logits(&x, x.logits_mode ? 1 : x.K, x.logits_mode ? 1.0f : (float)(1.0 / x.K), a->logits);
+    if (a->target)
+        weight_grads(&x);
+    if (a->target && a->dx)
+        input_grad(&x);
+done:
+    free(x.params), free(x.recips), free(x.xd), free(x.z), free(x.g), free(x.rowloss);
+    return st;
+}
+
+clmsd_status clmsd_ref_head_exact_train_step(const clmsd_head_desc *desc, const clmsd_ref_head_exact_args *args)
+{
+    return run(desc, args, true);
+}
+
+clmsd_status clmsd_ref_head_exact_predict(const clmsd_head_desc *desc, const clmsd_ref_head_exact_args *args)
+{
+    return run(desc, args, false);
+}
