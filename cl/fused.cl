@@ -1,159 +1,205 @@
 /* The fused engine: the head's GEMMs with the dropout masks regenerated from the stream inside
  * them, so the K dropped copies of X are never written. Every output is one work-item's
- * sequential sum in the canonical order of docs/canonical-order.md, with FP_CONTRACT OFF: the
- * result depends on the sizes only, never on the device, the work-group size or the tiling, and
- * equals clmsd_ref_head_exact_* on the host bit for bit.
+ * sequential sum in the canonical order of docs/canonical-order.md, with FP_CONTRACT OFF; vector
+ * types only run independent outputs side by side. The result depends on the sizes only, never on
+ * the device, the work-group size or the vector width, and equals clmsd_ref_head_exact_* on the
+ * host bit for bit.
  *
- * Rows are stacked: row n = k*B + b holds sample k of batch row b. With masked = 0 the same
- * kernels are plain GEMMs on one unmasked matrix (the averaged mask's Xbar, or predict's X). */
+ * Rows are stacked: row n = k*B + b holds sample k of batch row b. W is read transposed and padded
+ * (WT [H, CP], CP a multiple of CLMSD_CLASS_TILE) and G has CP columns, so a tile of classes is one
+ * contiguous vector load. */
 #pragma OPENCL FP_CONTRACT OFF
 
-#define CLMSD_LOGIT_TILE 16 /* classes per work-item in the logits kernel */
-#define CLMSD_DW_TILE 8     /* classes per work-item in the dW kernel */
+#define CLMSD_CLASS_TILE 32
 
-/* Stream words of elements e .. e+3 that straddle at most two Philox blocks. */
-typedef struct clmsd_words4 {
-    philox4x32_ctr_t first, second;
-    ulong first_block;
-} clmsd_words4;
-
-inline clmsd_words4 clmsd_words4_at(ulong seed, ulong step, uint k, ulong e, uint count)
+/* WT[h, c] = W[c, h] for c < C, 0 in the padding */
+__kernel void clmsd_transpose_pad(__global const float *w, ulong w_off, __global float *wt, ulong wt_off,
+                                  ulong features, uint classes, uint cpad)
 {
-    clmsd_words4 w;
-    w.first_block = e >> 2;
-    w.first = clmsd_stream_block(seed, step, k, w.first_block);
-    w.second = ((e + count - 1) >> 2) != w.first_block ? clmsd_stream_block(seed, step, k, w.first_block + 1) : w.first;
-    return w;
-}
-
-inline uint clmsd_words4_get(const clmsd_words4 *w, ulong e)
-{
-    return (e >> 2) == w->first_block ? w->first.v[e & 3] : w->second.v[e & 3];
-}
-
-/* Z[n, c] = sum_h xd_k[b, h] * W[c, h], h ascending from 0.0f. */
-__kernel void clmsd_fused_logits(__global const float *x, ulong x_off, ulong ldx,
-                                 __global const float *w, ulong w_off, __global float *z, ulong z_off,
-                                 ulong batch, ulong features, uint classes, uint samples, int masked,
-                                 __global const uint *params, ulong row_offset, ulong seed, ulong step)
-{
-    uint tiles = (classes + CLMSD_LOGIT_TILE - 1) / CLMSD_LOGIT_TILE;
-    ulong i = get_global_id(0), n = i / tiles;
-    if (n >= (ulong)samples * batch)
+    ulong i = get_global_id(0);
+    if (i >= features * cpad)
         return;
-    uint c0 = (uint)(i % tiles) * CLMSD_LOGIT_TILE, count = min((uint)CLMSD_LOGIT_TILE, classes - c0);
-    uint k = (uint)(n / batch);
-    ulong b = n % batch;
-    uint threshold = masked ? params[k] : 0u;
-    float scale = masked ? as_float(params[samples + k]) : 1.0f;
-    float acc[CLMSD_LOGIT_TILE];
-    for (uint j = 0; j < CLMSD_LOGIT_TILE; ++j)
-        acc[j] = 0.0f;
-    __global const float *xr = x + x_off + b * ldx;
-    __global const float *wt = w + w_off + (ulong)c0 * features;
-    ulong e = (row_offset + b) * features;
-    philox4x32_ctr_t u;
-    for (ulong h = 0; h < features; ++h, ++e) {
-        float v = xr[h];
-        if (masked) {
-            if (h == 0 || (e & 3) == 0)
-                u = clmsd_stream_block(seed, step, k, e >> 2);
-            v = u.v[e & 3] >= threshold ? v * scale : 0.0f;
-        }
-        for (uint j = 0; j < count; ++j)
-            acc[j] = acc[j] + v * wt[j * features + h];
-    }
-    for (uint j = 0; j < count; ++j)
-        z[z_off + n * classes + c0 + j] = acc[j];
+    ulong h = i / cpad;
+    uint c = (uint)(i % cpad);
+    wt[wt_off + i] = c < classes ? w[w_off + (ulong)c * features + h] : 0.0f;
 }
 
-/* dW[c, h] (+)= sum_n G[n, c] * xd_k[b, h], n = k*B + b ascending from 0.0f. One work-item owns
- * CLMSD_DW_TILE classes by 4 consecutive features. */
-__kernel void clmsd_fused_dw(__global const float *g, ulong g_off, __global const float *x, ulong x_off, ulong ldx,
+#define CLMSD_LOGIT_SAMPLES 4 /* samples of one batch row per work-item: each W^T row loaded once for 4 */
+
+/* Z[k*B + b, c] = sum_h xd_k[b, h] * W[c, h], h ascending from 0.0f, for a tile of classes and up
+ * to 4 samples of one batch row; masked = 0: x itself, one sample. */
+__kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global const float *wt, ulong wt_off,
+                                 __global float *z, ulong z_off, ulong batch, ulong features, uint classes,
+                                 uint cpad, uint samples, int masked, __global const uint *params,
+                                 ulong row_offset, ulong seed, ulong step)
+{
+    uint tiles = cpad / CLMSD_CLASS_TILE, groups = (samples + CLMSD_LOGIT_SAMPLES - 1) / CLMSD_LOGIT_SAMPLES;
+    ulong i = get_global_id(0), b = i / ((ulong)tiles * groups);
+    if (b >= batch)
+        return;
+    uint c0 = (uint)(i % tiles) * CLMSD_CLASS_TILE, k0 = (uint)(i / tiles % groups) * CLMSD_LOGIT_SAMPLES;
+    uint nk = min((uint)CLMSD_LOGIT_SAMPLES, samples - k0);
+    __global const float *xr = x + x_off + b * features;
+    __global const float *wr = wt + wt_off + c0;
+    /* four samples' accumulators as named vectors, so they stay in registers */
+    float16 a00 = 0.0f, a01 = 0.0f, a10 = 0.0f, a11 = 0.0f, a20 = 0.0f, a21 = 0.0f, a30 = 0.0f, a31 = 0.0f;
+    if (!masked) {
+        for (ulong h = 0; h < features; ++h) {
+            float v = xr[h];
+            a00 = a00 + v * vload16(0, wr + h * cpad);
+            a01 = a01 + v * vload16(0, wr + h * cpad + 16);
+        }
+    } else {
+        uint4 threshold = (uint4)0xffffffffu; /* samples past K keep nothing */
+        float4 scale = 0.0f;
+        for (uint s = 0; s < nk; ++s) {
+            ((uint *)&threshold)[s] = params[k0 + s];
+            ((float *)&scale)[s] = as_float(params[samples + k0 + s]);
+        }
+        ulong e0 = (row_offset + b) * features, e1 = e0 + features;
+        for (ulong q = e0 >> 2; q <= (e1 - 1) >> 2; q += 8) {
+            uint words[CLMSD_LOGIT_SAMPLES][32]; /* words[s][j*8 + i]: word j of block q + i */
+            for (uint s = 0; s < CLMSD_LOGIT_SAMPLES; ++s) {
+                clmsd_philox8 u = clmsd_stream_block8(seed, step, (uint8)(k0 + s), (uint8)((uint)q) + CLMSD_LANES8);
+                for (int j = 0; j < 4; ++j)
+                    vstore8(u.w[j], j, words[s]);
+            }
+            ulong stop = min(4 * q + 32, e1);
+            for (ulong e = max(4 * q, e0); e < stop; ++e) {
+                ulong h = e - e0;
+                uint at = (uint)((e & 3) * 8 + (e >> 2) - q);
+                uint4 word = (uint4)(words[0][at], words[1][at], words[2][at], words[3][at]);
+                float4 v = select((float4)0.0f, xr[h] * scale, word >= threshold);
+                float16 w0 = vload16(0, wr + h * cpad), w1 = vload16(0, wr + h * cpad + 16);
+                a00 = a00 + v.s0 * w0, a01 = a01 + v.s0 * w1, a10 = a10 + v.s1 * w0, a11 = a11 + v.s1 * w1;
+                a20 = a20 + v.s2 * w0, a21 = a21 + v.s2 * w1, a30 = a30 + v.s3 * w0, a31 = a31 + v.s3 * w1;
+            }
+        }
+    }
+    float16 a[CLMSD_LOGIT_SAMPLES][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
+    for (uint s = 0; s < nk; ++s) {
+        float out[CLMSD_CLASS_TILE];
+        vstore16(a[s][0], 0, out);
+        vstore16(a[s][1], 1, out);
+        ulong n = (ulong)(k0 + s) * batch + b;
+        for (uint j = 0; j < CLMSD_CLASS_TILE && c0 + j < classes; ++j)
+            z[z_off + n * classes + c0 + j] = out[j];
+    }
+}
+
+/* p[0 .. n-1] and zeros: the tail of a row never reads past it */
+inline float4 clmsd_load4(__global const float *p, uint n)
+{
+    return n == 4 ? vload4(0, p) : (float4)(p[0], n > 1 ? p[1] : 0.0f, n > 2 ? p[2] : 0.0f, 0.0f);
+}
+
+/* dW[c, h] (+)= sum over b ascending, then k ascending, of G[k*B + b, c] * xd_k[b, h]
+ * (averaged: sum over b of G[b, c] * Xbar[b, h]). One work-item owns a tile of classes by 4
+ * consecutive features, and draws the stream words of its 4 features for 8 samples at once. */
+__kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __global const float *x, ulong x_off,
                              __global float *dw, ulong dw_off, ulong batch, ulong features, uint classes,
-                             uint samples, int masked, __global const uint *params, ulong row_offset,
+                             uint samples, int averaged, __global const uint *params, ulong row_offset,
                              ulong seed, ulong step, int accumulate)
 {
     ulong quads = (features + 3) / 4, i = get_global_id(0), ct = i / quads;
-    uint tiles = (classes + CLMSD_DW_TILE - 1) / CLMSD_DW_TILE;
-    if (ct >= tiles)
+    if (ct * CLMSD_CLASS_TILE >= classes)
         return;
     ulong h0 = (i % quads) * 4;
-    uint c0 = (uint)ct * CLMSD_DW_TILE, nc = min((uint)CLMSD_DW_TILE, classes - c0);
-    uint nh = (uint)min((ulong)4, features - h0);
-    float acc[CLMSD_DW_TILE][4];
-    for (uint c = 0; c < CLMSD_DW_TILE; ++c)
-        for (uint j = 0; j < 4; ++j)
-            acc[c][j] = 0.0f;
-    ulong rows = (ulong)samples * batch;
-    for (ulong n = 0; n < rows; ++n) {
-        uint k = (uint)(n / batch);
-        ulong b = n % batch;
-        float v[4];
-        __global const float *xr = x + x_off + b * ldx + h0;
-        if (masked) {
-            ulong e = (row_offset + b) * features + h0;
-            clmsd_words4 words = clmsd_words4_at(seed, step, k, e, nh);
-            uint threshold = params[k];
-            float scale = as_float(params[samples + k]);
-            for (uint j = 0; j < nh; ++j)
-                v[j] = clmsd_words4_get(&words, e + j) >= threshold ? xr[j] * scale : 0.0f;
-        } else {
-            for (uint j = 0; j < nh; ++j)
-                v[j] = xr[j];
+    uint c0 = (uint)ct * CLMSD_CLASS_TILE, nh = (uint)min((ulong)4, features - h0);
+    float16 a00 = 0.0f, a01 = 0.0f, a10 = 0.0f, a11 = 0.0f, a20 = 0.0f, a21 = 0.0f, a30 = 0.0f, a31 = 0.0f;
+#define CLMSD_DW_ACCUMULATE(v, gr)                                                                       \
+    {                                                                                                  \
+        float16 g0 = vload16(0, (gr) + c0), g1 = vload16(0, (gr) + c0 + 16);                           \
+        a00 = a00 + (v).s0 * g0, a01 = a01 + (v).s0 * g1, a10 = a10 + (v).s1 * g0, a11 = a11 + (v).s1 * g1; \
+        a20 = a20 + (v).s2 * g0, a21 = a21 + (v).s2 * g1, a30 = a30 + (v).s3 * g0, a31 = a31 + (v).s3 * g1; \
+    }
+    for (ulong b = 0; b < batch; ++b) {
+        float4 xv = clmsd_load4(x + x_off + b * features + h0, nh);
+        if (averaged) {
+            CLMSD_DW_ACCUMULATE(xv, g + g_off + b * ldg)
+            continue;
         }
-        __global const float *gr = g + g_off + n * classes + c0;
-        for (uint c = 0; c < nc; ++c) {
-            float gc = gr[c];
-            for (uint j = 0; j < nh; ++j)
-                acc[c][j] = acc[c][j] + gc * v[j];
+        ulong e = (row_offset + b) * features + h0, q = e >> 2;
+        bool straddle = ((e + nh - 1) >> 2) != q;
+        for (uint kc = 0; kc < samples; kc += 8) {
+            uint8 ks = (uint8)kc + CLMSD_LANES8;
+            clmsd_philox8 u0 = clmsd_stream_block8(seed, step, ks, (uint8)((uint)q));
+            clmsd_philox8 u1 = straddle ? clmsd_stream_block8(seed, step, ks, (uint8)((uint)q + 1)) : u0;
+            uint words[2][32]; /* words[block][j*8 + lane] */
+            for (int j = 0; j < 4; ++j) {
+                vstore8(u0.w[j], j, words[0]);
+                vstore8(u1.w[j], j, words[1]);
+            }
+            for (uint lane = 0; lane < 8 && kc + lane < samples; ++lane) {
+                uint k = kc + lane;
+                uint4 word = (uint4)(words[(e >> 2) - q][(e & 3) * 8 + lane],
+                                     words[((e + 1) >> 2) - q][((e + 1) & 3) * 8 + lane],
+                                     words[((e + 2) >> 2) - q][((e + 2) & 3) * 8 + lane],
+                                     words[((e + 3) >> 2) - q][((e + 3) & 3) * 8 + lane]);
+                float4 xd = select((float4)0.0f, xv * as_float(params[samples + k]), word >= (uint4)params[k]);
+                CLMSD_DW_ACCUMULATE(xd, g + g_off + ((ulong)k * batch + b) * ldg)
+            }
         }
     }
-    for (uint c = 0; c < nc; ++c)
-        for (uint j = 0; j < nh; ++j) {
-            __global float *out = dw + dw_off + (ulong)(c0 + c) * features + h0 + j;
-            *out = accumulate ? *out + acc[c][j] : acc[c][j];
+#undef CLMSD_DW_ACCUMULATE
+    float out[4][CLMSD_CLASS_TILE];
+    vstore16(a00, 0, out[0]), vstore16(a01, 1, out[0]), vstore16(a10, 0, out[1]), vstore16(a11, 1, out[1]);
+    vstore16(a20, 0, out[2]), vstore16(a21, 1, out[2]), vstore16(a30, 0, out[3]), vstore16(a31, 1, out[3]);
+    for (uint j = 0; j < nh; ++j)
+        for (uint c = 0; c < CLMSD_CLASS_TILE && c0 + c < classes; ++c) {
+            __global float *o = dw + dw_off + (ulong)(c0 + c) * features + h0 + j;
+            *o = accumulate ? *o + out[j][c] : out[j][c];
         }
 }
 
-/* dX[b, h] (+)= sum_k keep_k s_k t_k[b, h], t_k = sum_c G[k*B + b, c] W[c, h] (c ascending from
- * 0.0f), k ascending from the k = 0 term. broadcast: one t from G[b] for every k, and the sum is
- * scaled by inv_samples (the averaged mask's gradient). */
-__kernel void clmsd_fused_dx(__global const float *g, ulong g_off, __global const float *w, ulong w_off,
+inline float16 clmsd_load16(__global const float *p, uint n)
+{
+    if (n == 16)
+        return vload16(0, p);
+    float v[16];
+    for (uint j = 0; j < 16; ++j)
+        v[j] = j < n ? p[j] : 0.0f;
+    return vload16(0, v);
+}
+
+/* dX[b, h] (+)= sum over k ascending of keep_k s_k t_k, t_k = sum_c G[k*B + b, c] W[c, h] (c
+ * ascending from 0.0f); averaged: one t from G[b] for every k, and the sum times 1/K. One
+ * work-item owns 16 consecutive features of one row; 8 Philox blocks cover them for one sample. */
+__kernel void clmsd_fused_dx(__global const float *g, ulong g_off, ulong ldg, __global const float *w, ulong w_off,
                              __global float *dx, ulong dx_off, ulong batch, ulong features, uint classes,
-                             uint samples, int broadcast, float inv_samples, __global const uint *params,
+                             uint samples, int averaged, float inv_samples, __global const uint *params,
                              ulong row_offset, ulong seed, ulong step, int accumulate)
 {
-    ulong quads = (features + 3) / 4, i = get_global_id(0), b = i / quads;
+    ulong groups = (features + 15) / 16, i = get_global_id(0), b = i / groups;
     if (b >= batch)
         return;
-    ulong h0 = (i % quads) * 4;
-    uint nh = (uint)min((ulong)4, features - h0);
-    ulong e = (row_offset + b) * features + h0;
-    float t[4], acc[4];
+    ulong h0 = (i % groups) * 16;
+    uint nh = (uint)min((ulong)16, features - h0);
+    __global const float *wq = w + w_off + h0;
+    ulong e = (row_offset + b) * features + h0, q = e >> 2;
+    float16 t = 0.0f, acc = 0.0f;
     for (uint k = 0; k < samples; ++k) {
-        if (k == 0 || !broadcast) {
-            __global const float *gr = g + g_off + ((broadcast ? 0 : (ulong)k * batch) + b) * classes;
-            for (uint j = 0; j < nh; ++j)
-                t[j] = 0.0f;
-            for (uint c = 0; c < classes; ++c) {
-                float gc = gr[c];
-                __global const float *wr = w + w_off + (ulong)c * features + h0;
-                for (uint j = 0; j < nh; ++j)
-                    t[j] = t[j] + gc * wr[j];
-            }
+        if (k == 0 || !averaged) {
+            __global const float *gr = g + g_off + ((averaged ? 0 : (ulong)k * batch) + b) * ldg;
+            t = 0.0f;
+            for (uint c = 0; c < classes; ++c)
+                t = t + gr[c] * clmsd_load16(wq + (ulong)c * features, nh);
         }
-        clmsd_words4 words = clmsd_words4_at(seed, step, k, e, nh);
+        clmsd_philox8 u = clmsd_stream_block8(seed, step, (uint8)k, (uint8)((uint)q) + CLMSD_LANES8);
+        uint words[32]; /* words[j*8 + i]: word j of block q + i */
+        for (int j = 0; j < 4; ++j)
+            vstore8(u.w[j], j, words);
         uint threshold = params[k];
-        float scale = as_float(params[samples + k]);
-        for (uint j = 0; j < nh; ++j) {
-            float term = clmsd_words4_get(&words, e + j) >= threshold ? t[j] * scale : 0.0f;
-            acc[j] = k == 0 ? term : acc[j] + term;
-        }
+        int keep[16];
+        for (uint j = 0; j < 16; ++j)
+            keep[j] = words[((e + j) & 3) * 8 + ((e + j) >> 2) - q] >= threshold ? -1 : 0;
+        float16 term = select((float16)0.0f, t * as_float(params[samples + k]), vload16(0, keep));
+        acc = k == 0 ? term : acc + term;
     }
+    float out[16];
+    vstore16(averaged ? acc * inv_samples : acc, 0, out);
     for (uint j = 0; j < nh; ++j) {
-        float v = broadcast ? acc[j] * inv_samples : acc[j];
-        __global float *out = dx + dx_off + b * features + h0 + j;
-        *out = accumulate ? *out + v : v;
+        __global float *o = dx + dx_off + b * features + h0 + j;
+        *o = accumulate ? *o + out[j] : out[j];
     }
 }

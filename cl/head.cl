@@ -52,14 +52,17 @@ __kernel void clmsd_head_loss_rows(__global const float *z, ulong z_off, ulong r
                                    float scale, __global const uint *counter, ulong counter_off,
                                    __global const float *recips, ulong recips_off,
                                    __global float *rowloss, ulong rowloss_off,
-                                   __global float *g, ulong g_off, int grad)
+                                   __global float *g, ulong g_off, ulong ldg, int grad)
 {
     ulong n = get_global_id(0);
     if (n >= rows)
         return;
     ulong b = n % batch;
     ulong zr = z_off + n * classes;
-    __global float *gr = g + g_off + n * classes;
+    __global float *gr = g + g_off + n * ldg;
+    if (grad) /* G's padding columns (the fused engine's vector loads) are zeros, never garbage */
+        for (ulong c = classes; c < ldg; ++c)
+            gr[c] = 0.0f;
     if (loss_kind == CLMSD_CE) {
         int y = as_int(target[target_off + b]);
         if (y < 0 || (uint)y >= classes) { /* ignored: never indexes memory with y */
@@ -153,7 +156,7 @@ __kernel void clmsd_head_mean_logits(__global const float *z, ulong z_off, ulong
 }
 
 /* db[c] (+)= sum_n G[n, c], rows in order */
-__kernel void clmsd_head_bias_grad(__global const float *g, ulong g_off, ulong rows, uint classes,
+__kernel void clmsd_head_bias_grad(__global const float *g, ulong g_off, ulong ldg, ulong rows, uint classes,
                                    __global float *db, ulong db_off, int accumulate)
 {
     uint c = (uint)get_global_id(0);
@@ -161,6 +164,6 @@ __kernel void clmsd_head_bias_grad(__global const float *g, ulong g_off, ulong r
         return;
     float acc = 0.0f;
     for (ulong n = 0; n < rows; ++n)
-        acc = acc + g[g_off + n * classes + c];
+        acc = acc + g[g_off + n * ldg + c];
     db[db_off + c] = accumulate ? db[db_off + c] + acc : acc;
 }

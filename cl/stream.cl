@@ -35,3 +35,34 @@ inline void clmsd_walk_next(clmsd_walk *w, ulong cols)
         ++w->r;
     }
 }
+
+/* Eight Philox4x32-10 blocks at once, lane i at counter {q[i], k[i], step} with key seed: the same
+ * rounds as Random123's philox4x32_R(10, ...) on vectors, so one work-item draws the words of 32
+ * elements (eight blocks of one sample) or of one block of eight samples in one go. The tests
+ * compare every result built on it with the host reference, which uses Random123 itself. */
+typedef struct clmsd_philox8 {
+    uint8 w[4]; /* w[j] lane i: word j of block i */
+} clmsd_philox8;
+
+inline clmsd_philox8 clmsd_stream_block8(ulong seed, ulong step, uint8 k, uint8 q)
+{
+    uint8 c0 = q, c1 = k, c2 = (uint8)((uint)step), c3 = (uint8)((uint)(step >> 32));
+    uint k0 = (uint)seed, k1 = (uint)(seed >> 32);
+    for (int r = 0; r < 10; ++r) {
+        if (r > 0) {
+            k0 += 0x9E3779B9u;
+            k1 += 0xBB67AE85u;
+        }
+        uint8 hi0 = mul_hi((uint8)0xD2511F53u, c0), lo0 = (uint8)0xD2511F53u * c0;
+        uint8 hi1 = mul_hi((uint8)0xCD9E8D57u, c2), lo1 = (uint8)0xCD9E8D57u * c2;
+        c0 = hi1 ^ c1 ^ (uint8)k0;
+        c1 = lo1;
+        c2 = hi0 ^ c3 ^ (uint8)k1;
+        c3 = lo0;
+    }
+    clmsd_philox8 out;
+    out.w[0] = c0, out.w[1] = c1, out.w[2] = c2, out.w[3] = c3;
+    return out;
+}
+
+#define CLMSD_LANES8 ((uint8)(0, 1, 2, 3, 4, 5, 6, 7))

@@ -129,6 +129,12 @@ clmsd_status clmsd__set_args(clmsd_context *ctx, cl_kernel kernel, const char *n
 clmsd_status clmsd__launch(clmsd_context *ctx, clmsd__kernel_id id, cl_kernel kernel, size_t work_items, size_t dim1)
 {
     size_t local[2] = {ctx->local_size[id], 1};
+    /* small launches: smaller groups (down to the preferred multiple) so every compute unit gets
+     * work; the reductions' group size is part of their canonical order and stays */
+    while (id != CLMSD__K_HEAD_COUNT_VALID && id != CLMSD__K_HEAD_REDUCE_LOSS && local[0] % 2 == 0 &&
+           local[0] / 2 >= ctx->local_multiple[id] &&
+           (work_items + local[0] - 1) / local[0] * (dim1 ? dim1 : 1) < 2 * (size_t)ctx->compute_units)
+        local[0] /= 2;
     size_t global[2] = {(work_items + local[0] - 1) / local[0] * local[0], dim1 ? dim1 : 1};
     cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel, dim1 ? 2 : 1, NULL, global, local, 0, NULL, NULL);
     if (err != CL_SUCCESS)

@@ -35,8 +35,8 @@ static clmsd_status backward(clmsd_head *h, const clmsd_head_args *a, const clms
     const clmsd_head_desc *d = &h->desc;
     size_t n = h->rows, hf = d->features, c = d->classes;
     float beta = a->accumulate ? 1.0f : 0.0f;
-    gemm_operand g = {h->workspace, h->ws_g, c, CLBlastTransposeNo};
-    gemm_operand g_t = {h->workspace, h->ws_g, c, CLBlastTransposeYes};
+    gemm_operand g = {h->workspace, h->ws_g, h->ldg, CLBlastTransposeNo};
+    gemm_operand g_t = {h->workspace, h->ws_g, h->ldg, CLBlastTransposeYes};
     gemm_operand xd = {h->workspace, h->ws_xd, hf, CLBlastTransposeNo};
     clmsd_status st = CLMSD_SUCCESS;
     if (a->dw)

@@ -2,90 +2,96 @@
  * output tile for all K samples, Xd never written. Every sum runs in the canonical order of
  * docs/canonical-order.md, so results equal clmsd_ref_head_exact_* bit for bit.
  *
- * Average losses: fused logits -> loss -> fused dW, db, fused dX, all on the stacked K*B rows.
- * Average logits: Xbar = X (1/K) sum_k keep_k s_k (the dropout-sum kernel) -> plain logits on Xbar
- * -> loss -> dW on Xbar, db, dX with the averaged mask applied in the same kernel. */
+ * Average losses: WT = W^T -> fused logits on the K*B stacked rows -> loss -> fused dW, fused dX,
+ * db. Average logits: Xbar = X (1/K) sum_k keep_k s_k (the dropout-sum kernel) -> plain logits on
+ * Xbar -> loss -> dW on Xbar, dX with the averaged mask, db. */
 #include "internal.h"
 
 #define MEM sizeof(cl_mem)
+#define LOGIT_SAMPLES 4 /* CLMSD_LOGIT_SAMPLES of cl/fused.cl */
 
-#define LOGIT_TILE 16 /* CLMSD_LOGIT_TILE of cl/fused.cl */
-#define DW_TILE 8     /* CLMSD_DW_TILE of cl/fused.cl */
-
-/* Z = xd W^T into the workspace; s NULL (predict) means no masks. */
-static clmsd_status logits(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, cl_mem x, size_t x_off,
-                           cl_uint samples, cl_int masked)
+static clmsd_status transpose_w(clmsd_head *h, const clmsd_head_args *a)
 {
     const clmsd_head_desc *d = &h->desc;
-    cl_ulong xo = x_off, ld = d->features, wo = a->w_off, zo = h->ws_z, batch = d->batch, hf = d->features;
+    cl_ulong wo = a->w_off, wto = h->ws_wt, hf = d->features;
+    cl_uint classes = (cl_uint)d->classes, cpad = (cl_uint)h->ldg;
+    const size_t sz[] = {MEM, 8, MEM, 8, 8, 4, 4};
+    const void *val[] = {&a->w, &wo, &h->workspace, &wto, &hf, &classes, &cpad};
+    return clmsd__run_kernel(h->ctx, CLMSD__K_TRANSPOSE_PAD, 7, sz, val, d->features * h->ldg);
+}
+
+/* Z = xd W^T into the workspace; s NULL (predict) means no masks. */
+static clmsd_status logits(clmsd_head *h, const clmsd__stream *s, cl_mem x, size_t x_off, cl_uint samples,
+                           cl_int masked)
+{
+    const clmsd_head_desc *d = &h->desc;
+    cl_ulong xo = x_off, wto = h->ws_wt, zo = h->ws_z, batch = d->batch, hf = d->features;
     cl_ulong ro = s ? s->row_offset : 0, seed = s ? s->seed : 0, step = s ? s->step : 0;
-    cl_uint classes = (cl_uint)d->classes;
-    const size_t sz[] = {MEM, 8, 8, MEM, 8, MEM, 8, 8, 8, 4, 4, 4, MEM, 8, 8, 8};
-    const void *val[] = {&x, &xo, &ld, &a->w, &wo, &h->workspace, &zo, &batch, &hf, &classes, &samples, &masked,
-                         &h->params, &ro, &seed, &step};
-    size_t tiles = (d->classes + LOGIT_TILE - 1) / LOGIT_TILE;
-    return clmsd__run_kernel(h->ctx, CLMSD__K_FUSED_LOGITS, 16, sz, val, (size_t)samples * d->batch * tiles);
+    cl_uint classes = (cl_uint)d->classes, cpad = (cl_uint)h->ldg;
+    const size_t sz[] = {MEM, 8, MEM, 8, MEM, 8, 8, 8, 4, 4, 4, 4, MEM, 8, 8, 8};
+    const void *val[] = {&x, &xo, &h->workspace, &wto, &h->workspace, &zo, &batch, &hf, &classes, &cpad, &samples,
+                         &masked, &h->params, &ro, &seed, &step};
+    size_t tiles = h->ldg / CLMSD__CLASS_TILE, groups = (samples + LOGIT_SAMPLES - 1) / LOGIT_SAMPLES;
+    return clmsd__run_kernel(h->ctx, CLMSD__K_FUSED_LOGITS, 16, sz, val, groups * d->batch * tiles);
 }
 
 static clmsd_status dw(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, cl_mem x, size_t x_off,
-                       cl_uint samples, cl_int masked)
+                       cl_int averaged)
 {
     const clmsd_head_desc *d = &h->desc;
-    cl_ulong go = h->ws_g, xo = x_off, ld = d->features, dwo = a->dw_off, batch = d->batch, hf = d->features;
+    cl_ulong go = h->ws_g, ldg = h->ldg, xo = x_off, dwo = a->dw_off, batch = d->batch, hf = d->features;
     cl_ulong ro = s->row_offset, seed = s->seed, step = s->step;
-    cl_uint classes = (cl_uint)d->classes;
+    cl_uint classes = (cl_uint)d->classes, samples = d->samples;
     cl_int acc = a->accumulate;
-    const size_t sz[] = {MEM, 8, MEM, 8, 8, MEM, 8, 8, 8, 4, 4, 4, MEM, 8, 8, 8, 4};
-    const void *val[] = {&h->workspace, &go, &x, &xo, &ld, &a->dw, &dwo, &batch, &hf, &classes, &samples, &masked,
+    const size_t sz[] = {MEM, 8, 8, MEM, 8, MEM, 8, 8, 8, 4, 4, 4, MEM, 8, 8, 8, 4};
+    const void *val[] = {&h->workspace, &go, &ldg, &x, &xo, &a->dw, &dwo, &batch, &hf, &classes, &samples, &averaged,
                          &h->params, &ro, &seed, &step, &acc};
-    size_t tiles = (d->classes + DW_TILE - 1) / DW_TILE, quads = (d->features + 3) / 4;
+    size_t tiles = h->ldg / CLMSD__CLASS_TILE, quads = (d->features + 3) / 4;
     return clmsd__run_kernel(h->ctx, CLMSD__K_FUSED_DW, 17, sz, val, tiles * quads);
 }
 
-static clmsd_status dx(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, cl_int broadcast)
+static clmsd_status dx(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, cl_int averaged)
 {
     const clmsd_head_desc *d = &h->desc;
-    cl_ulong go = h->ws_g, wo = a->w_off, dxo = a->dx_off, batch = d->batch, hf = d->features;
+    cl_ulong go = h->ws_g, ldg = h->ldg, wo = a->w_off, dxo = a->dx_off, batch = d->batch, hf = d->features;
     cl_ulong ro = s->row_offset, seed = s->seed, step = s->step;
     cl_uint classes = (cl_uint)d->classes, samples = d->samples;
     cl_int acc = a->accumulate;
     float inv = clmsd__head_inv_samples(d);
-    const size_t sz[] = {MEM, 8, MEM, 8, MEM, 8, 8, 8, 4, 4, 4, 4, MEM, 8, 8, 8, 4};
-    const void *val[] = {&h->workspace, &go, &a->w, &wo, &a->dx, &dxo, &batch, &hf, &classes, &samples, &broadcast,
-                         &inv, &h->params, &ro, &seed, &step, &acc};
-    return clmsd__run_kernel(h->ctx, CLMSD__K_FUSED_DX, 17, sz, val, d->batch * ((d->features + 3) / 4));
+    const size_t sz[] = {MEM, 8, 8, MEM, 8, MEM, 8, 8, 8, 4, 4, 4, 4, MEM, 8, 8, 8, 4};
+    const void *val[] = {&h->workspace, &go, &ldg, &a->w, &wo, &a->dx, &dxo, &batch, &hf, &classes, &samples,
+                         &averaged, &inv, &h->params, &ro, &seed, &step, &acc};
+    return clmsd__run_kernel(h->ctx, CLMSD__K_FUSED_DX, 18, sz, val, d->batch * ((d->features + 15) / 16));
 }
 
 clmsd_status clmsd__fused_run(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, clmsd__head_mode mode)
 {
     const clmsd_head_desc *d = &h->desc;
-    if (mode == CLMSD__PREDICT) {
-        clmsd_status st = logits(h, a, NULL, a->x, a->x_off, 1, 0);
+    clmsd_status st = transpose_w(h, a);
+    if (st == CLMSD_SUCCESS && mode == CLMSD__PREDICT)
+        st = logits(h, NULL, a->x, a->x_off, 1, 0);
+    if (mode == CLMSD__PREDICT)
         return st ? st : clmsd__head_mean_logits(h, a->bias, a->bias_off, 1, 1.0f, a->logits, a->logits_off);
-    }
-    bool logits_mode = d->combine == CLMSD_AVERAGE_LOGITS;
-    clmsd_status st;
-    if (logits_mode) {
+    bool averaged = d->combine == CLMSD_AVERAGE_LOGITS;
+    if (st == CLMSD_SUCCESS && averaged) {
         st = clmsd__enqueue_dropout_sum(h->ctx, s, h->params, a->x, a->x_off, 0, d->features, h->workspace, h->ws_xd,
                                         d->features, clmsd__head_inv_samples(d), 1, 0);
         if (st == CLMSD_SUCCESS)
             st = clmsd__order(h->ctx);
-        if (st == CLMSD_SUCCESS)
-            st = logits(h, a, s, h->workspace, h->ws_xd, 1, 0);
-    } else {
-        st = logits(h, a, s, a->x, a->x_off, d->samples, 1);
     }
+    if (st == CLMSD_SUCCESS)
+        st = averaged ? logits(h, s, h->workspace, h->ws_xd, 1, 0) : logits(h, s, a->x, a->x_off, d->samples, 1);
     int grad = mode == CLMSD__TRAIN && (a->dx || a->dw || a->dbias);
     if (st == CLMSD_SUCCESS && a->target)
         st = clmsd__head_loss(h, a, grad);
     if (st == CLMSD_SUCCESS && a->logits)
-        st = clmsd__head_mean_logits(h, a->bias, a->bias_off, logits_mode ? 1 : d->samples,
-                                     logits_mode ? 1.0f : clmsd__head_inv_samples(d), a->logits, a->logits_off);
+        st = clmsd__head_mean_logits(h, a->bias, a->bias_off, averaged ? 1 : d->samples,
+                                     averaged ? 1.0f : clmsd__head_inv_samples(d), a->logits, a->logits_off);
     if (st == CLMSD_SUCCESS && grad && a->dw)
-        st = logits_mode ? dw(h, a, s, h->workspace, h->ws_xd, 1, 0) : dw(h, a, s, a->x, a->x_off, d->samples, 1);
+        st = averaged ? dw(h, a, s, h->workspace, h->ws_xd, 1) : dw(h, a, s, a->x, a->x_off, 0);
+    if (st == CLMSD_SUCCESS && grad && a->dx)
+        st = dx(h, a, s, averaged);
     if (st == CLMSD_SUCCESS && grad && a->dbias)
         st = clmsd__head_bias_grad(h, a);
-    if (st == CLMSD_SUCCESS && grad && a->dx)
-        st = dx(h, a, s, logits_mode);
     return st;
 }

@@ -35,20 +35,31 @@ static size_t stacked_rows(const clmsd_head_desc *desc)
 }
 
 /* Workspace in floats: Xd [N, H] (later dXd; the fused engine needs only Xbar [B, H] with average
- * logits), Z [N, C], G [N, C], row losses [N], 1 counter. AUTO sizes for either engine. */
-static bool workspace_layout(const clmsd_head_desc *desc, clmsd_engine engine, size_t offsets[5], size_t *floats)
+ * logits), Z [N, C], G [N, ldg], row losses [N], 1 counter, and for the fused engine WT [H, ldg].
+ * AUTO sizes for either engine. */
+typedef struct layout {
+    size_t xd, z, g, rowloss, counter, wt, floats, ldg;
+} layout;
+
+static size_t padded_classes(const clmsd_head_desc *desc)
 {
-    size_t n = stacked_rows(desc), nh, nc, total;
-    size_t xd_rows = engine != CLMSD_ENGINE_FUSED ? n : desc->combine == CLMSD_AVERAGE_LOGITS ? desc->batch : 0;
-    if (!clmsd__mul(xd_rows, desc->features, &nh) || !clmsd__mul(n, desc->classes, &nc))
+    return (desc->classes + CLMSD__CLASS_TILE - 1) / CLMSD__CLASS_TILE * CLMSD__CLASS_TILE;
+}
+
+static bool workspace_layout(const clmsd_head_desc *desc, clmsd_engine engine, layout *l)
+{
+    size_t n = stacked_rows(desc), nh, nc, ng, nwt = 0;
+    bool fused = engine == CLMSD_ENGINE_FUSED, either = engine == CLMSD_ENGINE_AUTO;
+    size_t xd_rows = !fused ? n : desc->combine == CLMSD_AVERAGE_LOGITS ? desc->batch : 0;
+    l->ldg = fused || either ? padded_classes(desc) : desc->classes;
+    if (!clmsd__mul(xd_rows, desc->features, &nh) || !clmsd__mul(n, desc->classes, &nc) ||
+        !clmsd__mul(n, l->ldg, &ng) || ((fused || either) && !clmsd__mul(desc->features, l->ldg, &nwt)))
         return false;
-    offsets[0] = 0;
-    offsets[1] = nh;
-    if (!clmsd__add(nh, nc, &offsets[2]) || !clmsd__add(offsets[2], nc, &offsets[3]) ||
-        !clmsd__add(offsets[3], n, &offsets[4]) || !clmsd__add(offsets[4], 1, &total))
-        return false;
-    *floats = total;
-    return total <= SIZE_MAX / sizeof(float);
+    l->xd = 0;
+    l->z = nh;
+    return clmsd__add(l->z, nc, &l->g) && clmsd__add(l->g, ng, &l->rowloss) &&
+           clmsd__add(l->rowloss, n, &l->counter) && clmsd__add(l->counter, 1, &l->wt) &&
+           clmsd__add(l->wt, nwt, &l->floats) && l->floats <= SIZE_MAX / sizeof(float);
 }
 
 clmsd_status clmsd_head_workspace_size(const clmsd_head_desc *desc, size_t *bytes)
@@ -56,12 +67,12 @@ clmsd_status clmsd_head_workspace_size(const clmsd_head_desc *desc, size_t *byte
     clmsd_status st = clmsd__check_head_desc(NULL, desc);
     if (st != CLMSD_SUCCESS)
         return st;
-    size_t offsets[5], floats;
+    layout l;
     if (!bytes)
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "bytes is NULL");
-    if (!workspace_layout(desc, desc->engine, offsets, &floats))
+    if (!workspace_layout(desc, desc->engine, &l))
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_SIZE, "the head's workspace overflows size_t");
-    *bytes = floats * sizeof(float);
+    *bytes = l.floats * sizeof(float);
     return CLMSD_SUCCESS;
 }
 
@@ -108,11 +119,11 @@ clmsd_status clmsd_head_create(clmsd_context *ctx, const clmsd_head_desc *desc, 
     st = choose_engine(ctx, desc, &engine);
     if (st != CLMSD_SUCCESS)
         return st;
-    size_t offsets[5], floats;
-    if (!workspace_layout(desc, engine, offsets, &floats))
+    layout l;
+    if (!workspace_layout(desc, engine, &l))
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "the head's workspace overflows size_t");
     if (desc->workspace) {
-        st = clmsd__check_buffer(ctx, "workspace", desc->workspace, 0, floats, sizeof(float));
+        st = clmsd__check_buffer(ctx, "workspace", desc->workspace, 0, l.floats, sizeof(float));
         if (st != CLMSD_SUCCESS)
             return st;
     }
@@ -137,8 +148,8 @@ clmsd_status clmsd_head_create(clmsd_context *ctx, const clmsd_head_desc *desc, 
     h->desc.rates = h->rates;
     h->engine = engine;
     h->rows = stacked_rows(desc);
-    h->ws_xd = offsets[0], h->ws_z = offsets[1], h->ws_g = offsets[2], h->ws_rowloss = offsets[3];
-    h->ws_counter = offsets[4];
+    h->ws_xd = l.xd, h->ws_z = l.z, h->ws_g = l.g, h->ws_rowloss = l.rowloss, h->ws_counter = l.counter;
+    h->ws_wt = l.wt, h->ldg = l.ldg;
 
     clmsd__rate_table(desc->samples, desc->rates, desc->rate, table);
     clmsd__loss_recips(desc, (float *)(table + 2 * (size_t)desc->samples));
@@ -153,13 +164,13 @@ clmsd_status clmsd_head_create(clmsd_context *ctx, const clmsd_head_desc *desc, 
     if (desc->workspace) {
         h->workspace = desc->workspace;
     } else {
-        h->workspace = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, floats * sizeof(float), NULL, &err);
+        h->workspace = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, l.floats * sizeof(float), NULL, &err);
         if (err != CL_SUCCESS) {
             h->workspace = NULL;
             clmsd_head_destroy(h);
             return clmsd__fail(ctx, err == CL_INVALID_BUFFER_SIZE ? CLMSD_ERROR_INVALID_SIZE : CLMSD_ERROR_OPENCL,
                                "clCreateBuffer of the %zu-byte head workspace failed: %s (%d)",
-                               floats * sizeof(float), clmsd__cl_error_name(err), (int)err);
+                               l.floats * sizeof(float), clmsd__cl_error_name(err), (int)err);
         }
         h->owns_workspace = true;
     }

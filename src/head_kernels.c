@@ -28,7 +28,7 @@ clmsd_status clmsd__head_loss(clmsd_head *h, const clmsd_head_args *a, int grad)
 {
     const clmsd_head_desc *d = &h->desc;
     cl_ulong batch = d->batch, rows = h->rows, to = a->target_off, co = h->ws_counter, zo = h->ws_z;
-    cl_ulong bo = a->bias_off, ro = h->ws_rowloss, go = h->ws_g, lo = a->loss_off, io = a->ignored_off;
+    cl_ulong bo = a->bias_off, ro = h->ws_rowloss, go = h->ws_g, ldg = h->ldg, lo = a->loss_off, io = a->ignored_off;
     cl_ulong rco = 2 * (cl_ulong)d->samples; /* the reciprocals follow the K thresholds and K scales */
     cl_uint classes = (cl_uint)d->classes;
     cl_int kind = (cl_int)d->loss, has_bias = a->bias != NULL;
@@ -40,11 +40,11 @@ clmsd_status clmsd__head_loss(clmsd_head *h, const clmsd_head_args *a, int grad)
         st = clmsd__run_kernel(h->ctx, CLMSD__K_HEAD_COUNT_VALID, 6, sz, val, CLMSD__REDUCE_GROUP);
     }
     if (st == CLMSD_SUCCESS) {
-        const size_t sz[] = {MEM, 8, 8, 8, 4, MEM, 8, 4, MEM, 8, 4, 4, MEM, 8, MEM, 8, MEM, 8, MEM, 8, 4};
+        const size_t sz[] = {MEM, 8, 8, 8, 4, MEM, 8, 4, MEM, 8, 4, 4, MEM, 8, MEM, 8, MEM, 8, MEM, 8, 8, 4};
         const void *val[] = {&h->workspace, &zo, &rows, &batch, &classes, &a->bias, &bo, &has_bias, &a->target, &to,
                              &kind, &scale, &h->workspace, &co, &h->params, &rco, &h->workspace, &ro,
-                             &h->workspace, &go, &grad};
-        st = clmsd__run_kernel(h->ctx, CLMSD__K_HEAD_LOSS_ROWS, 21, sz, val, h->rows);
+                             &h->workspace, &go, &ldg, &grad};
+        st = clmsd__run_kernel(h->ctx, CLMSD__K_HEAD_LOSS_ROWS, 22, sz, val, h->rows);
     }
     if (st == CLMSD_SUCCESS && (a->loss || a->ignored)) {
         const size_t sz[] = {MEM, 8, 8, 8, 4, 4, MEM, 8, MEM, 8, MEM, 8, MEM, 8};
@@ -57,10 +57,10 @@ clmsd_status clmsd__head_loss(clmsd_head *h, const clmsd_head_args *a, int grad)
 
 clmsd_status clmsd__head_bias_grad(clmsd_head *h, const clmsd_head_args *a)
 {
-    cl_ulong go = h->ws_g, rows = h->rows, dbo = a->dbias_off;
+    cl_ulong go = h->ws_g, ldg = h->ldg, rows = h->rows, dbo = a->dbias_off;
     cl_uint classes = (cl_uint)h->desc.classes;
     cl_int acc = a->accumulate;
-    const size_t sz[] = {MEM, 8, 8, 4, MEM, 8, 4};
-    const void *val[] = {&h->workspace, &go, &rows, &classes, &a->dbias, &dbo, &acc};
-    return clmsd__run_kernel(h->ctx, CLMSD__K_HEAD_BIAS_GRAD, 7, sz, val, classes);
+    const size_t sz[] = {MEM, 8, 8, 8, 4, MEM, 8, 4};
+    const void *val[] = {&h->workspace, &go, &ldg, &rows, &classes, &a->dbias, &dbo, &acc};
+    return clmsd__run_kernel(h->ctx, CLMSD__K_HEAD_BIAS_GRAD, 8, sz, val, classes);
 }

@@ -17,11 +17,15 @@ typedef enum clmsd__kernel_id {
     CLMSD__K_HEAD_REDUCE_LOSS,
     CLMSD__K_HEAD_MEAN_LOGITS,
     CLMSD__K_HEAD_BIAS_GRAD,
+    CLMSD__K_TRANSPOSE_PAD,
     CLMSD__K_FUSED_LOGITS,
     CLMSD__K_FUSED_DW,
     CLMSD__K_FUSED_DX,
     CLMSD__K_COUNT
 } clmsd__kernel_id;
+
+/* Classes per vector tile of the fused kernels (CLMSD_CLASS_TILE of cl/fused.cl). */
+#define CLMSD__CLASS_TILE 32
 
 /* Work-group size of the single-group reduction kernels; the tree is fixed by it, not the device. */
 #define CLMSD__REDUCE_GROUP 64
@@ -36,6 +40,8 @@ struct clmsd_context {
     cl_program program;
     cl_kernel kernels[CLMSD__K_COUNT];
     size_t local_size[CLMSD__K_COUNT]; /* 1-D work-group size chosen for each kernel */
+    size_t local_multiple[CLMSD__K_COUNT]; /* its preferred work-group size multiple */
+    cl_uint compute_units;
     char *error;                       /* last error message (heap; may hold a build log) */
 };
 
@@ -110,7 +116,8 @@ struct clmsd_head {
     cl_mem params;        /* K thresholds, K scales (float bits), then B + 1 loss reciprocals */
     cl_mem workspace;
     bool owns_workspace;
-    size_t ws_xd, ws_z, ws_g, ws_rowloss, ws_counter; /* element offsets into the workspace */
+    size_t ws_xd, ws_z, ws_g, ws_rowloss, ws_counter, ws_wt; /* element offsets into the workspace */
+    size_t ldg;           /* columns of G: C (CLBlast), C padded to CLMSD__CLASS_TILE (fused) */
 };
 
 clmsd_status clmsd__check_head_desc(clmsd_context *ctx, const clmsd_head_desc *desc);

@@ -22,6 +22,7 @@ static const char *const kernel_names[CLMSD__K_COUNT] = {
     [CLMSD__K_HEAD_REDUCE_LOSS] = "clmsd_head_reduce_loss",
     [CLMSD__K_HEAD_MEAN_LOGITS] = "clmsd_head_mean_logits",
     [CLMSD__K_HEAD_BIAS_GRAD] = "clmsd_head_bias_grad",
+    [CLMSD__K_TRANSPOSE_PAD] = "clmsd_transpose_pad",
     [CLMSD__K_FUSED_LOGITS] = "clmsd_fused_logits",
     [CLMSD__K_FUSED_DW] = "clmsd_fused_dw",
     [CLMSD__K_FUSED_DX] = "clmsd_fused_dx",
@@ -58,15 +59,18 @@ static clmsd_status build_failure(clmsd_context *ctx, cl_int err)
 
 /* A 1-D work-group size from the kernel's limits and preferred multiple (32 or 64 on GPUs,
  * the vector width on pocl). Results never depend on it: every kernel's sums are ordered. */
-static size_t choose_local_size(clmsd_context *ctx, cl_kernel kernel)
+static size_t choose_local_size(clmsd_context *ctx, cl_kernel kernel, size_t *multiple)
 {
-    size_t max_wg = 1, multiple = 1;
+    size_t max_wg = 1;
+    *multiple = 1;
     clGetKernelWorkGroupInfo(kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof max_wg, &max_wg, NULL);
     clGetKernelWorkGroupInfo(kernel, ctx->device, CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE,
-                             sizeof multiple, &multiple, NULL);
+                             sizeof *multiple, multiple, NULL);
+    if (*multiple == 0 || *multiple > max_wg)
+        *multiple = 1;
     size_t size = max_wg < 128 ? max_wg : 128;
-    if (multiple > 0 && size >= multiple)
-        size -= size % multiple;
+    if (size >= *multiple)
+        size -= size % *multiple;
     return size ? size : 1;
 }
 
@@ -82,6 +86,9 @@ clmsd_status clmsd__build_program(clmsd_context *ctx)
         ctx->program = NULL;
         return clmsd__fail_cl(ctx, err, "clCreateProgramWithSource");
     }
+    if (clGetDeviceInfo(ctx->device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof ctx->compute_units, &ctx->compute_units,
+                        NULL) != CL_SUCCESS || ctx->compute_units == 0)
+        ctx->compute_units = 1;
     err = clBuildProgram(ctx->program, 1, &ctx->device, CLMSD__BUILD_OPTIONS, NULL, NULL);
     if (err != CL_SUCCESS)
         return build_failure(ctx, err);
@@ -99,9 +106,9 @@ clmsd_status clmsd__build_program(clmsd_context *ctx)
                 return clmsd__fail(ctx, CLMSD_ERROR_UNSUPPORTED, "%s needs work-groups of %d; %s allows %zu",
                                    kernel_names[id], CLMSD__REDUCE_GROUP, ctx->device_name, max_wg);
             }
-            ctx->local_size[id] = CLMSD__REDUCE_GROUP;
+            ctx->local_size[id] = ctx->local_multiple[id] = CLMSD__REDUCE_GROUP;
         } else {
-            ctx->local_size[id] = choose_local_size(ctx, ctx->kernels[id]);
+            ctx->local_size[id] = choose_local_size(ctx, ctx->kernels[id], &ctx->local_multiple[id]);
         }
     }
     return CLMSD_SUCCESS;

@@ -156,7 +156,7 @@ static void mean_logits(const exact *x, uint32_t samples, float inv, float *out)
 
 static void store(float *out, float v, int accumulate) { *out = accumulate ? *out + v : v; }
 
-/* clmsd_fused_dw and clmsd_head_bias_grad: sums over the stacked rows in order */
+/* clmsd_fused_backward's dW and clmsd_head_bias_grad's db */
 static void weight_grads(const exact *x)
 {
     const clmsd_ref_head_exact_args *a = x->a;
@@ -168,15 +168,18 @@ static void weight_grads(const exact *x)
             store(&a->dbias[c], acc, a->accumulate);
         }
         for (size_t h = 0; a->dw && h < x->H; ++h) {
-            float acc = 0.0f;
-            for (size_t n = 0; n < x->N; ++n)
-                acc = acc + x->g[n * x->C + c] * x->xd[n * x->H + h];
+            float acc = 0.0f; /* b ascending, then k ascending: the stacked row n = k*B + b */
+            for (size_t b = 0; b < x->B; ++b)
+                for (size_t k = 0; k < x->N / x->B; ++k) {
+                    size_t n = k * x->B + b;
+                    acc = acc + x->g[n * x->C + c] * x->xd[n * x->H + h];
+                }
             store(&a->dw[c * x->H + h], acc, a->accumulate);
         }
     }
 }
 
-/* clmsd_fused_dx */
+/* clmsd_fused_backward's dX */
 static void input_grad(const exact *x)
 {
     const clmsd_ref_head_exact_args *a = x->a;
