@@ -1,4 +1,5 @@
 /* clmsd: the command-line tool. */
+#include "bench.h"
 #include "cli.h"
 
 #include <clmsd.h>
@@ -12,6 +13,7 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  train       train a multi-sample dropout head on the digits data for K = 1, 2, 4, 8, 16\n"
+    "  bench       measure every device, engine and shape (the same as clmsd-bench)\n"
     "  devices     list every OpenCL platform and device\n"
     "  selftest    check the stream and the head on each device against the host reference\n"
     "\n"
@@ -78,6 +80,8 @@ int main(int argc, char **argv)
         }
     if (!strcmp(cmd, "devices"))
         return devices(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench"))
+        return clmsd_bench_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "train"))
         return clmsd_cli_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "selftest"))

@@ -1,0 +1,402 @@
+/* clmsd-bench (also `clmsd bench`): per device, the device's own limits, the dropout stream, and
+ * the head per engine beside a naive CLBlast baseline, on named shapes; a table on the terminal
+ * and JSON lines for bench/report.py. docs/benchmarks.md explains every figure. */
+#include "bench.h"
+#include "counts.h"
+
+#include <clblast_c.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct shape {
+    const char *name, *what;
+    size_t B, H, C;
+    uint32_t K;
+    clmsd_loss loss;
+    clmsd_combine combine;
+    double rate;
+    bool kaggle_rates; /* per-sample rates 0.1, 0.2, ... 0.5 */
+    bool quick;
+} shape;
+
+static const double kaggle_rates[5] = {0.1, 0.2, 0.3, 0.4, 0.5};
+
+static const shape shapes[] = {
+    {"kaggle-ce", "Kaggle CE head", 32, 768, 30, 8, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, 0.5, false, true},
+    {"quest", "QUEST head, BCE, average logits", 8, 1024, 30, 5, CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOGITS, 0.5, false, true},
+    {"token", "token classification, rates 0.1-0.5", 4096, 768, 15, 5, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, 0, true, false},
+    {"cifar", "paper's CIFAR head", 128, 512, 100, 8, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, 0.5, false, false},
+    {"imagenet", "ImageNet-sized head", 256, 2048, 1000, 8, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, 0.5, false, false},
+    {"binary", "binary head", 64, 1024, 2, 16, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, 0.5, false, true},
+};
+#define SHAPES (sizeof shapes / sizeof shapes[0])
+
+static const char *op_names[] = {"forward", "train_step", "predict"};
+
+typedef struct options {
+    bool quick, all_devices;
+    const char *device, *json, *shapes, *engines, *ops;
+    int runs;
+} options;
+
+static const char bench_usage[] =
+    "usage: clmsd-bench [options]   (also: clmsd bench)\n"
+    "\n"
+    "Measures, per OpenCL device: its own limits (copy and write bandwidth, FMA rate, launch\n"
+    "latency, raw Philox words/s); the dropout stream (mask, forward, backward); and the head\n"
+    "(forward, train_step, predict) for each engine beside a naive CLBlast baseline (K dropout calls\n"
+    "and K CLBlastSgemm calls), on named shapes. Reports minimum and median of the runs after a\n"
+    "warm-up, wall-clock around clFinish, as a table and as JSON lines.\n"
+    "\n"
+    "  --quick          shapes kaggle-ce, quest, binary and smaller limit buffers\n"
+    "  --shapes LIST    any of kaggle-ce, quest, token, cifar, imagenet, binary (default all)\n"
+    "  --engines LIST   any of fused, clblast, naive (default all)\n"
+    "  --ops LIST       any of forward, train_step, predict (default all)\n"
+    "  --runs N         timed runs per figure, at least 10 (default 10)\n"
+    "  --device SPEC    one device (\"P:D\" or a name substring); default every device\n"
+    "  --json FILE      JSON lines output (default clmsd-bench.jsonl)\n";
+
+static bool listed(const char *list, const char *name)
+{
+    if (!list)
+        return true;
+    size_t n = strlen(name);
+    for (const char *p = list; (p = strstr(p, name)); p += n)
+        if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+            return true;
+    return false;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+
+typedef struct bench_run {
+    clmsd_context *ctx;
+    cl_command_queue queue;
+    FILE *json;
+    const options *o;
+    bench_limits limits;
+    char device[256], driver[128];
+    int done, total;
+} bench_run;
+
+static void progress(bench_run *r, const char *what)
+{
+    fprintf(stderr, "\r\033[K[%d/%d] %s", ++r->done, r->total, what);
+    fflush(stderr);
+}
+
+static void json_string(FILE *f, const char *key, const char *value)
+{
+    fprintf(f, "\"%s\": \"", key);
+    for (const char *c = value; *c; ++c)
+        fprintf(f, *c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
+    fprintf(f, "\"");
+}
+
+static void json_begin(bench_run *r, const char *kind)
+{
+    fprintf(r->json, "{");
+    json_string(r->json, "device", r->device);
+    fprintf(r->json, ", ");
+    json_string(r->json, "driver", r->driver);
+    fprintf(r->json, ", ");
+    json_string(r->json, "kind", kind);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* the dropout stream */
+
+typedef struct dropout_job {
+    clmsd_context *ctx;
+    clmsd_dropout_desc d;
+    cl_mem x, y;
+    int which;
+} dropout_job;
+
+static int run_dropout(void *arg)
+{
+    dropout_job *j = arg;
+    size_t c = j->d.cols;
+    if (j->which == 0)
+        return clmsd_dropout_mask(j->ctx, &j->d, j->y, 0, 0, NULL, NULL) != CLMSD_SUCCESS;
+    if (j->which == 1)
+        return clmsd_dropout_forward(j->ctx, &j->d, j->x, 0, c, j->y, 0, c, 0, NULL, NULL) != CLMSD_SUCCESS;
+    return clmsd_dropout_backward(j->ctx, &j->d, j->y, 0, c, j->x, 0, c, 0, 0, NULL, NULL) != CLMSD_SUCCESS;
+}
+
+static void bench_dropout(bench_run *r)
+{
+    static const char *names[] = {"mask", "forward", "backward"};
+    dropout_job j = {r->ctx, {7, 1, 8, NULL, 0.5, r->o->quick ? 512 : 4096, 768, 0}, NULL, NULL, 0};
+    size_t elements = (size_t)j.d.samples * j.d.rows * j.d.cols;
+    cl_int err;
+    j.x = clCreateBuffer(clmsd_context_cl_context(r->ctx), CL_MEM_READ_WRITE, j.d.rows * j.d.cols * 4, NULL, &err);
+    j.y = clCreateBuffer(clmsd_context_cl_context(r->ctx), CL_MEM_READ_WRITE, elements * 4, NULL, &err);
+    float zero = 0;
+    clEnqueueFillBuffer(r->queue, j.x, &zero, 4, 0, j.d.rows * j.d.cols * 4, 0, NULL, NULL);
+    clEnqueueFillBuffer(r->queue, j.y, &zero, 4, 0, elements * 4, 0, NULL, NULL);
+    printf("\n  dropout stream, K %u x %zu x %zu (%.1f M elements)\n", (unsigned)j.d.samples, j.d.rows, j.d.cols,
+           elements / 1e6);
+    printf("    %-9s %9s %9s %12s %14s %14s\n", "call", "min ms", "median", "G elem/s", "vs write bw", "vs raw Philox");
+    for (int which = 0; which < 3; ++which) {
+        char what[64];
+        snprintf(what, sizeof what, "dropout %s", names[which]);
+        progress(r, what);
+        j.which = which;
+        bench_stats s = bench_time(r->queue, 2, r->o->runs, run_dropout, &j);
+        double rate = elements / (s.min_ms * 1e-3);
+        /* bytes written per element: 1 (mask), 4 (forward y), 4/K (backward dx) */
+        double written = which == 0 ? 1.0 : which == 1 ? 4.0 : 4.0 / j.d.samples;
+        double vs_write = rate * written / (r->limits.write_gbps * 1e9), vs_philox = rate / (r->limits.philox_gwords * 1e9);
+        fprintf(stderr, "\r\033[K");
+        printf("    %-9s %9.3f %9.3f %12.3f %13.1f%% %13.1f%%\n", names[which], s.min_ms, s.median_ms, rate / 1e9,
+               100 * vs_write, 100 * vs_philox);
+        json_begin(r, "dropout");
+        fprintf(r->json, ", \"op\": \"%s\", \"samples\": %u, \"rows\": %zu, \"cols\": %zu, \"runs\": %d, \"min_ms\": %.6f, "
+                         "\"median_ms\": %.6f, \"elements_per_s\": %.6g, \"fraction_of_write_bw\": %.4f, "
+                         "\"fraction_of_philox\": %.4f}\n",
+                names[which], (unsigned)j.d.samples, j.d.rows, j.d.cols, s.runs, s.min_ms, s.median_ms, rate, vs_write,
+                vs_philox);
+    }
+    clReleaseMemObject(j.x), clReleaseMemObject(j.y);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* the head */
+
+typedef struct head_job {
+    clmsd_context *ctx;
+    cl_command_queue queue;
+    clmsd_head *head;
+    clmsd_head_args args;
+    bench_op op;
+    clmsd_head_desc d;
+    cl_mem xd, z; /* naive baseline */
+} head_job;
+
+static int run_head(void *arg)
+{
+    head_job *j = arg;
+    if (j->head) {
+        clmsd_status st = j->op == BENCH_FORWARD ? clmsd_head_forward(j->head, &j->args, 0, NULL, NULL)
+                          : j->op == BENCH_TRAIN_STEP ? clmsd_head_train_step(j->head, &j->args, 0, NULL, NULL)
+                                                      : clmsd_head_predict(j->head, &j->args, 0, NULL, NULL);
+        return st != CLMSD_SUCCESS;
+    }
+    /* naive: K dropout calls, K GEMMs into K logit blocks */
+    size_t B = j->d.batch, H = j->d.features, C = j->d.classes;
+    for (uint32_t k = 0; k < j->d.samples; ++k) {
+        clmsd_dropout_desc dd = {j->args.seed + k, j->args.step, 1, NULL, j->d.rates ? j->d.rates[k] : j->d.rate, B, H, 0};
+        if (clmsd_dropout_forward(j->ctx, &dd, j->args.x, 0, H, j->xd, 0, H, 0, NULL, NULL) != CLMSD_SUCCESS)
+            return 1;
+        if (CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeYes, B, C, H, 1.0f, j->xd, 0, H,
+                         j->args.w, 0, H, 0.0f, j->z, k * B * C, C, &j->queue, NULL) != CLBlastSuccess)
+            return 1;
+    }
+    return 0;
+}
+
+static cl_mem filled(bench_run *r, size_t bytes, uint32_t seed, bool labels, size_t classes)
+{
+    float *host = malloc(bytes);
+    for (size_t i = 0; i < bytes / 4; ++i) {
+        seed = seed * 1664525u + 1013904223u;
+        if (labels)
+            ((int32_t *)host)[i] = (int32_t)((seed >> 8) % classes);
+        else
+            host[i] = (float)((int)(seed >> 9) - (1 << 22)) / (float)(1 << 24);
+    }
+    cl_int err;
+    cl_mem m = clCreateBuffer(clmsd_context_cl_context(r->ctx), CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, bytes, host, &err);
+    free(host);
+    return err == CL_SUCCESS ? m : NULL;
+}
+
+static const char *engine_name(clmsd_engine e)
+{
+    return e == CLMSD_ENGINE_FUSED ? "fused" : e == CLMSD_ENGINE_CLBLAST ? "clblast" : "naive";
+}
+
+static void bench_shape(bench_run *r, const shape *sh)
+{
+    const options *o = r->o;
+    clmsd_head_desc d = {sh->B, sh->H, sh->C, sh->K, sh->kaggle_rates ? kaggle_rates : NULL, sh->rate, sh->loss,
+                         sh->combine, CLMSD_ENGINE_AUTO, NULL};
+    size_t B = sh->B, H = sh->H, C = sh->C;
+    bool ce = sh->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY;
+    cl_mem x = filled(r, B * H * 4, 1, false, 0), w = filled(r, C * H * 4, 2, false, 0), bias = filled(r, C * 4, 3, false, 0);
+    cl_mem target = ce ? filled(r, B * 4, 4, true, C) : filled(r, B * C * 4, 4, false, 0);
+    cl_int err;
+    cl_context cc = clmsd_context_cl_context(r->ctx);
+    cl_mem out = clCreateBuffer(cc, CL_MEM_READ_WRITE, (1 + B * C + B * H + C * H + C) * 4, NULL, &err);
+    printf("\n  %s: %s (K %u, B %zu, H %zu, C %zu, %s, %s)\n", sh->name, sh->what, (unsigned)sh->K, B, H, C,
+           ce ? "softmax CE" : "BCE", sh->combine == CLMSD_AVERAGE_LOSSES ? "average losses" : "average logits");
+    printf("    %-10s %-8s %10s %10s %9s %8s %9s %10s\n", "op", "engine", "min ms", "median", "GFLOP/s", "GB/s",
+           "roofline", "vs clblast");
+    for (int op = 0; op < 3; ++op) {
+        if (!listed(o->ops, op_names[op]))
+            continue;
+        double clblast_ms = 0;
+        const clmsd_engine engines[] = {CLMSD_ENGINE_CLBLAST, CLMSD_ENGINE_FUSED, BENCH_NAIVE};
+        for (int e = 0; e < 3; ++e) {
+            clmsd_engine engine = engines[e];
+            if (!listed(o->engines, engine_name(engine)) || (engine == BENCH_NAIVE && op != BENCH_FORWARD))
+                continue;
+            char what[128];
+            snprintf(what, sizeof what, "%s %s %s (kernels compile on first use: tens of seconds on a cold pocl cache)",
+                     sh->name, op_names[op], engine_name(engine));
+            progress(r, what);
+            head_job j = {r->ctx, r->queue, NULL, {0}, (bench_op)op, d, NULL, NULL};
+            j.args = (clmsd_head_args){.seed = 1, .step = 1, .x = x, .w = w, .bias = bias, .target = target,
+                                       .loss = out, .logits = out, .logits_off = 1};
+            if (op == BENCH_TRAIN_STEP)
+                j.args.logits = NULL, j.args.dx = out, j.args.dx_off = 1 + B * C, j.args.dw = out,
+                j.args.dw_off = 1 + B * C + B * H, j.args.dbias = out, j.args.dbias_off = 1 + B * C + B * H + C * H;
+            if (engine == BENCH_NAIVE) {
+                j.xd = clCreateBuffer(cc, CL_MEM_READ_WRITE, B * H * 4, NULL, &err);
+                j.z = clCreateBuffer(cc, CL_MEM_READ_WRITE, (size_t)sh->K * B * C * 4, NULL, &err);
+            } else {
+                j.d.engine = engine;
+                if (clmsd_head_create(r->ctx, &j.d, &j.head) != CLMSD_SUCCESS) {
+                    fprintf(stderr, "\nclmsd-bench: %s\n", clmsd_context_last_error(r->ctx));
+                    continue;
+                }
+            }
+            bench_stats s = bench_time(r->queue, 2, o->runs, run_head, &j);
+            fprintf(stderr, "\r\033[K");
+            if (s.runs == 0) {
+                printf("    %-10s %-8s failed: %s\n", op_names[op], engine_name(engine), clmsd_context_last_error(r->ctx));
+            } else {
+                double flops = bench_flops(&d, (bench_op)op, engine), bytes = bench_bytes(&d, (bench_op)op, engine);
+                double sec = s.min_ms * 1e-3;
+                double bound = flops / (r->limits.gflops * 1e9) > bytes / (r->limits.copy_gbps * 1e9)
+                                   ? flops / (r->limits.gflops * 1e9)
+                                   : bytes / (r->limits.copy_gbps * 1e9);
+                if (engine == CLMSD_ENGINE_CLBLAST)
+                    clblast_ms = s.min_ms;
+                char ratio[32] = "";
+                if (clblast_ms > 0 && engine != CLMSD_ENGINE_CLBLAST)
+                    snprintf(ratio, sizeof ratio, "%.2fx", clblast_ms / s.min_ms);
+                printf("    %-10s %-8s %10.3f %10.3f %9.2f %8.2f %8.1f%% %10s\n", op_names[op], engine_name(engine),
+                       s.min_ms, s.median_ms, flops / sec / 1e9, bytes / sec / 1e9, 100 * bound / sec, ratio);
+                json_begin(r, "head");
+                fprintf(r->json, ", ");
+                json_string(r->json, "shape", sh->name);
+                fprintf(r->json, ", \"K\": %u, \"B\": %zu, \"H\": %zu, \"C\": %zu, \"loss\": \"%s\", \"combine\": \"%s\", "
+                                 "\"op\": \"%s\", \"engine\": \"%s\", \"runs\": %d, \"min_ms\": %.6f, \"median_ms\": %.6f, "
+                                 "\"flops\": %.6g, \"bytes\": %.6g, \"gflops\": %.6g, \"gbps\": %.6g, \"roofline\": %.6g}\n",
+                        (unsigned)sh->K, B, H, C, ce ? "ce" : "bce", sh->combine == CLMSD_AVERAGE_LOSSES ? "losses" : "logits",
+                        op_names[op], engine_name(engine), s.runs, s.min_ms, s.median_ms, flops, bytes, flops / sec / 1e9,
+                        bytes / sec / 1e9, bound / sec);
+            }
+            clmsd_head_destroy(j.head);
+            if (j.xd)
+                clReleaseMemObject(j.xd), clReleaseMemObject(j.z);
+        }
+    }
+    clReleaseMemObject(x), clReleaseMemObject(w), clReleaseMemObject(bias), clReleaseMemObject(target);
+    clReleaseMemObject(out);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+
+static int bench_device(const options *o, const char *spec, FILE *json)
+{
+    bench_run r = {.o = o, .json = json};
+    if (clmsd_context_create(spec, &r.ctx) != CLMSD_SUCCESS) {
+        fprintf(stderr, "clmsd-bench: %s\n", clmsd_context_last_error(NULL));
+        return 1;
+    }
+    r.queue = clmsd_context_queue(r.ctx);
+    snprintf(r.device, sizeof r.device, "%s", clmsd_context_device_name(r.ctx));
+    clGetDeviceInfo(clmsd_context_device(r.ctx), CL_DRIVER_VERSION, sizeof r.driver, r.driver, NULL);
+    r.driver[sizeof r.driver - 1] = '\0';
+    printf("\n== %s (driver %s)\n", r.device, r.driver);
+    fprintf(stderr, "compiling clmsd's kernels and CLBlast's GEMM (tens of seconds on a cold pocl cache)...\n");
+    if (clmsd_context_warmup(r.ctx) != CLMSD_SUCCESS) {
+        fprintf(stderr, "clmsd-bench: %s\n", clmsd_context_last_error(r.ctx));
+        clmsd_context_destroy(r.ctx);
+        return 1;
+    }
+    for (size_t i = 0; i < SHAPES; ++i)
+        if (listed(o->shapes, shapes[i].name) && (!o->quick || shapes[i].quick || o->shapes))
+            r.total += 8; /* at most: 3 ops x 2 engines, + naive forward, + 1 */
+    r.total += 4;
+    progress(&r, "device limits");
+    if (bench_limits_measure(r.ctx, o->quick, o->runs, &r.limits)) {
+        clmsd_context_destroy(r.ctx);
+        return 1;
+    }
+    fprintf(stderr, "\r\033[K");
+    printf("  limits: copy %.2f GB/s, write %.2f GB/s, FMA %.2f GFLOP/s, launch %.1f us, Philox %.3f G words/s\n",
+           r.limits.copy_gbps, r.limits.write_gbps, r.limits.gflops, r.limits.launch_us, r.limits.philox_gwords);
+    json_begin(&r, "limits");
+    fprintf(json, ", \"copy_gbps\": %.6g, \"write_gbps\": %.6g, \"gflops\": %.6g, \"launch_us\": %.6g, "
+                  "\"philox_gwords\": %.6g}\n",
+            r.limits.copy_gbps, r.limits.write_gbps, r.limits.gflops, r.limits.launch_us, r.limits.philox_gwords);
+    bench_dropout(&r);
+    for (size_t i = 0; i < SHAPES; ++i)
+        if (listed(o->shapes, shapes[i].name) && (!o->quick || shapes[i].quick || o->shapes))
+            bench_shape(&r, &shapes[i]);
+    fflush(json);
+    clmsd_context_destroy(r.ctx);
+    return 0;
+}
+
+int clmsd_bench_main(int argc, char **argv)
+{
+    options o = {.runs = 10, .json = "clmsd-bench.jsonl"};
+    for (int i = 1; i < argc; ++i) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(bench_usage, stdout);
+            return 0;
+        } else if (!strcmp(a, "--quick")) {
+            o.quick = true;
+        } else if (v && !strcmp(a, "--runs")) {
+            o.runs = atoi(v), ++i;
+            if (o.runs < 10) {
+                fprintf(stderr, "clmsd-bench: --runs must be at least 10\n");
+                return 2;
+            }
+        } else if (v && (!strcmp(a, "--shapes") || !strcmp(a, "--engines") || !strcmp(a, "--ops") ||
+                         !strcmp(a, "--device") || !strcmp(a, "--json"))) {
+            *(!strcmp(a, "--shapes") ? &o.shapes : !strcmp(a, "--engines") ? &o.engines : !strcmp(a, "--ops") ? &o.ops
+              : !strcmp(a, "--device") ? &o.device : &o.json) = v;
+            ++i;
+        } else {
+            fprintf(stderr, "clmsd-bench: unknown option %s (see --help)\n", a);
+            return 2;
+        }
+    }
+    FILE *json = fopen(o.json, "w");
+    if (!json) {
+        fprintf(stderr, "clmsd-bench: cannot write %s\n", o.json);
+        return 1;
+    }
+    printf("clmsd-bench %s: minimum and median of %d runs after 2 warm-up runs, wall-clock around clFinish\n",
+           clmsd_version_string(), o.runs);
+    int failed = 0;
+    if (o.device) {
+        failed = bench_device(&o, o.device, json);
+    } else {
+        size_t count = 0;
+        clmsd_devices_list(NULL, 0, &count);
+        clmsd_device_info *info = calloc(count ? count : 1, sizeof *info);
+        clmsd_devices_list(info, count, &count);
+        for (size_t i = 0; i < count; ++i) {
+            char spec[32];
+            snprintf(spec, sizeof spec, "%u:%u", info[i].platform_index, info[i].device_index);
+            failed |= bench_device(&o, spec, json);
+        }
+        free(info);
+        if (count == 0) {
+            fprintf(stderr, "clmsd-bench: no OpenCL device\n");
+            failed = 1;
+        }
+    }
+    fclose(json);
+    printf("\nJSON lines: %s (bench/report.py turns them into tables and plots)\n", o.json);
+    return failed;
+}

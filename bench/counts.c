@@ -1,0 +1,40 @@
+/* FLOP and byte counts (docs/benchmarks.md, "What is counted"). */
+#include "counts.h"
+
+double bench_flops(const clmsd_head_desc *d, bench_op op, clmsd_engine engine)
+{
+    double B = (double)d->batch, H = (double)d->features, C = (double)d->classes, K = d->samples;
+    double n = d->combine == CLMSD_AVERAGE_LOSSES ? K * B : B; /* rows through the head's GEMMs */
+    if (op == BENCH_PREDICT)
+        return 2 * B * H * C;
+    if (engine == BENCH_NAIVE)
+        return 2 * K * B * H * C; /* K separate GEMMs, whatever the combine mode */
+    double gemm = 2 * n * H * C;
+    return op == BENCH_FORWARD ? gemm : 3 * gemm; /* logits; + dW + dX */
+}
+
+double bench_bytes(const clmsd_head_desc *d, bench_op op, clmsd_engine engine)
+{
+    double B = (double)d->batch, H = (double)d->features, C = (double)d->classes, K = d->samples;
+    bool logits_mode = d->combine == CLMSD_AVERAGE_LOGITS;
+    double n = logits_mode ? B : K * B;
+    double x = B * H, w = C * H, out = B * C, z = n * C;
+    if (op == BENCH_PREDICT)
+        return 4 * (x + w + out);
+    if (engine == BENCH_NAIVE) /* per sample: read x, write Xd_k; the GEMM reads Xd_k, W, writes Z_k */
+        return 4 * K * (3 * x + w + out);
+    /* forward: read X and W, write Z and the mean logits */
+    double fwd = x + w + z + out;
+    /* the CLBlast engine also writes the dropped rows (K*B*H, or Xbar) and reads them back */
+    double copies = logits_mode ? x : K * x;
+    if (engine == CLMSD_ENGINE_CLBLAST || logits_mode)
+        fwd += 2 * copies;
+    if (op == BENCH_FORWARD)
+        return 4 * fwd;
+    /* dW: read G and X (fused, averaged: Xbar; CLBlast: Xd), write dW; dX: read G and W, write dX */
+    double dw = z + (engine == CLMSD_ENGINE_CLBLAST || logits_mode ? copies : x) + w;
+    double dx = z + w + x;
+    if (engine == CLMSD_ENGINE_CLBLAST) /* dXd = G W written and read back by the mask kernel */
+        dx += 2 * copies;
+    return 4 * (fwd + dw + dx);
+}
