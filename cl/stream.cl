@@ -9,18 +9,19 @@ inline philox4x32_ctr_t clmsd_stream_block(ulong seed, ulong step, uint k, ulong
     return philox4x32_R(10, ctr, key);
 }
 
-/* Walks the elements of block q that lie inside [row_offset*cols, (row_offset+rows)*cols):
- * e is the element index, r the local row and c the column of the current element. */
+/* Walks the elements of blocks q .. q + blocks - 1 that lie inside
+ * [row_offset*cols, (row_offset+rows)*cols): e is the element index, r the local row and c the
+ * column of the current element. */
 typedef struct clmsd_walk {
     ulong e, stop, r, c;
 } clmsd_walk;
 
-inline clmsd_walk clmsd_walk_start(ulong q, ulong rows, ulong cols, ulong row_offset)
+inline clmsd_walk clmsd_walk_start(ulong q, ulong blocks, ulong rows, ulong cols, ulong row_offset)
 {
     ulong begin = row_offset * cols;
     clmsd_walk w;
     w.e = max(4 * q, begin);
-    w.stop = min(4 * q + 4, begin + rows * cols);
+    w.stop = min(4 * (q + blocks), begin + rows * cols);
     ulong global_row = w.e / cols;
     w.c = w.e - global_row * cols;
     w.r = global_row - row_offset;

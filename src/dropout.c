@@ -119,7 +119,7 @@ clmsd_status clmsd__enqueue_dropout_forward(clmsd_context *ctx, const clmsd__str
     const size_t sz[] = {sizeof(cl_mem), 8, 8, sizeof(cl_mem), 8, 8, sizeof(cl_mem), 4, 8, 8, 8, 8, 8, 8, 8};
     const void *val[] = {&x, &xo, &lx, &y, &yo, &ly, &params, &samples, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &quads};
     st = clmsd__set_args(ctx, k, "clmsd_dropout_forward", 15, sz, val);
-    return st ? st : clmsd__launch(ctx, CLMSD__K_DROPOUT_FORWARD, k, s->quads, s->samples);
+    return st ? st : clmsd__launch(ctx, CLMSD__K_DROPOUT_FORWARD, k, (s->quads + 7) / 8, s->samples);
 }
 
 clmsd_status clmsd__enqueue_dropout_sum(clmsd_context *ctx, const clmsd__stream *s, cl_mem params,
@@ -139,7 +139,7 @@ clmsd_status clmsd__enqueue_dropout_sum(clmsd_context *ctx, const clmsd__stream 
     const void *val[] = {&dy, &dyo, &dyk, &ly, &dx, &dxo, &lx, &params, &samples, &v[0], &v[1], &v[2],
                          &v[3], &v[4], &v[5], &quads, &scale, &app, &acc};
     st = clmsd__set_args(ctx, k, "clmsd_dropout_sum", 19, sz, val);
-    return st ? st : clmsd__launch(ctx, CLMSD__K_DROPOUT_SUM, k, s->quads, 0);
+    return st ? st : clmsd__launch(ctx, CLMSD__K_DROPOUT_SUM, k, (s->quads + 7) / 8, 0);
 }
 
 static clmsd_status enqueue_mask(clmsd_context *ctx, const clmsd__stream *s, cl_mem params, cl_mem mask, size_t mask_off)
@@ -154,7 +154,7 @@ static clmsd_status enqueue_mask(clmsd_context *ctx, const clmsd__stream *s, cl_
     const size_t sz[] = {sizeof(cl_mem), 8, sizeof(cl_mem), 4, 8, 8, 8, 8, 8, 8, 8};
     const void *val[] = {&mask, &mo, &params, &samples, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &quads};
     st = clmsd__set_args(ctx, k, "clmsd_dropout_mask", 11, sz, val);
-    return st ? st : clmsd__launch(ctx, CLMSD__K_DROPOUT_MASK, k, s->quads, s->samples);
+    return st ? st : clmsd__launch(ctx, CLMSD__K_DROPOUT_MASK, k, (s->quads + 7) / 8, s->samples);
 }
 
 /* Builds the kernels before anything is enqueued, so a build failure enqueues nothing. */
@@ -271,6 +271,6 @@ clmsd_status clmsd_stream_words(clmsd_context *ctx, uint64_t seed, uint64_t step
     if (st == CLMSD_SUCCESS)
         st = clmsd__begin(ctx, num_wait, wait);
     if (st == CLMSD_SUCCESS)
-        st = clmsd__launch(ctx, CLMSD__K_STREAM_WORDS, kern, blocks, 0);
+        st = clmsd__launch(ctx, CLMSD__K_STREAM_WORDS, kern, (blocks + 7) / 8, 0);
     return st ? st : clmsd__finish(ctx, event);
 }

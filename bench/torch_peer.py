@@ -1,0 +1,105 @@
+#!/usr/bin/python3
+"""The PyTorch peer of clmsd-bench: the same shapes, written the way Kaggle code writes multi-sample
+dropout (a Python loop of K dropouts through one nn.Linear, the loss, backward()), on the CPU with
+the same thread count, timed the same way (2 warm-up runs, then the minimum and median of N runs),
+written as the same JSON lines.
+
+usage: /usr/bin/python3 bench/torch_peer.py [--quick] [--runs N] [--threads T] [--json FILE]
+(Debian: python3-torch and libopenblas0-pthread; the interpreter is Debian's /usr/bin/python3.)
+"""
+import argparse
+import json
+import os
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+# name, K, B, H, C, loss, combine, rates, in --quick
+SHAPES = [
+    ("kaggle-ce", 8, 32, 768, 30, "ce", "losses", [0.5] * 8, True),
+    ("quest", 5, 8, 1024, 30, "bce", "logits", [0.5] * 5, True),
+    ("token", 5, 4096, 768, 15, "ce", "losses", [0.1, 0.2, 0.3, 0.4, 0.5], False),
+    ("cifar", 8, 128, 512, 100, "ce", "losses", [0.5] * 8, False),
+    ("imagenet", 8, 256, 2048, 1000, "ce", "losses", [0.5] * 8, False),
+    ("binary", 16, 64, 1024, 2, "ce", "losses", [0.5] * 16, True),
+]
+
+
+class MultiSampleDropoutHead(nn.Module):
+    """The common Kaggle form: K dropouts, one shared linear head."""
+
+    def __init__(self, hidden, classes, rates):
+        super().__init__()
+        self.dropouts = nn.ModuleList([nn.Dropout(p) for p in rates])
+        self.fc = nn.Linear(hidden, classes)
+
+    def forward(self, x):
+        return [self.fc(dropout(x)) for dropout in self.dropouts]
+
+
+def loss_of(logits, target, loss, combine):
+    fn = F.cross_entropy if loss == "ce" else F.binary_cross_entropy_with_logits
+    if combine == "losses":
+        return sum(fn(z, target) for z in logits) / len(logits)
+    return fn(torch.stack(logits).mean(0), target)
+
+
+def timed(fn, runs):
+    for _ in range(2):
+        fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1e3)
+    return min(times), statistics.median(times)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--json", default="torch-peer.jsonl")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    device = "PyTorch %s CPU (%d threads, %s)" % (torch.__version__, args.threads,
+                                                  "OpenBLAS" if "openblas" in torch.__config__.show().lower() else "BLAS")
+    with open(args.json, "w") as out:
+        for name, K, B, H, C, loss, combine, rates, quick in SHAPES:
+            if args.quick and not quick:
+                continue
+            head = MultiSampleDropoutHead(H, C, rates).train()
+            x = torch.randn(B, H, requires_grad=True)
+            target = torch.randint(0, C, (B,)) if loss == "ce" else torch.rand(B, C)
+
+            def forward():
+                with torch.no_grad():
+                    logits = head(x)
+                    loss_of(logits, target, loss, combine)
+                    torch.stack(logits).mean(0)
+
+            def train_step():
+                head.zero_grad(set_to_none=True)
+                x.grad = None
+                loss_of(head(x), target, loss, combine).backward()
+
+            def predict():
+                with torch.no_grad():
+                    head.fc(x)
+
+            for op, fn in (("forward", forward), ("train_step", train_step), ("predict", predict)):
+                lo, med = timed(fn, args.runs)
+                row = {"device": device, "driver": "torch " + torch.__version__, "kind": "head", "shape": name,
+                       "K": K, "B": B, "H": H, "C": C, "loss": loss, "combine": combine, "op": op,
+                       "engine": "pytorch", "runs": args.runs, "min_ms": lo, "median_ms": med}
+                out.write(json.dumps(row) + "\n")
+                print("  %-10s %-10s pytorch  min %9.3f ms  median %9.3f ms" % (name, op, lo, med), flush=True)
+
+
+if __name__ == "__main__":
+    main()
