@@ -1,5 +1,7 @@
-/* The multi-sample dropout head on the device (CLBlast engine) against the double reference, the
- * identities of docs/architecture.md, ignored class ids, and bad input. */
+/* The multi-sample dropout head on the device: both engines against the double reference, the
+ * fused engine bit for bit against the exact reference, the identities of docs/architecture.md,
+ * ignored class ids, engine choice, and bad input. */
+#define _POSIX_C_SOURCE 200809L
 #include "helpers.h"
 
 #define TAIL 16 /* canary floats after every output */
@@ -530,6 +532,85 @@ Test(head, caller_workspace_and_events, .timeout = 900)
     clReleaseEvent(gate), clReleaseEvent(done);
     clmsd_head_destroy(head);
     clReleaseMemObject(loss), clReleaseMemObject(ws);
+    inputs_free(&in);
+    clmsd_context_destroy(ctx);
+}
+
+/* AUTO picks an engine that exists, gives the results of that engine bit for bit, and
+ * $CLMSD_ENGINE forces one; the fused engine's predict equals the exact reference bit for bit,
+ * and the two engines agree within the size-derived tolerance. */
+Test(head, auto_engine_and_environment, .timeout = 900)
+{
+    clmsd_context *ctx = test_context();
+    enum { B = 6, H = 45, C = 7, K = 3 };
+    clmsd_head_desc d = {B, H, C, K, NULL, 0.3, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, 0, NULL};
+    inputs in = inputs_make(ctx, &d, true);
+    float out[3][1 + B * C + C * H];
+    for (int e = 0; e < 3; ++e) {
+        d.engine = (clmsd_engine)e;
+        clmsd_head *head;
+        unsetenv("CLMSD_ENGINE");
+        cr_assert_eq(clmsd_head_create(ctx, &d, &head), CLMSD_SUCCESS);
+        if (e == CLMSD_ENGINE_AUTO)
+            cr_assert(clmsd_head_engine(head) == CLMSD_ENGINE_FUSED || clmsd_head_engine(head) == CLMSD_ENGINE_CLBLAST);
+        cl_mem o = test_buffer(ctx, NULL, sizeof out[e]);
+        clmsd_head_args a = {.seed = 4, .x = in.bx, .w = in.bw, .bias = in.bb, .target = in.bt, .loss = o,
+                             .logits = o, .logits_off = 1, .dw = o, .dw_off = 1 + B * C};
+        cr_assert_eq(clmsd_head_train_step(head, &a, 0, NULL, NULL), CLMSD_SUCCESS);
+        read_floats(ctx, o, out[e], 1 + B * C + C * H);
+        clReleaseMemObject(o);
+        clmsd_engine picked = clmsd_head_engine(head);
+        clmsd_head_destroy(head);
+        if (e == CLMSD_ENGINE_AUTO) {
+            /* compare with the engine it picked, made explicitly */
+            clmsd_head_desc explicit_desc = d;
+            explicit_desc.engine = picked;
+            cr_assert_eq(clmsd_head_create(ctx, &explicit_desc, &head), CLMSD_SUCCESS);
+            cl_mem o2 = test_buffer(ctx, NULL, sizeof out[e]);
+            a.loss = a.logits = a.dw = o2;
+            cr_assert_eq(clmsd_head_train_step(head, &a, 0, NULL, NULL), CLMSD_SUCCESS);
+            float again[1 + B * C + C * H];
+            read_floats(ctx, o2, again, 1 + B * C + C * H);
+            cr_assert(memcmp(again, out[e], sizeof again) == 0, "AUTO differs from the engine it picked");
+            clReleaseMemObject(o2);
+            clmsd_head_destroy(head);
+        }
+    }
+    double ref[1 + B * C + C * H];
+    for (int i = 0; i < 1 + B * C + C * H; ++i)
+        ref[i] = out[CLMSD_ENGINE_CLBLAST][i];
+    test_assert_close(out[CLMSD_ENGINE_FUSED], ref, 1, K * B * C + H, "fused vs clblast loss");
+    test_assert_close(out[CLMSD_ENGINE_FUSED] + 1, ref + 1, B * C, 2 * (H + K), "fused vs clblast logits");
+    test_assert_close(out[CLMSD_ENGINE_FUSED] + 1 + B * C, ref + 1 + B * C, C * H, 2 * (K * B + H + C + 4),
+                      "fused vs clblast dw");
+
+    setenv("CLMSD_ENGINE", "clblast", 1);
+    d.engine = CLMSD_ENGINE_AUTO;
+    clmsd_head *head;
+    cr_assert_eq(clmsd_head_create(ctx, &d, &head), CLMSD_SUCCESS);
+    cr_assert_eq(clmsd_head_engine(head), CLMSD_ENGINE_CLBLAST);
+    clmsd_head_destroy(head);
+    setenv("CLMSD_ENGINE", "fused", 1);
+    cr_assert_eq(clmsd_head_create(ctx, &d, &head), CLMSD_SUCCESS);
+    cr_assert_eq(clmsd_head_engine(head), CLMSD_ENGINE_FUSED);
+    clmsd_head_destroy(head);
+    setenv("CLMSD_ENGINE", "tensorcore", 1);
+    cr_assert_eq(clmsd_head_create(ctx, &d, &head), CLMSD_ERROR_INVALID_ARGUMENT);
+    unsetenv("CLMSD_ENGINE");
+
+    /* fused predict, bit for bit */
+    d.engine = CLMSD_ENGINE_FUSED;
+    cr_assert_eq(clmsd_head_create(ctx, &d, &head), CLMSD_SUCCESS);
+    cl_mem lg = test_buffer(ctx, NULL, B * C * 4);
+    clmsd_head_args p = {.x = in.bx, .w = in.bw, .bias = in.bb, .logits = lg};
+    cr_assert_eq(clmsd_head_predict(head, &p, 0, NULL, NULL), CLMSD_SUCCESS);
+    float dev[B * C], exact[B * C];
+    read_floats(ctx, lg, dev, B * C);
+    clmsd_ref_head_exact_args ea = {.x = in.x, .w = in.w, .bias = in.bias, .logits = exact};
+    cr_assert_eq(clmsd_ref_head_exact_predict(&d, &ea), CLMSD_SUCCESS);
+    cr_assert(memcmp(dev, exact, sizeof dev) == 0, "fused predict differs from the exact reference");
+    clReleaseMemObject(lg);
+    clmsd_head_destroy(head);
     inputs_free(&in);
     clmsd_context_destroy(ctx);
 }

@@ -1,0 +1,27 @@
+#!/bin/sh
+# `clmsd-bench --quick` runs to completion on the default device and writes valid JSON lines with
+# the device's limits, the dropout stream and every engine of the quick shapes.
+set -eu
+bench=$1
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+"$bench" --quick --json "$dir/out.jsonl" >"$dir/log" 2>&1 || { cat "$dir/log"; echo "FAIL: clmsd-bench exited with an error"; exit 1; }
+python3 - "$dir/out.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+kinds = {r["kind"] for r in rows}
+assert kinds == {"limits", "dropout", "head"}, kinds
+heads = [r for r in rows if r["kind"] == "head"]
+seen = {(r["shape"], r["op"], r["engine"]) for r in heads}
+for shape in ("kaggle-ce", "quest", "binary"):
+    for op in ("forward", "train_step", "predict"):
+        for engine in ("fused", "clblast"):
+            assert (shape, op, engine) in seen, (shape, op, engine)
+    assert (shape, "forward", "naive") in seen, shape
+for r in heads:
+    assert r["runs"] >= 10 and 0 < r["min_ms"] <= r["median_ms"], r
+    assert r["flops"] > 0 and r["bytes"] > 0 and 0 < r["roofline"], r
+    for key in ("device", "driver", "K", "B", "H", "C", "gflops", "gbps"):
+        assert key in r, key
+print("PASS: clmsd-bench --quick wrote %d valid JSON lines" % len(rows))
+PY
