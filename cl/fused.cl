@@ -24,6 +24,16 @@ __kernel void clmsd_transpose_pad(__global const float *w, ulong w_off, __global
     wt[wt_off + i] = c < classes ? w[w_off + (ulong)c * features + h] : 0.0f;
 }
 
+/* the first `count` (at most 32) classes of a tile, held in two float16 */
+inline void clmsd_store_tile(__global float *z, ulong at, uint count, float16 lo, float16 hi)
+{
+    float out[CLMSD_CLASS_TILE];
+    vstore16(lo, 0, out);
+    vstore16(hi, 1, out);
+    for (uint j = 0; j < CLMSD_CLASS_TILE && j < count; ++j)
+        z[at + j] = out[j];
+}
+
 #define CLMSD_LOGIT_SAMPLES 4 /* samples of one batch row per work-item: each W^T row loaded once for 4 */
 
 /* Z[k*B + b, c] = sum_h xd_k[b, h] * W[c, h], h ascending from 0.0f, for a tile of classes and up
@@ -50,12 +60,13 @@ __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global 
             a01 = a01 + v * vload16(0, wr + h * cpad + 16);
         }
     } else {
-        uint4 threshold = (uint4)0xffffffffu; /* samples past K keep nothing */
-        float4 scale = 0.0f;
-        for (uint s = 0; s < nk; ++s) {
-            ((uint *)&threshold)[s] = params[k0 + s];
-            ((float *)&scale)[s] = as_float(params[samples + k0 + s]);
-        }
+        /* samples past K keep nothing */
+#define CLMSD_THRESHOLD(s) ((s) < nk ? params[k0 + (s)] : 0xffffffffu)
+#define CLMSD_SCALE(s) ((s) < nk ? as_float(params[samples + k0 + (s)]) : 0.0f)
+        uint4 threshold = (uint4)(CLMSD_THRESHOLD(0), CLMSD_THRESHOLD(1), CLMSD_THRESHOLD(2), CLMSD_THRESHOLD(3));
+        float4 scale = (float4)(CLMSD_SCALE(0), CLMSD_SCALE(1), CLMSD_SCALE(2), CLMSD_SCALE(3));
+#undef CLMSD_THRESHOLD
+#undef CLMSD_SCALE
         ulong e0 = (row_offset + b) * features, e1 = e0 + features;
         for (ulong q = e0 >> 2; q <= (e1 - 1) >> 2; q += 8) {
             uint words[CLMSD_LOGIT_SAMPLES][32]; /* words[s][j*8 + i]: word j of block q + i */
@@ -76,15 +87,13 @@ __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global 
             }
         }
     }
-    float16 a[CLMSD_LOGIT_SAMPLES][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
-    for (uint s = 0; s < nk; ++s) {
-        float out[CLMSD_CLASS_TILE];
-        vstore16(a[s][0], 0, out);
-        vstore16(a[s][1], 1, out);
-        ulong n = (ulong)(k0 + s) * batch + b;
-        for (uint j = 0; j < CLMSD_CLASS_TILE && c0 + j < classes; ++j)
-            z[z_off + n * classes + c0 + j] = out[j];
-    }
+    clmsd_store_tile(z, z_off + ((ulong)k0 * batch + b) * classes + c0, classes - c0, a00, a01);
+    if (nk > 1)
+        clmsd_store_tile(z, z_off + ((ulong)(k0 + 1) * batch + b) * classes + c0, classes - c0, a10, a11);
+    if (nk > 2)
+        clmsd_store_tile(z, z_off + ((ulong)(k0 + 2) * batch + b) * classes + c0, classes - c0, a20, a21);
+    if (nk > 3)
+        clmsd_store_tile(z, z_off + ((ulong)(k0 + 3) * batch + b) * classes + c0, classes - c0, a30, a31);
 }
 
 /* p[0 .. n-1] and zeros: the tail of a row never reads past it */

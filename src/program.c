@@ -58,7 +58,8 @@ static clmsd_status build_failure(clmsd_context *ctx, cl_int err)
 }
 
 /* A 1-D work-group size from the kernel's limits and preferred multiple (32 or 64 on GPUs,
- * the vector width on pocl). Results never depend on it: every kernel's sums are ordered. */
+ * the vector width on pocl). Results never depend on it: every kernel's sums are ordered.
+ * $CLMSD_LOCAL_SIZE forces one (capped by the kernel's limit), for the tests that prove that. */
 static size_t choose_local_size(clmsd_context *ctx, cl_kernel kernel, size_t *multiple)
 {
     size_t max_wg = 1;
@@ -68,6 +69,12 @@ static size_t choose_local_size(clmsd_context *ctx, cl_kernel kernel, size_t *mu
                              sizeof *multiple, multiple, NULL);
     if (*multiple == 0 || *multiple > max_wg)
         *multiple = 1;
+    const char *forced = getenv("CLMSD_LOCAL_SIZE");
+    if (forced && atol(forced) > 0) {
+        size_t size = (size_t)atol(forced) < max_wg ? (size_t)atol(forced) : max_wg;
+        *multiple = size; /* and no shrinking for small launches */
+        return size;
+    }
     size_t size = max_wg < 128 ? max_wg : 128;
     if (size >= *multiple)
         size -= size % *multiple;

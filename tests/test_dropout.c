@@ -189,6 +189,7 @@ Test(dropout, rate_zero_is_identity, .timeout = 600)
 Test(dropout, events_and_wait_lists, .timeout = 600)
 {
     clmsd_context *ctx = test_context();
+    test_skip_user_events_on_pocl_basic(ctx);
     clmsd_dropout_desc d = {3, 0, 2, NULL, 0.5f, 4, 6, 0};
     float x[24], y[48], yref[48];
     test_fill(x, 24, 7);

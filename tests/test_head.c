@@ -504,6 +504,7 @@ Test(head, bad_input, .timeout = 900)
 Test(head, caller_workspace_and_events, .timeout = 900)
 {
     clmsd_context *ctx = test_context();
+    test_skip_user_events_on_pocl_basic(ctx);
     enum { B = 8, H = 24, C = 5, K = 4 };
     clmsd_head_desc d = {B, H, C, K, NULL, 0.25, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, 0, NULL};
     size_t bytes;

@@ -15,7 +15,20 @@ typedef struct check {
     clmsd_context *ctx;
     int failures;
     char first[512];
+    /* the matrix: what each family of checks found */
+    bool kat_ok, dropout_ok, fused_ok;
+    double clblast_ratio;    /* largest error of the CLBlast engine over its tolerance */
+    uint64_t mask_hash, fused_hash; /* FNV-1a of every device output, to compare devices */
+    bool denormals;
 } check;
+
+static uint64_t fnv(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; ++i)
+        h = (h ^ p[i]) * UINT64_C(0x100000001b3);
+    return h;
+}
 
 static void fail(check *c, const char *fmt, const char *detail)
 {
@@ -48,6 +61,7 @@ static bool words(check *c, uint64_t seed, uint64_t step, uint32_t k, uint32_t b
 
 static void check_known_answers(check *c)
 {
+    int before = c->failures;
     for (size_t i = 0; i < CLMSD_GOLDEN_COUNT(clmsd_golden_kats); ++i) {
         const clmsd_golden_kat *g = &clmsd_golden_kats[i];
         uint32_t out[4];
@@ -63,6 +77,7 @@ static void check_known_answers(check *c)
         if (!words(c, g->seed, g->step, g->k, (uint32_t)(g->e >> 2), out) || out[g->e & 3] != g->u)
             fail(c, "%s", "a golden stream word differs");
     }
+    c->kat_ok = c->failures == before;
 }
 
 typedef struct dropout_case {
@@ -96,7 +111,10 @@ static void check_dropout(check *c, const dropout_case *t)
     ok = ok && download(c, by, y, ny * sizeof *y) && download(c, bm, mask, nm) && download(c, bdx, dx, nx * sizeof *dx);
     if (!ok) {
         fail(c, "dropout call failed: %s", clmsd_context_last_error(c->ctx));
+        c->dropout_ok = false;
     } else {
+        c->mask_hash = fnv(fnv(fnv(c->mask_hash, y, ny * sizeof *y), mask, nm), dx, nx * sizeof *dx);
+        int before = c->failures;
         clmsd_ref_dropout_forward(&d, x + t->x_off, t->ldx, yref + t->y_off, t->ldy);
         clmsd_ref_dropout_mask(&d, mref);
         clmsd_ref_dropout_backward(&d, yref + t->y_off, t->ldy, dxref + t->x_off, t->ldx, 1);
@@ -106,6 +124,7 @@ static void check_dropout(check *c, const dropout_case *t)
             fail(c, "%s", "dropout mask differs from the host reference");
         if (memcmp(dx, dxref, nx * sizeof *dx))
             fail(c, "%s", "dropout backward differs from the host reference");
+        c->dropout_ok &= c->failures == before;
     }
     cl_mem all[] = {bx, by, bdx, bm};
     for (int i = 0; i < 4; ++i)
@@ -125,11 +144,13 @@ static double error_ratio(const float *dev, const double *ref, size_t count, dou
     return err / (2.0 * terms * FLT_EPSILON * mag);
 }
 
-static void check_head(check *c, clmsd_loss loss, clmsd_combine combine, double *worst)
+/* One train step of `engine`: the CLBlast engine within its size-derived tolerance of the double
+ * reference, the fused engine bit for bit equal to the exact reference. */
+static void check_head(check *c, clmsd_loss loss, clmsd_combine combine, clmsd_engine engine)
 {
     const size_t B = 7, H = 37, C = 5;
     const uint32_t K = 4;
-    clmsd_head_desc d = {B, H, C, K, NULL, 0.3f, loss, combine, CLMSD_ENGINE_AUTO, NULL};
+    clmsd_head_desc d = {B, H, C, K, NULL, 0.3, loss, combine, engine, NULL};
     float x[7 * 37], w[5 * 37], bias[5], tf[7 * 5], out[7 * 5 + 5 * 37 + 7 * 37 + 5 + 1];
     int32_t ti[7] = {0, 4, 2, -100, 1, 3, 4};
     for (size_t i = 0; i < B * H; ++i)
@@ -157,6 +178,21 @@ static void check_head(check *c, clmsd_loss loss, clmsd_combine combine, double 
     ok = ok && clmsd_head_train_step(head, &a, 0, NULL, NULL) == CLMSD_SUCCESS && download(c, bo, out, sizeof out);
     if (!ok) {
         fail(c, "head call failed: %s", clmsd_context_last_error(c->ctx));
+        if (engine == CLMSD_ENGINE_FUSED)
+            c->fused_ok = false;
+        else
+            c->clblast_ratio = INFINITY;
+    } else if (engine == CLMSD_ENGINE_FUSED) {
+        float el, elogits[7 * 5], edw[5 * 37], edx[7 * 37], edb[5];
+        clmsd_ref_head_exact_args ea = {5, 9, 3, x, w, bias, target, &el, elogits, NULL, edx, edw, edb, 0};
+        clmsd_ref_head_exact_train_step(&d, &ea);
+        c->fused_hash = fnv(c->fused_hash, out, sizeof out);
+        if (memcmp(out, elogits, sizeof elogits) || memcmp(out + B * C, edw, sizeof edw) ||
+            memcmp(out + B * C + C * H, edx, sizeof edx) || memcmp(out + B * C + C * H + B * H, edb, sizeof edb) ||
+            memcmp(out + B * C + C * H + B * H + C, &el, sizeof el)) {
+            c->fused_ok = false;
+            fail(c, "%s", "the fused engine differs from the exact reference");
+        }
     } else {
         double r[5] = {
             error_ratio(out, rlogits, B * C, H + K),
@@ -166,7 +202,7 @@ static void check_head(check *c, clmsd_loss loss, clmsd_combine combine, double 
             error_ratio(out + B * C + C * H + B * H + C, &rl, 1, 4.0 * K * B * C),
         };
         for (int i = 0; i < 5; ++i) {
-            *worst = fmax(*worst, r[i]);
+            c->clblast_ratio = fmax(c->clblast_ratio, r[i]);
             if (!(r[i] <= 1.0))
                 fail(c, "head %s differs from the double reference beyond its size-derived tolerance",
                      (const char *[]){"logits", "dW", "dX", "db", "loss"}[i]);
@@ -179,40 +215,67 @@ static void check_head(check *c, clmsd_loss loss, clmsd_combine combine, double 
             clReleaseMemObject(all[i]);
 }
 
-static int run_device(const char *spec, const char *label)
+static int run_device(const char *spec, const char *label, check *c)
 {
-    check c = {0};
-    if (clmsd_context_create(spec, &c.ctx) != CLMSD_SUCCESS) {
+    *c = (check){.dropout_ok = true, .fused_ok = true, .mask_hash = UINT64_C(0xcbf29ce484222325),
+                 .fused_hash = UINT64_C(0xcbf29ce484222325)};
+    if (clmsd_context_create(spec, &c->ctx) != CLMSD_SUCCESS) {
         printf("FAIL  %s: %s\n", label, clmsd_context_last_error(NULL));
+        c->failures = 1;
         return 1;
     }
+    cl_device_fp_config fp = 0;
+    clGetDeviceInfo(clmsd_context_device(c->ctx), CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
+    c->denormals = (fp & CL_FP_DENORM) != 0;
     printf("....  %s: compiling kernels and CLBlast's GEMM (tens of seconds on a cold pocl cache)\n",
-           clmsd_context_device_name(c.ctx));
+           clmsd_context_device_name(c->ctx));
     fflush(stdout);
-    if (clmsd_context_warmup(c.ctx) != CLMSD_SUCCESS) {
-        printf("FAIL  %s: %s\n", clmsd_context_device_name(c.ctx), clmsd_context_last_error(c.ctx));
-        clmsd_context_destroy(c.ctx);
+    if (clmsd_context_warmup(c->ctx) != CLMSD_SUCCESS) {
+        printf("FAIL  %s: %s\n", clmsd_context_device_name(c->ctx), clmsd_context_last_error(c->ctx));
+        clmsd_context_destroy(c->ctx);
+        c->ctx = NULL;
+        c->failures = 1;
         return 1;
     }
-    check_known_answers(&c);
+    check_known_answers(c);
     const dropout_case cases[] = {
-        {1, 1, 1, 1, 0, 0, 0, 1, 0.5f, false},     {3, 7, 7, 7, 0, 0, 0, 5, 0.3f, false},
-        {5, 13, 16, 15, 3, 2, 11, 8, 0.0f, true},  {1, 33, 40, 33, 1, 0, 2, 64, 0.9f, false},
-        {64, 3, 3, 5, 0, 7, 1000, 3, 0.25f, true}, {17, 1, 2, 1, 5, 1, 3, 2, 0.5f, false},
+        {1, 1, 1, 1, 0, 0, 0, 1, 0.5, false},     {3, 7, 7, 7, 0, 0, 0, 5, 0.3, false},
+        {5, 13, 16, 15, 3, 2, 11, 8, 0.0, true},  {1, 33, 40, 33, 1, 0, 2, 64, 0.9, false},
+        {64, 3, 3, 5, 0, 7, 1000, 3, 0.25, true}, {17, 1, 2, 1, 5, 1, 3, 2, 0.5, false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i)
-        check_dropout(&c, &cases[i]);
-    double worst = 0.0;
-    for (int loss = 0; loss <= CLMSD_LOSS_MSE; ++loss)
-        for (int combine = 0; combine <= CLMSD_AVERAGE_LOGITS; ++combine)
-            check_head(&c, (clmsd_loss)loss, (clmsd_combine)combine, &worst);
-    if (c.failures)
-        printf("FAIL  %s: %d checks failed; first: %s\n", clmsd_context_device_name(c.ctx), c.failures, c.first);
+        check_dropout(c, &cases[i]);
+    for (int engine = CLMSD_ENGINE_CLBLAST; engine <= CLMSD_ENGINE_FUSED; ++engine)
+        for (int loss = 0; loss <= CLMSD_LOSS_MSE; ++loss)
+            for (int combine = 0; combine <= CLMSD_AVERAGE_LOGITS; ++combine)
+                check_head(c, (clmsd_loss)loss, (clmsd_combine)combine, (clmsd_engine)engine);
+    if (c->failures)
+        printf("FAIL  %s: %d checks failed; first: %s\n", clmsd_context_device_name(c->ctx), c->failures, c->first);
     else
-        printf("PASS  %s: Philox known answers, stream words, dropout bit-exact; head within %.2f of its tolerance\n",
-               clmsd_context_device_name(c.ctx), worst);
-    clmsd_context_destroy(c.ctx);
-    return c.failures ? 1 : 0;
+        printf("PASS  %s: Philox known answers, stream words, dropout and the fused head bit-exact; "
+               "CLBlast head within %.2f of its tolerance%s\n",
+               clmsd_context_device_name(c->ctx), c->clblast_ratio,
+               c->denormals ? "" : " (this device flushes fp32 denormals: fused results can differ where values are denormal)");
+    return c->failures ? 1 : 0;
+}
+
+/* device by check; "=" compares a device's raw outputs with the first device's */
+static void print_matrix(check *checks, char (*labels)[300], size_t count)
+{
+    printf("\n%-44s %5s %8s %10s %10s %11s %12s %10s\n", "device", "KAT", "dropout", "fused=ref", "masks=#1",
+           "fused=#1", "clblast/tol", "denormals");
+    for (size_t i = 0; i < count; ++i) {
+        const check *c = &checks[i];
+        if (!c->ctx) {
+            printf("%-44.44s %5s\n", labels[i], "FAIL");
+            continue;
+        }
+        const char *same_masks = i == 0 ? "-" : c->mask_hash == checks[0].mask_hash ? "yes" : "NO";
+        const char *same_fused = i == 0 ? "-" : c->fused_hash == checks[0].fused_hash ? "yes" : "NO";
+        printf("%-44.44s %5s %8s %10s %10s %11s %12.3g %10s\n", labels[i], c->kat_ok ? "ok" : "FAIL",
+               c->dropout_ok ? "ok" : "FAIL", c->fused_ok ? "ok" : "FAIL", same_masks, same_fused, c->clblast_ratio,
+               c->denormals ? "kept" : "flushed");
+    }
 }
 
 int clmsd_cli_selftest(int argc, char **argv)
@@ -220,37 +283,57 @@ int clmsd_cli_selftest(int argc, char **argv)
     const char *device = NULL;
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: clmsd selftest [--device SPEC]\n\n"
-                   "Checks, on every OpenCL device (or the one SPEC names), the Philox4x32-10 known answers,\n"
-                   "the clmsd-philox-v1 golden words, dropout forward, mask and backward over odd shapes bit for\n"
-                   "bit against the host reference, and the head (every loss and combine mode) against its\n"
-                   "double-precision reference. Prints one PASS/FAIL line per device; exits 1 on any FAIL.\n");
+            printf("usage: clmsd selftest [--device SPEC | --all-devices]\n\n"
+                   "Checks, on every OpenCL device (the default, --all-devices) or the one SPEC names, the\n"
+                   "Philox4x32-10 known answers, the clmsd-philox-v1 golden words, dropout forward, mask and\n"
+                   "backward over odd shapes bit for bit against the host reference, the fused head bit for bit\n"
+                   "against the exact reference and the CLBlast head against the double reference, for every loss\n"
+                   "and combine mode. Prints one PASS/FAIL line per device, then a matrix of device by check that\n"
+                   "also compares every device's raw masks and fused results with the first device's. Exits 1 on\n"
+                   "any FAIL.\n");
             return 0;
         }
         if (!strcmp(argv[i], "--device") && i + 1 < argc) {
             device = argv[++i];
             continue;
         }
+        if (!strcmp(argv[i], "--all-devices"))
+            continue;
         fprintf(stderr, "clmsd selftest: unknown option %s (see --help)\n", argv[i]);
         return 2;
     }
-    if (device)
-        return run_device(device, device);
-    size_t count = 0;
-    if (clmsd_devices_list(NULL, 0, &count) != CLMSD_SUCCESS || count == 0) {
-        printf("FAIL  no OpenCL device found: %s\n", clmsd_context_last_error(NULL));
+    size_t count = 1;
+    clmsd_device_info *info = NULL;
+    if (!device) {
+        if (clmsd_devices_list(NULL, 0, &count) != CLMSD_SUCCESS || count == 0) {
+            printf("FAIL  no OpenCL device found: %s\n", clmsd_context_last_error(NULL));
+            return 1;
+        }
+        info = calloc(count, sizeof *info);
+        if (!info)
+            return 1;
+        clmsd_devices_list(info, count, &count);
+    }
+    check *checks = calloc(count, sizeof *checks);
+    char (*labels)[300] = calloc(count, sizeof *labels);
+    if (!checks || !labels) {
+        free(info), free(checks), free(labels);
         return 1;
     }
-    clmsd_device_info *info = calloc(count, sizeof *info);
-    if (!info)
-        return 1;
-    clmsd_devices_list(info, count, &count);
     int failed = 0;
     for (size_t i = 0; i < count; ++i) {
         char spec[32];
-        snprintf(spec, sizeof spec, "%u:%u", info[i].platform_index, info[i].device_index);
-        failed |= run_device(spec, spec);
+        if (device)
+            snprintf(spec, sizeof spec, "%s", device);
+        else
+            snprintf(spec, sizeof spec, "%u:%u", info[i].platform_index, info[i].device_index);
+        failed |= run_device(spec, spec, &checks[i]);
+        snprintf(labels[i], sizeof labels[i], "%s %s", spec,
+                 checks[i].ctx ? clmsd_context_device_name(checks[i].ctx) : "");
     }
-    free(info);
+    print_matrix(checks, labels, count);
+    for (size_t i = 0; i < count; ++i)
+        clmsd_context_destroy(checks[i].ctx);
+    free(info), free(checks), free(labels);
     return failed;
 }
