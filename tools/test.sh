@@ -9,4 +9,6 @@ meson test -C build --print-errorlogs "$@"
 if [ $# -eq 0 ]; then
     echo "== the device tests on pocl's basic device"
     meson test -C build --print-errorlogs --setup poclbasic --suite device
+    echo "== clmsd selftest on pocl pthread, pocl basic and Oclgrind"
+    tests/selftest_matrix.sh build/clmsd
 fi

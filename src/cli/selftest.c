@@ -227,16 +227,9 @@ static int run_device(const char *spec, const char *label, check *c)
     cl_device_fp_config fp = 0;
     clGetDeviceInfo(clmsd_context_device(c->ctx), CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
     c->denormals = (fp & CL_FP_DENORM) != 0;
-    printf("....  %s: compiling kernels and CLBlast's GEMM (tens of seconds on a cold pocl cache)\n",
+    printf("....  %s: kernels and CLBlast's GEMM compile on first use (tens of seconds on a cold pocl cache)\n",
            clmsd_context_device_name(c->ctx));
     fflush(stdout);
-    if (clmsd_context_warmup(c->ctx) != CLMSD_SUCCESS) {
-        printf("FAIL  %s: %s\n", clmsd_context_device_name(c->ctx), clmsd_context_last_error(c->ctx));
-        clmsd_context_destroy(c->ctx);
-        c->ctx = NULL;
-        c->failures = 1;
-        return 1;
-    }
     check_known_answers(c);
     const dropout_case cases[] = {
         {1, 1, 1, 1, 0, 0, 0, 1, 0.5, false},     {3, 7, 7, 7, 0, 0, 0, 5, 0.3, false},
