@@ -1,0 +1,162 @@
+/* Failure injection for tests/test_faults.c, loaded with LD_PRELOAD in front of the OpenCL ICD
+ * loader: wraps the OpenCL calls that allocate, build or enqueue, makes the N-th of them fail once
+ * armed, and counts the buffers, programs and kernels alive, to find leaks. */
+#include <dlfcn.h>
+#define CL_TARGET_OPENCL_VERSION 120
+#include <CL/cl.h>
+
+#define SHIM_API __attribute__((visibility("default")))
+
+static long countdown; /* > 0: the countdown-th wrapped call from now fails */
+static long calls, live_mem, live_programs, live_kernels;
+
+SHIM_API void fault_arm(long n) { countdown = n, calls = 0; }
+SHIM_API long fault_calls(void) { return calls; }
+SHIM_API long fault_live(void) { return live_mem + live_programs + live_kernels; }
+
+static int fail_now(void)
+{
+    ++calls;
+    return countdown > 0 && --countdown == 0;
+}
+
+/* the next definition of name: the ICD loader's (POSIX: a function pointer through void *) */
+#define REAL(name) static __typeof__(name) *real; if (!real) *(void **)&real = dlsym(RTLD_NEXT, #name)
+
+SHIM_API cl_mem clCreateBuffer(cl_context c, cl_mem_flags f, size_t size, void *host, cl_int *err)
+{
+    REAL(clCreateBuffer);
+    if (fail_now()) {
+        if (err)
+            *err = CL_MEM_OBJECT_ALLOCATION_FAILURE;
+        return NULL;
+    }
+    cl_mem m = real(c, f, size, host, err);
+    live_mem += m != NULL;
+    return m;
+}
+
+SHIM_API cl_int clRetainMemObject(cl_mem m)
+{
+    REAL(clRetainMemObject);
+    cl_int e = real(m);
+    live_mem += e == CL_SUCCESS;
+    return e;
+}
+
+SHIM_API cl_int clReleaseMemObject(cl_mem m)
+{
+    REAL(clReleaseMemObject);
+    cl_int e = real(m);
+    live_mem -= e == CL_SUCCESS;
+    return e;
+}
+
+SHIM_API cl_program clCreateProgramWithSource(cl_context c, cl_uint n, const char **s, const size_t *l, cl_int *err)
+{
+    REAL(clCreateProgramWithSource);
+    if (fail_now()) {
+        if (err)
+            *err = CL_OUT_OF_RESOURCES;
+        return NULL;
+    }
+    cl_program p = real(c, n, s, l, err);
+    live_programs += p != NULL;
+    return p;
+}
+
+SHIM_API cl_int clRetainProgram(cl_program p)
+{
+    REAL(clRetainProgram);
+    cl_int e = real(p);
+    live_programs += e == CL_SUCCESS;
+    return e;
+}
+
+SHIM_API cl_int clReleaseProgram(cl_program p)
+{
+    REAL(clReleaseProgram);
+    cl_int e = real(p);
+    live_programs -= e == CL_SUCCESS;
+    return e;
+}
+
+SHIM_API cl_int clBuildProgram(cl_program p, cl_uint n, const cl_device_id *d, const char *o,
+                               void(CL_CALLBACK *cb)(cl_program, void *), void *u)
+{
+    REAL(clBuildProgram);
+    return fail_now() ? CL_BUILD_PROGRAM_FAILURE : real(p, n, d, o, cb, u);
+}
+
+SHIM_API cl_kernel clCreateKernel(cl_program p, const char *name, cl_int *err)
+{
+    REAL(clCreateKernel);
+    if (fail_now()) {
+        if (err)
+            *err = CL_OUT_OF_RESOURCES;
+        return NULL;
+    }
+    cl_kernel k = real(p, name, err);
+    live_kernels += k != NULL;
+    return k;
+}
+
+SHIM_API cl_int clRetainKernel(cl_kernel k)
+{
+    REAL(clRetainKernel);
+    cl_int e = real(k);
+    live_kernels += e == CL_SUCCESS;
+    return e;
+}
+
+SHIM_API cl_int clReleaseKernel(cl_kernel k)
+{
+    REAL(clReleaseKernel);
+    cl_int e = real(k);
+    live_kernels -= e == CL_SUCCESS;
+    return e;
+}
+
+SHIM_API cl_int clEnqueueNDRangeKernel(cl_command_queue q, cl_kernel k, cl_uint dims, const size_t *off,
+                                       const size_t *global, const size_t *local, cl_uint nw, const cl_event *w,
+                                       cl_event *ev)
+{
+    REAL(clEnqueueNDRangeKernel);
+    return fail_now() ? CL_OUT_OF_RESOURCES : real(q, k, dims, off, global, local, nw, w, ev);
+}
+
+SHIM_API cl_int clEnqueueBarrierWithWaitList(cl_command_queue q, cl_uint nw, const cl_event *w, cl_event *ev)
+{
+    REAL(clEnqueueBarrierWithWaitList);
+    return fail_now() ? CL_OUT_OF_HOST_MEMORY : real(q, nw, w, ev);
+}
+
+SHIM_API cl_int clEnqueueMarkerWithWaitList(cl_command_queue q, cl_uint nw, const cl_event *w, cl_event *ev)
+{
+    REAL(clEnqueueMarkerWithWaitList);
+    return fail_now() ? CL_OUT_OF_HOST_MEMORY : real(q, nw, w, ev);
+}
+
+SHIM_API cl_context clCreateContext(const cl_context_properties *p, cl_uint n, const cl_device_id *d,
+                                    void(CL_CALLBACK *cb)(const char *, const void *, size_t, void *), void *u,
+                                    cl_int *err)
+{
+    REAL(clCreateContext);
+    if (fail_now()) {
+        if (err)
+            *err = CL_OUT_OF_HOST_MEMORY;
+        return NULL;
+    }
+    return real(p, n, d, cb, u, err);
+}
+
+SHIM_API cl_command_queue clCreateCommandQueue(cl_context c, cl_device_id d, cl_command_queue_properties p, cl_int *err)
+{
+    REAL(clCreateCommandQueue);
+    if (fail_now()) {
+        if (err)
+            *err = CL_OUT_OF_RESOURCES;
+        return NULL;
+    }
+    return real(c, d, p, err);
+}
