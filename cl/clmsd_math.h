@@ -124,4 +124,11 @@ CLMSD_FN float clmsd_log1p(float t)
     return clmsd_log(u) + (t - (u - 1.0f)) * clmsd_recip(u);
 }
 
+/* The cross-entropy mean's scale 1 / (K' n) for n valid class ids, 0 when there is none: no
+ * division, the same bits everywhere (n and K' * n rounded to fp32 once each). */
+CLMSD_FN float clmsd_ce_scale(CLMSD_UINT valid, float kprime)
+{
+    return valid ? clmsd_recip((float)valid * kprime) : 0.0f;
+}
+
 #endif

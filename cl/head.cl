@@ -44,13 +44,12 @@ inline float clmsd_logit(__global const float *z, ulong row, uint c,
 }
 
 /* rowloss[n] = the unscaled loss of row n; G[n, :] = d(scale * loss)/dz (when grad != 0).
- * CE scales by recips[valid ids] (1 / (K * valid), made on the host: no division on the device),
- * BCE and MSE by `scale`. exp, log, log1p and 1/x are clmsd_math.h's, the same on every device. */
+ * CE scales by clmsd_recip(valid ids * kprime) (1 / (K' valid); 0 when no id is valid), BCE and
+ * MSE by `scale`. exp, log, log1p and 1/x are clmsd_math.h's, the same on every device. */
 __kernel void clmsd_head_loss_rows(__global const float *z, ulong z_off, ulong rows, ulong batch, uint classes,
                                    __global const float *bias, ulong bias_off, int has_bias,
                                    __global const uint *target, ulong target_off, int loss_kind,
-                                   float scale, __global const uint *counter, ulong counter_off,
-                                   __global const float *recips, ulong recips_off,
+                                   float scale, __global const uint *counter, ulong counter_off, float kprime,
                                    __global float *rowloss, ulong rowloss_off,
                                    __global float *g, ulong g_off, ulong ldg, int grad)
 {
@@ -80,7 +79,7 @@ __kernel void clmsd_head_loss_rows(__global const float *z, ulong z_off, ulong r
             sum = sum + clmsd_exp(clmsd_logit(z, zr, c, bias, bias_off, has_bias) - m);
         rowloss[rowloss_off + n] = (m + clmsd_log(sum)) - clmsd_logit(z, zr, (uint)y, bias, bias_off, has_bias);
         if (grad) {
-            float g_scale = recips[recips_off + counter[counter_off]], inv_sum = clmsd_recip(sum);
+            float g_scale = clmsd_ce_scale(counter[counter_off], kprime), inv_sum = clmsd_recip(sum);
             for (uint c = 0; c < classes; ++c) {
                 float p = clmsd_exp(clmsd_logit(z, zr, c, bias, bias_off, has_bias) - m) * inv_sum;
                 gr[c] = (c == (uint)y ? p - 1.0f : p) * g_scale;
@@ -111,12 +110,12 @@ __kernel void clmsd_head_loss_rows(__global const float *z, ulong z_off, ulong r
     rowloss[rowloss_off + n] = total;
 }
 
-/* loss = sum(rowloss) * (CE: recips[valid ids], else scale); ignored = B - valid ids (CE). */
+/* loss = sum(rowloss) * (CE: clmsd_ce_scale(valid ids), else scale); ignored = B - valid ids (CE). */
 __kernel __attribute__((reqd_work_group_size(CLMSD_REDUCE_GROUP, 1, 1)))
 void clmsd_head_reduce_loss(__global const float *rowloss, ulong rowloss_off, ulong rows, ulong batch,
                             int loss_kind, float scale, __global const uint *counter, ulong counter_off,
-                            __global const float *recips, ulong recips_off,
-                            __global float *loss, ulong loss_off, __global uint *ignored, ulong ignored_off)
+                            float kprime, __global float *loss, ulong loss_off, __global uint *ignored,
+                            ulong ignored_off)
 {
     __local float part[CLMSD_REDUCE_GROUP];
     uint lane = (uint)get_local_id(0);
@@ -130,7 +129,7 @@ void clmsd_head_reduce_loss(__global const float *rowloss, ulong rowloss_off, ul
     uint valid = (uint)batch;
     if (loss_kind == CLMSD_CE) {
         valid = counter[counter_off];
-        scale = recips[recips_off + valid];
+        scale = clmsd_ce_scale(valid, kprime);
     }
     if (loss)
         loss[loss_off] = part[0] * scale;

@@ -78,6 +78,11 @@ clmsd_status clmsd_head_workspace_size(const clmsd_head_desc *desc, size_t *byte
 
 float clmsd__head_inv_samples(const clmsd_head_desc *desc) { return (float)(1.0 / desc->samples); }
 
+float clmsd__head_kprime(const clmsd_head_desc *desc)
+{
+    return desc->combine == CLMSD_AVERAGE_LOSSES ? (float)desc->samples : 1.0f;
+}
+
 float clmsd__head_scale(const clmsd_head_desc *desc)
 {
     double k = desc->combine == CLMSD_AVERAGE_LOSSES ? desc->samples : 1.0;
@@ -132,7 +137,7 @@ clmsd_status clmsd_head_create(clmsd_context *ctx, const clmsd_head_desc *desc, 
         return st;
 
     clmsd_head *h = calloc(1, sizeof *h);
-    size_t words = 2 * (size_t)desc->samples + desc->batch + 1;
+    size_t words = 2 * (size_t)desc->samples;
     uint32_t *table = malloc(words * sizeof *table);
     if (desc->rates && h)
         h->rates = malloc(desc->samples * sizeof *h->rates);
@@ -152,7 +157,6 @@ clmsd_status clmsd_head_create(clmsd_context *ctx, const clmsd_head_desc *desc, 
     h->ws_wt = l.wt, h->ldg = l.ldg;
 
     clmsd__rate_table(desc->samples, desc->rates, desc->rate, table);
-    clmsd__loss_recips(desc, (float *)(table + 2 * (size_t)desc->samples));
     cl_int err;
     h->params = clCreateBuffer(ctx->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, words * sizeof *table, table, &err);
     free(table);

@@ -4,14 +4,6 @@
 
 #define MEM sizeof(cl_mem)
 
-void clmsd__loss_recips(const clmsd_head_desc *desc, float *recips)
-{
-    double k = desc->combine == CLMSD_AVERAGE_LOSSES ? desc->samples : 1.0;
-    recips[0] = 0.0f; /* no valid id: loss and gradient 0 */
-    for (size_t n = 1; n <= desc->batch; ++n)
-        recips[n] = (float)(1.0 / (k * (double)n));
-}
-
 clmsd_status clmsd__head_mean_logits(clmsd_head *h, cl_mem bias, size_t bias_off, cl_uint samples, float inv_samples,
                                      cl_mem out, size_t out_off)
 {
@@ -29,10 +21,9 @@ clmsd_status clmsd__head_loss(clmsd_head *h, const clmsd_head_args *a, int grad)
     const clmsd_head_desc *d = &h->desc;
     cl_ulong batch = d->batch, rows = h->rows, to = a->target_off, co = h->ws_counter, zo = h->ws_z;
     cl_ulong bo = a->bias_off, ro = h->ws_rowloss, go = h->ws_g, ldg = h->ldg, lo = a->loss_off, io = a->ignored_off;
-    cl_ulong rco = 2 * (cl_ulong)d->samples; /* the reciprocals follow the K thresholds and K scales */
     cl_uint classes = (cl_uint)d->classes;
     cl_int kind = (cl_int)d->loss, has_bias = a->bias != NULL;
-    float scale = clmsd__head_scale(d);
+    float scale = clmsd__head_scale(d), kprime = clmsd__head_kprime(d);
     clmsd_status st = CLMSD_SUCCESS;
     if (d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY) {
         const size_t sz[] = {MEM, 8, 8, 4, MEM, 8};
@@ -40,17 +31,17 @@ clmsd_status clmsd__head_loss(clmsd_head *h, const clmsd_head_args *a, int grad)
         st = clmsd__run_kernel(h->ctx, CLMSD__K_HEAD_COUNT_VALID, 6, sz, val, CLMSD__REDUCE_GROUP);
     }
     if (st == CLMSD_SUCCESS) {
-        const size_t sz[] = {MEM, 8, 8, 8, 4, MEM, 8, 4, MEM, 8, 4, 4, MEM, 8, MEM, 8, MEM, 8, MEM, 8, 8, 4};
+        const size_t sz[] = {MEM, 8, 8, 8, 4, MEM, 8, 4, MEM, 8, 4, 4, MEM, 8, 4, MEM, 8, MEM, 8, 8, 4};
         const void *val[] = {&h->workspace, &zo, &rows, &batch, &classes, &a->bias, &bo, &has_bias, &a->target, &to,
-                             &kind, &scale, &h->workspace, &co, &h->params, &rco, &h->workspace, &ro,
+                             &kind, &scale, &h->workspace, &co, &kprime, &h->workspace, &ro,
                              &h->workspace, &go, &ldg, &grad};
-        st = clmsd__run_kernel(h->ctx, CLMSD__K_HEAD_LOSS_ROWS, 22, sz, val, h->rows);
+        st = clmsd__run_kernel(h->ctx, CLMSD__K_HEAD_LOSS_ROWS, 21, sz, val, h->rows);
     }
     if (st == CLMSD_SUCCESS && (a->loss || a->ignored)) {
-        const size_t sz[] = {MEM, 8, 8, 8, 4, 4, MEM, 8, MEM, 8, MEM, 8, MEM, 8};
-        const void *val[] = {&h->workspace, &ro, &rows, &batch, &kind, &scale, &h->workspace, &co, &h->params, &rco,
+        const size_t sz[] = {MEM, 8, 8, 8, 4, 4, MEM, 8, 4, MEM, 8, MEM, 8};
+        const void *val[] = {&h->workspace, &ro, &rows, &batch, &kind, &scale, &h->workspace, &co, &kprime,
                              &a->loss, &lo, &a->ignored, &io};
-        st = clmsd__run_kernel(h->ctx, CLMSD__K_HEAD_REDUCE_LOSS, 14, sz, val, CLMSD__REDUCE_GROUP);
+        st = clmsd__run_kernel(h->ctx, CLMSD__K_HEAD_REDUCE_LOSS, 13, sz, val, CLMSD__REDUCE_GROUP);
     }
     return st;
 }

@@ -113,7 +113,7 @@ struct clmsd_head {
     double *rates;
     clmsd_engine engine;
     size_t rows;          /* stacked logit rows N: K*B (average losses) or B (average logits) */
-    cl_mem params;        /* K thresholds, K scales (float bits), then B + 1 loss reciprocals */
+    cl_mem params;        /* K thresholds, then K scales (float bits) */
     cl_mem workspace;
     bool owns_workspace;
     size_t ws_xd, ws_z, ws_g, ws_rowloss, ws_counter, ws_wt; /* element offsets into the workspace */
@@ -123,18 +123,17 @@ struct clmsd_head {
 clmsd_status clmsd__check_head_desc(clmsd_context *ctx, const clmsd_head_desc *desc);
 /* engine_auto.c: the engine AUTO picks for a device and shape */
 clmsd_engine clmsd__auto_engine(const clmsd_context *ctx, const clmsd_head_desc *desc);
-/* Host-side constants of a head: 1/K and the BCE/MSE loss and gradient scale 1 / (K' B C), with
- * K' = K for average losses, 1 for average logits (CE looks up clmsd__loss_recips on the device). */
+/* Host-side constants of a head: 1/K, the BCE/MSE loss and gradient scale 1 / (K' B C), and K' itself
+ * (K for average losses, 1 for average logits), from which CE makes clmsd_ce_scale on the device. */
 float clmsd__head_inv_samples(const clmsd_head_desc *desc);
 float clmsd__head_scale(const clmsd_head_desc *desc);
+float clmsd__head_kprime(const clmsd_head_desc *desc);
 
 /* head_kernels.c: the engine-independent kernels around the GEMMs */
 clmsd_status clmsd__head_loss(clmsd_head *head, const clmsd_head_args *args, int grad);
 clmsd_status clmsd__head_mean_logits(clmsd_head *head, cl_mem bias, size_t bias_off, cl_uint samples,
                                      float inv_samples, cl_mem out, size_t out_off);
 clmsd_status clmsd__head_bias_grad(clmsd_head *head, const clmsd_head_args *args);
-/* The CE loss reciprocals 1 / (K' n), n = 0 .. B, as the host and the devices use them. */
-void clmsd__loss_recips(const clmsd_head_desc *desc, float *recips);
 
 /* engine_clblast.c and engine_fused.c: enqueue a forward, train step or predict */
 clmsd_status clmsd__clblast_run(clmsd_head *head, const clmsd_head_args *args, const clmsd__stream *s,

@@ -22,7 +22,7 @@ typedef struct exact {
     const clmsd_ref_head_exact_args *a;
     size_t B, H, C, N; /* N: stacked rows */
     uint32_t K, *params;
-    float *recips, *xd, *z, *g, *rowloss;
+    float *xd, *z, *g, *rowloss;
     bool logits_mode;
 } exact;
 
@@ -98,7 +98,7 @@ static void loss_rows(exact *x, uint32_t valid, bool grad)
                 sum = sum + clmsd_exp(logit(x, n, c) - m);
             x->rowloss[n] = (m + clmsd_log(sum)) - logit(x, n, (size_t)y);
             if (grad) {
-                float g_scale = x->recips[valid], inv_sum = clmsd_recip(sum);
+                float g_scale = clmsd_ce_scale(valid, clmsd__head_kprime(d)), inv_sum = clmsd_recip(sum);
                 for (size_t c = 0; c < x->C; ++c) {
                     float p = clmsd_exp(logit(x, n, c) - m) * inv_sum;
                     gr[c] = (c == (size_t)y ? p - 1.0f : p) * g_scale;
@@ -139,7 +139,7 @@ static float reduce_loss(const exact *x, uint32_t valid)
     for (size_t width = CLMSD__REDUCE_GROUP / 2; width > 0; width >>= 1)
         for (size_t lane = 0; lane < width; ++lane)
             part[lane] = part[lane] + part[lane + width];
-    return part[0] * (x->d->loss == CE ? x->recips[valid] : clmsd__head_scale(x->d));
+    return part[0] * (x->d->loss == CE ? clmsd_ce_scale(valid, clmsd__head_kprime(x->d)) : clmsd__head_scale(x->d));
 }
 
 /* clmsd_head_mean_logits */
@@ -211,21 +211,19 @@ static clmsd_status run(const clmsd_head_desc *d, const clmsd_ref_head_exact_arg
     clmsd_dropout_desc dd = {a->seed, a->step, d->samples, d->rates, d->rate, d->batch, d->features, a->row_offset};
     if ((st = clmsd__check_stream(NULL, &dd, &s)) != CLMSD_SUCCESS)
         return st;
-    exact x = {d, a, d->batch, d->features, d->classes, 0, d->samples, NULL, NULL, NULL, NULL, NULL, NULL,
+    exact x = {d, a, d->batch, d->features, d->classes, 0, d->samples, NULL, NULL, NULL, NULL, NULL,
                d->combine == CLMSD_AVERAGE_LOGITS};
     x.N = train && !x.logits_mode ? (size_t)x.K * x.B : x.B;
     x.params = malloc(2 * (size_t)x.K * sizeof *x.params);
-    x.recips = malloc((x.B + 1) * sizeof *x.recips);
     x.xd = malloc(x.N * x.H * sizeof *x.xd);
     x.z = malloc(x.N * x.C * sizeof *x.z);
     x.g = malloc(x.N * x.C * sizeof *x.g);
     x.rowloss = malloc(x.N * sizeof *x.rowloss);
-    if (!x.params || !x.recips || !x.xd || !x.z || !x.g || !x.rowloss) {
+    if (!x.params || !x.xd || !x.z || !x.g || !x.rowloss) {
         st = clmsd__fail(NULL, CLMSD_ERROR_OUT_OF_MEMORY, "out of host memory");
         goto done;
     }
     clmsd__rate_table(x.K, d->rates, d->rate, x.params);
-    clmsd__loss_recips(d, x.recips);
     if (!train) { /* predict: X W^T + b */
         logits(&x, a->x);
         if (a->logits)
@@ -256,7 +254,7 @@ static clmsd_status run(const clmsd_head_desc *d, const clmsd_ref_head_exact_arg
     if (a->target && a->dx)
         input_grad(&x);
 done:
-    free(x.params), free(x.recips), free(x.xd), free(x.z), free(x.g), free(x.rowloss);
+    free(x.params), free(x.xd), free(x.z), free(x.g), free(x.rowloss);
     return st;
 }
 
