@@ -4,9 +4,12 @@
 # data race, invalid API use). Usage: oclgrind_check.sh TEST_BINARY [criterion options]
 set -eu
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+out=$(mktemp)
+trap 'rm -f "$log" "$out"' EXIT
 status=0
-oclgrind --data-races --check-api --log "$log" "$@" --jobs=2 || status=$?
+oclgrind --data-races --check-api --log "$log" "$@" --jobs=2 > "$out" 2>&1 || status=$?
+tail -n 3 "$out"
+if grep -q "Tested: 0 " "$out"; then echo "FAIL: no test ran"; exit 1; fi
 if [ -s "$log" ]; then
     echo "FAIL: Oclgrind reported errors:"
     head -n 60 "$log"

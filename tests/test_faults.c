@@ -1,4 +1,4 @@
-/* Failure injection (tests/fault_shim.c, preloaded by meson test): for every N that a training
+/* Failure injection (tests/faults/shim.c, preloaded by meson test): for every N that a training
  * scenario reaches, the N-th OpenCL context or queue creation, buffer allocation, program build,
  * kernel creation or enqueue fails, once. Every clmsd call must then return a clean status with a
  * message, never crash; the same call repeated on the same context must succeed, and the run must

@@ -8,7 +8,9 @@ logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 status=0
 valgrind --trace-children=yes --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \
-    --suppressions="$here/valgrind.supp" --log-file="$logs/vg.%p" "$@" --jobs=1 || status=$?
+    --suppressions="$here/valgrind.supp" --log-file="$logs/vg.%p" "$@" --jobs=1 > "$logs/out" 2>&1 || status=$?
+tail -n 3 "$logs/out"
+if grep -q "Tested: 0 " "$logs/out"; then echo "FAIL: no test ran"; exit 1; fi
 bad=$(grep -lE "ERROR SUMMARY: [1-9]|definitely lost: [1-9]" "$logs"/vg.* || true)
 if [ -n "$bad" ]; then
     echo "FAIL: valgrind reported errors:"
