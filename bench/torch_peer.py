@@ -4,7 +4,7 @@ dropout (a Python loop of K dropouts through one nn.Linear, the loss, backward()
 the same thread count, timed the same way (2 warm-up runs, then the minimum and median of N runs),
 written as the same JSON lines.
 
-usage: /usr/bin/python3 bench/torch_peer.py [--quick] [--runs N] [--threads T] [--json FILE]
+usage: /usr/bin/python3 bench/torch_peer.py [--quick] [--shapes LIST] [--runs N] [--threads T] [--json FILE]
 (Debian: python3-torch and libopenblas0-pthread; the interpreter is Debian's /usr/bin/python3.)
 """
 import argparse
@@ -64,6 +64,7 @@ def main():
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--json", default="torch-peer.jsonl")
+    ap.add_argument("--shapes", help="comma-separated shape names (default all)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -71,7 +72,7 @@ def main():
                                                   "OpenBLAS" if "openblas" in torch.__config__.show().lower() else "BLAS")
     with open(args.json, "w") as out:
         for name, K, B, H, C, loss, combine, rates, quick in SHAPES:
-            if args.quick and not quick:
+            if (args.quick and not quick) or (args.shapes and name not in args.shapes.split(",")):
                 continue
             head = MultiSampleDropoutHead(H, C, rates).train()
             x = torch.randn(B, H, requires_grad=True)
