@@ -6,8 +6,9 @@
  * host bit for bit.
  *
  * Rows are stacked: row n = k*B + b holds sample k of batch row b. W is read transposed and padded
- * (WT [H, CP], CP a multiple of CLMSD_CLASS_TILE) and G has CP columns, so a tile of classes is one
- * contiguous vector load. */
+ * (WT [H, CP]) and G has CP columns, so a tile of classes is one contiguous vector load. CP is a
+ * multiple of CLMSD_CLASS_TILE (32), or 16 for heads of up to 16 classes: then only the first half
+ * of each tile is computed ("narrow"). */
 #pragma OPENCL FP_CONTRACT OFF
 
 #define CLMSD_CLASS_TILE 32
@@ -43,7 +44,8 @@ __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global 
                                  uint cpad, uint samples, int masked, __global const uint *params,
                                  ulong row_offset, ulong seed, ulong step)
 {
-    uint tiles = cpad / CLMSD_CLASS_TILE, groups = (samples + CLMSD_LOGIT_SAMPLES - 1) / CLMSD_LOGIT_SAMPLES;
+    bool wide = cpad >= CLMSD_CLASS_TILE;
+    uint tiles = wide ? cpad / CLMSD_CLASS_TILE : 1, groups = (samples + CLMSD_LOGIT_SAMPLES - 1) / CLMSD_LOGIT_SAMPLES;
     ulong i = get_global_id(0), b = i / ((ulong)tiles * groups);
     if (b >= batch)
         return;
@@ -57,7 +59,8 @@ __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global 
         for (ulong h = 0; h < features; ++h) {
             float v = xr[h];
             a00 = a00 + v * vload16(0, wr + h * cpad);
-            a01 = a01 + v * vload16(0, wr + h * cpad + 16);
+            if (wide)
+                a01 = a01 + v * vload16(0, wr + h * cpad + 16);
         }
     } else {
         /* samples past K keep nothing */
@@ -81,9 +84,12 @@ __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global 
                 uint at = (uint)((e & 3) * 8 + (e >> 2) - q);
                 uint4 word = (uint4)(words[0][at], words[1][at], words[2][at], words[3][at]);
                 float4 v = select((float4)0.0f, xr[h] * scale, word >= threshold);
-                float16 w0 = vload16(0, wr + h * cpad), w1 = vload16(0, wr + h * cpad + 16);
-                a00 = a00 + v.s0 * w0, a01 = a01 + v.s0 * w1, a10 = a10 + v.s1 * w0, a11 = a11 + v.s1 * w1;
-                a20 = a20 + v.s2 * w0, a21 = a21 + v.s2 * w1, a30 = a30 + v.s3 * w0, a31 = a31 + v.s3 * w1;
+                float16 w0 = vload16(0, wr + h * cpad);
+                a00 = a00 + v.s0 * w0, a10 = a10 + v.s1 * w0, a20 = a20 + v.s2 * w0, a30 = a30 + v.s3 * w0;
+                if (wide) {
+                    float16 w1 = vload16(0, wr + h * cpad + 16);
+                    a01 = a01 + v.s0 * w1, a11 = a11 + v.s1 * w1, a21 = a21 + v.s2 * w1, a31 = a31 + v.s3 * w1;
+                }
             }
         }
     }
@@ -115,12 +121,16 @@ __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __
         return;
     ulong h0 = (i % quads) * 4;
     uint c0 = (uint)ct * CLMSD_CLASS_TILE, nh = (uint)min((ulong)4, features - h0);
+    bool wide = ldg >= CLMSD_CLASS_TILE;
     float16 a00 = 0.0f, a01 = 0.0f, a10 = 0.0f, a11 = 0.0f, a20 = 0.0f, a21 = 0.0f, a30 = 0.0f, a31 = 0.0f;
-#define CLMSD_DW_ACCUMULATE(v, gr)                                                                       \
-    {                                                                                                  \
-        float16 g0 = vload16(0, (gr) + c0), g1 = vload16(0, (gr) + c0 + 16);                           \
-        a00 = a00 + (v).s0 * g0, a01 = a01 + (v).s0 * g1, a10 = a10 + (v).s1 * g0, a11 = a11 + (v).s1 * g1; \
-        a20 = a20 + (v).s2 * g0, a21 = a21 + (v).s2 * g1, a30 = a30 + (v).s3 * g0, a31 = a31 + (v).s3 * g1; \
+#define CLMSD_DW_ACCUMULATE(v, gr)                                                                     \
+    {                                                                                                \
+        float16 g0 = vload16(0, (gr) + c0);                                                          \
+        a00 = a00 + (v).s0 * g0, a10 = a10 + (v).s1 * g0, a20 = a20 + (v).s2 * g0, a30 = a30 + (v).s3 * g0; \
+        if (wide) {                                                                                  \
+            float16 g1 = vload16(0, (gr) + c0 + 16);                                                 \
+            a01 = a01 + (v).s0 * g1, a11 = a11 + (v).s1 * g1, a21 = a21 + (v).s2 * g1, a31 = a31 + (v).s3 * g1; \
+        }                                                                                            \
     }
     for (ulong b = 0; b < batch; ++b) {
         float4 xv = clmsd_load4(x + x_off + b * features + h0, nh);

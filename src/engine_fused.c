@@ -10,6 +10,9 @@
 #define MEM sizeof(cl_mem)
 #define LOGIT_SAMPLES 4 /* CLMSD_LOGIT_SAMPLES of cl/fused.cl */
 
+/* one narrow tile of 16 classes, or ldg / 32 tiles of 32 */
+static size_t class_tiles(const clmsd_head *h) { return h->ldg < CLMSD__CLASS_TILE ? 1 : h->ldg / CLMSD__CLASS_TILE; }
+
 static clmsd_status transpose_w(clmsd_head *h, const clmsd_head_args *a)
 {
     const clmsd_head_desc *d = &h->desc;
@@ -31,7 +34,7 @@ static clmsd_status logits(clmsd_head *h, const clmsd__stream *s, cl_mem x, size
     const size_t sz[] = {MEM, 8, MEM, 8, MEM, 8, 8, 8, 4, 4, 4, 4, MEM, 8, 8, 8};
     const void *val[] = {&x, &xo, &h->workspace, &wto, &h->workspace, &zo, &batch, &hf, &classes, &cpad, &samples,
                          &masked, &h->params, &ro, &seed, &step};
-    size_t tiles = h->ldg / CLMSD__CLASS_TILE, groups = (samples + LOGIT_SAMPLES - 1) / LOGIT_SAMPLES;
+    size_t tiles = class_tiles(h), groups = (samples + LOGIT_SAMPLES - 1) / LOGIT_SAMPLES;
     return clmsd__run_kernel(h->ctx, CLMSD__K_FUSED_LOGITS, 16, sz, val, groups * d->batch * tiles);
 }
 
@@ -46,7 +49,7 @@ static clmsd_status dw(clmsd_head *h, const clmsd_head_args *a, const clmsd__str
     const size_t sz[] = {MEM, 8, 8, MEM, 8, MEM, 8, 8, 8, 4, 4, 4, MEM, 8, 8, 8, 4};
     const void *val[] = {&h->workspace, &go, &ldg, &x, &xo, &a->dw, &dwo, &batch, &hf, &classes, &samples, &averaged,
                          &h->params, &ro, &seed, &step, &acc};
-    size_t tiles = h->ldg / CLMSD__CLASS_TILE, quads = (d->features + 3) / 4;
+    size_t tiles = class_tiles(h), quads = (d->features + 3) / 4;
     return clmsd__run_kernel(h->ctx, CLMSD__K_FUSED_DW, 17, sz, val, tiles * quads);
 }
 

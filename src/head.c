@@ -1,5 +1,6 @@
-/* The multi-sample dropout head: plans (validation, workspace) and the public calls. The engine
- * that enqueues the work lives in engine_clblast.c. */
+/* The multi-sample dropout head: plans (validation, engine choice, workspace) and the public calls.
+ * The engines that enqueue the work are engine_fused.c and engine_clblast.c; AUTO's rule is
+ * engine_auto.c. */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -41,8 +42,12 @@ typedef struct layout {
     size_t xd, z, g, rowloss, counter, wt, floats, ldg;
 } layout;
 
+/* G's and WT's columns for the fused engine: 16 for up to 16 classes (a narrow tile), else C
+ * rounded up to the 32-class tile */
 static size_t padded_classes(const clmsd_head_desc *desc)
 {
+    if (desc->classes <= CLMSD__CLASS_TILE / 2)
+        return CLMSD__CLASS_TILE / 2;
     return (desc->classes + CLMSD__CLASS_TILE - 1) / CLMSD__CLASS_TILE * CLMSD__CLASS_TILE;
 }
 
