@@ -50,7 +50,7 @@ static const char train_usage[] =
     "  --hidden H       width of the random feature layer (default 512)\n"
     "  --target L       training loss whose first crossing is reported (default 0.15)\n"
     "  --eval-every N   iterations between clean-loss evaluations (default 2)\n"
-    "  --engine E       auto or clblast (default auto)\n"
+    "  --engine E       auto, fused or clblast (default auto: fused, bit-reproducible everywhere)\n"
     "  --device SPEC    OpenCL device (\"P:D\" or a name substring; default $CLMSD_DEVICE, GPU, CPU)\n"
     "  --seed N         seed of the split, the features, the masks (default 2019)\n"
     "  --data FILE      the digits CSV (default the source tree's examples/data/digits.csv.gz)\n"
@@ -120,6 +120,8 @@ static int parse(int argc, char **argv, options *o)
                 o->engine = CLMSD_ENGINE_AUTO;
             else if (!strcmp(v, "clblast"))
                 o->engine = CLMSD_ENGINE_CLBLAST;
+            else if (!strcmp(v, "fused"))
+                o->engine = CLMSD_ENGINE_FUSED;
             else
                 goto bad;
         } else if (!strcmp(a, "--epochs") || !strcmp(a, "--batch") || !strcmp(a, "--hidden") ||
