@@ -130,9 +130,8 @@ clmsd_status clmsd__launch(clmsd_context *ctx, clmsd__kernel_id id, cl_kernel ke
 {
     size_t local[2] = {ctx->local_size[id], 1};
     /* small launches: smaller groups (down to the preferred multiple) so every compute unit gets
-     * work; the reductions' group size is part of their canonical order and stays */
-    while (id != CLMSD__K_HEAD_COUNT_VALID && id != CLMSD__K_HEAD_REDUCE_LOSS && local[0] % 2 == 0 &&
-           local[0] / 2 >= ctx->local_multiple[id] &&
+     * work; a reduction's multiple is its whole group (program.c), so its canonical tree stays */
+    while (local[0] % 2 == 0 && local[0] / 2 >= ctx->local_multiple[id] &&
            (work_items + local[0] - 1) / local[0] * (dim1 ? dim1 : 1) < 2 * (size_t)ctx->compute_units)
         local[0] /= 2;
     size_t global[2] = {(work_items + local[0] - 1) / local[0] * local[0], dim1 ? dim1 : 1};
