@@ -45,6 +45,19 @@ typedef struct clmsd_philox8 {
     uint8 w[4]; /* w[j] lane i: word j of block i */
 } clmsd_philox8;
 
+/* hi and lo words of c * m for eight lanes. The lanes are multiplied in pairs as 64-bit halves,
+ * each 32x32 -> 64 product in one instruction where the device has one (x86: vpmuludq), where
+ * mul_hi on a vector may cost several 16-bit partial products. Every lane gets the same
+ * treatment, so the result does not depend on the byte order of as_ulong4. */
+inline void clmsd_mul_wide8(uint8 c, uint m, uint8 *hi, uint8 *lo)
+{
+    const ulong4 low = (ulong4)0xFFFFFFFFul;
+    ulong4 pairs = as_ulong4(c);
+    ulong4 even = (pairs & low) * (ulong4)m, odd = (pairs >> 32) * (ulong4)m;
+    *hi = as_uint8((even >> 32) | (odd & ~low));
+    *lo = as_uint8((even & low) | (odd << 32));
+}
+
 inline clmsd_philox8 clmsd_stream_block8(ulong seed, ulong step, uint8 k, uint8 q)
 {
     uint8 c0 = q, c1 = k, c2 = (uint8)((uint)step), c3 = (uint8)((uint)(step >> 32));
@@ -54,8 +67,9 @@ inline clmsd_philox8 clmsd_stream_block8(ulong seed, ulong step, uint8 k, uint8 
             k0 += 0x9E3779B9u;
             k1 += 0xBB67AE85u;
         }
-        uint8 hi0 = mul_hi((uint8)0xD2511F53u, c0), lo0 = (uint8)0xD2511F53u * c0;
-        uint8 hi1 = mul_hi((uint8)0xCD9E8D57u, c2), lo1 = (uint8)0xCD9E8D57u * c2;
+        uint8 hi0, lo0, hi1, lo1;
+        clmsd_mul_wide8(c0, 0xD2511F53u, &hi0, &lo0);
+        clmsd_mul_wide8(c2, 0xCD9E8D57u, &hi1, &lo1);
         c0 = hi1 ^ c1 ^ (uint8)k0;
         c1 = lo1;
         c2 = hi0 ^ c3 ^ (uint8)k1;
