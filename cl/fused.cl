@@ -35,10 +35,61 @@ inline void clmsd_store_tile(__global float *z, ulong at, uint count, float16 lo
         z[at + j] = out[j];
 }
 
-#define CLMSD_LOGIT_SAMPLES 4 /* samples of one batch row per work-item: each W^T row loaded once for 4 */
+#define CLMSD_LOGIT_SAMPLES 2 /* samples of one batch row per work-item: each W^T row loaded once for 2 */
+
+/* 32 floats as two named vectors (pocl keeps arrays of vectors in memory) */
+typedef struct clmsd_float32 {
+    float16 lo, hi;
+} clmsd_float32;
+
+/* y[at - first + t] for the elements at + t of [first, stop), zeros for the others */
+inline clmsd_float32 clmsd_load_run32(__global const float *y, ulong at, ulong first, ulong stop)
+{
+    clmsd_float32 r;
+    if (at >= first && at + 32 <= stop) {
+        r.lo = vload16(0, y + at - first);
+        r.hi = vload16(1, y + at - first);
+        return r;
+    }
+    float v[32];
+    for (uint t = 0; t < 32; ++t)
+        v[t] = at + t >= first && at + t < stop ? y[at + t - first] : 0.0f;
+    r.lo = vload16(0, v);
+    r.hi = vload16(1, v);
+    return r;
+}
+
+/* y[at - first + t] (+)= v[t] for the elements at + t of [first, stop) */
+inline void clmsd_store_run32(__global float *y, ulong at, ulong first, ulong stop, clmsd_float32 v, int accumulate)
+{
+    if (at >= first && at + 32 <= stop && !accumulate) {
+        vstore16(v.lo, 0, y + at - first);
+        vstore16(v.hi, 1, y + at - first);
+        return;
+    }
+    float out[32];
+    vstore16(v.lo, 0, out);
+    vstore16(v.hi, 1, out);
+    for (ulong e = max(at, first); e < min(at + 32, stop); ++e) {
+        __global float *o = y + e - first;
+        *o = accumulate ? *o + out[e - at] : out[e - at];
+    }
+}
+
+/* keep ? v * scale : 0.0f, lane by lane, keep = word >= threshold */
+inline clmsd_float32 clmsd_drop_run32(clmsd_float32 v, clmsd_run32 u, uint threshold, float scale)
+{
+    clmsd_float32 r;
+    r.lo = select((float16)0.0f, v.lo * scale, u.lo >= (uint16)threshold);
+    r.hi = select((float16)0.0f, v.hi * scale, u.hi >= (uint16)threshold);
+    return r;
+}
 
 /* Z[k*B + b, c] = sum_h xd_k[b, h] * W[c, h], h ascending from 0.0f, for a tile of classes and up
- * to 4 samples of one batch row; masked = 0: x itself, one sample. */
+ * to 2 samples of one batch row; masked = 0: x itself, one sample. The masked path works in runs
+ * of 32 elements: the dropped values of both samples are made with 8-wide compares and selects
+ * first, so the inner loop is only broadcasts and multiply-adds, and its 8 accumulators and 4
+ * W^T vectors fit in 16 AVX registers. */
 __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global const float *wt, ulong wt_off,
                                  __global float *z, ulong z_off, ulong batch, ulong features, uint classes,
                                  uint cpad, uint samples, int masked, __global const uint *params,
@@ -53,8 +104,7 @@ __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global 
     uint nk = min((uint)CLMSD_LOGIT_SAMPLES, samples - k0);
     __global const float *xr = x + x_off + b * features;
     __global const float *wr = wt + wt_off + c0;
-    /* four samples' accumulators as named vectors, so they stay in registers */
-    float16 a00 = 0.0f, a01 = 0.0f, a10 = 0.0f, a11 = 0.0f, a20 = 0.0f, a21 = 0.0f, a30 = 0.0f, a31 = 0.0f;
+    float16 a00 = 0.0f, a01 = 0.0f, a10 = 0.0f, a11 = 0.0f;
     if (!masked) {
         for (ulong h = 0; h < features; ++h) {
             float v = xr[h];
@@ -63,32 +113,27 @@ __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global 
                 a01 = a01 + v * vload16(0, wr + h * cpad + 16);
         }
     } else {
-        /* samples past K keep nothing */
-#define CLMSD_THRESHOLD(s) ((s) < nk ? params[k0 + (s)] : 0xffffffffu)
-#define CLMSD_SCALE(s) ((s) < nk ? as_float(params[samples + k0 + (s)]) : 0.0f)
-        uint4 threshold = (uint4)(CLMSD_THRESHOLD(0), CLMSD_THRESHOLD(1), CLMSD_THRESHOLD(2), CLMSD_THRESHOLD(3));
-        float4 scale = (float4)(CLMSD_SCALE(0), CLMSD_SCALE(1), CLMSD_SCALE(2), CLMSD_SCALE(3));
-#undef CLMSD_THRESHOLD
-#undef CLMSD_SCALE
+        /* a second sample past K keeps nothing, and is never stored */
+        uint t0 = params[k0], t1 = nk > 1 ? params[k0 + 1] : 0xffffffffu;
+        float s0 = as_float(params[samples + k0]), s1 = nk > 1 ? as_float(params[samples + k0 + 1]) : 0.0f;
         ulong e0 = (row_offset + b) * features, e1 = e0 + features;
         for (ulong q = e0 >> 2; q <= (e1 - 1) >> 2; q += 8) {
-            uint words[CLMSD_LOGIT_SAMPLES][32]; /* words[s][j*8 + i]: word j of block q + i */
-            for (uint s = 0; s < CLMSD_LOGIT_SAMPLES; ++s) {
-                clmsd_philox8 u = clmsd_stream_block8(seed, step, (uint8)(k0 + s), (uint8)((uint)q) + CLMSD_LANES8);
-                for (int j = 0; j < 4; ++j)
-                    vstore8(u.w[j], j, words[s]);
-            }
-            ulong stop = min(4 * q + 32, e1);
-            for (ulong e = max(4 * q, e0); e < stop; ++e) {
+            clmsd_float32 xv = clmsd_load_run32(xr, 4 * q, e0, e1);
+            clmsd_float32 d0 = clmsd_drop_run32(xv, clmsd_stream_run32(seed, step, k0, (uint)q), t0, s0);
+            clmsd_float32 d1 = clmsd_drop_run32(xv, clmsd_stream_run32(seed, step, k0 + 1, (uint)q), t1, s1);
+            float xd[2][32];
+            vstore16(d0.lo, 0, xd[0]), vstore16(d0.hi, 1, xd[0]);
+            vstore16(d1.lo, 0, xd[1]), vstore16(d1.hi, 1, xd[1]);
+            ulong first = max(4 * q, e0), stop = min(4 * q + 32, e1);
+            for (ulong e = first; e < stop; ++e) {
                 ulong h = e - e0;
-                uint at = (uint)((e & 3) * 8 + (e >> 2) - q);
-                uint4 word = (uint4)(words[0][at], words[1][at], words[2][at], words[3][at]);
-                float4 v = select((float4)0.0f, xr[h] * scale, word >= threshold);
+                uint t = (uint)(e - 4 * q);
+                float v0 = xd[0][t], v1 = xd[1][t];
                 float16 w0 = vload16(0, wr + h * cpad);
-                a00 = a00 + v.s0 * w0, a10 = a10 + v.s1 * w0, a20 = a20 + v.s2 * w0, a30 = a30 + v.s3 * w0;
+                a00 = a00 + v0 * w0, a10 = a10 + v1 * w0;
                 if (wide) {
                     float16 w1 = vload16(0, wr + h * cpad + 16);
-                    a01 = a01 + v.s0 * w1, a11 = a11 + v.s1 * w1, a21 = a21 + v.s2 * w1, a31 = a31 + v.s3 * w1;
+                    a01 = a01 + v0 * w1, a11 = a11 + v1 * w1;
                 }
             }
         }
@@ -96,10 +141,6 @@ __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global 
     clmsd_store_tile(z, z_off + ((ulong)k0 * batch + b) * classes + c0, classes - c0, a00, a01);
     if (nk > 1)
         clmsd_store_tile(z, z_off + ((ulong)(k0 + 1) * batch + b) * classes + c0, classes - c0, a10, a11);
-    if (nk > 2)
-        clmsd_store_tile(z, z_off + ((ulong)(k0 + 2) * batch + b) * classes + c0, classes - c0, a20, a21);
-    if (nk > 3)
-        clmsd_store_tile(z, z_off + ((ulong)(k0 + 3) * batch + b) * classes + c0, classes - c0, a30, a31);
 }
 
 /* p[0 .. n-1] and zeros: the tail of a row never reads past it */
@@ -171,54 +212,42 @@ __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __
         }
 }
 
-inline float16 clmsd_load16(__global const float *p, uint n)
-{
-    if (n == 16)
-        return vload16(0, p);
-    float v[16];
-    for (uint j = 0; j < 16; ++j)
-        v[j] = j < n ? p[j] : 0.0f;
-    return vload16(0, v);
-}
-
 /* dX[b, h] (+)= sum over k ascending of keep_k s_k t_k, t_k = sum_c G[k*B + b, c] W[c, h] (c
  * ascending from 0.0f); averaged: one t from G[b] for every k, and the sum times 1/K. One
- * work-item owns 16 consecutive features of one row; 8 Philox blocks cover them for one sample. */
+ * work-item owns one run of 32 stream elements of one row (runs_per_row of them per row: the
+ * first and last may be partial when rows do not start on a block), so each Philox call serves
+ * 32 features of one sample, and t, the sum and the W^T loads stay in 12 AVX registers. */
 __kernel void clmsd_fused_dx(__global const float *g, ulong g_off, ulong ldg, __global const float *w, ulong w_off,
                              __global float *dx, ulong dx_off, ulong batch, ulong features, uint classes,
                              uint samples, int averaged, float inv_samples, __global const uint *params,
-                             ulong row_offset, ulong seed, ulong step, int accumulate)
+                             ulong row_offset, ulong seed, ulong step, int accumulate, ulong runs_per_row)
 {
-    ulong groups = (features + 15) / 16, i = get_global_id(0), b = i / groups;
+    ulong i = get_global_id(0), b = i / runs_per_row;
     if (b >= batch)
         return;
-    ulong h0 = (i % groups) * 16;
-    uint nh = (uint)min((ulong)16, features - h0);
-    __global const float *wq = w + w_off + h0;
-    ulong e = (row_offset + b) * features + h0, q = e >> 2;
-    float16 t = 0.0f, acc = 0.0f;
+    ulong e0 = (row_offset + b) * features, e1 = e0 + features, q = (e0 >> 2) + i % runs_per_row * 8, at = 4 * q;
+    if (at >= e1)
+        return;
+    clmsd_float32 t, acc;
     for (uint k = 0; k < samples; ++k) {
         if (k == 0 || !averaged) {
             __global const float *gr = g + g_off + ((averaged ? 0 : (ulong)k * batch) + b) * ldg;
-            t = 0.0f;
-            for (uint c = 0; c < classes; ++c)
-                t = t + gr[c] * clmsd_load16(wq + (ulong)c * features, nh);
+            t.lo = t.hi = 0.0f;
+            for (uint c = 0; c < classes; ++c) {
+                clmsd_float32 wv = clmsd_load_run32(w + w_off + (ulong)c * features, at, e0, e1);
+                float gc = gr[c];
+                t.lo = t.lo + gc * wv.lo;
+                t.hi = t.hi + gc * wv.hi;
+            }
         }
-        clmsd_philox8 u = clmsd_stream_block8(seed, step, (uint8)k, (uint8)((uint)q) + CLMSD_LANES8);
-        uint words[32]; /* words[j*8 + i]: word j of block q + i */
-        for (int j = 0; j < 4; ++j)
-            vstore8(u.w[j], j, words);
-        uint threshold = params[k];
-        int keep[16];
-        for (uint j = 0; j < 16; ++j)
-            keep[j] = words[((e + j) & 3) * 8 + ((e + j) >> 2) - q] >= threshold ? -1 : 0;
-        float16 term = select((float16)0.0f, t * as_float(params[samples + k]), vload16(0, keep));
-        acc = k == 0 ? term : acc + term;
+        clmsd_float32 term = clmsd_drop_run32(t, clmsd_stream_run32(seed, step, k, (uint)q), params[k],
+                                              as_float(params[samples + k]));
+        acc.lo = k == 0 ? term.lo : acc.lo + term.lo;
+        acc.hi = k == 0 ? term.hi : acc.hi + term.hi;
     }
-    float out[16];
-    vstore16(averaged ? acc * inv_samples : acc, 0, out);
-    for (uint j = 0; j < nh; ++j) {
-        __global float *o = dx + dx_off + b * features + h0 + j;
-        *o = accumulate ? *o + out[j] : out[j];
+    if (averaged) {
+        acc.lo = acc.lo * inv_samples;
+        acc.hi = acc.hi * inv_samples;
     }
+    clmsd_store_run32(dx + dx_off + b * features, at, e0, e1, acc, accumulate);
 }

@@ -81,3 +81,22 @@ inline clmsd_philox8 clmsd_stream_block8(ulong seed, ulong step, uint8 k, uint8 
 }
 
 #define CLMSD_LANES8 ((uint8)(0, 1, 2, 3, 4, 5, 6, 7))
+
+/* The stream words of the 32 elements 4q .. 4q+31 of sample k in element order: lo lane i is the
+ * word of element 4q + i, hi lane i that of 4q + 16 + i. Vector compares and selects then line up
+ * with the data. (Named vectors, not arrays: pocl keeps arrays of vectors in memory.) */
+typedef struct clmsd_run32 {
+    uint16 lo, hi;
+} clmsd_run32;
+
+inline clmsd_run32 clmsd_stream_run32(ulong seed, ulong step, uint k, uint q)
+{
+    clmsd_philox8 u = clmsd_stream_block8(seed, step, (uint8)k, (uint8)q + CLMSD_LANES8);
+    uint8 w0 = u.w[0], w1 = u.w[1], w2 = u.w[2], w3 = u.w[3];
+    clmsd_run32 r;
+    r.lo = (uint16)(w0.s0, w1.s0, w2.s0, w3.s0, w0.s1, w1.s1, w2.s1, w3.s1,
+                    w0.s2, w1.s2, w2.s2, w3.s2, w0.s3, w1.s3, w2.s3, w3.s3);
+    r.hi = (uint16)(w0.s4, w1.s4, w2.s4, w3.s4, w0.s5, w1.s5, w2.s5, w3.s5,
+                    w0.s6, w1.s6, w2.s6, w3.s6, w0.s7, w1.s7, w2.s7, w3.s7);
+    return r;
+}

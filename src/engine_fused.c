@@ -8,7 +8,7 @@
 #include "internal.h"
 
 #define MEM sizeof(cl_mem)
-#define LOGIT_SAMPLES 4 /* CLMSD_LOGIT_SAMPLES of cl/fused.cl */
+#define LOGIT_SAMPLES 2 /* CLMSD_LOGIT_SAMPLES of cl/fused.cl */
 
 /* one narrow tile of 16 classes, or ldg / 32 tiles of 32 */
 static size_t class_tiles(const clmsd_head *h) { return h->ldg < CLMSD__CLASS_TILE ? 1 : h->ldg / CLMSD__CLASS_TILE; }
@@ -53,18 +53,28 @@ static clmsd_status dw(clmsd_head *h, const clmsd_head_args *a, const clmsd__str
     return clmsd__run_kernel(h->ctx, CLMSD__K_FUSED_DW, 17, sz, val, tiles * quads);
 }
 
+/* Runs of 32 stream elements per row: rows that start on a block boundary need features / 32 of
+ * them (rounded up); others may touch one more block at each end. */
+static size_t runs_per_row(const clmsd_head_desc *d, size_t row_offset)
+{
+    size_t h = d->features;
+    bool aligned = h % 4 == 0 && (row_offset * h) % 4 == 0;
+    size_t blocks = aligned ? h / 4 : (h + 2) / 4 + 1;
+    return (blocks + 7) / 8;
+}
+
 static clmsd_status dx(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, cl_int averaged)
 {
     const clmsd_head_desc *d = &h->desc;
     cl_ulong go = h->ws_g, ldg = h->ldg, wo = a->w_off, dxo = a->dx_off, batch = d->batch, hf = d->features;
-    cl_ulong ro = s->row_offset, seed = s->seed, step = s->step;
+    cl_ulong ro = s->row_offset, seed = s->seed, step = s->step, runs = runs_per_row(d, s->row_offset);
     cl_uint classes = (cl_uint)d->classes, samples = d->samples;
     cl_int acc = a->accumulate;
     float inv = clmsd__head_inv_samples(d);
-    const size_t sz[] = {MEM, 8, 8, MEM, 8, MEM, 8, 8, 8, 4, 4, 4, 4, MEM, 8, 8, 8, 4};
+    const size_t sz[] = {MEM, 8, 8, MEM, 8, MEM, 8, 8, 8, 4, 4, 4, 4, MEM, 8, 8, 8, 4, 8};
     const void *val[] = {&h->workspace, &go, &ldg, &a->w, &wo, &a->dx, &dxo, &batch, &hf, &classes, &samples,
-                         &averaged, &inv, &h->params, &ro, &seed, &step, &acc};
-    return clmsd__run_kernel(h->ctx, CLMSD__K_FUSED_DX, 18, sz, val, d->batch * ((d->features + 15) / 16));
+                         &averaged, &inv, &h->params, &ro, &seed, &step, &acc, &runs};
+    return clmsd__run_kernel(h->ctx, CLMSD__K_FUSED_DX, 19, sz, val, d->batch * runs);
 }
 
 clmsd_status clmsd__fused_run(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, clmsd__head_mode mode)
