@@ -179,26 +179,29 @@ __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __
             CLMSD_DW_ACCUMULATE(xv, g + g_off + b * ldg)
             continue;
         }
+        /* feature j of the quad is word (off + j) of blocks q, q + 1 */
         ulong e = (row_offset + b) * features + h0, q = e >> 2;
-        bool straddle = ((e + nh - 1) >> 2) != q;
+        uint off = (uint)(e & 3);
+        bool straddle = off + nh > 4;
         for (uint kc = 0; kc < samples; kc += 8) {
             uint8 ks = (uint8)kc + CLMSD_LANES8;
             clmsd_philox8 u0 = clmsd_stream_block8(seed, step, ks, (uint8)((uint)q));
             clmsd_philox8 u1 = straddle ? clmsd_stream_block8(seed, step, ks, (uint8)((uint)q + 1)) : u0;
-            uint words[2][32]; /* words[block][j*8 + lane] */
-            for (int j = 0; j < 4; ++j) {
-                vstore8(u0.w[j], j, words[0]);
-                vstore8(u1.w[j], j, words[1]);
-            }
-            for (uint lane = 0; lane < 8 && kc + lane < samples; ++lane) {
-                uint k = kc + lane;
-                uint4 word = (uint4)(words[(e >> 2) - q][(e & 3) * 8 + lane],
-                                     words[((e + 1) >> 2) - q][((e + 1) & 3) * 8 + lane],
-                                     words[((e + 2) >> 2) - q][((e + 2) & 3) * 8 + lane],
-                                     words[((e + 3) >> 2) - q][((e + 3) & 3) * 8 + lane]);
-                float4 xd = select((float4)0.0f, xv * as_float(params[samples + k]), word >= (uint4)params[k]);
-                CLMSD_DW_ACCUMULATE(xd, g + g_off + ((ulong)k * batch + b) * ldg)
-            }
+            /* word[j] lane i: the word of feature j for sample kc + i */
+            uint8 w0 = off == 0 ? u0.w[0] : off == 1 ? u0.w[1] : off == 2 ? u0.w[2] : u0.w[3];
+            uint8 w1 = off == 0 ? u0.w[1] : off == 1 ? u0.w[2] : off == 2 ? u0.w[3] : u1.w[0];
+            uint8 w2 = off == 0 ? u0.w[2] : off == 1 ? u0.w[3] : off == 2 ? u1.w[0] : u1.w[1];
+            uint8 w3 = off == 0 ? u0.w[3] : off == 1 ? u1.w[0] : off == 2 ? u1.w[1] : u1.w[2];
+#define CLMSD_DW_SAMPLE(lane, s)                                                                     \
+    if (kc + (lane) < samples) {                                                                     \
+        uint k = kc + (lane);                                                                        \
+        uint4 word = (uint4)(w0.s, w1.s, w2.s, w3.s);                                                \
+        float4 xd = select((float4)0.0f, xv * as_float(params[samples + k]), word >= (uint4)params[k]); \
+        CLMSD_DW_ACCUMULATE(xd, g + g_off + ((ulong)k * batch + b) * ldg)                            \
+    }
+            CLMSD_DW_SAMPLE(0, s0) CLMSD_DW_SAMPLE(1, s1) CLMSD_DW_SAMPLE(2, s2) CLMSD_DW_SAMPLE(3, s3)
+            CLMSD_DW_SAMPLE(4, s4) CLMSD_DW_SAMPLE(5, s5) CLMSD_DW_SAMPLE(6, s6) CLMSD_DW_SAMPLE(7, s7)
+#undef CLMSD_DW_SAMPLE
         }
     }
 #undef CLMSD_DW_ACCUMULATE
