@@ -13,11 +13,14 @@
 
 #define CLMSD_CLASS_TILE 32
 
-/* WT[h, c] = W[c, h] for c < C, 0 in the padding */
+/* WT[h, c] = W[c, h] for c < C, 0 in the padding; with a counter, the CE head's valid ids too */
 __kernel void clmsd_transpose_pad(__global const float *w, ulong w_off, __global float *wt, ulong wt_off,
-                                  ulong features, uint classes, uint cpad)
+                                  ulong features, uint classes, uint cpad, __global const uint *target,
+                                  ulong target_off, ulong batch, __global uint *counter, ulong counter_off)
 {
     ulong i = get_global_id(0);
+    if (counter && i == 0) /* the count of valid class ids, rather than a launch of its own */
+        counter[counter_off] = clmsd_count_valid_ids(target + target_off, batch, classes);
     if (i >= features * cpad)
         return;
     ulong h = i / cpad;
@@ -149,13 +152,31 @@ inline float4 clmsd_load4(__global const float *p, uint n)
     return n == 4 ? vload4(0, p) : (float4)(p[0], n > 1 ? p[1] : 0.0f, n > 2 ? p[2] : 0.0f, 0.0f);
 }
 
+/* db[c] (+)= sum over rows n ascending of G[n, c], for the `count` classes of one tile: the order
+ * of clmsd_head_bias_grad, 16 classes per vector */
+inline void clmsd_bias_grad_tile(__global const float *g, ulong ldg, ulong rows, uint count, __global float *db,
+                                 int accumulate)
+{
+    float16 lo = 0.0f, hi = 0.0f;
+    for (ulong n = 0; n < rows; ++n) {
+        lo = lo + vload16(0, g + n * ldg);
+        if (count > 16)
+            hi = hi + vload16(1, g + n * ldg);
+    }
+    float out[CLMSD_CLASS_TILE];
+    vstore16(lo, 0, out);
+    vstore16(hi, 1, out);
+    for (uint c = 0; c < count; ++c)
+        db[c] = accumulate ? db[c] + out[c] : out[c];
+}
+
 /* dW[c, h] (+)= sum over b ascending, then k ascending, of G[k*B + b, c] * xd_k[b, h]
  * (averaged: sum over b of G[b, c] * Xbar[b, h]). One work-item owns a tile of classes by 4
  * consecutive features, and draws the stream words of its 4 features for 8 samples at once. */
 __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __global const float *x, ulong x_off,
                              __global float *dw, ulong dw_off, ulong batch, ulong features, uint classes,
                              uint samples, int averaged, __global const uint *params, ulong row_offset,
-                             ulong seed, ulong step, int accumulate)
+                             ulong seed, ulong step, int accumulate, __global float *db, ulong db_off, ulong rows)
 {
     ulong quads = (features + 3) / 4, i = get_global_id(0), ct = i / quads;
     if (ct * CLMSD_CLASS_TILE >= classes)
@@ -213,6 +234,9 @@ __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __
             __global float *o = dw + dw_off + (ulong)(c0 + c) * features + h0 + j;
             *o = accumulate ? *o + out[j][c] : out[j][c];
         }
+    if (db && h0 == 0) /* the bias gradient of the tile, rather than a launch of its own */
+        clmsd_bias_grad_tile(g + g_off + c0, ldg, rows, min((uint)CLMSD_CLASS_TILE, classes - c0), db + db_off + c0,
+                             accumulate);
 }
 
 /* dX[b, h] (+)= sum over k ascending of keep_k s_k t_k, t_k = sum_c G[k*B + b, c] W[c, h] (c

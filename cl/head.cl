@@ -18,6 +18,21 @@
     }                                                                        \
     barrier(CLK_LOCAL_MEM_FENCE);
 
+inline uint clmsd_is_valid_id(uint word, uint classes)
+{
+    int y = as_int(word);
+    return y >= 0 && (uint)y < classes ? 1u : 0u;
+}
+
+/* the number of class ids in [0, C) among the B targets, by one work-item (the fused engine) */
+inline uint clmsd_count_valid_ids(__global const uint *target, ulong batch, uint classes)
+{
+    uint n = 0;
+    for (ulong b = 0; b < batch; ++b)
+        n += clmsd_is_valid_id(target[b], classes);
+    return n;
+}
+
 /* counter[0] = number of class ids in [0, C) among the B targets. */
 __kernel __attribute__((reqd_work_group_size(CLMSD_REDUCE_GROUP, 1, 1)))
 void clmsd_head_count_valid(__global const uint *target, ulong target_off, ulong batch, uint classes,
@@ -26,10 +41,8 @@ void clmsd_head_count_valid(__global const uint *target, ulong target_off, ulong
     __local uint part[CLMSD_REDUCE_GROUP];
     uint lane = (uint)get_local_id(0);
     uint n = 0;
-    for (ulong b = lane; b < batch; b += CLMSD_REDUCE_GROUP) {
-        int y = as_int(target[target_off + b]);
-        n += (y >= 0 && (uint)y < classes) ? 1u : 0u;
-    }
+    for (ulong b = lane; b < batch; b += CLMSD_REDUCE_GROUP)
+        n += clmsd_is_valid_id(target[target_off + b], classes);
     part[lane] = n;
     CLMSD_TREE_REDUCE(part, lane)
     if (lane == 0)

@@ -83,7 +83,7 @@ clmsd_status clmsd__clblast_run(clmsd_head *h, const clmsd_head_args *a, const c
         st = sgemm(ctx, "Z = Xd W^T", h->rows, c, hf, xd, w_t, 0.0f, z);
     int grad = mode == CLMSD__TRAIN && (a->dx || a->dw || a->dbias);
     if (st == CLMSD_SUCCESS && a->target)
-        st = clmsd__head_loss(h, a, grad);
+        st = clmsd__head_loss(h, a, grad, 0);
     if (st == CLMSD_SUCCESS && a->logits) {
         cl_uint samples = logits_mode ? 1 : d->samples;
         st = clmsd__head_mean_logits(h, a->bias, a->bias_off, samples, logits_mode ? 1.0f : clmsd__head_inv_samples(d),

@@ -13,14 +13,16 @@
 /* one narrow tile of 16 classes, or ldg / 32 tiles of 32 */
 static size_t class_tiles(const clmsd_head *h) { return h->ldg < CLMSD__CLASS_TILE ? 1 : h->ldg / CLMSD__CLASS_TILE; }
 
-static clmsd_status transpose_w(clmsd_head *h, const clmsd_head_args *a)
+/* WT = W^T, padded; with a CE target, the count of valid ids too (one launch fewer) */
+static clmsd_status transpose_w(clmsd_head *h, const clmsd_head_args *a, bool count)
 {
     const clmsd_head_desc *d = &h->desc;
-    cl_ulong wo = a->w_off, wto = h->ws_wt, hf = d->features;
+    cl_ulong wo = a->w_off, wto = h->ws_wt, hf = d->features, to = a->target_off, batch = d->batch, co = h->ws_counter;
     cl_uint classes = (cl_uint)d->classes, cpad = (cl_uint)h->ldg;
-    const size_t sz[] = {MEM, 8, MEM, 8, 8, 4, 4};
-    const void *val[] = {&a->w, &wo, &h->workspace, &wto, &hf, &classes, &cpad};
-    return clmsd__run_kernel(h->ctx, CLMSD__K_TRANSPOSE_PAD, 7, sz, val, d->features * h->ldg);
+    cl_mem target = count ? a->target : NULL, counter = count ? h->workspace : NULL;
+    const size_t sz[] = {MEM, 8, MEM, 8, 8, 4, 4, MEM, 8, 8, MEM, 8};
+    const void *val[] = {&a->w, &wo, &h->workspace, &wto, &hf, &classes, &cpad, &target, &to, &batch, &counter, &co};
+    return clmsd__run_kernel(h->ctx, CLMSD__K_TRANSPOSE_PAD, 12, sz, val, d->features * h->ldg);
 }
 
 /* Z = xd W^T into the workspace; s NULL (predict) means no masks. */
@@ -38,19 +40,20 @@ static clmsd_status logits(clmsd_head *h, const clmsd__stream *s, cl_mem x, size
     return clmsd__run_kernel(h->ctx, CLMSD__K_FUSED_LOGITS, 16, sz, val, groups * d->batch * tiles);
 }
 
+/* dW, and db with it when asked (one launch fewer) */
 static clmsd_status dw(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, cl_mem x, size_t x_off,
                        cl_int averaged)
 {
     const clmsd_head_desc *d = &h->desc;
     cl_ulong go = h->ws_g, ldg = h->ldg, xo = x_off, dwo = a->dw_off, batch = d->batch, hf = d->features;
-    cl_ulong ro = s->row_offset, seed = s->seed, step = s->step;
+    cl_ulong ro = s->row_offset, seed = s->seed, step = s->step, dbo = a->dbias_off, rows = h->rows;
     cl_uint classes = (cl_uint)d->classes, samples = d->samples;
     cl_int acc = a->accumulate;
-    const size_t sz[] = {MEM, 8, 8, MEM, 8, MEM, 8, 8, 8, 4, 4, 4, MEM, 8, 8, 8, 4};
+    const size_t sz[] = {MEM, 8, 8, MEM, 8, MEM, 8, 8, 8, 4, 4, 4, MEM, 8, 8, 8, 4, MEM, 8, 8};
     const void *val[] = {&h->workspace, &go, &ldg, &x, &xo, &a->dw, &dwo, &batch, &hf, &classes, &samples, &averaged,
-                         &h->params, &ro, &seed, &step, &acc};
+                         &h->params, &ro, &seed, &step, &acc, &a->dbias, &dbo, &rows};
     size_t tiles = class_tiles(h), quads = (d->features + 3) / 4;
-    return clmsd__run_kernel(h->ctx, CLMSD__K_FUSED_DW, 17, sz, val, tiles * quads);
+    return clmsd__run_kernel(h->ctx, CLMSD__K_FUSED_DW, 20, sz, val, tiles * quads);
 }
 
 /* Runs of 32 stream elements per row: rows that start on a block boundary need features / 32 of
@@ -80,7 +83,8 @@ static clmsd_status dx(clmsd_head *h, const clmsd_head_args *a, const clmsd__str
 clmsd_status clmsd__fused_run(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, clmsd__head_mode mode)
 {
     const clmsd_head_desc *d = &h->desc;
-    clmsd_status st = transpose_w(h, a);
+    bool count = mode != CLMSD__PREDICT && a->target && d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY;
+    clmsd_status st = transpose_w(h, a, count);
     if (st == CLMSD_SUCCESS && mode == CLMSD__PREDICT)
         st = logits(h, NULL, a->x, a->x_off, 1, 0);
     if (mode == CLMSD__PREDICT)
@@ -96,7 +100,7 @@ clmsd_status clmsd__fused_run(clmsd_head *h, const clmsd_head_args *a, const clm
         st = averaged ? logits(h, s, h->workspace, h->ws_xd, 1, 0) : logits(h, s, a->x, a->x_off, d->samples, 1);
     int grad = mode == CLMSD__TRAIN && (a->dx || a->dw || a->dbias);
     if (st == CLMSD_SUCCESS && a->target)
-        st = clmsd__head_loss(h, a, grad);
+        st = clmsd__head_loss(h, a, grad, count);
     if (st == CLMSD_SUCCESS && a->logits)
         st = clmsd__head_mean_logits(h, a->bias, a->bias_off, averaged ? 1 : d->samples,
                                      averaged ? 1.0f : clmsd__head_inv_samples(d), a->logits, a->logits_off);
@@ -104,7 +108,7 @@ clmsd_status clmsd__fused_run(clmsd_head *h, const clmsd_head_args *a, const clm
         st = averaged ? dw(h, a, s, h->workspace, h->ws_xd, 1) : dw(h, a, s, a->x, a->x_off, 0);
     if (st == CLMSD_SUCCESS && grad && a->dx)
         st = dx(h, a, s, averaged);
-    if (st == CLMSD_SUCCESS && grad && a->dbias)
+    if (st == CLMSD_SUCCESS && grad && a->dbias && !a->dw) /* else made by the dW kernel */
         st = clmsd__head_bias_grad(h, a);
     return st;
 }

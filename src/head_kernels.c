@@ -16,7 +16,7 @@ clmsd_status clmsd__head_mean_logits(clmsd_head *h, cl_mem bias, size_t bias_off
     return clmsd__run_kernel(h->ctx, CLMSD__K_HEAD_MEAN_LOGITS, 11, sz, val, d->batch * d->classes);
 }
 
-clmsd_status clmsd__head_loss(clmsd_head *h, const clmsd_head_args *a, int grad)
+clmsd_status clmsd__head_loss(clmsd_head *h, const clmsd_head_args *a, int grad, int counted)
 {
     const clmsd_head_desc *d = &h->desc;
     cl_ulong batch = d->batch, rows = h->rows, to = a->target_off, co = h->ws_counter, zo = h->ws_z;
@@ -25,7 +25,7 @@ clmsd_status clmsd__head_loss(clmsd_head *h, const clmsd_head_args *a, int grad)
     cl_int kind = (cl_int)d->loss, has_bias = a->bias != NULL;
     float scale = clmsd__head_scale(d), kprime = clmsd__head_kprime(d);
     clmsd_status st = CLMSD_SUCCESS;
-    if (d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY) {
+    if (d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY && !counted) {
         const size_t sz[] = {MEM, 8, 8, 4, MEM, 8};
         const void *val[] = {&a->target, &to, &batch, &classes, &h->workspace, &co};
         st = clmsd__run_kernel(h->ctx, CLMSD__K_HEAD_COUNT_VALID, 6, sz, val, CLMSD__REDUCE_GROUP);

@@ -130,7 +130,8 @@ float clmsd__head_scale(const clmsd_head_desc *desc);
 float clmsd__head_kprime(const clmsd_head_desc *desc);
 
 /* head_kernels.c: the engine-independent kernels around the GEMMs */
-clmsd_status clmsd__head_loss(clmsd_head *head, const clmsd_head_args *args, int grad);
+/* counted: the valid-id count is already in the workspace (the fused engine's transpose makes it) */
+clmsd_status clmsd__head_loss(clmsd_head *head, const clmsd_head_args *args, int grad, int counted);
 clmsd_status clmsd__head_mean_logits(clmsd_head *head, cl_mem bias, size_t bias_off, cl_uint samples,
                                      float inv_samples, cl_mem out, size_t out_off);
 clmsd_status clmsd__head_bias_grad(clmsd_head *head, const clmsd_head_args *args);
