@@ -88,13 +88,17 @@ __kernel void clmsd_head_loss_rows(__global const float *z, ulong z_off, ulong r
         for (uint c = 0; c < classes; ++c)
             m = fmax(m, clmsd_logit(z, zr, c, bias, bias_off, has_bias));
         float sum = 0.0f;
-        for (uint c = 0; c < classes; ++c)
-            sum = sum + clmsd_exp(clmsd_logit(z, zr, c, bias, bias_off, has_bias) - m);
+        for (uint c = 0; c < classes; ++c) {
+            float e = clmsd_exp(clmsd_logit(z, zr, c, bias, bias_off, has_bias) - m);
+            sum = sum + e;
+            if (grad) /* kept for the gradient rather than computed twice */
+                gr[c] = e;
+        }
         rowloss[rowloss_off + n] = (m + clmsd_log(sum)) - clmsd_logit(z, zr, (uint)y, bias, bias_off, has_bias);
         if (grad) {
             float g_scale = clmsd_ce_scale(counter[counter_off], kprime), inv_sum = clmsd_recip(sum);
             for (uint c = 0; c < classes; ++c) {
-                float p = clmsd_exp(clmsd_logit(z, zr, c, bias, bias_off, has_bias) - m) * inv_sum;
+                float p = gr[c] * inv_sum;
                 gr[c] = (c == (uint)y ? p - 1.0f : p) * g_scale;
             }
         }
