@@ -45,38 +45,39 @@ typedef struct clmsd_philox8 {
     uint8 w[4]; /* w[j] lane i: word j of block i */
 } clmsd_philox8;
 
-/* hi and lo words of c * m for eight lanes. The lanes are multiplied in pairs as 64-bit halves,
- * each 32x32 -> 64 product in one instruction where the device has one (x86: vpmuludq), where
- * mul_hi on a vector may cost several 16-bit partial products. Every lane gets the same
- * treatment, so the result does not depend on the byte order of as_ulong4. */
-inline void clmsd_mul_wide8(uint8 c, uint m, uint8 *hi, uint8 *lo)
+/* One Philox4x32 round on four lanes, each 32-bit word held in the low half of a 64-bit lane: the
+ * 32x32 -> 64 products are then one instruction each where the device has one (x86: vpmuludq),
+ * the high word is a shift, and the low word is the product itself. The high halves of c1 and c3
+ * carry junk, which the masks before each multiply drop. */
+inline void clmsd_philox4x64_round(ulong4 *c0, ulong4 *c1, ulong4 *c2, ulong4 *c3, ulong k0, ulong k1)
 {
     const ulong4 low = (ulong4)0xFFFFFFFFul;
-    ulong4 pairs = as_ulong4(c);
-    ulong4 even = (pairs & low) * (ulong4)m, odd = (pairs >> 32) * (ulong4)m;
-    *hi = as_uint8((even >> 32) | (odd & ~low));
-    *lo = as_uint8((even & low) | (odd << 32));
+    ulong4 p0 = (*c0 & low) * (ulong4)0xD2511F53ul, p1 = (*c2 & low) * (ulong4)0xCD9E8D57ul;
+    *c0 = (p1 >> 32) ^ *c1 ^ (ulong4)k0;
+    *c1 = p1;
+    *c2 = (p0 >> 32) ^ *c3 ^ (ulong4)k1;
+    *c3 = p0;
 }
 
 inline clmsd_philox8 clmsd_stream_block8(ulong seed, ulong step, uint8 k, uint8 q)
 {
-    uint8 c0 = q, c1 = k, c2 = (uint8)((uint)step), c3 = (uint8)((uint)(step >> 32));
-    uint k0 = (uint)seed, k1 = (uint)(seed >> 32);
+    /* the eight lanes as two halves of four, each word widened to 64 bits */
+    const ulong4 low = (ulong4)0xFFFFFFFFul;
+    ulong4 qa = as_ulong4(q), ka = as_ulong4(k);
+    ulong4 a0 = qa & low, b0 = qa >> 32, a1 = ka & low, b1 = ka >> 32;
+    ulong4 a2 = (ulong4)((uint)step), b2 = a2, a3 = (ulong4)((uint)(step >> 32)), b3 = a3;
+    ulong k0 = (uint)seed, k1 = (uint)(seed >> 32);
     for (int r = 0; r < 10; ++r) {
-        if (r > 0) {
-            k0 += 0x9E3779B9u;
-            k1 += 0xBB67AE85u;
-        }
-        uint8 hi0, lo0, hi1, lo1;
-        clmsd_mul_wide8(c0, 0xD2511F53u, &hi0, &lo0);
-        clmsd_mul_wide8(c2, 0xCD9E8D57u, &hi1, &lo1);
-        c0 = hi1 ^ c1 ^ (uint8)k0;
-        c1 = lo1;
-        c2 = hi0 ^ c3 ^ (uint8)k1;
-        c3 = lo0;
+        clmsd_philox4x64_round(&a0, &a1, &a2, &a3, k0, k1);
+        clmsd_philox4x64_round(&b0, &b1, &b2, &b3, k0, k1);
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
     }
     clmsd_philox8 out;
-    out.w[0] = c0, out.w[1] = c1, out.w[2] = c2, out.w[3] = c3;
+    out.w[0] = as_uint8((a0 & low) | (b0 << 32));
+    out.w[1] = as_uint8((a1 & low) | (b1 << 32));
+    out.w[2] = as_uint8((a2 & low) | (b2 << 32));
+    out.w[3] = as_uint8((a3 & low) | (b3 << 32));
     return out;
 }
 

@@ -1,8 +1,5 @@
 /* Contexts: create on a device or attach to a caller's queue; enqueue helpers and buffer checks. */
 #include "internal.h"
-#include <stdio.h>
-#include <stdlib.h>
-cl_event clmsd__last_event;
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +53,7 @@ clmsd_status clmsd_context_create(const char *device, clmsd_context **out)
         ctx->context = NULL;
         return fail_create(ctx, clmsd__fail_cl(ctx, err, "clCreateContext"));
     }
-    ctx->queue = clCreateCommandQueue(ctx->context, dev, getenv("CLMSD_PROF") ? CL_QUEUE_PROFILING_ENABLE : 0, &err);
+    ctx->queue = clCreateCommandQueue(ctx->context, dev, 0, &err);
     if (err != CL_SUCCESS) {
         ctx->queue = NULL;
         return fail_create(ctx, clmsd__fail_cl(ctx, err, "clCreateCommandQueue"));
@@ -138,7 +135,7 @@ clmsd_status clmsd__launch(clmsd_context *ctx, clmsd__kernel_id id, cl_kernel ke
            (work_items + local[0] - 1) / local[0] * (dim1 ? dim1 : 1) < 2 * (size_t)ctx->compute_units)
         local[0] /= 2;
     size_t global[2] = {(work_items + local[0] - 1) / local[0] * local[0], dim1 ? dim1 : 1};
-    cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel, dim1 ? 2 : 1, NULL, global, local, 0, NULL, getenv("CLMSD_PROF") ? &clmsd__last_event : NULL);
+    cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel, dim1 ? 2 : 1, NULL, global, local, 0, NULL, NULL);
     if (err != CL_SUCCESS)
         return clmsd__fail_cl(ctx, err, "clEnqueueNDRangeKernel");
     return CLMSD_SUCCESS;
@@ -153,16 +150,6 @@ clmsd_status clmsd__run_kernel(clmsd_context *ctx, clmsd__kernel_id id, int coun
         st = clmsd__set_args(ctx, k, clmsd__kernel_name(id), count, sizes, values);
     if (st == CLMSD_SUCCESS)
         st = clmsd__launch(ctx, id, k, work_items, 0);
-    if (getenv("CLMSD_PROF")) {
-        static double tot[64], mn[64]; static int cnt[64];
-        cl_event ev; clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &ev); clWaitForEvents(1, &ev);
-        cl_ulong a = 0, b = 0;
-        clGetEventProfilingInfo(clmsd__last_event, CL_PROFILING_COMMAND_START, 8, &a, NULL);
-        clGetEventProfilingInfo(clmsd__last_event, CL_PROFILING_COMMAND_END, 8, &b, NULL);
-        clReleaseEvent(ev); clReleaseEvent(clmsd__last_event);
-        double ms = (b - a) * 1e-6; tot[id] += ms; if (!cnt[id] || ms < mn[id]) mn[id] = ms; cnt[id]++;
-        if (cnt[id] % 160 == 0) fprintf(stderr, "%-28s %8.3f ms avg %8.3f min over %d\n", clmsd__kernel_name(id), tot[id]/cnt[id], mn[id], cnt[id]);
-    }
     return st ? st : clmsd__order(ctx);
 }
 
