@@ -21,11 +21,12 @@ __kernel void clmsd_transpose_pad(__global const float *w, ulong w_off, __global
     ulong i = get_global_id(0);
     if (counter && i == 0) /* the count of valid class ids, rather than a launch of its own */
         counter[counter_off] = clmsd_count_valid_ids(target + target_off, batch, classes);
-    if (i >= features * cpad)
+    if (i >= features)
         return;
-    ulong h = i / cpad;
-    uint c = (uint)(i % cpad);
-    wt[wt_off + i] = c < classes ? w[w_off + (ulong)c * features + h] : 0.0f;
+    /* one row of WT per work-item: no division per element */
+    __global float *row = wt + wt_off + i * cpad;
+    for (uint c = 0; c < cpad; ++c)
+        row[c] = c < classes ? w[w_off + (ulong)c * features + i] : 0.0f;
 }
 
 /* the first `count` (at most 32) classes of a tile, held in two float16 */

@@ -22,7 +22,7 @@ static clmsd_status transpose_w(clmsd_head *h, const clmsd_head_args *a, bool co
     cl_mem target = count ? a->target : NULL, counter = count ? h->workspace : NULL;
     const size_t sz[] = {MEM, 8, MEM, 8, 8, 4, 4, MEM, 8, 8, MEM, 8};
     const void *val[] = {&a->w, &wo, &h->workspace, &wto, &hf, &classes, &cpad, &target, &to, &batch, &counter, &co};
-    return clmsd__run_kernel(h->ctx, CLMSD__K_TRANSPOSE_PAD, 12, sz, val, d->features * h->ldg);
+    return clmsd__run_kernel(h->ctx, CLMSD__K_TRANSPOSE_PAD, 12, sz, val, d->features);
 }
 
 /* Z = xd W^T into the workspace; s NULL (predict) means no masks. */
