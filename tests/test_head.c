@@ -418,6 +418,57 @@ Test(head, overwrite_ignores_old_contents, .timeout = 900)
     clmsd_context_destroy(ctx);
 }
 
+/* The fused engine folds small jobs into its big kernels (the valid-id count into the W
+ * transpose, db into the dW kernel) only when those kernels run: any subset of the outputs gives
+ * the same bits as the full step. */
+Test(fused, any_subset_of_outputs, .timeout = 900)
+{
+    clmsd_context *ctx = test_context();
+    enum { B = 7, H = 45, C = 20, K = 3, OUTS = 1 + 1 + B * C + B * H + C * H + C };
+    enum { LOSS = 1, IGNORED = 2, LOGITS = 4, DX = 8, DW = 16, DB = 32 };
+    static const int subsets[] = {DB, DW, DX, LOSS, LOSS | IGNORED, LOGITS, DW | DB, DX | DB, LOSS | DX};
+    for (int loss = 0; loss < 3; ++loss) {
+        clmsd_head_desc d = {B, H, C, K, NULL, 0.4, (clmsd_loss)loss, CLMSD_AVERAGE_LOSSES, CLMSD_ENGINE_FUSED, NULL};
+        inputs in = inputs_make(ctx, &d, true);
+        clmsd_head *head;
+        cr_assert_eq(clmsd_head_create(ctx, &d, &head), CLMSD_SUCCESS);
+        float *full = malloc(OUTS * 4), *part = malloc(OUTS * 4);
+        cl_mem out = test_buffer(ctx, NULL, OUTS * 4);
+        for (int run = -1; run < (int)(sizeof subsets / sizeof subsets[0]); ++run) {
+            int want = run < 0 ? LOSS | IGNORED | LOGITS | DX | DW | DB : subsets[run];
+            memset(part, 0, OUTS * 4);
+            cr_assert_eq(clEnqueueWriteBuffer(clmsd_context_queue(ctx), out, CL_TRUE, 0, OUTS * 4, part, 0, NULL, NULL),
+                         CL_SUCCESS);
+            size_t at_logits = 2, at_dx = at_logits + B * C, at_dw = at_dx + B * H, at_db = at_dw + C * H;
+            clmsd_head_args a = {.seed = 9, .step = 4, .row_offset = 3, .x = in.bx, .w = in.bw, .bias = in.bb,
+                                 .target = in.bt, .loss = want & LOSS ? out : NULL, .ignored = want & IGNORED ? out : NULL,
+                                 .ignored_off = 1, .logits = want & LOGITS ? out : NULL, .logits_off = at_logits,
+                                 .dx = want & DX ? out : NULL, .dx_off = at_dx, .dw = want & DW ? out : NULL,
+                                 .dw_off = at_dw, .dbias = want & DB ? out : NULL, .dbias_off = at_db};
+            cr_assert_eq(clmsd_head_train_step(head, &a, 0, NULL, NULL), CLMSD_SUCCESS, "%s",
+                         clmsd_context_last_error(ctx));
+            test_read(ctx, out, 0, run < 0 ? full : part, OUTS * 4);
+            if (run < 0)
+                continue;
+            const struct { int bit; size_t at, n; const char *name; } parts[] = {
+                {LOSS, 0, 1, "loss"}, {IGNORED, 1, 1, "ignored"}, {LOGITS, at_logits, B * C, "logits"},
+                {DX, at_dx, B * H, "dx"}, {DW, at_dw, C * H, "dw"}, {DB, at_db, C, "dbias"}};
+            for (size_t p = 0; p < sizeof parts / sizeof parts[0]; ++p)
+                for (size_t i = 0; i < parts[p].n; ++i) {
+                    float expect = want & parts[p].bit ? full[parts[p].at + i] : 0.0f;
+                    cr_assert(memcmp(&part[parts[p].at + i], &expect, 4) == 0,
+                              "loss %d, outputs %#x: %s[%zu] is %.9g, the full step gave %.9g", loss, want,
+                              parts[p].name, i, (double)part[parts[p].at + i], (double)expect);
+                }
+        }
+        clReleaseMemObject(out);
+        free(full), free(part);
+        clmsd_head_destroy(head);
+        inputs_free(&in);
+    }
+    clmsd_context_destroy(ctx);
+}
+
 Test(head, bad_input, .timeout = 900)
 {
     clmsd_context *ctx = test_context(), *other = test_context();
