@@ -223,10 +223,9 @@ __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __
             CLMSD_DW_PARAMS(4, s4) CLMSD_DW_PARAMS(5, s5) CLMSD_DW_PARAMS(6, s6) CLMSD_DW_PARAMS(7, s7)
 #undef CLMSD_DW_PARAMS
             /* dj lane i: xd of feature j for sample kc + i */
-            uint8 w0 = off == 0 ? u0.w[0] : off == 1 ? u0.w[1] : off == 2 ? u0.w[2] : u0.w[3];
-            uint8 w1 = off == 0 ? u0.w[1] : off == 1 ? u0.w[2] : off == 2 ? u0.w[3] : u1.w[0];
-            uint8 w2 = off == 0 ? u0.w[2] : off == 1 ? u0.w[3] : off == 2 ? u1.w[0] : u1.w[1];
-            uint8 w3 = off == 0 ? u0.w[3] : off == 1 ? u1.w[0] : off == 2 ? u1.w[1] : u1.w[2];
+            /* (an array, not a chain of ?: on vectors, which Oclgrind 21.10 evaluates wrongly) */
+            uint8 w[8] = {u0.w[0], u0.w[1], u0.w[2], u0.w[3], u1.w[0], u1.w[1], u1.w[2], u1.w[3]};
+            uint8 w0 = w[off], w1 = w[off + 1], w2 = w[off + 2], w3 = w[off + 3];
             float8 d0 = select((float8)0.0f, xv.s0 * scale, w0 >= threshold);
             float8 d1 = select((float8)0.0f, xv.s1 * scale, w1 >= threshold);
             float8 d2 = select((float8)0.0f, xv.s2 * scale, w2 >= threshold);

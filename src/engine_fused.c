@@ -2,9 +2,11 @@
  * output tile for all K samples, Xd never written. Every sum runs in the canonical order of
  * docs/canonical-order.md, so results equal clmsd_ref_head_exact_* bit for bit.
  *
- * Average losses: WT = W^T -> fused logits on the K*B stacked rows -> loss -> fused dW, fused dX,
- * db. Average logits: Xbar = X (1/K) sum_k keep_k s_k (the dropout-sum kernel) -> plain logits on
- * Xbar -> loss -> dW on Xbar, dX with the averaged mask, db. */
+ * Average losses: WT = W^T (and the CE valid-id count) -> fused logits on the K*B stacked rows ->
+ * loss rows -> loss -> fused dW (and db), fused dX. Average logits: Xbar = X (1/K) sum_k keep_k
+ * s_k (the dropout-sum kernel) -> plain logits on Xbar -> loss -> dW on Xbar, dX with the averaged
+ * mask. Small jobs ride on the big kernels because on a CPU device each launch costs tens of
+ * microseconds: a train step is 6 launches. */
 #include "internal.h"
 
 #define MEM sizeof(cl_mem)
