@@ -49,7 +49,7 @@ typedef struct clmsd_philox8 {
  * 32x32 -> 64 products are then one instruction each where the device has one (x86: vpmuludq),
  * the high word is a shift, and the low word is the product itself. The high halves of c1 and c3
  * carry junk, which the masks before each multiply drop. */
-inline void clmsd_philox4x64_round(ulong4 *c0, ulong4 *c1, ulong4 *c2, ulong4 *c3, ulong k0, ulong k1)
+inline void clmsd_philox_round_wide(ulong4 *c0, ulong4 *c1, ulong4 *c2, ulong4 *c3, ulong k0, ulong k1)
 {
     const ulong4 low = (ulong4)0xFFFFFFFFul;
     ulong4 p0 = (*c0 & low) * (ulong4)0xD2511F53ul, p1 = (*c2 & low) * (ulong4)0xCD9E8D57ul;
@@ -61,15 +61,17 @@ inline void clmsd_philox4x64_round(ulong4 *c0, ulong4 *c1, ulong4 *c2, ulong4 *c
 
 inline clmsd_philox8 clmsd_stream_block8(ulong seed, ulong step, uint8 k, uint8 q)
 {
-    /* the eight lanes as two halves of four, each word widened to 64 bits */
+    /* as_ulong4 pairs the lanes: a holds lanes 0, 2, 4, 6 and b lanes 1, 3, 5, 7, each word in
+     * the low half of its 64-bit lane (the other way round on a big-endian device, where the same
+     * casts put them back: every lane gets the same rounds either way) */
     const ulong4 low = (ulong4)0xFFFFFFFFul;
     ulong4 qa = as_ulong4(q), ka = as_ulong4(k);
     ulong4 a0 = qa & low, b0 = qa >> 32, a1 = ka & low, b1 = ka >> 32;
     ulong4 a2 = (ulong4)((uint)step), b2 = a2, a3 = (ulong4)((uint)(step >> 32)), b3 = a3;
     ulong k0 = (uint)seed, k1 = (uint)(seed >> 32);
     for (int r = 0; r < 10; ++r) {
-        clmsd_philox4x64_round(&a0, &a1, &a2, &a3, k0, k1);
-        clmsd_philox4x64_round(&b0, &b1, &b2, &b3, k0, k1);
+        clmsd_philox_round_wide(&a0, &a1, &a2, &a3, k0, k1);
+        clmsd_philox_round_wide(&b0, &b1, &b2, &b3, k0, k1);
         k0 += 0x9E3779B9u;
         k1 += 0xBB67AE85u;
     }

@@ -5,8 +5,7 @@
  * Average losses: WT = W^T (and the CE valid-id count) -> fused logits on the K*B stacked rows ->
  * loss rows -> loss -> fused dW (and db), fused dX. Average logits: Xbar = X (1/K) sum_k keep_k
  * s_k (the dropout-sum kernel) -> plain logits on Xbar -> loss -> dW on Xbar, dX with the averaged
- * mask. Small jobs ride on the big kernels because on a CPU device each launch costs tens of
- * microseconds: a train step is 6 launches. */
+ * mask. Small jobs ride on the big kernels where they fit, to save launches: a CE train step is 6. */
 #include "internal.h"
 
 #define MEM sizeof(cl_mem)
@@ -58,13 +57,11 @@ static clmsd_status dw(clmsd_head *h, const clmsd_head_args *a, const clmsd__str
     return clmsd__run_kernel(h->ctx, CLMSD__K_FUSED_DW, 20, sz, val, tiles * quads);
 }
 
-/* Runs of 32 stream elements per row: rows that start on a block boundary need features / 32 of
- * them (rounded up); others may touch one more block at each end. */
-static size_t runs_per_row(const clmsd_head_desc *d, size_t row_offset)
+/* Runs of 32 stream elements (8 Philox blocks) per row. With H a multiple of 4 every row starts on
+ * a block boundary and spans H / 4 blocks; otherwise a row may touch a part block at each end. */
+static size_t runs_per_row(const clmsd_head_desc *d)
 {
-    size_t h = d->features;
-    bool aligned = h % 4 == 0 && (row_offset * h) % 4 == 0;
-    size_t blocks = aligned ? h / 4 : (h + 2) / 4 + 1;
+    size_t h = d->features, blocks = h % 4 == 0 ? h / 4 : (h + 2) / 4 + 1;
     return (blocks + 7) / 8;
 }
 
@@ -72,7 +69,7 @@ static clmsd_status dx(clmsd_head *h, const clmsd_head_args *a, const clmsd__str
 {
     const clmsd_head_desc *d = &h->desc;
     cl_ulong go = h->ws_g, ldg = h->ldg, wo = a->w_off, dxo = a->dx_off, batch = d->batch, hf = d->features;
-    cl_ulong ro = s->row_offset, seed = s->seed, step = s->step, runs = runs_per_row(d, s->row_offset);
+    cl_ulong ro = s->row_offset, seed = s->seed, step = s->step, runs = runs_per_row(d);
     cl_uint classes = (cl_uint)d->classes, samples = d->samples;
     cl_int acc = a->accumulate;
     float inv = clmsd__head_inv_samples(d);
