@@ -87,12 +87,19 @@ __kernel void clmsd_head_loss_rows(__global const float *z, ulong z_off, ulong r
         float m = -INFINITY;
         for (uint c = 0; c < classes; ++c)
             m = fmax(m, clmsd_logit(z, zr, c, bias, bias_off, has_bias));
+        /* the exps 16 classes at a time (clmsd_exp16: the same bits as clmsd_exp), summed in
+         * class order; kept in G for the gradient rather than computed twice */
         float sum = 0.0f;
-        for (uint c = 0; c < classes; ++c) {
-            float e = clmsd_exp(clmsd_logit(z, zr, c, bias, bias_off, has_bias) - m);
-            sum = sum + e;
-            if (grad) /* kept for the gradient rather than computed twice */
-                gr[c] = e;
+        for (uint c0 = 0; c0 < classes; c0 += 16) {
+            float v[16];
+            for (uint j = 0; j < 16; ++j)
+                v[j] = c0 + j < classes ? clmsd_logit(z, zr, c0 + j, bias, bias_off, has_bias) - m : 0.0f;
+            vstore16(clmsd_exp16(vload16(0, v)), 0, v);
+            for (uint j = 0; j < 16 && c0 + j < classes; ++j) {
+                sum = sum + v[j];
+                if (grad)
+                    gr[c0 + j] = v[j];
+            }
         }
         rowloss[rowloss_off + n] = (m + clmsd_log(sum)) - clmsd_logit(z, zr, (uint)y, bias, bias_off, has_bias);
         if (grad) {

@@ -418,6 +418,48 @@ Test(head, overwrite_ignores_old_contents, .timeout = 900)
     clmsd_context_destroy(ctx);
 }
 
+/* The CE loss rows take 16 exps at a time (clmsd_exp16): with logits from 0 down to -220, the exps
+ * run from 1 through denormal results to the cut to 0 below -104, and loss and gradients still
+ * equal the exact host reference (scalar clmsd_exp) bit for bit. */
+Test(fused, cross_entropy_exps_over_their_whole_range, .timeout = 900)
+{
+    clmsd_context *ctx = test_context();
+    enum { B = 3, H = 1, C = 45 };
+    float x[B] = {1.0f, 2.0f, 1.5f}, w[C], bias[C] = {0};
+    int32_t y[B] = {0, 10, 5};
+    for (int c = 0; c < C; ++c)
+        w[c] = -2.5f * (float)c; /* logits -2.5 c x[b]: exact */
+    clmsd_head_desc d = {B, H, C, 1, NULL, 0.0, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES,
+                         CLMSD_ENGINE_FUSED, NULL};
+    float el, edx[B], edw[C], edb[C];
+    uint32_t eignored;
+    clmsd_ref_head_exact_args ea = {1, 0, 0, x, w, bias, y, &el, NULL, &eignored, edx, edw, edb, 0};
+    cr_assert_eq(clmsd_ref_head_exact_train_step(&d, &ea), CLMSD_SUCCESS);
+    cl_mem bx = test_buffer(ctx, x, sizeof x), bw = test_buffer(ctx, w, sizeof w), bb = test_buffer(ctx, bias, sizeof bias);
+    cl_mem by = test_buffer(ctx, y, sizeof y), out = test_buffer(ctx, NULL, (1 + B + 2 * C) * 4);
+    clmsd_head *head;
+    cr_assert_eq(clmsd_head_create(ctx, &d, &head), CLMSD_SUCCESS);
+    clmsd_head_args a = {.seed = 1, .x = bx, .w = bw, .bias = bb, .target = by, .loss = out, .dx = out, .dx_off = 1,
+                         .dw = out, .dw_off = 1 + B, .dbias = out, .dbias_off = 1 + B + C};
+    cr_assert_eq(clmsd_head_train_step(head, &a, 0, NULL, NULL), CLMSD_SUCCESS, "%s", clmsd_context_last_error(ctx));
+    float dev[1 + B + 2 * C];
+    test_read(ctx, out, 0, dev, sizeof dev);
+    head_case t = {B, H, C, 1, NULL, 0.0, true, 0};
+    assert_bits(dev, &el, 1, "loss", &t);
+    assert_bits(dev + 1, edx, B, "dx", &t);
+    assert_bits(dev + 1 + B, edw, C, "dw", &t);
+    assert_bits(dev + 1 + B + C, edb, C, "dbias", &t);
+    /* db[c] sums the rows' exps (scaled): row 0 alone reaches -87.5 to -102.5 at c = 35 .. 41
+     * (denormal exps) and -105 at c = 42 (cut to 0), where the other rows are already 0 */
+    cr_assert(edb[42] == 0.0f && edb[38] != 0.0f && fabsf(edb[38]) < FLT_MIN,
+              "the case should reach exps that are 0 and denormal: db[42] %g, db[38] %g", (double)edb[42],
+              (double)edb[38]);
+    clmsd_head_destroy(head);
+    clReleaseMemObject(bx), clReleaseMemObject(bw), clReleaseMemObject(bb), clReleaseMemObject(by);
+    clReleaseMemObject(out);
+    clmsd_context_destroy(ctx);
+}
+
 /* The fused engine folds small jobs into its big kernels (the valid-id count into the W
  * transpose, db into the dW kernel) only when those kernels run: any subset of the outputs gives
  * the same bits as the full step. */
