@@ -186,8 +186,9 @@ __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __
     uint c0 = (uint)ct * CLMSD_CLASS_TILE, nh = (uint)min((ulong)4, features - h0);
     bool wide = ldg >= CLMSD_CLASS_TILE;
     float16 a00 = 0.0f, a01 = 0.0f, a10 = 0.0f, a11 = 0.0f, a20 = 0.0f, a21 = 0.0f, a30 = 0.0f, a31 = 0.0f;
-    /* features i and j of the quad take G's row gr times xi and xj: two passes over the same rows
-     * keep 8 accumulators, not 16, in registers at a time */
+    /* features i and j of the quad take G's row gr times xi and xj, in two passes (features 0 and
+     * 1, then 2 and 3) that each touch 8 of the 16 accumulators; AVX2 still spills some of them
+     * (docs/benchmarks.md) */
 #define CLMSD_DW_ACCUMULATE(ai0, ai1, xi, aj0, aj1, xj, gr)                                             \
     {                                                                                                \
         float16 g0 = vload16(0, (gr) + c0);                                                          \
