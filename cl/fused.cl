@@ -186,24 +186,21 @@ __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __
     uint c0 = (uint)ct * CLMSD_CLASS_TILE, nh = (uint)min((ulong)4, features - h0);
     bool wide = ldg >= CLMSD_CLASS_TILE;
     float16 a00 = 0.0f, a01 = 0.0f, a10 = 0.0f, a11 = 0.0f, a20 = 0.0f, a21 = 0.0f, a30 = 0.0f, a31 = 0.0f;
-    /* features i and j of the quad take G's row gr times xi and xj, in two passes (features 0 and
-     * 1, then 2 and 3) that each touch 8 of the 16 accumulators; AVX2 still spills some of them
-     * (docs/benchmarks.md) */
-#define CLMSD_DW_ACCUMULATE(ai0, ai1, xi, aj0, aj1, xj, gr)                                             \
+    /* the 4 features of the quad take G's row gr times the 4 lanes of v (AVX2 spills some of the
+     * 16 accumulators; tiles that fit draw each stream word twice: docs/benchmarks.md) */
+#define CLMSD_DW_ACCUMULATE(v, gr)                                                                     \
     {                                                                                                \
         float16 g0 = vload16(0, (gr) + c0);                                                          \
-        ai0 = ai0 + (xi) * g0, aj0 = aj0 + (xj) * g0;                                                \
+        a00 = a00 + (v).s0 * g0, a10 = a10 + (v).s1 * g0, a20 = a20 + (v).s2 * g0, a30 = a30 + (v).s3 * g0; \
         if (wide) {                                                                                  \
             float16 g1 = vload16(1, (gr) + c0);                                                      \
-            ai1 = ai1 + (xi) * g1, aj1 = aj1 + (xj) * g1;                                            \
+            a01 = a01 + (v).s0 * g1, a11 = a11 + (v).s1 * g1, a21 = a21 + (v).s2 * g1, a31 = a31 + (v).s3 * g1; \
         }                                                                                            \
     }
     for (ulong b = 0; b < batch; ++b) {
         float4 xv = clmsd_load4(x + x_off + b * features + h0, nh);
         if (averaged) {
-            __global const float *gr = g + g_off + b * ldg;
-            CLMSD_DW_ACCUMULATE(a00, a01, xv.s0, a10, a11, xv.s1, gr)
-            CLMSD_DW_ACCUMULATE(a20, a21, xv.s2, a30, a31, xv.s3, gr)
+            CLMSD_DW_ACCUMULATE(xv, g + g_off + b * ldg)
             continue;
         }
         /* feature j of the quad is word (off + j) of blocks q, q + 1 */
@@ -223,25 +220,18 @@ __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __
             CLMSD_DW_PARAMS(0, s0) CLMSD_DW_PARAMS(1, s1) CLMSD_DW_PARAMS(2, s2) CLMSD_DW_PARAMS(3, s3)
             CLMSD_DW_PARAMS(4, s4) CLMSD_DW_PARAMS(5, s5) CLMSD_DW_PARAMS(6, s6) CLMSD_DW_PARAMS(7, s7)
 #undef CLMSD_DW_PARAMS
-            /* dj lane i: xd of feature j for sample kc + i */
-            /* (an array, not a chain of ?: on vectors, which Oclgrind 21.10 evaluates wrongly) */
+            /* dj lane i: xd of feature j for sample kc + i. (The words come from an array, not a
+             * chain of ?: on vectors, which Oclgrind 21.10 evaluates wrongly.) */
             uint8 w[8] = {u0.w[0], u0.w[1], u0.w[2], u0.w[3], u1.w[0], u1.w[1], u1.w[2], u1.w[3]};
-            uint8 w0 = w[off], w1 = w[off + 1], w2 = w[off + 2], w3 = w[off + 3];
-            float8 d0 = select((float8)0.0f, xv.s0 * scale, w0 >= threshold);
-            float8 d1 = select((float8)0.0f, xv.s1 * scale, w1 >= threshold);
-            float8 d2 = select((float8)0.0f, xv.s2 * scale, w2 >= threshold);
-            float8 d3 = select((float8)0.0f, xv.s3 * scale, w3 >= threshold);
-#define CLMSD_DW_SAMPLE(lane, s, ai0, ai1, di, aj0, aj1, dj)                                          \
+            float8 d0 = select((float8)0.0f, xv.s0 * scale, w[off] >= threshold);
+            float8 d1 = select((float8)0.0f, xv.s1 * scale, w[off + 1] >= threshold);
+            float8 d2 = select((float8)0.0f, xv.s2 * scale, w[off + 2] >= threshold);
+            float8 d3 = select((float8)0.0f, xv.s3 * scale, w[off + 3] >= threshold);
+#define CLMSD_DW_SAMPLE(lane, s)                                                                     \
     if (kc + (lane) < samples)                                                                       \
-        CLMSD_DW_ACCUMULATE(ai0, ai1, di.s, aj0, aj1, dj.s, g + g_off + ((ulong)(kc + (lane)) * batch + b) * ldg)
-#define CLMSD_DW_PASS(ai0, ai1, di, aj0, aj1, dj)                                                     \
-    CLMSD_DW_SAMPLE(0, s0, ai0, ai1, di, aj0, aj1, dj) CLMSD_DW_SAMPLE(1, s1, ai0, ai1, di, aj0, aj1, dj) \
-    CLMSD_DW_SAMPLE(2, s2, ai0, ai1, di, aj0, aj1, dj) CLMSD_DW_SAMPLE(3, s3, ai0, ai1, di, aj0, aj1, dj) \
-    CLMSD_DW_SAMPLE(4, s4, ai0, ai1, di, aj0, aj1, dj) CLMSD_DW_SAMPLE(5, s5, ai0, ai1, di, aj0, aj1, dj) \
-    CLMSD_DW_SAMPLE(6, s6, ai0, ai1, di, aj0, aj1, dj) CLMSD_DW_SAMPLE(7, s7, ai0, ai1, di, aj0, aj1, dj)
-            CLMSD_DW_PASS(a00, a01, d0, a10, a11, d1)
-            CLMSD_DW_PASS(a20, a21, d2, a30, a31, d3)
-#undef CLMSD_DW_PASS
+        CLMSD_DW_ACCUMULATE(((float4)(d0.s, d1.s, d2.s, d3.s)), g + g_off + ((ulong)(kc + (lane)) * batch + b) * ldg)
+            CLMSD_DW_SAMPLE(0, s0) CLMSD_DW_SAMPLE(1, s1) CLMSD_DW_SAMPLE(2, s2) CLMSD_DW_SAMPLE(3, s3)
+            CLMSD_DW_SAMPLE(4, s4) CLMSD_DW_SAMPLE(5, s5) CLMSD_DW_SAMPLE(6, s6) CLMSD_DW_SAMPLE(7, s7)
 #undef CLMSD_DW_SAMPLE
         }
     }
