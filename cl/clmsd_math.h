@@ -54,7 +54,7 @@ CLMSD_FN float clmsd_exp(float x)
 #ifdef __OPENCL_VERSION__
 /* clmsd_exp on 16 lanes at once: each lane takes exactly the operations of clmsd_exp (the special
  * cases by select instead of branches; out-of-range lanes compute on 0 and are replaced), so the
- * bits are the same as 16 scalar calls, on the device and on the host. */
+ * bits are those of 16 scalar calls, as the host reference makes them. OpenCL C only. */
 inline float16 clmsd_exp16(float16 x)
 {
     float16 xs = select((float16)0.0f, x, x >= -104.0f && x <= 89.0f);
