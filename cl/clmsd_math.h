@@ -28,8 +28,22 @@ static inline float clmsd_as_float(uint32_t u) { float f; memcpy(&f, &u, 4); ret
 /* 2^n for -126 <= n <= 127, from its bits */
 CLMSD_FN float clmsd_pow2i(int n) { return CLMSD_AS_FLOAT((CLMSD_UINT)(n + 127) << 23); }
 
-/* e^x: x = n ln2 + r (Cody-Waite, ln2 split so n * hi is exact), a degree-7 polynomial for e^r,
- * then 2^n in two exact steps so that n = 128 does not overflow early. */
+/* The arithmetic of e^x for x in range, written once for clmsd_exp and clmsd_exp16 so their lanes
+ * take the same operations: x = n ln2 + r (Cody-Waite, ln2 split so n * hi is exact), and p = e^r
+ * by a degree-7 polynomial. Declares n and p, of type T. */
+#define CLMSD_EXP_CORE(T, x, RINT, n, p)                                                            \
+    T n = RINT((x) * 1.44269504f), p = 1.9875691500e-4f;                                        \
+    {                                                                                              \
+        T r_ = ((x) - n * 0.693359375f) - n * -2.12194440e-4f;                                    \
+        p = p * r_ + 1.3981999507e-3f;                                                             \
+        p = p * r_ + 8.3334519073e-3f;                                                             \
+        p = p * r_ + 4.1665795894e-2f;                                                             \
+        p = p * r_ + 1.6666665459e-1f;                                                             \
+        p = p * r_ + 5.0000001201e-1f;                                                             \
+        p = p * (r_ * r_) + r_ + 1.0f;                                                             \
+    }
+
+/* e^x: the core above, then 2^n in two exact steps so that n = 128 does not overflow early. */
 CLMSD_FN float clmsd_exp(float x)
 {
     if (x != x)
@@ -38,15 +52,7 @@ CLMSD_FN float clmsd_exp(float x)
         return CLMSD_AS_FLOAT(0x7f800000u);
     if (x < -104.0f)
         return 0.0f;
-    float n = CLMSD_RINT(x * 1.44269504f);
-    float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
+    CLMSD_EXP_CORE(float, x, CLMSD_RINT, n, p)
     int ni = (int)n, first = ni / 2;
     return p * clmsd_pow2i(first) * clmsd_pow2i(ni - first);
 }
@@ -58,15 +64,7 @@ CLMSD_FN float clmsd_exp(float x)
 inline float16 clmsd_exp16(float16 x)
 {
     float16 xs = select((float16)0.0f, x, x >= -104.0f && x <= 89.0f);
-    float16 n = rint(xs * 1.44269504f);
-    float16 r = (xs - n * 0.693359375f) - n * -2.12194440e-4f;
-    float16 p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
+    CLMSD_EXP_CORE(float16, xs, rint, n, p)
     int16 ni = convert_int16(n), first = ni / 2;
     float16 e = p * as_float16(convert_uint16(first + 127) << 23) * as_float16(convert_uint16(ni - first + 127) << 23);
     e = select(e, 0.0f, x < -104.0f);

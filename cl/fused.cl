@@ -117,14 +117,16 @@ __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global 
                 a01 = a01 + v * vload16(0, wr + h * cpad + 16);
         }
     } else {
-        /* a second sample past K keeps nothing, and is never stored */
         uint t0 = params[k0], t1 = nk > 1 ? params[k0 + 1] : 0xffffffffu;
         float s0 = as_float(params[samples + k0]), s1 = nk > 1 ? as_float(params[samples + k0 + 1]) : 0.0f;
         ulong e0 = (row_offset + b) * features, e1 = e0 + features;
         for (ulong q = e0 >> 2; q <= (e1 - 1) >> 2; q += 8) {
             clmsd_float32 xv = clmsd_load_run32(xr, 4 * q, e0, e1);
             clmsd_float32 d0 = clmsd_drop_run32(xv, clmsd_stream_run32(seed, step, k0, (uint)q), t0, s0);
-            clmsd_float32 d1 = clmsd_drop_run32(xv, clmsd_stream_run32(seed, step, k0 + 1, (uint)q), t1, s1);
+            clmsd_float32 d1; /* a second sample past K is never stored: no Philox drawn for it */
+            d1.lo = d1.hi = 0.0f;
+            if (nk > 1)
+                d1 = clmsd_drop_run32(xv, clmsd_stream_run32(seed, step, k0 + 1, (uint)q), t1, s1);
             float xd[2][32];
             vstore16(d0.lo, 0, xd[0]), vstore16(d0.hi, 1, xd[0]);
             vstore16(d1.lo, 0, xd[1]), vstore16(d1.hi, 1, xd[1]);
