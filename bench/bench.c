@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct shape {
     const char *name, *what;
@@ -80,10 +81,30 @@ typedef struct bench_run {
     int done, total;
 } bench_run;
 
+/* Progress on stderr: one status line redrawn in place on a terminal; in a log (not a terminal),
+ * one plain line per figure and no escape codes. */
+static bool stderr_is_tty(void)
+{
+    static int tty = -1;
+    if (tty < 0)
+        tty = isatty(STDERR_FILENO);
+    return tty;
+}
+
 static void progress(bench_run *r, const char *what)
 {
-    fprintf(stderr, "\r\033[K[%d/%d] %s", ++r->done, r->total, what);
+    if (stderr_is_tty())
+        fprintf(stderr, "\r\033[K[%d/%d] %s", ++r->done, r->total, what);
+    else
+        fprintf(stderr, "[%d/%d] %s\n", ++r->done, r->total, what);
     fflush(stderr);
+}
+
+/* clears the status line before a result goes to stdout */
+static void progress_clear(void)
+{
+    if (stderr_is_tty())
+        fprintf(stderr, "\r\033[K");
 }
 
 static void json_string(FILE *f, const char *key, const char *value)
@@ -149,7 +170,7 @@ static void bench_dropout(bench_run *r)
         /* bytes written per element: 1 (mask), 4 (forward y), 4/K (backward dx) */
         double written = which == 0 ? 1.0 : which == 1 ? 4.0 : 4.0 / j.d.samples;
         double vs_write = rate * written / (r->limits.write_gbps * 1e9), vs_philox = rate / (r->limits.philox_gwords * 1e9);
-        fprintf(stderr, "\r\033[K");
+        progress_clear();
         printf("    %-9s %9.3f %9.3f %12.3f %13.1f%% %13.1f%%\n", names[which], s.min_ms, s.median_ms, rate / 1e9,
                100 * vs_write, 100 * vs_philox);
         json_begin(r, "dropout");
@@ -264,7 +285,7 @@ static void bench_shape(bench_run *r, const shape *sh)
                 }
             }
             bench_stats s = bench_time(r->queue, 2, o->runs, run_head, &j);
-            fprintf(stderr, "\r\033[K");
+            progress_clear();
             if (s.runs == 0) {
                 printf("    %-10s %-8s failed: %s\n", op_names[op], engine_name(engine), clmsd_context_last_error(r->ctx));
             } else {
@@ -328,7 +349,7 @@ static int bench_device(const options *o, const char *spec, FILE *json)
         clmsd_context_destroy(r.ctx);
         return 1;
     }
-    fprintf(stderr, "\r\033[K");
+    progress_clear();
     printf("  limits: copy %.2f GB/s, write %.2f GB/s, FMA %.2f GFLOP/s, launch %.1f us, Philox %.3f G words/s\n",
            r.limits.copy_gbps, r.limits.write_gbps, r.limits.gflops, r.limits.launch_us, r.limits.philox_gwords);
     json_begin(&r, "limits");

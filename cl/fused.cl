@@ -11,8 +11,6 @@
  * of each tile is computed ("narrow"). */
 #pragma OPENCL FP_CONTRACT OFF
 
-#define CLMSD_CLASS_TILE 32
-
 /* WT[h, c] = W[c, h] for c < C, 0 in the padding; with a counter, the CE head's valid ids too */
 __kernel void clmsd_transpose_pad(__global const float *w, ulong w_off, __global float *wt, ulong wt_off,
                                   ulong features, uint classes, uint cpad, __global const uint *target,
@@ -38,8 +36,6 @@ inline void clmsd_store_tile(__global float *z, ulong at, uint count, float16 lo
     for (uint j = 0; j < CLMSD_CLASS_TILE && j < count; ++j)
         z[at + j] = out[j];
 }
-
-#define CLMSD_LOGIT_SAMPLES 2 /* samples of one batch row per work-item: each W^T row loaded once for 2 */
 
 /* 32 floats as two named vectors (pocl keeps arrays of vectors in memory) */
 typedef struct clmsd_float32 {

@@ -4,17 +4,14 @@
  * Targets arrive as 32-bit words: int32 class ids (CE) or float [B, C] (BCE, MSE). */
 #pragma OPENCL FP_CONTRACT OFF
 
-#define CLMSD_CE 0
-#define CLMSD_BCE 1
-#define CLMSD_MSE 2
-
 /* Single work-group tree reduction over CLMSD_REDUCE_GROUP lanes: the order is fixed by the
- * sizes, never by the device. */
-#define CLMSD_TREE_REDUCE(part, lane)                                        \
+ * sizes, never by the device. The group may hold any number of work-items (rusticl allows 32,
+ * a forced local size 1): work-item `lid` of `size` computes lanes lid, lid + size, ... */
+#define CLMSD_TREE_REDUCE(part, lid, size)                                   \
     for (uint width = CLMSD_REDUCE_GROUP / 2; width > 0; width >>= 1) {         \
         barrier(CLK_LOCAL_MEM_FENCE);                                        \
-        if ((lane) < width)                                                  \
-            (part)[lane] = (part)[lane] + (part)[(lane) + width];            \
+        for (uint lane = (lid); lane < width; lane += (size))                \
+            (part)[lane] = (part)[lane] + (part)[lane + width];              \
     }                                                                        \
     barrier(CLK_LOCAL_MEM_FENCE);
 
@@ -33,19 +30,20 @@ inline uint clmsd_count_valid_ids(__global const uint *target, ulong batch, uint
     return n;
 }
 
-/* counter[0] = number of class ids in [0, C) among the B targets. */
-__kernel __attribute__((reqd_work_group_size(CLMSD_REDUCE_GROUP, 1, 1)))
-void clmsd_head_count_valid(__global const uint *target, ulong target_off, ulong batch, uint classes,
-                            __global uint *counter, ulong counter_off)
+/* counter[0] = number of class ids in [0, C) among the B targets; one work-group of any size. */
+__kernel void clmsd_head_count_valid(__global const uint *target, ulong target_off, ulong batch, uint classes,
+                                     __global uint *counter, ulong counter_off)
 {
     __local uint part[CLMSD_REDUCE_GROUP];
-    uint lane = (uint)get_local_id(0);
-    uint n = 0;
-    for (ulong b = lane; b < batch; b += CLMSD_REDUCE_GROUP)
-        n += clmsd_is_valid_id(target[target_off + b], classes);
-    part[lane] = n;
-    CLMSD_TREE_REDUCE(part, lane)
-    if (lane == 0)
+    uint lid = (uint)get_local_id(0), size = (uint)get_local_size(0);
+    for (uint lane = lid; lane < CLMSD_REDUCE_GROUP; lane += size) {
+        uint n = 0;
+        for (ulong b = lane; b < batch; b += CLMSD_REDUCE_GROUP)
+            n += clmsd_is_valid_id(target[target_off + b], classes);
+        part[lane] = n;
+    }
+    CLMSD_TREE_REDUCE(part, lid, size)
+    if (lid == 0)
         counter[counter_off] = part[0];
 }
 
@@ -75,7 +73,7 @@ __kernel void clmsd_head_loss_rows(__global const float *z, ulong z_off, ulong r
     if (grad) /* G's padding columns (the fused engine's vector loads) are zeros, never garbage */
         for (ulong c = classes; c < ldg; ++c)
             gr[c] = 0.0f;
-    if (loss_kind == CLMSD_CE) {
+    if (loss_kind == CLMSD_KERNEL_LOSS_CE) {
         int y = as_int(target[target_off + b]);
         if (y < 0 || (uint)y >= classes) { /* ignored: never indexes memory with y */
             rowloss[rowloss_off + n] = 0.0f;
@@ -116,7 +114,7 @@ __kernel void clmsd_head_loss_rows(__global const float *z, ulong z_off, ulong r
         float v = clmsd_logit(z, zr, c, bias, bias_off, has_bias);
         float t = as_float(target[target_off + b * classes + c]);
         float l, d;
-        if (loss_kind == CLMSD_BCE) {
+        if (loss_kind == CLMSD_KERNEL_LOSS_BCE) {
             /* max(v, 0) - v t + log(1 + exp(-|v|)), stable for any v */
             float e = clmsd_exp(-fabs(v));
             l = (fmax(v, 0.0f) - v * t) + clmsd_log1p(e);
@@ -134,24 +132,26 @@ __kernel void clmsd_head_loss_rows(__global const float *z, ulong z_off, ulong r
     rowloss[rowloss_off + n] = total;
 }
 
-/* loss = sum(rowloss) * (CE: clmsd_ce_scale(valid ids), else scale); ignored = B - valid ids (CE). */
-__kernel __attribute__((reqd_work_group_size(CLMSD_REDUCE_GROUP, 1, 1)))
-void clmsd_head_reduce_loss(__global const float *rowloss, ulong rowloss_off, ulong rows, ulong batch,
+/* loss = sum(rowloss) * (CE: clmsd_ce_scale(valid ids), else scale); ignored = B - valid ids (CE).
+ * One work-group of any size. */
+__kernel void clmsd_head_reduce_loss(__global const float *rowloss, ulong rowloss_off, ulong rows, ulong batch,
                             int loss_kind, float scale, __global const uint *counter, ulong counter_off,
                             float kprime, __global float *loss, ulong loss_off, __global uint *ignored,
                             ulong ignored_off)
 {
     __local float part[CLMSD_REDUCE_GROUP];
-    uint lane = (uint)get_local_id(0);
-    float acc = 0.0f;
-    for (ulong n = lane; n < rows; n += CLMSD_REDUCE_GROUP)
-        acc = acc + rowloss[rowloss_off + n];
-    part[lane] = acc;
-    CLMSD_TREE_REDUCE(part, lane)
-    if (lane != 0)
+    uint lid = (uint)get_local_id(0), size = (uint)get_local_size(0);
+    for (uint lane = lid; lane < CLMSD_REDUCE_GROUP; lane += size) {
+        float acc = 0.0f;
+        for (ulong n = lane; n < rows; n += CLMSD_REDUCE_GROUP)
+            acc = acc + rowloss[rowloss_off + n];
+        part[lane] = acc;
+    }
+    CLMSD_TREE_REDUCE(part, lid, size)
+    if (lid != 0)
         return;
     uint valid = (uint)batch;
-    if (loss_kind == CLMSD_CE) {
+    if (loss_kind == CLMSD_KERNEL_LOSS_CE) {
         valid = counter[counter_off];
         scale = clmsd_ce_scale(valid, kprime);
     }

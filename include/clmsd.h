@@ -79,6 +79,10 @@ CLMSD_API clmsd_status clmsd_context_create(const char *device, clmsd_context **
 /* Attach to a caller's queue: retains it, reads its context and device, releases only what it
  * retained. Kernels are enqueued on that queue (in-order or out-of-order both work). */
 CLMSD_API clmsd_status clmsd_context_create_from_queue(cl_command_queue queue, clmsd_context **out);
+/* Waits for the queue, then releases everything clmsd created for the context, CLBlast's cached
+ * programs included: when destroy returns, no OpenCL object of clmsd's is alive. CLBlast can only
+ * clear its whole cache, so other CLBlast users in the process rebuild their programs on their next
+ * call (docs/portability.md). Accepts NULL. */
 CLMSD_API void clmsd_context_destroy(clmsd_context *ctx);
 /* The message of the last failed call on ctx, or "" when none. With ctx NULL: the message of the
  * last failed call on this thread that had no context (context creation, NULL context). */

@@ -100,6 +100,7 @@ void clmsd_context_destroy(clmsd_context *ctx)
         return;
     if (ctx->queue)
         clFinish(ctx->queue); /* kernels still reading our buffers finish before they go */
+    clmsd__clblast_release(ctx);
     clmsd__release_program(ctx);
     if (ctx->queue)
         clReleaseCommandQueue(ctx->queue);
@@ -114,20 +115,27 @@ cl_command_queue clmsd_context_queue(const clmsd_context *ctx) { return ctx ? ct
 cl_device_id clmsd_context_device(const clmsd_context *ctx) { return ctx ? ctx->device : NULL; }
 const char *clmsd_context_device_name(const clmsd_context *ctx) { return ctx ? ctx->device_name : ""; }
 
-clmsd_status clmsd__set_args(clmsd_context *ctx, cl_kernel kernel, const char *name, int count,
-                             const size_t *sizes, const void *const *values)
+clmsd_status clmsd__set_args(clmsd_context *ctx, clmsd__kernel_id id, const clmsd__arg *args, size_t count)
 {
-    for (int i = 0; i < count; ++i) {
-        cl_int err = clSetKernelArg(kernel, (cl_uint)i, sizes[i], values[i]);
+    clmsd_status st = clmsd__build_program(ctx);
+    if (st != CLMSD_SUCCESS)
+        return st;
+    const char *name = clmsd__kernel_name(id);
+    if (count != ctx->num_args[id])
+        return clmsd__fail(ctx, CLMSD_ERROR_BUILD, "%s takes %u arguments; the library passes %zu: its kernels are from another version",
+                           name, (unsigned)ctx->num_args[id], count);
+    for (size_t i = 0; i < count; ++i) {
+        cl_int err = clSetKernelArg(ctx->kernels[id], (cl_uint)i, args[i].size, args[i].value);
         if (err != CL_SUCCESS)
-            return clmsd__fail(ctx, CLMSD_ERROR_OPENCL, "clSetKernelArg(%s, %d) failed: %s (%d)", name, i,
+            return clmsd__fail(ctx, CLMSD_ERROR_OPENCL, "clSetKernelArg(%s, %zu) failed: %s (%d)", name, i,
                                clmsd__cl_error_name(err), (int)err);
     }
     return CLMSD_SUCCESS;
 }
 
-clmsd_status clmsd__launch(clmsd_context *ctx, clmsd__kernel_id id, cl_kernel kernel, size_t work_items, size_t dim1)
+clmsd_status clmsd__launch(clmsd_context *ctx, clmsd__kernel_id id, size_t work_items, size_t dim1)
 {
+    cl_kernel kernel = ctx->kernels[id];
     size_t local[2] = {ctx->local_size[id], 1};
     /* small launches: smaller groups (down to the preferred multiple) so every compute unit gets
      * work; a reduction's multiple is its whole group (program.c), so its canonical tree stays */
@@ -141,15 +149,12 @@ clmsd_status clmsd__launch(clmsd_context *ctx, clmsd__kernel_id id, cl_kernel ke
     return CLMSD_SUCCESS;
 }
 
-clmsd_status clmsd__run_kernel(clmsd_context *ctx, clmsd__kernel_id id, int count, const size_t *sizes,
-                               const void *const *values, size_t work_items)
+clmsd_status clmsd__run_kernel(clmsd_context *ctx, clmsd__kernel_id id, size_t work_items, const clmsd__arg *args,
+                               size_t count)
 {
-    cl_kernel k;
-    clmsd_status st = clmsd__kernel(ctx, id, &k);
+    clmsd_status st = clmsd__set_args(ctx, id, args, count);
     if (st == CLMSD_SUCCESS)
-        st = clmsd__set_args(ctx, k, clmsd__kernel_name(id), count, sizes, values);
-    if (st == CLMSD_SUCCESS)
-        st = clmsd__launch(ctx, id, k, work_items, 0);
+        st = clmsd__launch(ctx, id, work_items, 0);
     return st ? st : clmsd__order(ctx);
 }
 

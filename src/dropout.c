@@ -99,27 +99,18 @@ static clmsd_status make_params(clmsd_context *ctx, const clmsd__stream *s, cons
     return err == CL_SUCCESS ? CLMSD_SUCCESS : clmsd__fail_cl(ctx, err, "clCreateBuffer (dropout rates)");
 }
 
-static void stream_args(const clmsd__stream *s, cl_uint *samples, cl_ulong v[6])
-{
-    *samples = s->samples;
-    v[0] = s->rows, v[1] = s->cols, v[2] = s->row_offset, v[3] = s->seed, v[4] = s->step;
-    v[5] = s->first_quad;
-}
+/* the stream's arguments, in the order every dropout kernel takes them */
+#define STREAM_ARGS(s)                                                                                           \
+    CLMSD__U32((s)->samples), CLMSD__U64((s)->rows), CLMSD__U64((s)->cols), CLMSD__U64((s)->row_offset),          \
+        CLMSD__U64((s)->seed), CLMSD__U64((s)->step), CLMSD__U64((s)->first_quad), CLMSD__U64((s)->quads)
 
 clmsd_status clmsd__enqueue_dropout_forward(clmsd_context *ctx, const clmsd__stream *s, cl_mem params,
                                             cl_mem x, size_t x_off, size_t ldx, cl_mem y, size_t y_off, size_t ldy)
 {
-    cl_kernel k;
-    clmsd_status st = clmsd__kernel(ctx, CLMSD__K_DROPOUT_FORWARD, &k);
-    if (st != CLMSD_SUCCESS)
-        return st;
-    cl_uint samples;
-    cl_ulong v[6], quads = s->quads, xo = x_off, lx = ldx, yo = y_off, ly = ldy;
-    stream_args(s, &samples, v);
-    const size_t sz[] = {sizeof(cl_mem), 8, 8, sizeof(cl_mem), 8, 8, sizeof(cl_mem), 4, 8, 8, 8, 8, 8, 8, 8};
-    const void *val[] = {&x, &xo, &lx, &y, &yo, &ly, &params, &samples, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &quads};
-    st = clmsd__set_args(ctx, k, "clmsd_dropout_forward", 15, sz, val);
-    return st ? st : clmsd__launch(ctx, CLMSD__K_DROPOUT_FORWARD, k, (s->quads + 7) / 8, s->samples);
+    clmsd_status st = CLMSD__SET_ARGS(ctx, CLMSD__K_DROPOUT_FORWARD, CLMSD__MEM(x), CLMSD__U64(x_off), CLMSD__U64(ldx),
+                                      CLMSD__MEM(y), CLMSD__U64(y_off), CLMSD__U64(ldy), CLMSD__MEM(params),
+                                      STREAM_ARGS(s));
+    return st ? st : clmsd__launch(ctx, CLMSD__K_DROPOUT_FORWARD, (s->quads + 7) / 8, s->samples);
 }
 
 clmsd_status clmsd__enqueue_dropout_sum(clmsd_context *ctx, const clmsd__stream *s, cl_mem params,
@@ -127,34 +118,18 @@ clmsd_status clmsd__enqueue_dropout_sum(clmsd_context *ctx, const clmsd__stream 
                                         cl_mem dx, size_t dx_off, size_t ldx,
                                         float scale, int apply_scale, int accumulate)
 {
-    cl_kernel k;
-    clmsd_status st = clmsd__kernel(ctx, CLMSD__K_DROPOUT_SUM, &k);
-    if (st != CLMSD_SUCCESS)
-        return st;
-    cl_uint samples;
-    cl_ulong v[6], quads = s->quads, dyo = dy_off, dyk = dy_kstride, ly = ldy, dxo = dx_off, lx = ldx;
-    cl_int app = apply_scale, acc = accumulate;
-    stream_args(s, &samples, v);
-    const size_t sz[] = {sizeof(cl_mem), 8, 8, 8, sizeof(cl_mem), 8, 8, sizeof(cl_mem), 4, 8, 8, 8, 8, 8, 8, 8, 4, 4, 4};
-    const void *val[] = {&dy, &dyo, &dyk, &ly, &dx, &dxo, &lx, &params, &samples, &v[0], &v[1], &v[2],
-                         &v[3], &v[4], &v[5], &quads, &scale, &app, &acc};
-    st = clmsd__set_args(ctx, k, "clmsd_dropout_sum", 19, sz, val);
-    return st ? st : clmsd__launch(ctx, CLMSD__K_DROPOUT_SUM, k, (s->quads + 7) / 8, 0);
+    clmsd_status st = CLMSD__SET_ARGS(ctx, CLMSD__K_DROPOUT_SUM, CLMSD__MEM(dy), CLMSD__U64(dy_off),
+                                      CLMSD__U64(dy_kstride), CLMSD__U64(ldy), CLMSD__MEM(dx), CLMSD__U64(dx_off),
+                                      CLMSD__U64(ldx), CLMSD__MEM(params), STREAM_ARGS(s), CLMSD__F32(scale),
+                                      CLMSD__I32(apply_scale), CLMSD__I32(accumulate));
+    return st ? st : clmsd__launch(ctx, CLMSD__K_DROPOUT_SUM, (s->quads + 7) / 8, 0);
 }
 
 static clmsd_status enqueue_mask(clmsd_context *ctx, const clmsd__stream *s, cl_mem params, cl_mem mask, size_t mask_off)
 {
-    cl_kernel k;
-    clmsd_status st = clmsd__kernel(ctx, CLMSD__K_DROPOUT_MASK, &k);
-    if (st != CLMSD_SUCCESS)
-        return st;
-    cl_uint samples;
-    cl_ulong v[6], quads = s->quads, mo = mask_off;
-    stream_args(s, &samples, v);
-    const size_t sz[] = {sizeof(cl_mem), 8, sizeof(cl_mem), 4, 8, 8, 8, 8, 8, 8, 8};
-    const void *val[] = {&mask, &mo, &params, &samples, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &quads};
-    st = clmsd__set_args(ctx, k, "clmsd_dropout_mask", 11, sz, val);
-    return st ? st : clmsd__launch(ctx, CLMSD__K_DROPOUT_MASK, k, (s->quads + 7) / 8, s->samples);
+    clmsd_status st = CLMSD__SET_ARGS(ctx, CLMSD__K_DROPOUT_MASK, CLMSD__MEM(mask), CLMSD__U64(mask_off),
+                                      CLMSD__MEM(params), STREAM_ARGS(s));
+    return st ? st : clmsd__launch(ctx, CLMSD__K_DROPOUT_MASK, (s->quads + 7) / 8, s->samples);
 }
 
 /* Builds the kernels before anything is enqueued, so a build failure enqueues nothing. */
@@ -254,23 +229,16 @@ clmsd_status clmsd_stream_words(clmsd_context *ctx, uint64_t seed, uint64_t step
     size_t words;
     clmsd_status st = clmsd__mul(blocks, 4, &words) ? CLMSD_SUCCESS
                                                     : clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "blocks overflow");
-    cl_kernel kern;
     if (st == CLMSD_SUCCESS)
         st = clmsd__check_buffer(ctx, "out", out, out_off, words, sizeof(uint32_t));
     if (st == CLMSD_SUCCESS)
         st = clmsd__check_wait_list(ctx, num_wait, wait);
     if (st == CLMSD_SUCCESS)
-        st = clmsd__kernel(ctx, CLMSD__K_STREAM_WORDS, &kern);
-    if (st != CLMSD_SUCCESS)
-        return st;
-    cl_ulong oo = out_off, q0 = first_block, n = blocks;
-    cl_uint kk = k;
-    const size_t sz[] = {sizeof(cl_mem), 8, 8, 8, 4, 8, 8};
-    const void *val[] = {&out, &oo, &seed, &step, &kk, &q0, &n};
-    st = clmsd__set_args(ctx, kern, "clmsd_stream_words", 7, sz, val);
+        st = CLMSD__SET_ARGS(ctx, CLMSD__K_STREAM_WORDS, CLMSD__MEM(out), CLMSD__U64(out_off), CLMSD__U64(seed),
+                             CLMSD__U64(step), CLMSD__U32(k), CLMSD__U64(first_block), CLMSD__U64(blocks));
     if (st == CLMSD_SUCCESS)
         st = clmsd__begin(ctx, num_wait, wait);
     if (st == CLMSD_SUCCESS)
-        st = clmsd__launch(ctx, CLMSD__K_STREAM_WORDS, kern, (blocks + 7) / 8, 0);
+        st = clmsd__launch(ctx, CLMSD__K_STREAM_WORDS, (blocks + 7) / 8, 0);
     return st ? st : clmsd__finish(ctx, event);
 }

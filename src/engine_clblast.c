@@ -20,6 +20,7 @@ static clmsd_status sgemm(clmsd_context *ctx, const char *what, size_t m, size_t
                           gemm_operand b, float beta, gemm_operand c)
 {
     pthread_mutex_lock(&clblast_lock);
+    ctx->used_clblast = true; /* from here CLBlast caches a program for this context */
     CLBlastStatusCode s = CLBlastSgemm(CLBlastLayoutRowMajor, a.trans, b.trans, m, n, k, 1.0f, a.buf, a.off, a.ld,
                                        b.buf, b.off, b.ld, beta, c.buf, c.off, c.ld, &ctx->queue, NULL);
     pthread_mutex_unlock(&clblast_lock);
@@ -125,4 +126,19 @@ clmsd_status clmsd__clblast_warmup(clmsd_context *ctx)
     if (st == CLMSD_SUCCESS && err != CL_SUCCESS)
         st = clmsd__fail_cl(ctx, err, "clFinish (warm-up)");
     return st;
+}
+
+void clmsd__clblast_release(clmsd_context *ctx)
+{
+    if (!ctx->used_clblast)
+        return;
+    /* CLBlast caches its compiled programs per OpenCL context until the process exits, and then
+     * releases them from a static destructor, after other libraries' finalisers have run (an abort
+     * with Oclgrind beside Mesa's Clover, docs/portability.md). Its only API clears every
+     * context's entries: other CLBlast users then rebuild theirs on their next call (a rebuild
+     * from the driver's binary cache; their results do not change). */
+    pthread_mutex_lock(&clblast_lock);
+    CLBlastClearCache();
+    pthread_mutex_unlock(&clblast_lock);
+    ctx->used_clblast = false;
 }

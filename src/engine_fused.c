@@ -8,22 +8,17 @@
  * mask. Small jobs ride on the big kernels where they fit, to save launches: a CE train step is 6. */
 #include "internal.h"
 
-#define MEM sizeof(cl_mem)
-#define LOGIT_SAMPLES 2 /* CLMSD_LOGIT_SAMPLES of cl/fused.cl */
-
 /* one narrow tile of 16 classes, or ldg / 32 tiles of 32 */
-static size_t class_tiles(const clmsd_head *h) { return h->ldg < CLMSD__CLASS_TILE ? 1 : h->ldg / CLMSD__CLASS_TILE; }
+static size_t class_tiles(const clmsd_head *h) { return h->ldg < CLMSD_CLASS_TILE ? 1 : h->ldg / CLMSD_CLASS_TILE; }
 
 /* WT = W^T, padded; with a CE target, the count of valid ids too (one launch fewer) */
 static clmsd_status transpose_w(clmsd_head *h, const clmsd_head_args *a, bool count)
 {
     const clmsd_head_desc *d = &h->desc;
-    cl_ulong wo = a->w_off, wto = h->ws_wt, hf = d->features, to = a->target_off, batch = d->batch, co = h->ws_counter;
-    cl_uint classes = (cl_uint)d->classes, cpad = (cl_uint)h->ldg;
-    cl_mem target = count ? a->target : NULL, counter = count ? h->workspace : NULL;
-    const size_t sz[] = {MEM, 8, MEM, 8, 8, 4, 4, MEM, 8, 8, MEM, 8};
-    const void *val[] = {&a->w, &wo, &h->workspace, &wto, &hf, &classes, &cpad, &target, &to, &batch, &counter, &co};
-    return clmsd__run_kernel(h->ctx, CLMSD__K_TRANSPOSE_PAD, 12, sz, val, d->features);
+    return CLMSD__RUN(h->ctx, CLMSD__K_TRANSPOSE_PAD, d->features, CLMSD__MEM(a->w), CLMSD__U64(a->w_off),
+                      CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_wt), CLMSD__U64(d->features), CLMSD__U32(d->classes),
+                      CLMSD__U32(h->ldg), CLMSD__MEM(count ? a->target : NULL), CLMSD__U64(a->target_off),
+                      CLMSD__U64(d->batch), CLMSD__MEM(count ? h->workspace : NULL), CLMSD__U64(h->ws_counter));
 }
 
 /* Z = xd W^T into the workspace; s NULL (predict) means no masks. */
@@ -31,14 +26,12 @@ static clmsd_status logits(clmsd_head *h, const clmsd__stream *s, cl_mem x, size
                            cl_int masked)
 {
     const clmsd_head_desc *d = &h->desc;
-    cl_ulong xo = x_off, wto = h->ws_wt, zo = h->ws_z, batch = d->batch, hf = d->features;
-    cl_ulong ro = s ? s->row_offset : 0, seed = s ? s->seed : 0, step = s ? s->step : 0;
-    cl_uint classes = (cl_uint)d->classes, cpad = (cl_uint)h->ldg;
-    const size_t sz[] = {MEM, 8, MEM, 8, MEM, 8, 8, 8, 4, 4, 4, 4, MEM, 8, 8, 8};
-    const void *val[] = {&x, &xo, &h->workspace, &wto, &h->workspace, &zo, &batch, &hf, &classes, &cpad, &samples,
-                         &masked, &h->params, &ro, &seed, &step};
-    size_t tiles = class_tiles(h), groups = (samples + LOGIT_SAMPLES - 1) / LOGIT_SAMPLES;
-    return clmsd__run_kernel(h->ctx, CLMSD__K_FUSED_LOGITS, 16, sz, val, groups * d->batch * tiles);
+    size_t tiles = class_tiles(h), groups = (samples + CLMSD_LOGIT_SAMPLES - 1) / CLMSD_LOGIT_SAMPLES;
+    return CLMSD__RUN(h->ctx, CLMSD__K_FUSED_LOGITS, groups * d->batch * tiles, CLMSD__MEM(x), CLMSD__U64(x_off),
+                      CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_wt), CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_z),
+                      CLMSD__U64(d->batch), CLMSD__U64(d->features), CLMSD__U32(d->classes), CLMSD__U32(h->ldg),
+                      CLMSD__U32(samples), CLMSD__I32(masked), CLMSD__MEM(h->params),
+                      CLMSD__U64(s ? s->row_offset : 0), CLMSD__U64(s ? s->seed : 0), CLMSD__U64(s ? s->step : 0));
 }
 
 /* dW, and db with it when asked (one launch fewer) */
@@ -46,15 +39,13 @@ static clmsd_status dw(clmsd_head *h, const clmsd_head_args *a, const clmsd__str
                        cl_int averaged)
 {
     const clmsd_head_desc *d = &h->desc;
-    cl_ulong go = h->ws_g, ldg = h->ldg, xo = x_off, dwo = a->dw_off, batch = d->batch, hf = d->features;
-    cl_ulong ro = s->row_offset, seed = s->seed, step = s->step, dbo = a->dbias_off, rows = h->rows;
-    cl_uint classes = (cl_uint)d->classes, samples = d->samples;
-    cl_int acc = a->accumulate;
-    const size_t sz[] = {MEM, 8, 8, MEM, 8, MEM, 8, 8, 8, 4, 4, 4, MEM, 8, 8, 8, 4, MEM, 8, 8};
-    const void *val[] = {&h->workspace, &go, &ldg, &x, &xo, &a->dw, &dwo, &batch, &hf, &classes, &samples, &averaged,
-                         &h->params, &ro, &seed, &step, &acc, &a->dbias, &dbo, &rows};
     size_t tiles = class_tiles(h), quads = (d->features + 3) / 4;
-    return clmsd__run_kernel(h->ctx, CLMSD__K_FUSED_DW, 20, sz, val, tiles * quads);
+    return CLMSD__RUN(h->ctx, CLMSD__K_FUSED_DW, tiles * quads, CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_g),
+                      CLMSD__U64(h->ldg), CLMSD__MEM(x), CLMSD__U64(x_off), CLMSD__MEM(a->dw), CLMSD__U64(a->dw_off),
+                      CLMSD__U64(d->batch), CLMSD__U64(d->features), CLMSD__U32(d->classes), CLMSD__U32(d->samples),
+                      CLMSD__I32(averaged), CLMSD__MEM(h->params), CLMSD__U64(s->row_offset), CLMSD__U64(s->seed),
+                      CLMSD__U64(s->step), CLMSD__I32(a->accumulate), CLMSD__MEM(a->dbias), CLMSD__U64(a->dbias_off),
+                      CLMSD__U64(h->rows));
 }
 
 /* Runs of 32 stream elements (8 Philox blocks) per row. With H a multiple of 4 every row starts on
@@ -68,15 +59,13 @@ static size_t runs_per_row(const clmsd_head_desc *d)
 static clmsd_status dx(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, cl_int averaged)
 {
     const clmsd_head_desc *d = &h->desc;
-    cl_ulong go = h->ws_g, ldg = h->ldg, wo = a->w_off, dxo = a->dx_off, batch = d->batch, hf = d->features;
-    cl_ulong ro = s->row_offset, seed = s->seed, step = s->step, runs = runs_per_row(d);
-    cl_uint classes = (cl_uint)d->classes, samples = d->samples;
-    cl_int acc = a->accumulate;
-    float inv = clmsd__head_inv_samples(d);
-    const size_t sz[] = {MEM, 8, 8, MEM, 8, MEM, 8, 8, 8, 4, 4, 4, 4, MEM, 8, 8, 8, 4, 8};
-    const void *val[] = {&h->workspace, &go, &ldg, &a->w, &wo, &a->dx, &dxo, &batch, &hf, &classes, &samples,
-                         &averaged, &inv, &h->params, &ro, &seed, &step, &acc, &runs};
-    return clmsd__run_kernel(h->ctx, CLMSD__K_FUSED_DX, 19, sz, val, d->batch * runs);
+    size_t runs = runs_per_row(d);
+    return CLMSD__RUN(h->ctx, CLMSD__K_FUSED_DX, d->batch * runs, CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_g),
+                      CLMSD__U64(h->ldg), CLMSD__MEM(a->w), CLMSD__U64(a->w_off), CLMSD__MEM(a->dx),
+                      CLMSD__U64(a->dx_off), CLMSD__U64(d->batch), CLMSD__U64(d->features), CLMSD__U32(d->classes),
+                      CLMSD__U32(d->samples), CLMSD__I32(averaged), CLMSD__F32(clmsd__head_inv_samples(d)),
+                      CLMSD__MEM(h->params), CLMSD__U64(s->row_offset), CLMSD__U64(s->seed), CLMSD__U64(s->step),
+                      CLMSD__I32(a->accumulate), CLMSD__U64(runs));
 }
 
 clmsd_status clmsd__fused_run(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, clmsd__head_mode mode)

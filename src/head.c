@@ -46,9 +46,9 @@ typedef struct layout {
  * rounded up to the 32-class tile */
 static size_t padded_classes(const clmsd_head_desc *desc)
 {
-    if (desc->classes <= CLMSD__CLASS_TILE / 2)
-        return CLMSD__CLASS_TILE / 2;
-    return (desc->classes + CLMSD__CLASS_TILE - 1) / CLMSD__CLASS_TILE * CLMSD__CLASS_TILE;
+    if (desc->classes <= CLMSD_CLASS_TILE / 2)
+        return CLMSD_CLASS_TILE / 2;
+    return (desc->classes + CLMSD_CLASS_TILE - 1) / CLMSD_CLASS_TILE * CLMSD_CLASS_TILE;
 }
 
 static bool workspace_layout(const clmsd_head_desc *desc, clmsd_engine engine, layout *l)

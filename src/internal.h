@@ -3,6 +3,7 @@
 #define CLMSD_INTERNAL_H
 
 #include "clmsd.h"
+#include "../cl/clmsd_constants.h"
 
 #include <stdbool.h>
 
@@ -24,12 +25,6 @@ typedef enum clmsd__kernel_id {
     CLMSD__K_COUNT
 } clmsd__kernel_id;
 
-/* Classes per vector tile of the fused kernels (CLMSD_CLASS_TILE of cl/fused.cl). */
-#define CLMSD__CLASS_TILE 32
-
-/* Work-group size of the single-group reduction kernels; the tree is fixed by it, not the device. */
-#define CLMSD__REDUCE_GROUP 64
-
 struct clmsd_context {
     cl_platform_id platform;
     cl_device_id device;
@@ -41,7 +36,9 @@ struct clmsd_context {
     cl_kernel kernels[CLMSD__K_COUNT];
     size_t local_size[CLMSD__K_COUNT]; /* 1-D work-group size chosen for each kernel */
     size_t local_multiple[CLMSD__K_COUNT]; /* its preferred work-group size multiple */
+    cl_uint num_args[CLMSD__K_COUNT];  /* CL_KERNEL_NUM_ARGS of each kernel */
     cl_uint compute_units;
+    bool used_clblast;                 /* CLBlast has programs of this context in its cache */
     char *error;                       /* last error message (heap; may hold a build log) */
 };
 
@@ -55,7 +52,6 @@ const char *clmsd__clblast_status_name(int status);
 
 /* program.c: the embedded kernel program, built once per context */
 clmsd_status clmsd__build_program(clmsd_context *ctx);
-clmsd_status clmsd__kernel(clmsd_context *ctx, clmsd__kernel_id id, cl_kernel *out);
 const char *clmsd__kernel_name(clmsd__kernel_id id);
 void clmsd__release_program(clmsd_context *ctx);
 
@@ -63,13 +59,31 @@ void clmsd__release_program(clmsd_context *ctx);
 clmsd_status clmsd__find_device(const char *spec, cl_platform_id *platform, cl_device_id *device);
 
 /* context.c: enqueue helpers and buffer checks */
-clmsd_status clmsd__set_args(clmsd_context *ctx, cl_kernel kernel, const char *name, int count,
-                             const size_t *sizes, const void *const *values);
-clmsd_status clmsd__launch(clmsd_context *ctx, clmsd__kernel_id id, cl_kernel kernel,
-                           size_t work_items, size_t dim1);
+
+/* One kernel argument, typed where it is written: CLMSD__MEM(buf), CLMSD__U64(n), ... The count of a
+ * launch's arguments follows from the list (CLMSD__ARGS) and is checked against the kernel's
+ * CL_KERNEL_NUM_ARGS, read when the program is built, so a signature change in cl/ cannot go
+ * unnoticed. */
+typedef struct clmsd__arg {
+    size_t size;
+    const void *value;
+} clmsd__arg;
+#define CLMSD__MEM(m) ((clmsd__arg){sizeof(cl_mem), &(cl_mem){(m)}})
+#define CLMSD__U64(v) ((clmsd__arg){sizeof(cl_ulong), &(cl_ulong){(cl_ulong)(v)}})
+#define CLMSD__U32(v) ((clmsd__arg){sizeof(cl_uint), &(cl_uint){(cl_uint)(v)}})
+#define CLMSD__I32(v) ((clmsd__arg){sizeof(cl_int), &(cl_int){(cl_int)(v)}})
+#define CLMSD__F32(v) ((clmsd__arg){sizeof(cl_float), &(cl_float){(v)}})
+#define CLMSD__ARGS(...) (const clmsd__arg[]){__VA_ARGS__}, sizeof((const clmsd__arg[]){__VA_ARGS__}) / sizeof(clmsd__arg)
+
+/* Builds the program when needed and sets every argument of kernel `id`. */
+clmsd_status clmsd__set_args(clmsd_context *ctx, clmsd__kernel_id id, const clmsd__arg *args, size_t count);
+/* Enqueues `work_items` of kernel `id` (times dim1 in a second dimension when not 0). */
+clmsd_status clmsd__launch(clmsd_context *ctx, clmsd__kernel_id id, size_t work_items, size_t dim1);
 /* Sets the arguments of kernel `id`, launches `work_items` of it, and orders what follows after it. */
-clmsd_status clmsd__run_kernel(clmsd_context *ctx, clmsd__kernel_id id, int count, const size_t *sizes,
-                               const void *const *values, size_t work_items);
+clmsd_status clmsd__run_kernel(clmsd_context *ctx, clmsd__kernel_id id, size_t work_items, const clmsd__arg *args,
+                               size_t count);
+#define CLMSD__RUN(ctx, id, work_items, ...) clmsd__run_kernel(ctx, id, work_items, CLMSD__ARGS(__VA_ARGS__))
+#define CLMSD__SET_ARGS(ctx, id, ...) clmsd__set_args(ctx, id, CLMSD__ARGS(__VA_ARGS__))
 clmsd_status clmsd__begin(clmsd_context *ctx, cl_uint num_wait, const cl_event *wait);
 clmsd_status clmsd__finish(clmsd_context *ctx, cl_event *event);
 clmsd_status clmsd__order(clmsd_context *ctx);
@@ -117,7 +131,7 @@ struct clmsd_head {
     cl_mem workspace;
     bool owns_workspace;
     size_t ws_xd, ws_z, ws_g, ws_rowloss, ws_counter, ws_wt; /* element offsets into the workspace */
-    size_t ldg;           /* columns of G: C (CLBlast), C padded to CLMSD__CLASS_TILE (fused) */
+    size_t ldg;           /* columns of G: C (CLBlast), C padded to CLMSD_CLASS_TILE (fused) */
 };
 
 clmsd_status clmsd__check_head_desc(clmsd_context *ctx, const clmsd_head_desc *desc);
@@ -140,6 +154,8 @@ clmsd_status clmsd__head_bias_grad(clmsd_head *head, const clmsd_head_args *args
 clmsd_status clmsd__clblast_run(clmsd_head *head, const clmsd_head_args *args, const clmsd__stream *s,
                                 clmsd__head_mode mode);
 clmsd_status clmsd__clblast_warmup(clmsd_context *ctx);
+/* Drops CLBlast's cached programs, so that nothing of the context outlives clmsd_context_destroy. */
+void clmsd__clblast_release(clmsd_context *ctx);
 clmsd_status clmsd__fused_run(clmsd_head *head, const clmsd_head_args *args, const clmsd__stream *s,
                               clmsd__head_mode mode);
 

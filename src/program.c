@@ -10,7 +10,7 @@ extern const size_t clmsd__kernel_source_length;
 extern const uint64_t clmsd__kernel_source_hash;
 
 /* The same options on every device: results must not depend on the driver's defaults. */
-#define CLMSD__BUILD_OPTIONS "-cl-std=CL1.2 -DCLMSD_REDUCE_GROUP=64"
+#define CLMSD__BUILD_OPTIONS "-cl-std=CL1.2"
 
 static const char *const kernel_names[CLMSD__K_COUNT] = {
     [CLMSD__K_DROPOUT_FORWARD] = "clmsd_dropout_forward",
@@ -105,28 +105,19 @@ clmsd_status clmsd__build_program(clmsd_context *ctx)
             clmsd__release_program(ctx);
             return clmsd__fail_cl(ctx, err, kernel_names[id]);
         }
+        err = clGetKernelInfo(ctx->kernels[id], CL_KERNEL_NUM_ARGS, sizeof ctx->num_args[id], &ctx->num_args[id], NULL);
+        if (err != CL_SUCCESS) {
+            clmsd__release_program(ctx);
+            return clmsd__fail_cl(ctx, err, "clGetKernelInfo(CL_KERNEL_NUM_ARGS)");
+        }
+        ctx->local_size[id] = choose_local_size(ctx, ctx->kernels[id], &ctx->local_multiple[id]);
         if (is_reduction((clmsd__kernel_id)id)) {
-            size_t max_wg = 0;
-            clGetKernelWorkGroupInfo(ctx->kernels[id], ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof max_wg, &max_wg, NULL);
-            if (max_wg < CLMSD__REDUCE_GROUP) {
-                clmsd__release_program(ctx);
-                return clmsd__fail(ctx, CLMSD_ERROR_UNSUPPORTED, "%s needs work-groups of %d; %s allows %zu",
-                                   kernel_names[id], CLMSD__REDUCE_GROUP, ctx->device_name, max_wg);
-            }
-            ctx->local_size[id] = ctx->local_multiple[id] = CLMSD__REDUCE_GROUP;
-        } else {
-            ctx->local_size[id] = choose_local_size(ctx, ctx->kernels[id], &ctx->local_multiple[id]);
+            /* one work-group computes the whole tree, of any size up to its lanes: never shrunk */
+            if (ctx->local_size[id] > CLMSD_REDUCE_GROUP)
+                ctx->local_size[id] = CLMSD_REDUCE_GROUP;
+            ctx->local_multiple[id] = ctx->local_size[id];
         }
     }
-    return CLMSD_SUCCESS;
-}
-
-clmsd_status clmsd__kernel(clmsd_context *ctx, clmsd__kernel_id id, cl_kernel *out)
-{
-    clmsd_status st = clmsd__build_program(ctx);
-    if (st != CLMSD_SUCCESS)
-        return st;
-    *out = ctx->kernels[id];
     return CLMSD_SUCCESS;
 }
 

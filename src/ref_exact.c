@@ -129,14 +129,14 @@ static void loss_rows(exact *x, uint32_t valid, bool grad)
 /* clmsd_head_reduce_loss: 64 strided lanes, then a fixed tree */
 static float reduce_loss(const exact *x, uint32_t valid)
 {
-    float part[CLMSD__REDUCE_GROUP];
-    for (size_t lane = 0; lane < CLMSD__REDUCE_GROUP; ++lane) {
+    float part[CLMSD_REDUCE_GROUP];
+    for (size_t lane = 0; lane < CLMSD_REDUCE_GROUP; ++lane) {
         float acc = 0.0f;
-        for (size_t n = lane; n < x->N; n += CLMSD__REDUCE_GROUP)
+        for (size_t n = lane; n < x->N; n += CLMSD_REDUCE_GROUP)
             acc = acc + x->rowloss[n];
         part[lane] = acc;
     }
-    for (size_t width = CLMSD__REDUCE_GROUP / 2; width > 0; width >>= 1)
+    for (size_t width = CLMSD_REDUCE_GROUP / 2; width > 0; width >>= 1)
         for (size_t lane = 0; lane < width; ++lane)
             part[lane] = part[lane] + part[lane + width];
     return part[0] * (x->d->loss == CE ? clmsd_ce_scale(valid, clmsd__head_kprime(x->d)) : clmsd__head_scale(x->d));

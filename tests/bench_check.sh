@@ -1,11 +1,13 @@
 #!/bin/sh
 # `clmsd-bench --quick` runs to completion on the default device and writes valid JSON lines with
-# the device's limits, the dropout stream and every engine of the quick shapes.
+# the device's limits, the dropout stream and every engine of the quick shapes; its log, not a
+# terminal, holds no carriage return and no escape sequence.
 set -eu
 bench=$1
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 "$bench" --quick --json "$dir/out.jsonl" >"$dir/log" 2>&1 || { cat "$dir/log"; echo "FAIL: clmsd-bench exited with an error"; exit 1; }
+if grep -q "$(printf '[\r\033]')" "$dir/log"; then echo "FAIL: the log holds a carriage return or an escape sequence"; exit 1; fi
 python3 - "$dir/out.jsonl" <<'PY'
 import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]

@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <float.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,14 @@ static inline void test_skip_user_events_on_pocl_basic(clmsd_context *ctx)
 {
     if (strstr(clmsd_context_device_name(ctx), "/ basic"))
         cr_skip_test("pocl's basic device hangs in clSetUserEventStatus (pocl/pocl#1177)");
+}
+
+/* Whether the device says it keeps fp32 denormals (CL_FP_DENORM in CL_DEVICE_SINGLE_FP_CONFIG). */
+static inline bool test_device_keeps_denormals(clmsd_context *ctx)
+{
+    cl_device_fp_config fp = 0;
+    clGetDeviceInfo(clmsd_context_device(ctx), CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
+    return (fp & CL_FP_DENORM) != 0;
 }
 
 static inline cl_mem test_buffer(clmsd_context *ctx, const void *data, size_t bytes)

@@ -420,7 +420,10 @@ Test(head, overwrite_ignores_old_contents, .timeout = 900)
 
 /* The CE loss rows take 16 exps at a time (clmsd_exp16): with logits from 0 down to -220, the exps
  * run from 1 through denormal results to the cut to 0 below -104, and loss and gradients still
- * equal the exact host reference (scalar clmsd_exp) bit for bit. */
+ * equal the exact host reference (scalar clmsd_exp) bit for bit. On a device that reports flushing
+ * fp32 denormals (no CL_FP_DENORM: rusticl's llvmpipe), what stays exact is pinned: the loss and
+ * dX, and every dW and db element whose reference is not denormal; a denormal reference element
+ * may come out as that value or as a zero of its sign, nothing else. */
 Test(fused, cross_entropy_exps_over_their_whole_range, .timeout = 900)
 {
     clmsd_context *ctx = test_context();
@@ -447,8 +450,21 @@ Test(fused, cross_entropy_exps_over_their_whole_range, .timeout = 900)
     head_case t = {B, H, C, 1, NULL, 0.0, true, 0};
     assert_bits(dev, &el, 1, "loss", &t);
     assert_bits(dev + 1, edx, B, "dx", &t);
-    assert_bits(dev + 1 + B, edw, C, "dw", &t);
-    assert_bits(dev + 1 + B + C, edb, C, "dbias", &t);
+    if (test_device_keeps_denormals(ctx)) {
+        assert_bits(dev + 1 + B, edw, C, "dw", &t);
+        assert_bits(dev + 1 + B + C, edb, C, "dbias", &t);
+    } else {
+        cr_log_info("%s reports flushing fp32 denormals: denormal dW and db elements may be 0",
+                    clmsd_context_device_name(ctx));
+        const float *refs[2] = {edw, edb}, *devs[2] = {dev + 1 + B, dev + 1 + B + C};
+        for (int o = 0; o < 2; ++o)
+            for (int c = 0; c < C; ++c) {
+                float r = refs[o][c], v = devs[o][c];
+                bool denormal = r != 0.0f && fabsf(r) < FLT_MIN, same = memcmp(&r, &v, 4) == 0;
+                cr_assert(same || (denormal && v == 0.0f && signbit(v) == signbit(r)),
+                          "%s[%d]: fused %.9g, exact reference %.9g", o ? "dbias" : "dw", c, (double)v, (double)r);
+            }
+    }
     /* db[c] sums the rows' exps (scaled): row 0 alone reaches -87.5 to -102.5 at c = 35 .. 41
      * (denormal exps) and -105 at c = 42 (cut to 0), where the other rows are already 0 */
     cr_assert(edb[42] == 0.0f && edb[38] != 0.0f && fabsf(edb[38]) < FLT_MIN,

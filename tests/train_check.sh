@@ -1,6 +1,8 @@
 #!/bin/sh
-# `clmsd train` end to end: the loss falls, the CSV and PNG are well formed, and two runs with the
-# same seed write identical curves (the stream makes training reproducible).
+# `clmsd train` end to end: the loss falls, the CSV and PNG are well formed, two runs with the
+# same seed write identical curves (the stream makes training reproducible), the log of a run
+# whose output is not a terminal is plain text (no carriage return, no escape sequence), and the
+# timing table says what it times.
 set -eu
 clmsd=$1
 dir=$(mktemp -d)
@@ -27,4 +29,7 @@ awk -F, 'NR == 1 { next }
          { if (!($1 in first)) first[$1] = $4; last[$1] = $4 }
          END { if (bad) exit 1; for (k in first) if (!(last[k] < 0.5 * first[k])) exit 2 }' "$dir/a/evals.csv" ||
     fail "evals.csv is malformed or the loss did not fall to half its start"
+if grep -q "$(printf '[\r\033]')" "$dir/a.log"; then fail "the log holds a carriage return or an escape sequence"; fi
+grep -q "^  K = 4: epoch 2/2, clean loss" "$dir/a.log" || fail "no plain progress line per epoch in the log"
+grep -q "the head's train step and the SGD update" "$dir/a.log" || fail "the table does not say what it times"
 echo "PASS: clmsd train: loss falls, CSV and PNG well formed, two runs identical"

@@ -1,7 +1,9 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Set up, build, and run the whole test suite: every test on the default device (pocl's pthread
-# device where there is no GPU), the Oclgrind suite, and the device tests again on pocl's basic
-# device. Extra arguments go to the first `meson test`.
+# device where there is no GPU), the Oclgrind and valgrind suites, the device tests again on pocl's
+# basic device and on Mesa's rusticl, and the selftest matrix over all four. Extra arguments go to
+# the first `meson test` (and skip the rest).
 set -eu
 cd "$(dirname "$0")/.."
 tools/build.sh
@@ -9,6 +11,8 @@ meson test -C build --print-errorlogs "$@"
 if [ $# -eq 0 ]; then
     echo "== the device tests on pocl's basic device"
     meson test -C build --print-errorlogs --setup poclbasic --suite device
-    echo "== clmsd selftest on pocl pthread, pocl basic and Oclgrind"
+    echo "== the device tests on Mesa's rusticl (llvmpipe)"
+    meson test -C build --print-errorlogs --setup rusticl --suite device
+    echo "== clmsd selftest on pocl pthread, pocl basic, Oclgrind and rusticl"
     tests/selftest_matrix.sh build/clmsd
 fi

@@ -4,6 +4,12 @@
 #include "cli.h"
 
 #include <clmsd.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 #include <float.h>
 #include <math.h>
 #include <stdbool.h>
@@ -252,81 +258,221 @@ static int run_device(const char *spec, const char *label, check *c)
     return c->failures ? 1 : 0;
 }
 
+/* What one device's run found, as the parent reads it back from the child's last line. */
+typedef struct row {
+    char label[300];
+    bool done;       /* the child printed its results line */
+    char why[160];   /* when not: how the child ended */
+    bool kat_ok, dropout_ok, fused_ok, denormals;
+    double clblast_ratio;
+    uint64_t mask_hash, fused_hash;
+} row;
+
+#define ROW_TAG "@clmsd-selftest-row"
+
+/* the results line a child ends with: every field of the matrix, then the device's name */
+static void print_row(const check *c)
+{
+    printf(ROW_TAG " %d %d %d %d %.17g %016llx %016llx %s\n", c->kat_ok, c->dropout_ok, c->fused_ok, c->denormals,
+           c->clblast_ratio, (unsigned long long)c->mask_hash, (unsigned long long)c->fused_hash,
+           c->ctx ? clmsd_context_device_name(c->ctx) : "");
+}
+
+static bool parse_row(const char *line, row *r)
+{
+    int kat, dropout, fused, denormals, name = 0;
+    unsigned long long mask, fh;
+    if (sscanf(line, ROW_TAG " %d %d %d %d %lf %llx %llx %n", &kat, &dropout, &fused, &denormals, &r->clblast_ratio,
+               &mask, &fh, &name) < 7 || name == 0)
+        return false;
+    r->kat_ok = kat, r->dropout_ok = dropout, r->fused_ok = fused, r->denormals = denormals;
+    r->mask_hash = mask, r->fused_hash = fh;
+    size_t len = strlen(r->label);
+    snprintf(r->label + len, sizeof r->label - len, " %s", line + name);
+    return true;
+}
+
 /* device by check; "=" compares a device's raw outputs with the first device's */
-static void print_matrix(check *checks, char (*labels)[300], size_t count)
+static void print_matrix(const row *rows, size_t count)
 {
     printf("\n%-44s %5s %8s %10s %10s %11s %12s %10s\n", "device", "KAT", "dropout", "fused=ref", "masks=#1",
            "fused=#1", "clblast/tol", "denormals");
     for (size_t i = 0; i < count; ++i) {
-        const check *c = &checks[i];
-        if (!c->ctx) {
-            printf("%-44.44s %5s\n", labels[i], "FAIL");
+        const row *r = &rows[i];
+        if (!r->done) {
+            printf("%-44.44s %5s  %s\n", r->label, "FAIL", r->why);
             continue;
         }
-        const char *same_masks = i == 0 ? "-" : c->mask_hash == checks[0].mask_hash ? "yes" : "NO";
-        const char *same_fused = i == 0 ? "-" : c->fused_hash == checks[0].fused_hash ? "yes" : "NO";
-        printf("%-44.44s %5s %8s %10s %10s %11s %12.3g %10s\n", labels[i], c->kat_ok ? "ok" : "FAIL",
-               c->dropout_ok ? "ok" : "FAIL", c->fused_ok ? "ok" : "FAIL", same_masks, same_fused, c->clblast_ratio,
-               c->denormals ? "kept" : "flushed");
+        bool first_done = rows[0].done;
+        const char *same_masks = i == 0 || !first_done ? "-" : r->mask_hash == rows[0].mask_hash ? "yes" : "NO";
+        const char *same_fused = i == 0 || !first_done ? "-" : r->fused_hash == rows[0].fused_hash ? "yes" : "NO";
+        printf("%-44.44s %5s %8s %10s %10s %11s %12.3g %10s\n", r->label, r->kat_ok ? "ok" : "FAIL",
+               r->dropout_ok ? "ok" : "FAIL", r->fused_ok ? "ok" : "FAIL", same_masks, same_fused, r->clblast_ratio,
+               r->denormals ? "kept" : "flushed");
     }
 }
+
+/* Runs `clmsd selftest --device SPEC --row` in a process of its own, relays its lines, and reads its
+ * results line. A crash, a hang past `timeout` seconds or a failed start becomes r->why. */
+static int run_child(const char *spec, double timeout, row *r)
+{
+    snprintf(r->label, sizeof r->label, "%s", spec);
+    fflush(stdout);
+    int fds[2];
+    if (pipe(fds) != 0) {
+        snprintf(r->why, sizeof r->why, "pipe: %s", strerror(errno));
+        return 1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(r->why, sizeof r->why, "fork: %s", strerror(errno));
+        close(fds[0]), close(fds[1]);
+        return 1;
+    }
+    if (pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]), close(fds[1]);
+        char *const args[] = {"clmsd", "selftest", "--device", (char *)spec, "--row", NULL};
+        execv("/proc/self/exe", args);
+        printf("FAIL  %s: cannot run /proc/self/exe: %s\n", spec, strerror(errno));
+        _exit(127);
+    }
+    close(fds[1]);
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    char buf[4096];
+    size_t used = 0;
+    bool timed_out = false;
+    for (;;) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double left = timeout - ((double)(now.tv_sec - start.tv_sec) + 1e-9 * (double)(now.tv_nsec - start.tv_nsec));
+        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+        int ready = left <= 0 ? 0 : poll(&pfd, 1, (int)(left * 1000.0) + 1);
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (ready <= 0) {
+            timed_out = true;
+            kill(pid, SIGKILL);
+            break;
+        }
+        ssize_t n = read(fds[0], buf + used, sizeof buf - 1 - used);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        used += (size_t)n;
+        buf[used] = '\0';
+        /* whole lines: the results line is kept, the others relayed */
+        char *line = buf, *end;
+        while ((end = strchr(line, '\n'))) {
+            *end = '\0';
+            if (!strncmp(line, ROW_TAG, strlen(ROW_TAG)))
+                r->done = parse_row(line, r);
+            else
+                printf("%s\n", line);
+            line = end + 1;
+        }
+        used -= (size_t)(line - buf);
+        memmove(buf, line, used);
+        if (used == sizeof buf - 1) { /* a line longer than the buffer: relayed in pieces */
+            buf[used] = '\0';
+            fputs(buf, stdout);
+            used = 0;
+        }
+        fflush(stdout);
+    }
+    close(fds[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (timed_out) {
+        r->done = false;
+        snprintf(r->why, sizeof r->why, "no result after %.0f s: killed", timeout);
+    } else if (WIFSIGNALED(status)) {
+        r->done = false;
+        snprintf(r->why, sizeof r->why, "the process died of signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    } else if (!r->done) {
+        snprintf(r->why, sizeof r->why, "the process exited %d without a result", WEXITSTATUS(status));
+    }
+    if (!r->done)
+        printf("FAIL  %s: %s\n", spec, r->why);
+    return !r->done || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+}
+
+static const char help[] =
+    "usage: clmsd selftest [--all-devices | --device SPEC] [--timeout SECONDS]\n\n"
+    "Checks, on every OpenCL device (the default, --all-devices) or the one SPEC names, the\n"
+    "Philox4x32-10 known answers, the clmsd-philox-v1 golden words, dropout forward, mask and\n"
+    "backward over odd shapes bit for bit against the host reference, the fused head bit for bit\n"
+    "against the exact reference and the CLBlast head against the double reference, for every loss\n"
+    "and combine mode. Prints one PASS/FAIL line per device, then a matrix of device by check that\n"
+    "also compares every device's raw masks and fused results with the first device's. Exits 1 on\n"
+    "any FAIL.\n\n"
+    "With several devices, each runs in a process of its own, so that an implementation that crashes\n"
+    "or hangs (killed after --timeout seconds, default 1800) is one FAIL row, not the end of the run.\n";
 
 int clmsd_cli_selftest(int argc, char **argv)
 {
     const char *device = NULL;
+    bool row_only = false; /* a child of --all-devices: print the results line */
+    double timeout = 1800;
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: clmsd selftest [--device SPEC | --all-devices]\n\n"
-                   "Checks, on every OpenCL device (the default, --all-devices) or the one SPEC names, the\n"
-                   "Philox4x32-10 known answers, the clmsd-philox-v1 golden words, dropout forward, mask and\n"
-                   "backward over odd shapes bit for bit against the host reference, the fused head bit for bit\n"
-                   "against the exact reference and the CLBlast head against the double reference, for every loss\n"
-                   "and combine mode. Prints one PASS/FAIL line per device, then a matrix of device by check that\n"
-                   "also compares every device's raw masks and fused results with the first device's. Exits 1 on\n"
-                   "any FAIL.\n");
+            fputs(help, stdout);
             return 0;
         }
         if (!strcmp(argv[i], "--device") && i + 1 < argc) {
             device = argv[++i];
-            continue;
+        } else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
+            char *end;
+            timeout = strtod(argv[++i], &end);
+            if (*end || !(timeout > 0 && timeout < 1e6)) {
+                fprintf(stderr, "clmsd selftest: --timeout needs seconds in (0, 1e6), got \"%s\"\n", argv[i]);
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--row")) {
+            row_only = true;
+        } else if (strcmp(argv[i], "--all-devices")) {
+            fprintf(stderr, "clmsd selftest: unknown option %s (see --help)\n", argv[i]);
+            return 2;
         }
-        if (!strcmp(argv[i], "--all-devices"))
-            continue;
-        fprintf(stderr, "clmsd selftest: unknown option %s (see --help)\n", argv[i]);
-        return 2;
     }
-    size_t count = 1;
-    clmsd_device_info *info = NULL;
-    if (!device) {
-        if (clmsd_devices_list(NULL, 0, &count) != CLMSD_SUCCESS || count == 0) {
-            printf("FAIL  no OpenCL device found: %s\n", clmsd_context_last_error(NULL));
-            return 1;
+    if (device) {
+        check c;
+        int failed = run_device(device, device, &c);
+        if (row_only) {
+            print_row(&c);
+        } else {
+            row r = {.done = c.ctx != NULL, .kat_ok = c.kat_ok, .dropout_ok = c.dropout_ok, .fused_ok = c.fused_ok,
+                     .denormals = c.denormals, .clblast_ratio = c.clblast_ratio};
+            snprintf(r.label, sizeof r.label, "%s %s", device, c.ctx ? clmsd_context_device_name(c.ctx) : "");
+            snprintf(r.why, sizeof r.why, "no context");
+            print_matrix(&r, 1);
         }
-        info = calloc(count, sizeof *info);
-        if (!info)
-            return 1;
-        clmsd_devices_list(info, count, &count);
+        clmsd_context_destroy(c.ctx);
+        return failed;
     }
-    check *checks = calloc(count, sizeof *checks);
-    char (*labels)[300] = calloc(count, sizeof *labels);
-    if (!checks || !labels) {
-        free(info), free(checks), free(labels);
+    size_t count = 0;
+    if (clmsd_devices_list(NULL, 0, &count) != CLMSD_SUCCESS || count == 0) {
+        printf("FAIL  no OpenCL device found: %s\n", clmsd_context_last_error(NULL));
         return 1;
     }
+    clmsd_device_info *info = calloc(count, sizeof *info);
+    row *rows = calloc(count, sizeof *rows);
+    if (!info || !rows) {
+        free(info), free(rows);
+        return 1;
+    }
+    clmsd_devices_list(info, count, &count);
     int failed = 0;
     for (size_t i = 0; i < count; ++i) {
         char spec[32];
-        if (device)
-            snprintf(spec, sizeof spec, "%s", device);
-        else
-            snprintf(spec, sizeof spec, "%u:%u", info[i].platform_index, info[i].device_index);
-        failed |= run_device(spec, spec, &checks[i]);
-        snprintf(labels[i], sizeof labels[i], "%s %s", spec,
-                 checks[i].ctx ? clmsd_context_device_name(checks[i].ctx) : "");
+        snprintf(spec, sizeof spec, "%u:%u", info[i].platform_index, info[i].device_index);
+        failed |= run_child(spec, timeout, &rows[i]);
     }
-    print_matrix(checks, labels, count);
-    for (size_t i = 0; i < count; ++i)
-        clmsd_context_destroy(checks[i].ctx);
-    free(info), free(checks), free(labels);
+    print_matrix(rows, count);
+    free(info), free(rows);
     return failed;
 }

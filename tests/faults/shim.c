@@ -1,18 +1,22 @@
 /* Failure injection for tests/test_faults.c, loaded with LD_PRELOAD in front of the OpenCL ICD
  * loader: wraps the OpenCL calls that allocate, build or enqueue, makes the N-th of them fail once
- * armed, and counts the buffers, programs and kernels alive, to find leaks. */
+ * armed, and counts the contexts, queues, buffers, programs and kernels alive, to find leaks.
+ * With $FAULT_ABORT_DEVICE set, creating a context on a device whose name contains it aborts the
+ * process (tests/selftest_crash.sh: one implementation that crashes). */
 #include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
 #define CL_TARGET_OPENCL_VERSION 120
 #include <CL/cl.h>
 
 #define SHIM_API __attribute__((visibility("default")))
 
 static long countdown; /* > 0: the countdown-th wrapped call from now fails */
-static long calls, live_mem, live_programs, live_kernels;
+static long calls, live_mem, live_programs, live_kernels, live_contexts, live_queues;
 
 SHIM_API void fault_arm(long n) { countdown = n, calls = 0; }
 SHIM_API long fault_calls(void) { return calls; }
-SHIM_API long fault_live(void) { return live_mem + live_programs + live_kernels; }
+SHIM_API long fault_live(void) { return live_mem + live_programs + live_kernels + live_contexts + live_queues; }
 
 static int fail_now(void)
 {
@@ -61,6 +65,20 @@ SHIM_API cl_program clCreateProgramWithSource(cl_context c, cl_uint n, const cha
         return NULL;
     }
     cl_program p = real(c, n, s, l, err);
+    live_programs += p != NULL;
+    return p;
+}
+
+SHIM_API cl_program clCreateProgramWithBinary(cl_context c, cl_uint n, const cl_device_id *d, const size_t *l,
+                                              const unsigned char **b, cl_int *status, cl_int *err)
+{
+    REAL(clCreateProgramWithBinary);
+    if (fail_now()) {
+        if (err)
+            *err = CL_OUT_OF_RESOURCES;
+        return NULL;
+    }
+    cl_program p = real(c, n, d, l, b, status, err);
     live_programs += p != NULL;
     return p;
 }
@@ -142,12 +160,35 @@ SHIM_API cl_context clCreateContext(const cl_context_properties *p, cl_uint n, c
                                     cl_int *err)
 {
     REAL(clCreateContext);
+    const char *crash = getenv("FAULT_ABORT_DEVICE");
+    char name[256] = "";
+    if (crash && n > 0 && clGetDeviceInfo(d[0], CL_DEVICE_NAME, sizeof name - 1, name, NULL) == CL_SUCCESS &&
+        strstr(name, crash))
+        abort();
     if (fail_now()) {
         if (err)
             *err = CL_OUT_OF_HOST_MEMORY;
         return NULL;
     }
-    return real(p, n, d, cb, u, err);
+    cl_context c = real(p, n, d, cb, u, err);
+    live_contexts += c != NULL;
+    return c;
+}
+
+SHIM_API cl_int clRetainContext(cl_context c)
+{
+    REAL(clRetainContext);
+    cl_int e = real(c);
+    live_contexts += e == CL_SUCCESS;
+    return e;
+}
+
+SHIM_API cl_int clReleaseContext(cl_context c)
+{
+    REAL(clReleaseContext);
+    cl_int e = real(c);
+    live_contexts -= e == CL_SUCCESS;
+    return e;
 }
 
 SHIM_API cl_command_queue clCreateCommandQueue(cl_context c, cl_device_id d, cl_command_queue_properties p, cl_int *err)
@@ -158,5 +199,23 @@ SHIM_API cl_command_queue clCreateCommandQueue(cl_context c, cl_device_id d, cl_
             *err = CL_OUT_OF_RESOURCES;
         return NULL;
     }
-    return real(c, d, p, err);
+    cl_command_queue q = real(c, d, p, err);
+    live_queues += q != NULL;
+    return q;
+}
+
+SHIM_API cl_int clRetainCommandQueue(cl_command_queue q)
+{
+    REAL(clRetainCommandQueue);
+    cl_int e = real(q);
+    live_queues += e == CL_SUCCESS;
+    return e;
+}
+
+SHIM_API cl_int clReleaseCommandQueue(cl_command_queue q)
+{
+    REAL(clReleaseCommandQueue);
+    cl_int e = real(q);
+    live_queues -= e == CL_SUCCESS;
+    return e;
 }

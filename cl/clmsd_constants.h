@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/* The numbers the host and the kernels must agree on, defined once: this file is embedded first in
+ * the kernel source (OpenCL C) and included by the library (C11). */
+#ifndef CLMSD_CONSTANTS_H
+#define CLMSD_CONSTANTS_H
+
+/* Classes per vector tile of the fused kernels; heads of up to half a tile pad to half a tile. */
+#define CLMSD_CLASS_TILE 32
+
+/* Samples of one batch row per fused-logits work-item: each W^T row is loaded once for them. */
+#define CLMSD_LOGIT_SAMPLES 2
+
+/* Lanes of the canonical single-group reduction tree; any work-group size computes it. */
+#define CLMSD_REDUCE_GROUP 64
+
+/* Loss ids as the kernels read them: the values of the public clmsd_loss (checked in head.c). */
+#define CLMSD_KERNEL_LOSS_CE 0
+#define CLMSD_KERNEL_LOSS_BCE 1
+#define CLMSD_KERNEL_LOSS_MSE 2
+
+#endif

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/* `clmsd train`: its options (train_options.c), its training runs (train.c) and what it reports
+ * (train_report.c). */
+#ifndef CLMSD_CLI_TRAIN_H
+#define CLMSD_CLI_TRAIN_H
+
+#include <clmsd.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TRAIN_MAX_RUNS 16
+#define TRAIN_MAX_RATES 64
+
+typedef struct train_options {
+    uint32_t samples[TRAIN_MAX_RUNS];
+    int runs;
+    double rate, rates[TRAIN_MAX_RATES];
+    int nrates;
+    int epochs, eval_every;
+    size_t batch, hidden;
+    double lr, momentum, target;
+    clmsd_combine combine;
+    clmsd_engine engine;
+    const char *device, *out, *data;
+    uint64_t seed;
+} train_options;
+
+/* Parses argv into o: 0, 1 when --help was printed, -1 after a message on stderr. */
+int train_parse(int argc, char **argv, train_options *o);
+
+typedef struct train_point {
+    int iteration, epoch;
+    float clean_loss, val_accuracy;
+} train_point;
+
+typedef struct train_run {
+    uint32_t samples;
+    float *dropout_loss; /* per iteration */
+    train_point *evals;
+    int nevals, iterations, reached;
+    double *epoch_ms;    /* per epoch: ms per iteration of the train step and the update */
+} train_run;
+
+/* The median over epochs of the ms per iteration: robust to an epoch the machine slowed. */
+double train_ms_per_iteration(const train_options *o, const train_run *r);
+void train_print_run(const train_options *o, const train_run *r, size_t batches);
+void train_print_table(const train_options *o, const train_run *runs, int nruns);
+/* curves.csv, evals.csv, summary.csv and training.png (gnuplot) into o->out; 0 on success. */
+int train_write_outputs(const train_options *o, const train_run *runs, int nruns, size_t batches);
+
+#endif

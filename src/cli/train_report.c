@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+/* What `clmsd train` reports: the curves per K, the table, and the CSV files and the plot. */
+#include "train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double train_ms_per_iteration(const train_options *o, const train_run *r)
+{
+    size_t n = (size_t)o->epochs;
+    double *sorted = malloc(n * sizeof *sorted);
+    if (!sorted)
+        return NAN;
+    memcpy(sorted, r->epoch_ms, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, by_value);
+    double median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+    free(sorted);
+    return median;
+}
+
+void train_print_table(const train_options *o, const train_run *runs, int nruns)
+{
+    printf("\nTime per iteration: the head's train step and the SGD update, after an untimed warm-up of each\n"
+           "K's plan; evaluations excluded; the median of the %d epochs' rates.\n", o->epochs);
+    printf("\n    K  iterations to loss %-6g  final loss  val acc  ms/iteration  time vs K = %u\n", o->target,
+           (unsigned)runs[0].samples);
+    double ms0 = train_ms_per_iteration(o, &runs[0]);
+    for (int i = 0; i < nruns; ++i) {
+        const train_point *last = &runs[i].evals[runs[i].nevals - 1];
+        double ms = train_ms_per_iteration(o, &runs[i]);
+        char reached[32];
+        snprintf(reached, sizeof reached, runs[i].reached < 0 ? "not reached" : "%d", runs[i].reached);
+        printf("  %3u  %24s  %10.4f  %7.3f  %12.3f  %10.2fx\n", (unsigned)runs[i].samples, reached,
+               (double)last->clean_loss, (double)last->val_accuracy, ms, ms / ms0);
+    }
+}
+
+void train_print_run(const train_options *o, const train_run *r, size_t batches)
+{
+    printf("\nK = %u: epoch, mean training loss with dropout, training loss without dropout, validation accuracy\n",
+           (unsigned)r->samples);
+    int e = 0;
+    for (int epoch = 1; epoch <= o->epochs; ++epoch) {
+        double sum = 0;
+        for (size_t i = 0; i < batches; ++i)
+            sum += r->dropout_loss[(size_t)(epoch - 1) * batches + i];
+        while (e < r->nevals - 1 && !(r->evals[e].epoch == epoch && (e + 1 == r->nevals || r->evals[e + 1].epoch != epoch)))
+            ++e;
+        printf("  %3d  %8.4f  %8.4f  %6.3f\n", epoch, sum / batches, r->evals[e].clean_loss, r->evals[e].val_accuracy);
+    }
+}
+
+int train_write_outputs(const train_options *o, const train_run *runs, int nruns, size_t batches)
+{
+    if (mkdir(o->out, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "clmsd train: cannot create %s: %s\n", o->out, strerror(errno));
+        return -1;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/curves.csv", o->out);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "samples,iteration,epoch,dropout_loss\n");
+    for (int i = 0; i < nruns; ++i)
+        for (int it = 0; it < runs[i].iterations; ++it)
+            fprintf(f, "%u,%d,%d,%.9g\n", (unsigned)runs[i].samples, it + 1, (int)(it / batches) + 1,
+                    (double)runs[i].dropout_loss[it]);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/evals.csv", o->out);
+    if (!(f = fopen(path, "w")))
+        return -1;
+    fprintf(f, "samples,iteration,epoch,clean_train_loss,val_accuracy\n");
+    for (int i = 0; i < nruns; ++i)
+        for (int e = 0; e < runs[i].nevals; ++e)
+            fprintf(f, "%u,%d,%d,%.9g,%.6f\n", (unsigned)runs[i].samples, runs[i].evals[e].iteration,
+                    runs[i].evals[e].epoch, (double)runs[i].evals[e].clean_loss, (double)runs[i].evals[e].val_accuracy);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/summary.csv", o->out);
+    if (!(f = fopen(path, "w")))
+        return -1;
+    fprintf(f, "samples,iterations_to_target,target,final_clean_train_loss,final_val_accuracy,ms_per_iteration,"
+               "time_relative_to_first\n");
+    for (int i = 0; i < nruns; ++i) {
+        const train_point *last = &runs[i].evals[runs[i].nevals - 1];
+        double ms = train_ms_per_iteration(o, &runs[i]), ms0 = train_ms_per_iteration(o, &runs[0]);
+        fprintf(f, "%u,%d,%g,%.9g,%.6f,%.4f,%.4f\n", (unsigned)runs[i].samples, runs[i].reached, o->target,
+                (double)last->clean_loss, (double)last->val_accuracy, ms, ms / ms0);
+    }
+    fclose(f);
+    /* the plot: clean training loss (log scale) and validation accuracy against iteration, one line per K */
+    snprintf(path, sizeof path, "%s/training.gp", o->out);
+    if (!(f = fopen(path, "w")))
+        return -1;
+    fprintf(f, "set terminal pngcairo size 1200,500 noenhanced\nset output '%s/training.png'\n"
+               "set datafile separator ','\nset multiplot layout 1,2 title 'clmsd train: multi-sample dropout on "
+               "digits (%s, p %g, lr %g, batch %zu)'\n",
+            o->out, o->combine == CLMSD_AVERAGE_LOSSES ? "average losses" : "average logits", o->rate, o->lr, o->batch);
+    for (int panel = 0; panel < 2; ++panel) {
+        fprintf(f, "set xlabel 'iteration'\nset key right %s\nset grid\n%s\nset ylabel '%s'\nplot ",
+                panel ? "bottom" : "top", panel ? "unset logscale y" : "set logscale y",
+                panel ? "validation accuracy" : "training loss without dropout");
+        for (int i = 0; i < nruns; ++i)
+            fprintf(f, "%s'%s/evals.csv' using 2:($1==%u ? $%d : NaN) skip 1 with lines lw 2 title 'K = %u'",
+                    i ? ", " : "", o->out, (unsigned)runs[i].samples, panel ? 5 : 4, (unsigned)runs[i].samples);
+        fprintf(f, "\n");
+    }
+    fprintf(f, "unset multiplot\n");
+    fclose(f);
+    char cmd[8300];
+    snprintf(cmd, sizeof cmd, "gnuplot '%s/training.gp'", o->out);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "clmsd train: gnuplot failed: install gnuplot-nox for %s/training.png\n", o->out);
+        return -1;
+    }
+    printf("\nwrote %s/curves.csv, evals.csv, summary.csv and the plot %s/training.png\n", o->out, o->out);
+    return 0;
+}
+
