@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* clmsd-bench (also `clmsd bench`): per device, the device's own limits, the dropout stream, and
  * the head per engine beside a naive CLBlast baseline, on named shapes; a table on the terminal
  * and JSON lines for bench/report.py. docs/benchmarks.md explains every figure. */
@@ -24,12 +25,18 @@ typedef struct shape {
 static const double kaggle_rates[5] = {0.1, 0.2, 0.3, 0.4, 0.5};
 
 static const shape shapes[] = {
-    {"kaggle-ce", "Kaggle CE head", 32, 768, 30, 8, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, 0.5, false, true},
-    {"quest", "QUEST head, BCE, average logits", 8, 1024, 30, 5, CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOGITS, 0.5, false, true},
-    {"token", "token classification, rates 0.1-0.5", 4096, 768, 15, 5, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, 0, true, false},
-    {"cifar", "paper's CIFAR head", 128, 512, 100, 8, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, 0.5, false, false},
-    {"imagenet", "ImageNet-sized head", 256, 2048, 1000, 8, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, 0.5, false, false},
-    {"binary", "binary head", 64, 1024, 2, 16, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, 0.5, false, true},
+    {"kaggle-ce", "Kaggle CE head", 32, 768, 30, 8, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, 0.5, false,
+     true},
+    {"quest", "QUEST head, BCE, average logits", 8, 1024, 30, 5, CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOGITS, 0.5,
+     false, true},
+    {"token", "token classification, rates 0.1-0.5", 4096, 768, 15, 5, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY,
+     CLMSD_AVERAGE_LOSSES, 0, true, false},
+    {"cifar", "paper's CIFAR head", 128, 512, 100, 8, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, 0.5,
+     false, false},
+    {"imagenet", "ImageNet-sized head", 256, 2048, 1000, 8, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, 0.5,
+     false, false},
+    {"binary", "binary head", 64, 1024, 2, 16, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, 0.5, false,
+     true},
 };
 #define SHAPES (sizeof shapes / sizeof shapes[0])
 
@@ -169,14 +176,16 @@ static void bench_dropout(bench_run *r)
         double rate = elements / (s.min_ms * 1e-3);
         /* bytes written per element: 1 (mask), 4 (forward y), 4/K (backward dx) */
         double written = which == 0 ? 1.0 : which == 1 ? 4.0 : 4.0 / j.d.samples;
-        double vs_write = rate * written / (r->limits.write_gbps * 1e9), vs_philox = rate / (r->limits.philox_gwords * 1e9);
+        double vs_write = rate * written / (r->limits.write_gbps * 1e9),
+               vs_philox = rate / (r->limits.philox_gwords * 1e9);
         progress_clear();
         printf("    %-9s %9.3f %9.3f %12.3f %13.1f%% %13.1f%%\n", names[which], s.min_ms, s.median_ms, rate / 1e9,
                100 * vs_write, 100 * vs_philox);
         json_begin(r, "dropout");
-        fprintf(r->json, ", \"op\": \"%s\", \"samples\": %u, \"rows\": %zu, \"cols\": %zu, \"runs\": %d, \"min_ms\": %.6f, "
-                         "\"median_ms\": %.6f, \"elements_per_s\": %.6g, \"fraction_of_write_bw\": %.4f, "
-                         "\"fraction_of_philox\": %.4f}\n",
+        fprintf(r->json,
+                ", \"op\": \"%s\", \"samples\": %u, \"rows\": %zu, \"cols\": %zu, \"runs\": %d, \"min_ms\": %.6f, "
+                "\"median_ms\": %.6f, \"elements_per_s\": %.6g, \"fraction_of_write_bw\": %.4f, "
+                "\"fraction_of_philox\": %.4f}\n",
                 names[which], (unsigned)j.d.samples, j.d.rows, j.d.cols, s.runs, s.min_ms, s.median_ms, rate, vs_write,
                 vs_philox);
     }
@@ -200,7 +209,7 @@ static int run_head(void *arg)
 {
     head_job *j = arg;
     if (j->head) {
-        clmsd_status st = j->op == BENCH_FORWARD ? clmsd_head_forward(j->head, &j->args, 0, NULL, NULL)
+        clmsd_status st = j->op == BENCH_FORWARD      ? clmsd_head_forward(j->head, &j->args, 0, NULL, NULL)
                           : j->op == BENCH_TRAIN_STEP ? clmsd_head_train_step(j->head, &j->args, 0, NULL, NULL)
                                                       : clmsd_head_predict(j->head, &j->args, 0, NULL, NULL);
         return st != CLMSD_SUCCESS;
@@ -208,7 +217,12 @@ static int run_head(void *arg)
     /* naive: K dropout calls, K GEMMs into K logit blocks */
     size_t B = j->d.batch, H = j->d.features, C = j->d.classes;
     for (uint32_t k = 0; k < j->d.samples; ++k) {
-        clmsd_dropout_desc dd = {j->args.seed + k, j->args.step, 1, NULL, j->d.rates ? j->d.rates[k] : j->d.rate, B, H, 0};
+        clmsd_dropout_desc dd = {.seed = j->args.seed + k,
+                                 .step = j->args.step,
+                                 .samples = 1,
+                                 .rate = j->d.rates ? j->d.rates[k] : j->d.rate,
+                                 .rows = B,
+                                 .cols = H};
         if (clmsd_dropout_forward(j->ctx, &dd, j->args.x, 0, H, j->xd, 0, H, 0, NULL, NULL) != CLMSD_SUCCESS)
             return 1;
         if (CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeYes, B, C, H, 1.0f, j->xd, 0, H,
@@ -229,7 +243,8 @@ static cl_mem filled(bench_run *r, size_t bytes, uint32_t seed, bool labels, siz
             host[i] = (float)((int)(seed >> 9) - (1 << 22)) / (float)(1 << 24);
     }
     cl_int err;
-    cl_mem m = clCreateBuffer(clmsd_context_cl_context(r->ctx), CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, bytes, host, &err);
+    cl_mem m =
+        clCreateBuffer(clmsd_context_cl_context(r->ctx), CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, bytes, host, &err);
     free(host);
     return err == CL_SUCCESS ? m : NULL;
 }
@@ -242,11 +257,19 @@ static const char *engine_name(clmsd_engine e)
 static void bench_shape(bench_run *r, const shape *sh)
 {
     const options *o = r->o;
-    clmsd_head_desc d = {sh->B, sh->H, sh->C, sh->K, sh->kaggle_rates ? kaggle_rates : NULL, sh->rate, sh->loss,
-                         sh->combine, CLMSD_ENGINE_AUTO, NULL};
+    clmsd_head_desc d = {.batch = sh->B,
+                         .features = sh->H,
+                         .classes = sh->C,
+                         .samples = sh->K,
+                         .rates = sh->kaggle_rates ? kaggle_rates : NULL,
+                         .rate = sh->rate,
+                         .loss = sh->loss,
+                         .combine = sh->combine,
+                         .engine = CLMSD_ENGINE_AUTO};
     size_t B = sh->B, H = sh->H, C = sh->C;
     bool ce = sh->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY;
-    cl_mem x = filled(r, B * H * 4, 1, false, 0), w = filled(r, C * H * 4, 2, false, 0), bias = filled(r, C * 4, 3, false, 0);
+    cl_mem x = filled(r, B * H * 4, 1, false, 0), w = filled(r, C * H * 4, 2, false, 0),
+           bias = filled(r, C * 4, 3, false, 0);
     cl_mem target = ce ? filled(r, B * 4, 4, true, C) : filled(r, B * C * 4, 4, false, 0);
     cl_int err;
     cl_context cc = clmsd_context_cl_context(r->ctx);
@@ -269,8 +292,15 @@ static void bench_shape(bench_run *r, const shape *sh)
                      sh->name, op_names[op], engine_name(engine));
             progress(r, what);
             head_job j = {r->ctx, r->queue, NULL, {0}, (bench_op)op, d, NULL, NULL};
-            j.args = (clmsd_head_args){.seed = 1, .step = 1, .x = x, .w = w, .bias = bias, .target = target,
-                                       .loss = out, .logits = out, .logits_off = 1};
+            j.args = (clmsd_head_args){.seed = 1,
+                                       .step = 1,
+                                       .x = x,
+                                       .w = w,
+                                       .bias = bias,
+                                       .target = target,
+                                       .loss = out,
+                                       .logits = out,
+                                       .logits_off = 1};
             if (op == BENCH_TRAIN_STEP)
                 j.args.logits = NULL, j.args.dx = out, j.args.dx_off = 1 + B * C, j.args.dw = out,
                 j.args.dw_off = 1 + B * C + B * H, j.args.dbias = out, j.args.dbias_off = 1 + B * C + B * H + C * H;
@@ -287,7 +317,8 @@ static void bench_shape(bench_run *r, const shape *sh)
             bench_stats s = bench_time(r->queue, 2, o->runs, run_head, &j);
             progress_clear();
             if (s.runs == 0) {
-                printf("    %-10s %-8s failed: %s\n", op_names[op], engine_name(engine), clmsd_context_last_error(r->ctx));
+                printf("    %-10s %-8s failed: %s\n", op_names[op], engine_name(engine),
+                       clmsd_context_last_error(r->ctx));
             } else {
                 double flops = bench_flops(&d, (bench_op)op, engine), bytes = bench_bytes(&d, (bench_op)op, engine);
                 double sec = s.min_ms * 1e-3;
@@ -304,12 +335,13 @@ static void bench_shape(bench_run *r, const shape *sh)
                 json_begin(r, "head");
                 fprintf(r->json, ", ");
                 json_string(r->json, "shape", sh->name);
-                fprintf(r->json, ", \"K\": %u, \"B\": %zu, \"H\": %zu, \"C\": %zu, \"loss\": \"%s\", \"combine\": \"%s\", "
-                                 "\"op\": \"%s\", \"engine\": \"%s\", \"runs\": %d, \"min_ms\": %.6f, \"median_ms\": %.6f, "
-                                 "\"flops\": %.6g, \"bytes\": %.6g, \"gflops\": %.6g, \"gbps\": %.6g, \"roofline\": %.6g}\n",
-                        (unsigned)sh->K, B, H, C, ce ? "ce" : "bce", sh->combine == CLMSD_AVERAGE_LOSSES ? "losses" : "logits",
-                        op_names[op], engine_name(engine), s.runs, s.min_ms, s.median_ms, flops, bytes, flops / sec / 1e9,
-                        bytes / sec / 1e9, bound / sec);
+                fprintf(r->json,
+                        ", \"K\": %u, \"B\": %zu, \"H\": %zu, \"C\": %zu, \"loss\": \"%s\", \"combine\": \"%s\", "
+                        "\"op\": \"%s\", \"engine\": \"%s\", \"runs\": %d, \"min_ms\": %.6f, \"median_ms\": %.6f, "
+                        "\"flops\": %.6g, \"bytes\": %.6g, \"gflops\": %.6g, \"gbps\": %.6g, \"roofline\": %.6g}\n",
+                        (unsigned)sh->K, B, H, C, ce ? "ce" : "bce",
+                        sh->combine == CLMSD_AVERAGE_LOSSES ? "losses" : "logits", op_names[op], engine_name(engine),
+                        s.runs, s.min_ms, s.median_ms, flops, bytes, flops / sec / 1e9, bytes / sec / 1e9, bound / sec);
             }
             clmsd_head_destroy(j.head);
             if (j.xd)
@@ -353,8 +385,9 @@ static int bench_device(const options *o, const char *spec, FILE *json)
     printf("  limits: copy %.2f GB/s, write %.2f GB/s, FMA %.2f GFLOP/s, launch %.1f us, Philox %.3f G words/s\n",
            r.limits.copy_gbps, r.limits.write_gbps, r.limits.gflops, r.limits.launch_us, r.limits.philox_gwords);
     json_begin(&r, "limits");
-    fprintf(json, ", \"copy_gbps\": %.6g, \"write_gbps\": %.6g, \"gflops\": %.6g, \"launch_us\": %.6g, "
-                  "\"philox_gwords\": %.6g}\n",
+    fprintf(json,
+            ", \"copy_gbps\": %.6g, \"write_gbps\": %.6g, \"gflops\": %.6g, \"launch_us\": %.6g, "
+            "\"philox_gwords\": %.6g}\n",
             r.limits.copy_gbps, r.limits.write_gbps, r.limits.gflops, r.limits.launch_us, r.limits.philox_gwords);
     bench_dropout(&r);
     for (size_t i = 0; i < SHAPES; ++i)
@@ -383,8 +416,11 @@ int clmsd_bench_main(int argc, char **argv)
             }
         } else if (v && (!strcmp(a, "--shapes") || !strcmp(a, "--engines") || !strcmp(a, "--ops") ||
                          !strcmp(a, "--device") || !strcmp(a, "--json"))) {
-            *(!strcmp(a, "--shapes") ? &o.shapes : !strcmp(a, "--engines") ? &o.engines : !strcmp(a, "--ops") ? &o.ops
-              : !strcmp(a, "--device") ? &o.device : &o.json) = v;
+            *(!strcmp(a, "--shapes")    ? &o.shapes
+              : !strcmp(a, "--engines") ? &o.engines
+              : !strcmp(a, "--ops")     ? &o.ops
+              : !strcmp(a, "--device")  ? &o.device
+                                        : &o.json) = v;
             ++i;
         } else {
             fprintf(stderr, "clmsd-bench: unknown option %s (see --help)\n", a);

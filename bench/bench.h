@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* clmsd-bench: shared pieces of the benchmark program. */
 #ifndef CLMSD_BENCH_H
 #define CLMSD_BENCH_H
@@ -13,11 +14,11 @@ typedef struct bench_stats {
 
 /* The device's own limits, measured in the same run. */
 typedef struct bench_limits {
-    double copy_gbps;        /* float4 read + write, bytes moved per second */
-    double write_gbps;       /* float4 writes */
-    double gflops;           /* dependent mad chains: 2 FLOP per mad */
-    double launch_us;        /* an empty kernel, enqueue to clFinish */
-    double philox_gwords;    /* raw clmsd-philox-v1 words per second (clmsd_stream_words) */
+    double copy_gbps;     /* float4 read + write, bytes moved per second */
+    double write_gbps;    /* float4 writes */
+    double gflops;        /* dependent mad chains: 2 FLOP per mad */
+    double launch_us;     /* an empty kernel, enqueue to clFinish */
+    double philox_gwords; /* raw clmsd-philox-v1 words per second (clmsd_stream_words) */
 } bench_limits;
 
 double bench_now(void);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* FLOP and byte counts (docs/benchmarks.md, "What is counted"). */
 #include "counts.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* FLOP and byte counts of one head call, per engine: the formulas of docs/benchmarks.md. */
 #ifndef CLMSD_BENCH_COUNTS_H
 #define CLMSD_BENCH_COUNTS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The device's own limits (clpeak's methods): copy and write bandwidth with float4, FMA throughput
  * from dependent mad chains, the launch latency of an empty kernel, and the raw Philox rate. */
 #include "bench.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* clmsd-bench: the benchmark as its own program (also `clmsd bench`). */
 #include "bench.h"
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Tables and plots from clmsd-bench and bench/torch_peer.py JSON lines.
 
 usage: bench/report.py OUT_DIR FILE.jsonl [FILE.jsonl ...]

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The whole benchmark in one command, on this machine or one with a vendor's OpenCL driver (NVIDIA,
 # AMD, Intel): list the ICDs and devices, build, run clmsd-bench on every device and the PyTorch
 # peer on the CPU (when Debian's python3-torch is installed), and collect JSON, tables and plots in

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The PyTorch peer of clmsd-bench: the same shapes, written the way Kaggle code writes multi-sample
 dropout (a Python loop of K dropouts through one nn.Linear, the loss, backward()), on the CPU with
 the same thread count, timed the same way (2 warm-up runs, then the minimum and median of N runs),

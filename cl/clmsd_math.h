@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Canonical fp32 math of clmsd: exp, log, log1p and reciprocal made of IEEE fp32 add, multiply
  * and exact bit operations only, so that a kernel and the host reference compute the same bits on
  * every device (OpenCL lets exp, log and division be several ulp off, differently per vendor).
@@ -19,8 +20,18 @@
 #define CLMSD_FN static inline
 #define CLMSD_RINT(f) rintf(f)
 #define CLMSD_UINT uint32_t
-static inline uint32_t clmsd_as_uint(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
-static inline float clmsd_as_float(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+static inline uint32_t clmsd_as_uint(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+static inline float clmsd_as_float(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
 #define CLMSD_AS_UINT(f) clmsd_as_uint(f)
 #define CLMSD_AS_FLOAT(u) clmsd_as_float(u)
 #endif
@@ -31,16 +42,16 @@ CLMSD_FN float clmsd_pow2i(int n) { return CLMSD_AS_FLOAT((CLMSD_UINT)(n + 127) 
 /* The arithmetic of e^x for x in range, written once for clmsd_exp and clmsd_exp16 so their lanes
  * take the same operations: x = n ln2 + r (Cody-Waite, ln2 split so n * hi is exact), and p = e^r
  * by a degree-7 polynomial. Declares n and p, of type T. */
-#define CLMSD_EXP_CORE(T, x, RINT, n, p)                                                            \
-    T n = RINT((x) * 1.44269504f), p = 1.9875691500e-4f;                                        \
-    {                                                                                              \
-        T r_ = ((x) - n * 0.693359375f) - n * -2.12194440e-4f;                                    \
-        p = p * r_ + 1.3981999507e-3f;                                                             \
-        p = p * r_ + 8.3334519073e-3f;                                                             \
-        p = p * r_ + 4.1665795894e-2f;                                                             \
-        p = p * r_ + 1.6666665459e-1f;                                                             \
-        p = p * r_ + 5.0000001201e-1f;                                                             \
-        p = p * (r_ * r_) + r_ + 1.0f;                                                             \
+#define CLMSD_EXP_CORE(T, x, RINT, n, p)                     \
+    T n = RINT((x)*1.44269504f), p = 1.9875691500e-4f;       \
+    {                                                        \
+        T r_ = ((x)-n * 0.693359375f) - n * -2.12194440e-4f; \
+        p = p * r_ + 1.3981999507e-3f;                       \
+        p = p * r_ + 8.3334519073e-3f;                       \
+        p = p * r_ + 4.1665795894e-2f;                       \
+        p = p * r_ + 1.6666665459e-1f;                       \
+        p = p * r_ + 5.0000001201e-1f;                       \
+        p = p * (r_ * r_) + r_ + 1.0f;                       \
     }
 
 /* e^x: the core above, then 2^n in two exact steps so that n = 128 does not overflow early. */
@@ -120,7 +131,7 @@ CLMSD_FN float clmsd_recip(float x)
     int e = (int)(bits >> 23) - 127;
     if (e < -125 || e > 125)
         return x == CLMSD_AS_FLOAT(0x7f800000u) ? 0.0f : CLMSD_AS_FLOAT(0x7f800000u) * x; /* inf, NaN */
-    float m = CLMSD_AS_FLOAT((bits & 0x007fffffu) | 0x3f800000u); /* [1, 2) */
+    float m = CLMSD_AS_FLOAT((bits & 0x007fffffu) | 0x3f800000u);                         /* [1, 2) */
     float r = 1.4117647f - 0.47058824f * m;
     r = r * (2.0f - m * r);
     r = r * (2.0f - m * r);

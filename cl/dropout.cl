@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* K-sample dropout on the clmsd-philox-v1 stream. One work-item per 8 consecutive Philox blocks
  * (32 elements, one vectorised Philox call per sample); dimension 1 is the sample k where samples
  * are independent. params holds K integer thresholds followed by K scales (float bits), both
@@ -12,14 +13,12 @@ inline void clmsd_words32(ulong seed, ulong step, uint k, ulong q, uint *words)
         vstore8(u.w[j], j, words);
 }
 
-#define CLMSD_WORD(words, q, e) (words)[((e) & 3) * 8 + ((e) >> 2) - (q)]
+#define CLMSD_WORD(words, q, e) (words)[((e)&3) * 8 + ((e) >> 2) - (q)]
 
 /* y_k = keep ? x * s_k : 0 */
-__kernel void clmsd_dropout_forward(__global const float *x, ulong x_off, ulong ldx,
-                                    __global float *y, ulong y_off, ulong ldy,
-                                    __global const uint *params, uint samples,
-                                    ulong rows, ulong cols, ulong row_offset,
-                                    ulong seed, ulong step, ulong first_quad, ulong quads)
+__kernel void clmsd_dropout_forward(__global const float *x, ulong x_off, ulong ldx, __global float *y, ulong y_off,
+                                    ulong ldy, __global const uint *params, uint samples, ulong rows, ulong cols,
+                                    ulong row_offset, ulong seed, ulong step, ulong first_quad, ulong quads)
 {
     ulong i = get_global_id(0) * 8;
     uint k = (uint)get_global_id(1);
@@ -38,10 +37,9 @@ __kernel void clmsd_dropout_forward(__global const float *x, ulong x_off, ulong 
 }
 
 /* mask_k = keep, dense uint8 [K, rows, cols] */
-__kernel void clmsd_dropout_mask(__global uchar *mask, ulong mask_off,
-                                 __global const uint *params, uint samples,
-                                 ulong rows, ulong cols, ulong row_offset,
-                                 ulong seed, ulong step, ulong first_quad, ulong quads)
+__kernel void clmsd_dropout_mask(__global uchar *mask, ulong mask_off, __global const uint *params, uint samples,
+                                 ulong rows, ulong cols, ulong row_offset, ulong seed, ulong step, ulong first_quad,
+                                 ulong quads)
 {
     ulong i = get_global_id(0) * 8;
     uint k = (uint)get_global_id(1);
@@ -59,11 +57,9 @@ __kernel void clmsd_dropout_mask(__global uchar *mask, ulong mask_off,
 /* dx (+)= [scale *] sum_k keep_k s_k dy_k, summed in the canonical order k = 0, 1, ..., K-1.
  * dy_k is at dy_off + k * dy_kstride: rows * ldy for dropout backward, 0 to broadcast one
  * matrix to every sample (the head's averaged mask and its gradient). */
-__kernel void clmsd_dropout_sum(__global const float *dy, ulong dy_off, ulong dy_kstride, ulong ldy,
-                                __global float *dx, ulong dx_off, ulong ldx,
-                                __global const uint *params, uint samples,
-                                ulong rows, ulong cols, ulong row_offset,
-                                ulong seed, ulong step, ulong first_quad, ulong quads,
+__kernel void clmsd_dropout_sum(__global const float *dy, ulong dy_off, ulong dy_kstride, ulong ldy, __global float *dx,
+                                ulong dx_off, ulong ldx, __global const uint *params, uint samples, ulong rows,
+                                ulong cols, ulong row_offset, ulong seed, ulong step, ulong first_quad, ulong quads,
                                 float scale, int apply_scale, int accumulate)
 {
     ulong i = get_global_id(0) * 8;
@@ -94,8 +90,8 @@ __kernel void clmsd_dropout_sum(__global const float *dy, ulong dy_off, ulong dy
 
 /* The raw stream words of blocks first_quad .. first_quad + quads - 1 of sample k (known answers,
  * the raw Philox rate in the benchmark): out[4*i + j] = word j of block first_quad + i. */
-__kernel void clmsd_stream_words(__global uint *out, ulong out_off, ulong seed, ulong step, uint k,
-                                 ulong first_quad, ulong quads)
+__kernel void clmsd_stream_words(__global uint *out, ulong out_off, ulong seed, ulong step, uint k, ulong first_quad,
+                                 ulong quads)
 {
     ulong i = get_global_id(0) * 8;
     if (i >= quads)

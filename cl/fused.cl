@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The fused engine: the head's GEMMs with the dropout masks regenerated from the stream inside
  * them, so the K dropped copies of X are never written. Every output is one work-item's
  * sequential sum in the canonical order of docs/canonical-order.md, with FP_CONTRACT OFF; vector
@@ -91,9 +92,9 @@ inline clmsd_float32 clmsd_drop_run32(clmsd_float32 v, clmsd_run32 u, uint thres
  * first, so the inner loop is only broadcasts and multiply-adds, and its 8 accumulators and 4
  * W^T vectors fit in 16 AVX registers. */
 __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global const float *wt, ulong wt_off,
-                                 __global float *z, ulong z_off, ulong batch, ulong features, uint classes,
-                                 uint cpad, uint samples, int masked, __global const uint *params,
-                                 ulong row_offset, ulong seed, ulong step)
+                                 __global float *z, ulong z_off, ulong batch, ulong features, uint classes, uint cpad,
+                                 uint samples, int masked, __global const uint *params, ulong row_offset, ulong seed,
+                                 ulong step)
 {
     bool wide = cpad >= CLMSD_CLASS_TILE;
     uint tiles = wide ? cpad / CLMSD_CLASS_TILE : 1, groups = (samples + CLMSD_LOGIT_SAMPLES - 1) / CLMSD_LOGIT_SAMPLES;
@@ -173,9 +174,9 @@ inline void clmsd_bias_grad_tile(__global const float *g, ulong ldg, ulong rows,
  * (averaged: sum over b of G[b, c] * Xbar[b, h]). One work-item owns a tile of classes by 4
  * consecutive features, and draws the stream words of its 4 features for 8 samples at once. */
 __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __global const float *x, ulong x_off,
-                             __global float *dw, ulong dw_off, ulong batch, ulong features, uint classes,
-                             uint samples, int averaged, __global const uint *params, ulong row_offset,
-                             ulong seed, ulong step, int accumulate, __global float *db, ulong db_off, ulong rows)
+                             __global float *dw, ulong dw_off, ulong batch, ulong features, uint classes, uint samples,
+                             int averaged, __global const uint *params, ulong row_offset, ulong seed, ulong step,
+                             int accumulate, __global float *db, ulong db_off, ulong rows)
 {
     ulong quads = (features + 3) / 4, i = get_global_id(0), ct = i / quads;
     if (ct * CLMSD_CLASS_TILE >= classes)
@@ -186,14 +187,14 @@ __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __
     float16 a00 = 0.0f, a01 = 0.0f, a10 = 0.0f, a11 = 0.0f, a20 = 0.0f, a21 = 0.0f, a30 = 0.0f, a31 = 0.0f;
     /* the 4 features of the quad take G's row gr times the 4 lanes of v (AVX2 spills some of the
      * 16 accumulators; tiles that fit draw each stream word twice: docs/benchmarks.md) */
-#define CLMSD_DW_ACCUMULATE(v, gr)                                                                     \
-    {                                                                                                \
-        float16 g0 = vload16(0, (gr) + c0);                                                          \
-        a00 = a00 + (v).s0 * g0, a10 = a10 + (v).s1 * g0, a20 = a20 + (v).s2 * g0, a30 = a30 + (v).s3 * g0; \
-        if (wide) {                                                                                  \
-            float16 g1 = vload16(1, (gr) + c0);                                                      \
+#define CLMSD_DW_ACCUMULATE(v, gr)                                                                              \
+    {                                                                                                           \
+        float16 g0 = vload16(0, (gr) + c0);                                                                     \
+        a00 = a00 + (v).s0 * g0, a10 = a10 + (v).s1 * g0, a20 = a20 + (v).s2 * g0, a30 = a30 + (v).s3 * g0;     \
+        if (wide) {                                                                                             \
+            float16 g1 = vload16(1, (gr) + c0);                                                                 \
             a01 = a01 + (v).s0 * g1, a11 = a11 + (v).s1 * g1, a21 = a21 + (v).s2 * g1, a31 = a31 + (v).s3 * g1; \
-        }                                                                                            \
+        }                                                                                                       \
     }
     for (ulong b = 0; b < batch; ++b) {
         float4 xv = clmsd_load4(x + x_off + b * features + h0, nh);
@@ -212,6 +213,7 @@ __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __
             /* lane i: sample kc + i (past K: keeps nothing, never used) */
             uint8 threshold = 0xffffffffu;
             float8 scale = 0.0f;
+/* clang-format off */
 #define CLMSD_DW_PARAMS(lane, s)                                                                     \
     if (kc + (lane) < samples)                                                                       \
         threshold.s = params[kc + (lane)], scale.s = as_float(params[samples + kc + (lane)]);
@@ -231,6 +233,7 @@ __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __
             CLMSD_DW_SAMPLE(0, s0) CLMSD_DW_SAMPLE(1, s1) CLMSD_DW_SAMPLE(2, s2) CLMSD_DW_SAMPLE(3, s3)
             CLMSD_DW_SAMPLE(4, s4) CLMSD_DW_SAMPLE(5, s5) CLMSD_DW_SAMPLE(6, s6) CLMSD_DW_SAMPLE(7, s7)
 #undef CLMSD_DW_SAMPLE
+            /* clang-format on */
         }
     }
 #undef CLMSD_DW_ACCUMULATE
@@ -253,9 +256,9 @@ __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __
  * first and last may be partial when rows do not start on a block), so each Philox call serves
  * 32 features of one sample, and t, the sum and the W^T loads stay in 12 AVX registers. */
 __kernel void clmsd_fused_dx(__global const float *g, ulong g_off, ulong ldg, __global const float *w, ulong w_off,
-                             __global float *dx, ulong dx_off, ulong batch, ulong features, uint classes,
-                             uint samples, int averaged, float inv_samples, __global const uint *params,
-                             ulong row_offset, ulong seed, ulong step, int accumulate, ulong runs_per_row)
+                             __global float *dx, ulong dx_off, ulong batch, ulong features, uint classes, uint samples,
+                             int averaged, float inv_samples, __global const uint *params, ulong row_offset, ulong seed,
+                             ulong step, int accumulate, ulong runs_per_row)
 {
     ulong i = get_global_id(0), b = i / runs_per_row;
     if (b >= batch)
@@ -275,8 +278,8 @@ __kernel void clmsd_fused_dx(__global const float *g, ulong g_off, ulong ldg, __
                 t.hi = t.hi + gc * wv.hi;
             }
         }
-        clmsd_float32 term = clmsd_drop_run32(t, clmsd_stream_run32(seed, step, k, (uint)q), params[k],
-                                              as_float(params[samples + k]));
+        clmsd_float32 term =
+            clmsd_drop_run32(t, clmsd_stream_run32(seed, step, k, (uint)q), params[k], as_float(params[samples + k]));
         acc.lo = k == 0 ? term.lo : acc.lo + term.lo;
         acc.hi = k == 0 ? term.hi : acc.hi + term.hi;
     }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The head's small kernels around the GEMMs: loss and its gradient per row, the loss reduction,
  * the mean logits and the bias gradient. Rows are the stacked logits Z [N, C], N = K*B
  * (average losses) or B (average logits, and predict); row n belongs to batch row n % B.
@@ -7,12 +8,12 @@
 /* Single work-group tree reduction over CLMSD_REDUCE_GROUP lanes: the order is fixed by the
  * sizes, never by the device. The group may hold any number of work-items (rusticl allows 32,
  * a forced local size 1): work-item `lid` of `size` computes lanes lid, lid + size, ... */
-#define CLMSD_TREE_REDUCE(part, lid, size)                                   \
-    for (uint width = CLMSD_REDUCE_GROUP / 2; width > 0; width >>= 1) {         \
-        barrier(CLK_LOCAL_MEM_FENCE);                                        \
-        for (uint lane = (lid); lane < width; lane += (size))                \
-            (part)[lane] = (part)[lane] + (part)[lane + width];              \
-    }                                                                        \
+#define CLMSD_TREE_REDUCE(part, lid, size)                              \
+    for (uint width = CLMSD_REDUCE_GROUP / 2; width > 0; width >>= 1) { \
+        barrier(CLK_LOCAL_MEM_FENCE);                                   \
+        for (uint lane = (lid); lane < width; lane += (size))           \
+            (part)[lane] = (part)[lane] + (part)[lane + width];         \
+    }                                                                   \
     barrier(CLK_LOCAL_MEM_FENCE);
 
 inline uint clmsd_is_valid_id(uint word, uint classes)
@@ -47,8 +48,8 @@ __kernel void clmsd_head_count_valid(__global const uint *target, ulong target_o
         counter[counter_off] = part[0];
 }
 
-inline float clmsd_logit(__global const float *z, ulong row, uint c,
-                         __global const float *bias, ulong bias_off, int has_bias)
+inline float clmsd_logit(__global const float *z, ulong row, uint c, __global const float *bias, ulong bias_off,
+                         int has_bias)
 {
     float v = z[row + c];
     return has_bias ? v + bias[bias_off + c] : v;
@@ -59,10 +60,10 @@ inline float clmsd_logit(__global const float *z, ulong row, uint c,
  * MSE by `scale`. exp, log, log1p and 1/x are clmsd_math.h's, the same on every device. */
 __kernel void clmsd_head_loss_rows(__global const float *z, ulong z_off, ulong rows, ulong batch, uint classes,
                                    __global const float *bias, ulong bias_off, int has_bias,
-                                   __global const uint *target, ulong target_off, int loss_kind,
-                                   float scale, __global const uint *counter, ulong counter_off, float kprime,
-                                   __global float *rowloss, ulong rowloss_off,
-                                   __global float *g, ulong g_off, ulong ldg, int grad)
+                                   __global const uint *target, ulong target_off, int loss_kind, float scale,
+                                   __global const uint *counter, ulong counter_off, float kprime,
+                                   __global float *rowloss, ulong rowloss_off, __global float *g, ulong g_off,
+                                   ulong ldg, int grad)
 {
     ulong n = get_global_id(0);
     if (n >= rows)
@@ -135,9 +136,9 @@ __kernel void clmsd_head_loss_rows(__global const float *z, ulong z_off, ulong r
 /* loss = sum(rowloss) * (CE: clmsd_ce_scale(valid ids), else scale); ignored = B - valid ids (CE).
  * One work-group of any size. */
 __kernel void clmsd_head_reduce_loss(__global const float *rowloss, ulong rowloss_off, ulong rows, ulong batch,
-                            int loss_kind, float scale, __global const uint *counter, ulong counter_off,
-                            float kprime, __global float *loss, ulong loss_off, __global uint *ignored,
-                            ulong ignored_off)
+                                     int loss_kind, float scale, __global const uint *counter, ulong counter_off,
+                                     float kprime, __global float *loss, ulong loss_off, __global uint *ignored,
+                                     ulong ignored_off)
 {
     __local float part[CLMSD_REDUCE_GROUP];
     uint lid = (uint)get_local_id(0), size = (uint)get_local_size(0);
@@ -162,9 +163,8 @@ __kernel void clmsd_head_reduce_loss(__global const float *rowloss, ulong rowlos
 }
 
 /* out[b, c] = (sum_k Z[k*B + b, c]) * inv_samples + bias[c] */
-__kernel void clmsd_head_mean_logits(__global const float *z, ulong z_off, ulong batch, uint classes,
-                                     uint samples, float inv_samples,
-                                     __global const float *bias, ulong bias_off, int has_bias,
+__kernel void clmsd_head_mean_logits(__global const float *z, ulong z_off, ulong batch, uint classes, uint samples,
+                                     float inv_samples, __global const float *bias, ulong bias_off, int has_bias,
                                      __global float *out, ulong out_off)
 {
     ulong i = get_global_id(0);

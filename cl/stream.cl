@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* clmsd-philox-v1 (docs/rng.md): the dropout stream, shared by every kernel that draws masks. */
 #pragma OPENCL FP_CONTRACT OFF
 
@@ -97,9 +98,9 @@ inline clmsd_run32 clmsd_stream_run32(ulong seed, ulong step, uint k, uint q)
     clmsd_philox8 u = clmsd_stream_block8(seed, step, (uint8)k, (uint8)q + CLMSD_LANES8);
     uint8 w0 = u.w[0], w1 = u.w[1], w2 = u.w[2], w3 = u.w[3];
     clmsd_run32 r;
-    r.lo = (uint16)(w0.s0, w1.s0, w2.s0, w3.s0, w0.s1, w1.s1, w2.s1, w3.s1,
-                    w0.s2, w1.s2, w2.s2, w3.s2, w0.s3, w1.s3, w2.s3, w3.s3);
-    r.hi = (uint16)(w0.s4, w1.s4, w2.s4, w3.s4, w0.s5, w1.s5, w2.s5, w3.s5,
-                    w0.s6, w1.s6, w2.s6, w3.s6, w0.s7, w1.s7, w2.s7, w3.s7);
+    r.lo = (uint16)(w0.s0, w1.s0, w2.s0, w3.s0, w0.s1, w1.s1, w2.s1, w3.s1, w0.s2, w1.s2, w2.s2, w3.s2, w0.s3, w1.s3,
+                    w2.s3, w3.s3);
+    r.hi = (uint16)(w0.s4, w1.s4, w2.s4, w3.s4, w0.s5, w1.s5, w2.s5, w3.s5, w0.s6, w1.s6, w2.s6, w3.s6, w0.s7, w1.s7,
+                    w2.s7, w3.s7);
     return r;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Quick start: a Kaggle-style multi-sample dropout head (K = 5 samples, rates 0.1 to 0.5) trained
  * for a few steps on random features with plain SGD. Copied verbatim into README.md. */
 #include <clmsd.h>
@@ -8,8 +9,8 @@ enum { B = 32, H = 768, C = 30, K = 5, STEPS = 10 };
 
 static cl_mem upload(clmsd_context *ctx, const void *data, size_t bytes)
 {
-    return clCreateBuffer(clmsd_context_cl_context(ctx), CL_MEM_READ_WRITE | (data ? CL_MEM_COPY_HOST_PTR : 0),
-                          bytes, (void *)data, NULL);
+    return clCreateBuffer(clmsd_context_cl_context(ctx), CL_MEM_READ_WRITE | (data ? CL_MEM_COPY_HOST_PTR : 0), bytes,
+                          (void *)data, NULL);
 }
 
 int main(void)
@@ -30,8 +31,13 @@ int main(void)
     cl_mem loss_ = upload(ctx, NULL, sizeof(float));
 
     static const double rates[K] = {0.1, 0.2, 0.3, 0.4, 0.5};
-    clmsd_head_desc desc = {.batch = B, .features = H, .classes = C, .samples = K, .rates = rates,
-                            .loss = CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, .combine = CLMSD_AVERAGE_LOSSES};
+    clmsd_head_desc desc = {.batch = B,
+                            .features = H,
+                            .classes = C,
+                            .samples = K,
+                            .rates = rates,
+                            .loss = CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY,
+                            .combine = CLMSD_AVERAGE_LOSSES};
     clmsd_head *head; /* validates once, allocates its workspace once */
     if (clmsd_head_create(ctx, &desc, &head) != CLMSD_SUCCESS) {
         fprintf(stderr, "%s\n", clmsd_context_last_error(ctx));
@@ -39,9 +45,15 @@ int main(void)
     }
     cl_command_queue q = clmsd_context_queue(ctx);
     for (uint64_t step = 0; step < STEPS; ++step) {
-        clmsd_head_args a = {.seed = 42, .step = step, /* fresh masks every step */
-                             .x = x_, .w = w_, .bias = b_, .target = y_,
-                             .loss = loss_, .dw = dw_, .dbias = db_};
+        clmsd_head_args a = {.seed = 42,
+                             .step = step, /* fresh masks every step */
+                             .x = x_,
+                             .w = w_,
+                             .bias = b_,
+                             .target = y_,
+                             .loss = loss_,
+                             .dw = dw_,
+                             .dbias = db_};
         if (clmsd_head_train_step(head, &a, 0, NULL, NULL) != CLMSD_SUCCESS) {
             fprintf(stderr, "%s\n", clmsd_context_last_error(ctx));
             return 1;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A model of the clmsd API: train a multi-sample dropout head (K = 8, p = 0.5, the paper's
  * "average losses") on the digits data over fixed random ReLU features, with SGD + momentum.
  *
@@ -12,13 +13,13 @@
 
 enum { H = 512, C = DIGITS_CLASSES, B = 16, K = 8, EPOCHS = 5 };
 
-#define CHECK(call)                                                                                    \
-    do {                                                                                               \
-        clmsd_status st_ = (call);                                                                     \
-        if (st_ != CLMSD_SUCCESS) {                                                                    \
-            fprintf(stderr, "%s: %s\n", #call, clmsd_context_last_error(ctx));                        \
-            return 1;                                                                                  \
-        }                                                                                              \
+#define CHECK(call)                                                            \
+    do {                                                                       \
+        clmsd_status st_ = (call);                                             \
+        if (st_ != CLMSD_SUCCESS) {                                            \
+            fprintf(stderr, "%s: %s\n", #call, clmsd_context_last_error(ctx)); \
+            return 1;                                                          \
+        }                                                                      \
     } while (0)
 
 static cl_mem buffer(clmsd_context *ctx, size_t bytes, const void *data)
@@ -57,8 +58,13 @@ int main(int argc, char **argv)
     printf("training on %s\n", clmsd_context_device_name(ctx));
 
     /* one plan for the training loop: validated once, workspace allocated once */
-    clmsd_head_desc desc = {.batch = B, .features = H, .classes = C, .samples = K, .rate = 0.5,
-                            .loss = CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, .combine = CLMSD_AVERAGE_LOSSES};
+    clmsd_head_desc desc = {.batch = B,
+                            .features = H,
+                            .classes = C,
+                            .samples = K,
+                            .rate = 0.5,
+                            .loss = CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY,
+                            .combine = CLMSD_AVERAGE_LOSSES};
     clmsd_head *head;
     CHECK(clmsd_head_create(ctx, &desc, &head));
 
@@ -71,10 +77,18 @@ int main(int argc, char **argv)
     uint64_t step = 0;
     for (int epoch = 1; epoch <= EPOCHS; ++epoch) {
         for (size_t i = 0; i < batches; ++i, ++step) {
-            clmsd_head_args a = {.seed = 42, .step = step, /* fresh masks every step */
-                                 .x = x, .x_off = i * B * H, .w = w, .bias = b,
-                                 .target = y, .target_off = i * B,
-                                 .loss = loss, .loss_off = i, .dw = dw, .dbias = db};
+            clmsd_head_args a = {.seed = 42,
+                                 .step = step, /* fresh masks every step */
+                                 .x = x,
+                                 .x_off = i * B * H,
+                                 .w = w,
+                                 .bias = b,
+                                 .target = y,
+                                 .target_off = i * B,
+                                 .loss = loss,
+                                 .loss_off = i,
+                                 .dw = dw,
+                                 .dbias = db};
             CHECK(clmsd_head_train_step(head, &a, 0, NULL, NULL));
             sgd(q, w, vw, dw, C * H, 0.05f);
             sgd(q, b, vb, db, C, 0.05f);

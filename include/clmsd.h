@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* clmsd: multi-sample dropout on OpenCL, reproducible on every device.
  *
  * Thread rule: a clmsd_context (and every head made from it) is used by one thread at a time.
@@ -8,9 +9,16 @@
  * written. Offsets and leading dimensions are in elements. Enqueue calls end with
  * (num_wait, wait, event): `event` may be NULL; an event returned belongs to the caller.
  * Buffers passed in stay the caller's: clmsd never releases them.
+ *
+ * Compatibility: status and enum values are pinned; public structs only ever gain fields at their
+ * end, so initialise them with designated initialisers ({.batch = B, ...}) and leave the rest 0.
+ * The host references of everything here are in clmsd_ref.h.
  */
 #ifndef CLMSD_H
 #define CLMSD_H
+
+/* The declarations are laid out by hand: each operand with its offset and leading dimension. */
+/* clang-format off */
 
 #ifndef CL_TARGET_OPENCL_VERSION
 #define CL_TARGET_OPENCL_VERSION 120
@@ -131,16 +139,8 @@ CLMSD_API clmsd_status clmsd_stream_words(clmsd_context *ctx, uint64_t seed, uin
                                           uint32_t first_block, size_t blocks, cl_mem out, size_t out_off,
                                           cl_uint num_wait, const cl_event *wait, cl_event *event);
 
-/* Host reference: the same bits as the devices. */
-CLMSD_API uint32_t clmsd_ref_stream_word(uint64_t seed, uint64_t step, uint32_t k, uint64_t e);
-CLMSD_API void clmsd_ref_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
 /* Threshold T = floor(p * 2^32) and scale s = (float)(1 / (1 - p)) of a rate, as the spec defines. */
 CLMSD_API clmsd_status clmsd_rate_params(double rate, uint32_t *threshold, float *scale);
-CLMSD_API clmsd_status clmsd_ref_dropout_forward(const clmsd_dropout_desc *desc, const float *x, size_t ldx,
-                                                 float *y, size_t ldy);
-CLMSD_API clmsd_status clmsd_ref_dropout_backward(const clmsd_dropout_desc *desc, const float *dy, size_t ldy,
-                                                  float *dx, size_t ldx, int accumulate);
-CLMSD_API clmsd_status clmsd_ref_dropout_mask(const clmsd_dropout_desc *desc, uint8_t *mask);
 
 /* ------------------------------------------------------------------------------------------------
  * The multi-sample dropout head: Z_k = dropout_k(X) W^T + b, loss, gradients (docs/api.md)
@@ -192,9 +192,10 @@ typedef struct clmsd_head_args {
     int accumulate;                   /* add into dx, dw, dbias instead of overwriting them */
 } clmsd_head_args;
 
-/* Plan a head: validates the shape, rates and modes once and allocates its workspace, so that the
- * calls of a training loop allocate nothing. */
+/* The bytes of device memory a head of this shape needs as its workspace (desc->workspace). */
 CLMSD_API clmsd_status clmsd_head_workspace_size(const clmsd_head_desc *desc, size_t *bytes);
+/* Plan a head: validates the shape, rates and modes once and allocates its workspace (or checks
+ * the caller's desc->workspace), so that the calls of a training loop allocate nothing. */
 CLMSD_API clmsd_status clmsd_head_create(clmsd_context *ctx, const clmsd_head_desc *desc, clmsd_head **out);
 CLMSD_API void clmsd_head_destroy(clmsd_head *head);
 CLMSD_API clmsd_engine clmsd_head_engine(const clmsd_head *head);
@@ -208,40 +209,8 @@ CLMSD_API clmsd_status clmsd_head_train_step(clmsd_head *head, const clmsd_head_
 CLMSD_API clmsd_status clmsd_head_predict(clmsd_head *head, const clmsd_head_args *args,
                                           cl_uint num_wait, const cl_event *wait, cl_event *event);
 
-/* Host reference of the head, accumulating in double. Pointers are host arrays with the shapes of
- * clmsd_head_args (dense: leading dimensions H and C); outputs may be NULL. */
-typedef struct clmsd_ref_head_args {
-    uint64_t seed, step;
-    size_t row_offset;
-    const float *x, *w, *bias;   /* bias may be NULL */
-    const void *target;          /* int32_t [B] or float [B, C] */
-    double *loss;                /* out [1] */
-    double *logits;              /* out [B, C] */
-    uint32_t *ignored;           /* out [1] */
-    double *dx, *dw, *dbias;     /* out [B, H], [C, H], [C]; always overwritten */
-} clmsd_ref_head_args;
-
-CLMSD_API clmsd_status clmsd_ref_head_train_step(const clmsd_head_desc *desc, const clmsd_ref_head_args *args);
-CLMSD_API clmsd_status clmsd_ref_head_predict(const clmsd_head_desc *desc, const clmsd_ref_head_args *args);
-
-/* Host reference of the fused engine: fp32 in the canonical order (docs/canonical-order.md), the
- * same bits as CLMSD_ENGINE_FUSED on any device with IEEE fp32 add, multiply and denormals.
- * Outputs may be NULL; dx, dw, dbias are added into when accumulate is set. */
-typedef struct clmsd_ref_head_exact_args {
-    uint64_t seed, step;
-    size_t row_offset;
-    const float *x, *w, *bias;
-    const void *target;
-    float *loss, *logits;
-    uint32_t *ignored;
-    float *dx, *dw, *dbias;
-    int accumulate;
-} clmsd_ref_head_exact_args;
-
-CLMSD_API clmsd_status clmsd_ref_head_exact_train_step(const clmsd_head_desc *desc, const clmsd_ref_head_exact_args *args);
-CLMSD_API clmsd_status clmsd_ref_head_exact_predict(const clmsd_head_desc *desc, const clmsd_ref_head_exact_args *args);
-
 #ifdef __cplusplus
 }
 #endif
+/* clang-format on */
 #endif /* CLMSD_H */

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /* CLBlast status names, so users read "CLBlastInvalidLeadDimA", not -1016. */
-#include "internal.h"
+#include "status.h"
 
 const char *clmsd__clblast_status_name(int status)
 {

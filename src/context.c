@@ -1,5 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 /* Contexts: create on a device or attach to a caller's queue; enqueue helpers and buffer checks. */
-#include "internal.h"
+#include "blas.h"
+#include "context.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,7 +102,7 @@ void clmsd_context_destroy(clmsd_context *ctx)
         return;
     if (ctx->queue)
         clFinish(ctx->queue); /* kernels still reading our buffers finish before they go */
-    clmsd__clblast_release(ctx);
+    clmsd__blas_release(ctx);
     clmsd__release_program(ctx);
     if (ctx->queue)
         clReleaseCommandQueue(ctx->queue);
@@ -122,8 +124,9 @@ clmsd_status clmsd__set_args(clmsd_context *ctx, clmsd__kernel_id id, const clms
         return st;
     const char *name = clmsd__kernel_name(id);
     if (count != ctx->num_args[id])
-        return clmsd__fail(ctx, CLMSD_ERROR_BUILD, "%s takes %u arguments; the library passes %zu: its kernels are from another version",
-                           name, (unsigned)ctx->num_args[id], count);
+        return clmsd__fail(ctx, CLMSD_ERROR_BUILD,
+                           "%s takes %u arguments; the library passes %zu: its kernels are from another version", name,
+                           (unsigned)ctx->num_args[id], count);
     for (size_t i = 0; i < count; ++i) {
         cl_int err = clSetKernelArg(ctx->kernels[id], (cl_uint)i, args[i].size, args[i].value);
         if (err != CL_SUCCESS)
@@ -209,7 +212,8 @@ clmsd_status clmsd__check_buffer(clmsd_context *ctx, const char *name, cl_mem bu
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_BUFFER, "%s belongs to another OpenCL context", name);
     size_t end, bytes;
     if (!clmsd__add(offset, count, &end) || !clmsd__mul(end, elem, &bytes))
-        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "%s: offset %zu + %zu elements overflows", name, offset, count);
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "%s: offset %zu + %zu elements overflows", name, offset,
+                           count);
     if (bytes > size)
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_BUFFER,
                            "%s holds %zu bytes; offset %zu + %zu elements of %zu bytes need %zu", name, size, offset,

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /* Device discovery and device specs: "P:D" indices or a case-insensitive name substring. */
-#include "internal.h"
+#include "context.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -36,7 +37,8 @@ static void fill_info(cl_platform_id p, cl_device_id d, unsigned pi, unsigned di
     clGetDeviceInfo(d, CL_DEVICE_MAX_CLOCK_FREQUENCY, sizeof info->max_clock_mhz, &info->max_clock_mhz, NULL);
     clGetDeviceInfo(d, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof info->global_mem_bytes, &info->global_mem_bytes, NULL);
     clGetDeviceInfo(d, CL_DEVICE_LOCAL_MEM_SIZE, sizeof info->local_mem_bytes, &info->local_mem_bytes, NULL);
-    clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof info->max_work_group_size, &info->max_work_group_size, NULL);
+    clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof info->max_work_group_size, &info->max_work_group_size,
+                    NULL);
     clGetDeviceInfo(d, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
     info->is_gpu = (type & CL_DEVICE_TYPE_GPU) != 0;
     info->denormals = (fp & CL_FP_DENORM) != 0;
@@ -91,7 +93,8 @@ static bool list_visit(cl_platform_id p, cl_device_id d, const clmsd_device_info
 clmsd_status clmsd_devices_list(clmsd_device_info *out, size_t capacity, size_t *count)
 {
     if (!count || (capacity > 0 && !out))
-        return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "clmsd_devices_list: count is NULL, or out is NULL with capacity > 0");
+        return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT,
+                           "clmsd_devices_list: count is NULL, or out is NULL with capacity > 0");
     list_state s = {out, capacity, 0};
     cl_int err = for_each_device(list_visit, &s);
     if (err != CL_SUCCESS)
@@ -102,7 +105,7 @@ clmsd_status clmsd_devices_list(clmsd_device_info *out, size_t capacity, size_t 
 
 typedef struct find_state {
     const char *spec;
-    long pi, di;        /* >= 0 when the spec is "P:D" */
+    long pi, di;         /* >= 0 when the spec is "P:D" */
     cl_device_type want; /* for the default choice */
     cl_platform_id platform;
     cl_device_id device;

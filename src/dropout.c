@@ -1,65 +1,8 @@
+/* SPDX-License-Identifier: MIT */
 /* Public dropout API on the clmsd-philox-v1 stream: validation, then the kernels of cl/dropout.cl. */
-#include "internal.h"
+#include "dropout.h"
 
-#include <math.h>
 #include <stdlib.h>
-
-clmsd_status clmsd_rate_params(double rate, uint32_t *threshold, float *scale)
-{
-    if (!(rate >= 0.0 && rate < 1.0)) /* also rejects NaN */
-        return CLMSD_ERROR_INVALID_RATE;
-    if (threshold)
-        *threshold = (uint32_t)ldexp(rate, 32);
-    if (scale)
-        *scale = (float)(1.0 / (1.0 - rate));
-    return CLMSD_SUCCESS;
-}
-
-clmsd_status clmsd__check_rates(clmsd_context *ctx, uint32_t samples, const double *rates, double rate)
-{
-    for (uint32_t k = 0; k < (rates ? samples : 1); ++k) {
-        double p = rates ? rates[k] : rate;
-        if (clmsd_rate_params(p, NULL, NULL) != CLMSD_SUCCESS)
-            return clmsd__fail(ctx, CLMSD_ERROR_INVALID_RATE, "drop rate %s%u%s is %g: it must lie in [0, 1)",
-                               rates ? "rates[" : "", rates ? k : 0, rates ? "]" : " (rate)", p);
-    }
-    return CLMSD_SUCCESS;
-}
-
-void clmsd__rate_table(uint32_t samples, const double *rates, double rate, uint32_t *params)
-{
-    for (uint32_t k = 0; k < samples; ++k) {
-        float scale;
-        clmsd_rate_params(rates ? rates[k] : rate, &params[k], &scale);
-        union { float f; uint32_t u; } bits = {scale};
-        params[samples + k] = bits.u;
-    }
-}
-
-clmsd_status clmsd__check_stream(clmsd_context *ctx, const clmsd_dropout_desc *desc, clmsd__stream *out)
-{
-    if (!desc)
-        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "the dropout descriptor is NULL");
-    if (desc->samples == 0 || desc->rows == 0 || desc->cols == 0)
-        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "samples (%u), rows (%zu) and cols (%zu) must be positive",
-                           (unsigned)desc->samples, desc->rows, desc->cols);
-    size_t end_row, end;
-    if (!clmsd__add(desc->row_offset, desc->rows, &end_row) || !clmsd__mul(end_row, desc->cols, &end) ||
-        (uint64_t)end > CLMSD_MAX_ELEMENTS)
-        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE,
-                           "(row_offset %zu + rows %zu) * cols %zu exceeds the stream's 2^34 elements",
-                           desc->row_offset, desc->rows, desc->cols);
-    clmsd_status st = clmsd__check_rates(ctx, desc->samples, desc->rates, desc->rate);
-    if (st != CLMSD_SUCCESS)
-        return st;
-    uint64_t begin = (uint64_t)desc->row_offset * desc->cols;
-    *out = (clmsd__stream){
-        .seed = desc->seed, .step = desc->step, .samples = desc->samples,
-        .rows = desc->rows, .cols = desc->cols, .row_offset = desc->row_offset,
-        .first_quad = begin >> 2, .quads = ((end - 1) >> 2) - (begin >> 2) + 1,
-    };
-    return CLMSD_SUCCESS;
-}
 
 /* Elements spanned by a [count, cols] matrix with leading dimension ld. */
 static bool matrix_extent(size_t count, size_t cols, size_t ld, size_t *out)
@@ -76,8 +19,8 @@ static clmsd_status check_matrix(clmsd_context *ctx, const char *name, cl_mem bu
     if (!clmsd__mul(samples, rows, &count))
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "the extent of %s overflows", name);
     if (ld < cols)
-        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "leading dimension of %s (%zu) is less than cols (%zu)",
-                           name, ld, cols);
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "leading dimension of %s (%zu) is less than cols (%zu)", name,
+                           ld, cols);
     size_t extent;
     if (!matrix_extent(count, cols, ld, &extent))
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "the extent of %s overflows", name);
@@ -85,8 +28,7 @@ static clmsd_status check_matrix(clmsd_context *ctx, const char *name, cl_mem bu
 }
 
 /* The K thresholds and scales, as a buffer the kernels read. */
-static clmsd_status make_params(clmsd_context *ctx, const clmsd__stream *s, const clmsd_dropout_desc *desc,
-                                cl_mem *out)
+static clmsd_status make_params(clmsd_context *ctx, const clmsd__stream *s, const clmsd_dropout_desc *desc, cl_mem *out)
 {
     uint32_t *table = malloc(2 * (size_t)s->samples * sizeof *table);
     if (!table)
@@ -100,32 +42,32 @@ static clmsd_status make_params(clmsd_context *ctx, const clmsd__stream *s, cons
 }
 
 /* the stream's arguments, in the order every dropout kernel takes them */
-#define STREAM_ARGS(s)                                                                                           \
-    CLMSD__U32((s)->samples), CLMSD__U64((s)->rows), CLMSD__U64((s)->cols), CLMSD__U64((s)->row_offset),          \
+#define STREAM_ARGS(s)                                                                                   \
+    CLMSD__U32((s)->samples), CLMSD__U64((s)->rows), CLMSD__U64((s)->cols), CLMSD__U64((s)->row_offset), \
         CLMSD__U64((s)->seed), CLMSD__U64((s)->step), CLMSD__U64((s)->first_quad), CLMSD__U64((s)->quads)
 
-clmsd_status clmsd__enqueue_dropout_forward(clmsd_context *ctx, const clmsd__stream *s, cl_mem params,
-                                            cl_mem x, size_t x_off, size_t ldx, cl_mem y, size_t y_off, size_t ldy)
+clmsd_status clmsd__enqueue_dropout_forward(clmsd_context *ctx, const clmsd__stream *s, cl_mem params, cl_mem x,
+                                            size_t x_off, size_t ldx, cl_mem y, size_t y_off, size_t ldy)
 {
-    clmsd_status st = CLMSD__SET_ARGS(ctx, CLMSD__K_DROPOUT_FORWARD, CLMSD__MEM(x), CLMSD__U64(x_off), CLMSD__U64(ldx),
-                                      CLMSD__MEM(y), CLMSD__U64(y_off), CLMSD__U64(ldy), CLMSD__MEM(params),
-                                      STREAM_ARGS(s));
+    clmsd_status st =
+        CLMSD__SET_ARGS(ctx, CLMSD__K_DROPOUT_FORWARD, CLMSD__MEM(x), CLMSD__U64(x_off), CLMSD__U64(ldx), CLMSD__MEM(y),
+                        CLMSD__U64(y_off), CLMSD__U64(ldy), CLMSD__MEM(params), STREAM_ARGS(s));
     return st ? st : clmsd__launch(ctx, CLMSD__K_DROPOUT_FORWARD, (s->quads + 7) / 8, s->samples);
 }
 
-clmsd_status clmsd__enqueue_dropout_sum(clmsd_context *ctx, const clmsd__stream *s, cl_mem params,
-                                        cl_mem dy, size_t dy_off, size_t dy_kstride, size_t ldy,
-                                        cl_mem dx, size_t dx_off, size_t ldx,
-                                        float scale, int apply_scale, int accumulate)
+clmsd_status clmsd__enqueue_dropout_sum(clmsd_context *ctx, const clmsd__stream *s, cl_mem params, cl_mem dy,
+                                        size_t dy_off, size_t dy_kstride, size_t ldy, cl_mem dx, size_t dx_off,
+                                        size_t ldx, float scale, int apply_scale, int accumulate)
 {
-    clmsd_status st = CLMSD__SET_ARGS(ctx, CLMSD__K_DROPOUT_SUM, CLMSD__MEM(dy), CLMSD__U64(dy_off),
-                                      CLMSD__U64(dy_kstride), CLMSD__U64(ldy), CLMSD__MEM(dx), CLMSD__U64(dx_off),
-                                      CLMSD__U64(ldx), CLMSD__MEM(params), STREAM_ARGS(s), CLMSD__F32(scale),
-                                      CLMSD__I32(apply_scale), CLMSD__I32(accumulate));
+    clmsd_status st =
+        CLMSD__SET_ARGS(ctx, CLMSD__K_DROPOUT_SUM, CLMSD__MEM(dy), CLMSD__U64(dy_off), CLMSD__U64(dy_kstride),
+                        CLMSD__U64(ldy), CLMSD__MEM(dx), CLMSD__U64(dx_off), CLMSD__U64(ldx), CLMSD__MEM(params),
+                        STREAM_ARGS(s), CLMSD__F32(scale), CLMSD__I32(apply_scale), CLMSD__I32(accumulate));
     return st ? st : clmsd__launch(ctx, CLMSD__K_DROPOUT_SUM, (s->quads + 7) / 8, 0);
 }
 
-static clmsd_status enqueue_mask(clmsd_context *ctx, const clmsd__stream *s, cl_mem params, cl_mem mask, size_t mask_off)
+static clmsd_status enqueue_mask(clmsd_context *ctx, const clmsd__stream *s, cl_mem params, cl_mem mask,
+                                 size_t mask_off)
 {
     clmsd_status st = CLMSD__SET_ARGS(ctx, CLMSD__K_DROPOUT_MASK, CLMSD__MEM(mask), CLMSD__U64(mask_off),
                                       CLMSD__MEM(params), STREAM_ARGS(s));
@@ -133,8 +75,8 @@ static clmsd_status enqueue_mask(clmsd_context *ctx, const clmsd__stream *s, cl_
 }
 
 /* Builds the kernels before anything is enqueued, so a build failure enqueues nothing. */
-static clmsd_status prepare(clmsd_context *ctx, const clmsd_dropout_desc *desc, clmsd__stream *s,
-                            cl_uint num_wait, const cl_event *wait)
+static clmsd_status prepare(clmsd_context *ctx, const clmsd_dropout_desc *desc, clmsd__stream *s, cl_uint num_wait,
+                            const cl_event *wait)
 {
     clmsd__clear_error(ctx);
     clmsd_status st = clmsd__check_stream(ctx, desc, s);
@@ -143,9 +85,9 @@ static clmsd_status prepare(clmsd_context *ctx, const clmsd_dropout_desc *desc, 
     return st;
 }
 
-static clmsd_status run(clmsd_context *ctx, const clmsd__stream *s, const clmsd_dropout_desc *desc, int which,
-                        cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, int accumulate,
-                        cl_uint num_wait, const cl_event *wait, cl_event *event)
+static clmsd_status run(clmsd_context *ctx, const clmsd__stream *s, const clmsd_dropout_desc *desc, int which, cl_mem a,
+                        size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, int accumulate, cl_uint num_wait,
+                        const cl_event *wait, cl_event *event)
 {
     clmsd_status st = clmsd__build_program(ctx);
     cl_mem params = NULL;
@@ -169,9 +111,9 @@ static clmsd_status run(clmsd_context *ctx, const clmsd__stream *s, const clmsd_
     return st;
 }
 
-clmsd_status clmsd_dropout_forward(clmsd_context *ctx, const clmsd_dropout_desc *desc,
-                                   cl_mem x, size_t x_off, size_t ldx, cl_mem y, size_t y_off, size_t ldy,
-                                   cl_uint num_wait, const cl_event *wait, cl_event *event)
+clmsd_status clmsd_dropout_forward(clmsd_context *ctx, const clmsd_dropout_desc *desc, cl_mem x, size_t x_off,
+                                   size_t ldx, cl_mem y, size_t y_off, size_t ldy, cl_uint num_wait,
+                                   const cl_event *wait, cl_event *event)
 {
     if (!ctx)
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "clmsd_dropout_forward: the context is NULL");
@@ -186,9 +128,9 @@ clmsd_status clmsd_dropout_forward(clmsd_context *ctx, const clmsd_dropout_desc 
     return run(ctx, &s, desc, CLMSD__K_DROPOUT_FORWARD, x, x_off, ldx, y, y_off, ldy, 0, num_wait, wait, event);
 }
 
-clmsd_status clmsd_dropout_backward(clmsd_context *ctx, const clmsd_dropout_desc *desc,
-                                    cl_mem dy, size_t dy_off, size_t ldy, cl_mem dx, size_t dx_off, size_t ldx,
-                                    int accumulate, cl_uint num_wait, const cl_event *wait, cl_event *event)
+clmsd_status clmsd_dropout_backward(clmsd_context *ctx, const clmsd_dropout_desc *desc, cl_mem dy, size_t dy_off,
+                                    size_t ldy, cl_mem dx, size_t dx_off, size_t ldx, int accumulate, cl_uint num_wait,
+                                    const cl_event *wait, cl_event *event)
 {
     if (!ctx)
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "clmsd_dropout_backward: the context is NULL");
@@ -200,7 +142,8 @@ clmsd_status clmsd_dropout_backward(clmsd_context *ctx, const clmsd_dropout_desc
         st = check_matrix(ctx, "dx", dx, dx_off, 1, s.rows, s.cols, ldx, sizeof(float));
     if (st != CLMSD_SUCCESS)
         return st;
-    return run(ctx, &s, desc, CLMSD__K_DROPOUT_SUM, dy, dy_off, ldy, dx, dx_off, ldx, accumulate, num_wait, wait, event);
+    return run(ctx, &s, desc, CLMSD__K_DROPOUT_SUM, dy, dy_off, ldy, dx, dx_off, ldx, accumulate, num_wait, wait,
+               event);
 }
 
 clmsd_status clmsd_dropout_mask(clmsd_context *ctx, const clmsd_dropout_desc *desc, cl_mem mask, size_t mask_off,
@@ -225,10 +168,11 @@ clmsd_status clmsd_stream_words(clmsd_context *ctx, uint64_t seed, uint64_t step
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "clmsd_stream_words: the context is NULL");
     clmsd__clear_error(ctx);
     if (blocks == 0 || blocks > (UINT64_C(1) << 32) - first_block)
-        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "blocks (%zu) must be positive and end by block 2^32", blocks);
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "blocks (%zu) must be positive and end by block 2^32",
+                           blocks);
     size_t words;
-    clmsd_status st = clmsd__mul(blocks, 4, &words) ? CLMSD_SUCCESS
-                                                    : clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "blocks overflow");
+    clmsd_status st =
+        clmsd__mul(blocks, 4, &words) ? CLMSD_SUCCESS : clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "blocks overflow");
     if (st == CLMSD_SUCCESS)
         st = clmsd__check_buffer(ctx, "out", out, out_off, words, sizeof(uint32_t));
     if (st == CLMSD_SUCCESS)

@@ -1,33 +1,17 @@
+/* SPDX-License-Identifier: MIT */
 /* The CLBlast engine: a dropout kernel writes Xd [N, H]; one CLBlastSgemm with M = N gives every
  * sample's logits; dW = G^T Xd and dXd = G W are one CLBlastSgemm each; the regenerated masks turn
  * dXd into dX. N = K*B (average losses) or B (average logits, on the averaged mask). */
-#include "internal.h"
+#include "blas.h"
+#include "dropout.h"
+#include "head.h"
 
-#include <clblast_c.h>
-#include <pthread.h>
-
-/* CLBlast 1.5.3 can fail when two threads make the first call of one routine at once. */
-static pthread_mutex_t clblast_lock = PTHREAD_MUTEX_INITIALIZER;
-
-typedef struct gemm_operand {
-    cl_mem buf;
-    size_t off, ld;
-    CLBlastTranspose trans;
-} gemm_operand;
-
-/* C = A B + beta C, row-major, [m, k] x [k, n]. */
-static clmsd_status sgemm(clmsd_context *ctx, const char *what, size_t m, size_t n, size_t k, gemm_operand a,
-                          gemm_operand b, float beta, gemm_operand c)
+/* one GEMM through CLBlast, ordered before what follows */
+static clmsd_status sgemm(clmsd_context *ctx, const char *what, size_t m, size_t n, size_t k, clmsd__gemm_operand a,
+                          clmsd__gemm_operand b, float beta, clmsd__gemm_operand c)
 {
-    pthread_mutex_lock(&clblast_lock);
-    ctx->used_clblast = true; /* from here CLBlast caches a program for this context */
-    CLBlastStatusCode s = CLBlastSgemm(CLBlastLayoutRowMajor, a.trans, b.trans, m, n, k, 1.0f, a.buf, a.off, a.ld,
-                                       b.buf, b.off, b.ld, beta, c.buf, c.off, c.ld, &ctx->queue, NULL);
-    pthread_mutex_unlock(&clblast_lock);
-    if (s != CLBlastSuccess)
-        return clmsd__fail(ctx, CLMSD_ERROR_CLBLAST, "CLBlastSgemm (%s, m %zu n %zu k %zu) failed: %s (%d)", what, m,
-                           n, k, clmsd__clblast_status_name(s), (int)s);
-    return clmsd__order(ctx);
+    clmsd_status st = clmsd__sgemm(ctx, what, m, n, k, a, b, beta, c);
+    return st ? st : clmsd__order(ctx);
 }
 
 static clmsd_status backward(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s)
@@ -36,17 +20,18 @@ static clmsd_status backward(clmsd_head *h, const clmsd_head_args *a, const clms
     const clmsd_head_desc *d = &h->desc;
     size_t n = h->rows, hf = d->features, c = d->classes;
     float beta = a->accumulate ? 1.0f : 0.0f;
-    gemm_operand g = {h->workspace, h->ws_g, h->ldg, CLBlastTransposeNo};
-    gemm_operand g_t = {h->workspace, h->ws_g, h->ldg, CLBlastTransposeYes};
-    gemm_operand xd = {h->workspace, h->ws_xd, hf, CLBlastTransposeNo};
+    clmsd__gemm_operand g = {h->workspace, h->ws_g, h->ldg, CLBlastTransposeNo};
+    clmsd__gemm_operand g_t = {h->workspace, h->ws_g, h->ldg, CLBlastTransposeYes};
+    clmsd__gemm_operand xd = {h->workspace, h->ws_xd, hf, CLBlastTransposeNo};
     clmsd_status st = CLMSD_SUCCESS;
     if (a->dw)
-        st = sgemm(ctx, "dW = G^T Xd", c, hf, n, g_t, xd, beta, (gemm_operand){a->dw, a->dw_off, hf, CLBlastTransposeNo});
+        st = sgemm(ctx, "dW = G^T Xd", c, hf, n, g_t, xd, beta,
+                   (clmsd__gemm_operand){a->dw, a->dw_off, hf, CLBlastTransposeNo});
     if (st == CLMSD_SUCCESS && a->dbias)
         st = clmsd__head_bias_grad(h, a);
     if (st == CLMSD_SUCCESS && a->dx) {
         /* dXd = G W overwrites Xd, which dW has read by now */
-        gemm_operand w = {a->w, a->w_off, hf, CLBlastTransposeNo};
+        clmsd__gemm_operand w = {a->w, a->w_off, hf, CLBlastTransposeNo};
         st = sgemm(ctx, "dXd = G W", n, hf, c, g, w, 0.0f, xd);
         bool logits = d->combine == CLMSD_AVERAGE_LOGITS;
         if (st == CLMSD_SUCCESS)
@@ -58,15 +43,15 @@ static clmsd_status backward(clmsd_head *h, const clmsd_head_args *a, const clms
     return st;
 }
 
-clmsd_status clmsd__clblast_run(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, clmsd__head_mode mode)
+static clmsd_status run(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, clmsd__head_mode mode)
 {
     clmsd_context *ctx = h->ctx;
     const clmsd_head_desc *d = &h->desc;
     size_t hf = d->features, c = d->classes;
-    gemm_operand w_t = {a->w, a->w_off, hf, CLBlastTransposeYes};
-    gemm_operand z = {h->workspace, h->ws_z, c, CLBlastTransposeNo};
+    clmsd__gemm_operand w_t = {a->w, a->w_off, hf, CLBlastTransposeYes};
+    clmsd__gemm_operand z = {h->workspace, h->ws_z, c, CLBlastTransposeNo};
     if (mode == CLMSD__PREDICT) {
-        gemm_operand x = {a->x, a->x_off, hf, CLBlastTransposeNo};
+        clmsd__gemm_operand x = {a->x, a->x_off, hf, CLBlastTransposeNo};
         clmsd_status st = sgemm(ctx, "Z = X W^T", d->batch, c, hf, x, w_t, 0.0f, z);
         return st ? st : clmsd__head_mean_logits(h, a->bias, a->bias_off, 1, 1.0f, a->logits, a->logits_off);
     }
@@ -79,7 +64,7 @@ clmsd_status clmsd__clblast_run(clmsd_head *h, const clmsd_head_args *a, const c
         st = clmsd__enqueue_dropout_forward(ctx, s, h->params, a->x, a->x_off, hf, h->workspace, h->ws_xd, hf);
     if (st == CLMSD_SUCCESS)
         st = clmsd__order(ctx);
-    gemm_operand xd = {h->workspace, h->ws_xd, hf, CLBlastTransposeNo};
+    clmsd__gemm_operand xd = {h->workspace, h->ws_xd, hf, CLBlastTransposeNo};
     if (st == CLMSD_SUCCESS)
         st = sgemm(ctx, "Z = Xd W^T", h->rows, c, hf, xd, w_t, 0.0f, z);
     int grad = mode == CLMSD__TRAIN && (a->dx || a->dw || a->dbias);
@@ -95,7 +80,7 @@ clmsd_status clmsd__clblast_run(clmsd_head *h, const clmsd_head_args *a, const c
     return st;
 }
 
-clmsd_status clmsd__clblast_warmup(clmsd_context *ctx)
+static clmsd_status warmup(clmsd_context *ctx)
 {
     /* One call per transpose pattern the engine uses, big enough to take CLBlast's indirect path
      * as well as its direct one: each compiles CLBlast's GEMM program for this device once. */
@@ -112,9 +97,9 @@ clmsd_status clmsd__clblast_warmup(clmsd_context *ctx)
         st = clmsd__fail_cl(ctx, err, "clEnqueueFillBuffer (warm-up)");
     for (int i = 0; i < 2 && st == CLMSD_SUCCESS; ++i) {
         size_t n = sizes[i];
-        gemm_operand a = {buf, 0, n, CLBlastTransposeNo}, b = {buf, max, n, CLBlastTransposeNo};
-        gemm_operand a_t = {buf, 0, n, CLBlastTransposeYes}, b_t = {buf, max, n, CLBlastTransposeYes};
-        gemm_operand c = {buf, 2 * max, n, CLBlastTransposeNo};
+        clmsd__gemm_operand a = {buf, 0, n, CLBlastTransposeNo}, b = {buf, max, n, CLBlastTransposeNo};
+        clmsd__gemm_operand a_t = {buf, 0, n, CLBlastTransposeYes}, b_t = {buf, max, n, CLBlastTransposeYes};
+        clmsd__gemm_operand c = {buf, 2 * max, n, CLBlastTransposeNo};
         st = sgemm(ctx, "warm-up A B^T", n, n, n, a, b_t, 0.0f, c);
         if (st == CLMSD_SUCCESS)
             st = sgemm(ctx, "warm-up A^T B", n, n, n, a_t, b, 0.0f, c);
@@ -128,17 +113,4 @@ clmsd_status clmsd__clblast_warmup(clmsd_context *ctx)
     return st;
 }
 
-void clmsd__clblast_release(clmsd_context *ctx)
-{
-    if (!ctx->used_clblast)
-        return;
-    /* CLBlast caches its compiled programs per OpenCL context until the process exits, and then
-     * releases them from a static destructor, after other libraries' finalisers have run (an abort
-     * with Oclgrind beside Mesa's Clover, docs/portability.md). Its only API clears every
-     * context's entries: other CLBlast users then rebuild theirs on their next call (a rebuild
-     * from the driver's binary cache; their results do not change). */
-    pthread_mutex_lock(&clblast_lock);
-    CLBlastClearCache();
-    pthread_mutex_unlock(&clblast_lock);
-    ctx->used_clblast = false;
-}
+const clmsd__engine_impl clmsd__engine_clblast = {.name = "clblast", .run = run, .warmup = warmup};

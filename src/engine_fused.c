@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The fused engine (cl/fused.cl): masks regenerated inside our own GEMM kernels, X read once per
  * output tile for all K samples, Xd never written. Every sum runs in the canonical order of
  * docs/canonical-order.md, so results equal clmsd_ref_head_exact_* bit for bit.
@@ -6,7 +7,8 @@
  * loss rows -> loss -> fused dW (and db), fused dX. Average logits: Xbar = X (1/K) sum_k keep_k
  * s_k (the dropout-sum kernel) -> plain logits on Xbar -> loss -> dW on Xbar, dX with the averaged
  * mask. Small jobs ride on the big kernels where they fit, to save launches: a CE train step is 6. */
-#include "internal.h"
+#include "dropout.h"
+#include "head.h"
 
 /* one narrow tile of 16 classes, or ldg / 32 tiles of 32 */
 static size_t class_tiles(const clmsd_head *h) { return h->ldg < CLMSD_CLASS_TILE ? 1 : h->ldg / CLMSD_CLASS_TILE; }
@@ -30,8 +32,8 @@ static clmsd_status logits(clmsd_head *h, const clmsd__stream *s, cl_mem x, size
     return CLMSD__RUN(h->ctx, CLMSD__K_FUSED_LOGITS, groups * d->batch * tiles, CLMSD__MEM(x), CLMSD__U64(x_off),
                       CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_wt), CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_z),
                       CLMSD__U64(d->batch), CLMSD__U64(d->features), CLMSD__U32(d->classes), CLMSD__U32(h->ldg),
-                      CLMSD__U32(samples), CLMSD__I32(masked), CLMSD__MEM(h->params),
-                      CLMSD__U64(s ? s->row_offset : 0), CLMSD__U64(s ? s->seed : 0), CLMSD__U64(s ? s->step : 0));
+                      CLMSD__U32(samples), CLMSD__I32(masked), CLMSD__MEM(h->params), CLMSD__U64(s ? s->row_offset : 0),
+                      CLMSD__U64(s ? s->seed : 0), CLMSD__U64(s ? s->step : 0));
 }
 
 /* dW, and db with it when asked (one launch fewer) */
@@ -68,7 +70,7 @@ static clmsd_status dx(clmsd_head *h, const clmsd_head_args *a, const clmsd__str
                       CLMSD__I32(a->accumulate), CLMSD__U64(runs));
 }
 
-clmsd_status clmsd__fused_run(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, clmsd__head_mode mode)
+static clmsd_status run(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, clmsd__head_mode mode)
 {
     const clmsd_head_desc *d = &h->desc;
     bool count = mode != CLMSD__PREDICT && a->target && d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY;
@@ -100,3 +102,5 @@ clmsd_status clmsd__fused_run(clmsd_head *h, const clmsd_head_args *a, const clm
         st = clmsd__head_bias_grad(h, a);
     return st;
 }
+
+const clmsd__engine_impl clmsd__engine_fused = {.name = "fused", .run = run, .warmup = NULL};

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Golden values of docs/rng.md (Random123 1.14 known answers and clmsd-philox-v1 stream words),
  * shared by the tests and `clmsd selftest`. */
 #ifndef CLMSD_GOLDEN_H
@@ -11,9 +12,11 @@ typedef struct clmsd_golden_kat {
 
 static const clmsd_golden_kat clmsd_golden_kats[] = {
     {{0, 0, 0, 0}, {0, 0}, {0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}},
-    {{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}, {0xffffffff, 0xffffffff},
+    {{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff},
+     {0xffffffff, 0xffffffff},
      {0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}},
-    {{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}, {0xa4093822, 0x299f31d0},
+    {{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344},
+     {0xa4093822, 0x299f31d0},
      {0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}},
 };
 

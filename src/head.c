@@ -1,98 +1,30 @@
+/* SPDX-License-Identifier: MIT */
 /* The multi-sample dropout head: plans (validation, engine choice, workspace) and the public calls.
  * The engines that enqueue the work are engine_fused.c and engine_clblast.c; AUTO's rule is
  * engine_auto.c. */
-#include "internal.h"
+#include "head.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-clmsd_status clmsd__check_head_desc(clmsd_context *ctx, const clmsd_head_desc *desc)
-{
-    if (!desc)
-        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "the head descriptor is NULL");
-    if (desc->batch == 0 || desc->features == 0 || desc->classes == 0 || desc->samples == 0)
-        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE,
-                           "batch (%zu), features (%zu), classes (%zu) and samples (%u) must be positive",
-                           desc->batch, desc->features, desc->classes, (unsigned)desc->samples);
-    if ((unsigned)desc->loss > CLMSD_LOSS_MSE)
-        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "invalid loss %d", (int)desc->loss);
-    if ((unsigned)desc->combine > CLMSD_AVERAGE_LOGITS)
-        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "invalid combine mode %d", (int)desc->combine);
-    if ((unsigned)desc->engine > CLMSD_ENGINE_FUSED)
-        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "invalid engine %d", (int)desc->engine);
-    size_t elements, rows, bc;
-    if (desc->classes > INT32_MAX || !clmsd__mul(desc->batch, desc->features, &elements) ||
-        (uint64_t)elements > CLMSD_MAX_ELEMENTS || !clmsd__mul(desc->batch, desc->samples, &rows) ||
-        !clmsd__mul(desc->batch, desc->classes, &bc))
-        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE,
-                           "the head [B %zu, H %zu, C %zu, K %u] exceeds the stream's 2^34 elements or size_t",
-                           desc->batch, desc->features, desc->classes, (unsigned)desc->samples);
-    return clmsd__check_rates(ctx, desc->samples, desc->rates, desc->rate);
-}
-
-static size_t stacked_rows(const clmsd_head_desc *desc)
-{
-    return desc->combine == CLMSD_AVERAGE_LOSSES ? desc->batch * desc->samples : desc->batch;
-}
-
-/* Workspace in floats: Xd [N, H] (later dXd; the fused engine needs only Xbar [B, H] with average
- * logits), Z [N, C], G [N, ldg], row losses [N], 1 counter, and for the fused engine WT [H, ldg].
- * AUTO sizes for either engine. */
-typedef struct layout {
-    size_t xd, z, g, rowloss, counter, wt, floats, ldg;
-} layout;
-
-/* G's and WT's columns for the fused engine: 16 for up to 16 classes (a narrow tile), else C
- * rounded up to the 32-class tile */
-static size_t padded_classes(const clmsd_head_desc *desc)
-{
-    if (desc->classes <= CLMSD_CLASS_TILE / 2)
-        return CLMSD_CLASS_TILE / 2;
-    return (desc->classes + CLMSD_CLASS_TILE - 1) / CLMSD_CLASS_TILE * CLMSD_CLASS_TILE;
-}
-
-static bool workspace_layout(const clmsd_head_desc *desc, clmsd_engine engine, layout *l)
-{
-    size_t n = stacked_rows(desc), nh, nc, ng, nwt = 0;
-    bool fused = engine == CLMSD_ENGINE_FUSED, either = engine == CLMSD_ENGINE_AUTO;
-    size_t xd_rows = !fused ? n : desc->combine == CLMSD_AVERAGE_LOGITS ? desc->batch : 0;
-    l->ldg = fused || either ? padded_classes(desc) : desc->classes;
-    if (!clmsd__mul(xd_rows, desc->features, &nh) || !clmsd__mul(n, desc->classes, &nc) ||
-        !clmsd__mul(n, l->ldg, &ng) || ((fused || either) && !clmsd__mul(desc->features, l->ldg, &nwt)))
-        return false;
-    l->xd = 0;
-    l->z = nh;
-    return clmsd__add(l->z, nc, &l->g) && clmsd__add(l->g, ng, &l->rowloss) &&
-           clmsd__add(l->rowloss, n, &l->counter) && clmsd__add(l->counter, 1, &l->wt) &&
-           clmsd__add(l->wt, nwt, &l->floats) && l->floats <= SIZE_MAX / sizeof(float);
-}
+/* The engines, by clmsd_engine (AUTO resolves to one of them when a head is planned). */
+static const clmsd__engine_impl *const engines[] = {
+    [CLMSD_ENGINE_CLBLAST] = &clmsd__engine_clblast,
+    [CLMSD_ENGINE_FUSED] = &clmsd__engine_fused,
+};
 
 clmsd_status clmsd_head_workspace_size(const clmsd_head_desc *desc, size_t *bytes)
 {
     clmsd_status st = clmsd__check_head_desc(NULL, desc);
     if (st != CLMSD_SUCCESS)
         return st;
-    layout l;
+    clmsd__head_workspace l;
     if (!bytes)
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "bytes is NULL");
-    if (!workspace_layout(desc, desc->engine, &l))
+    if (!clmsd__head_layout(desc, desc->engine, &l))
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_SIZE, "the head's workspace overflows size_t");
     *bytes = l.floats * sizeof(float);
     return CLMSD_SUCCESS;
-}
-
-float clmsd__head_inv_samples(const clmsd_head_desc *desc) { return (float)(1.0 / desc->samples); }
-
-float clmsd__head_kprime(const clmsd_head_desc *desc)
-{
-    return desc->combine == CLMSD_AVERAGE_LOSSES ? (float)desc->samples : 1.0f;
-}
-
-float clmsd__head_scale(const clmsd_head_desc *desc)
-{
-    double k = desc->combine == CLMSD_AVERAGE_LOSSES ? desc->samples : 1.0;
-    double per_row = desc->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? 1.0 : (double)desc->batch * desc->classes;
-    return (float)(1.0 / (k * per_row));
 }
 
 /* AUTO: $CLMSD_ENGINE when set, else the rule measured in docs/benchmarks.md. The choice is a
@@ -119,7 +51,8 @@ static clmsd_status choose_engine(clmsd_context *ctx, const clmsd_head_desc *des
 clmsd_status clmsd_head_create(clmsd_context *ctx, const clmsd_head_desc *desc, clmsd_head **out)
 {
     if (!ctx || !out)
-        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "clmsd_head_create: %s is NULL", ctx ? "out" : "the context");
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "clmsd_head_create: %s is NULL",
+                           ctx ? "out" : "the context");
     clmsd__clear_error(ctx);
     *out = NULL;
     clmsd_status st = clmsd__check_head_desc(ctx, desc);
@@ -129,8 +62,8 @@ clmsd_status clmsd_head_create(clmsd_context *ctx, const clmsd_head_desc *desc, 
     st = choose_engine(ctx, desc, &engine);
     if (st != CLMSD_SUCCESS)
         return st;
-    layout l;
-    if (!workspace_layout(desc, engine, &l))
+    clmsd__head_workspace l;
+    if (!clmsd__head_layout(desc, engine, &l))
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "the head's workspace overflows size_t");
     if (desc->workspace) {
         st = clmsd__check_buffer(ctx, "workspace", desc->workspace, 0, l.floats, sizeof(float));
@@ -157,13 +90,15 @@ clmsd_status clmsd_head_create(clmsd_context *ctx, const clmsd_head_desc *desc, 
         memcpy(h->rates, desc->rates, desc->samples * sizeof *h->rates);
     h->desc.rates = h->rates;
     h->engine = engine;
-    h->rows = stacked_rows(desc);
+    h->impl = engines[engine];
+    h->rows = clmsd__head_stacked_rows(desc);
     h->ws_xd = l.xd, h->ws_z = l.z, h->ws_g = l.g, h->ws_rowloss = l.rowloss, h->ws_counter = l.counter;
     h->ws_wt = l.wt, h->ldg = l.ldg;
 
     clmsd__rate_table(desc->samples, desc->rates, desc->rate, table);
     cl_int err;
-    h->params = clCreateBuffer(ctx->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, words * sizeof *table, table, &err);
+    h->params =
+        clCreateBuffer(ctx->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, words * sizeof *table, table, &err);
     free(table);
     if (err != CL_SUCCESS) {
         h->params = NULL;
@@ -203,7 +138,8 @@ void clmsd_head_destroy(clmsd_head *head)
 
 clmsd_engine clmsd_head_engine(const clmsd_head *head) { return head ? head->engine : CLMSD_ENGINE_AUTO; }
 
-static clmsd_status check_optional(clmsd_context *ctx, const char *name, cl_mem buf, size_t off, size_t count, size_t elem)
+static clmsd_status check_optional(clmsd_context *ctx, const char *name, cl_mem buf, size_t off, size_t count,
+                                   size_t elem)
 {
     return buf ? clmsd__check_buffer(ctx, name, buf, off, count, elem) : CLMSD_SUCCESS;
 }
@@ -240,12 +176,19 @@ static clmsd_status check_args(clmsd_head *head, const clmsd_head_args *a, clmsd
          (st = check_optional(ctx, "dw", a->dw, a->dw_off, ch, sizeof(float))) ||
          (st = check_optional(ctx, "dbias", a->dbias, a->dbias_off, d->classes, sizeof(float)))))
         return st;
-    clmsd_dropout_desc dd = {a->seed, a->step, d->samples, d->rates, d->rate, d->batch, d->features, a->row_offset};
+    clmsd_dropout_desc dd = {.seed = a->seed,
+                             .step = a->step,
+                             .samples = d->samples,
+                             .rates = d->rates,
+                             .rate = d->rate,
+                             .rows = d->batch,
+                             .cols = d->features,
+                             .row_offset = a->row_offset};
     return clmsd__check_stream(ctx, &dd, s);
 }
 
-static clmsd_status head_call(clmsd_head *head, const clmsd_head_args *args, clmsd__head_mode mode,
-                              cl_uint num_wait, const cl_event *wait, cl_event *event)
+static clmsd_status head_call(clmsd_head *head, const clmsd_head_args *args, clmsd__head_mode mode, cl_uint num_wait,
+                              const cl_event *wait, cl_event *event)
 {
     if (!head)
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "the head is NULL");
@@ -258,15 +201,14 @@ static clmsd_status head_call(clmsd_head *head, const clmsd_head_args *args, clm
     if (st == CLMSD_SUCCESS)
         st = clmsd__begin(ctx, num_wait, wait);
     if (st == CLMSD_SUCCESS)
-        st = head->engine == CLMSD_ENGINE_FUSED ? clmsd__fused_run(head, args, &s, mode)
-                                                : clmsd__clblast_run(head, args, &s, mode);
+        st = head->impl->run(head, args, &s, mode);
     if (st == CLMSD_SUCCESS)
         st = clmsd__finish(ctx, event);
     return st;
 }
 
-clmsd_status clmsd_head_forward(clmsd_head *head, const clmsd_head_args *args, cl_uint num_wait,
-                                const cl_event *wait, cl_event *event)
+clmsd_status clmsd_head_forward(clmsd_head *head, const clmsd_head_args *args, cl_uint num_wait, const cl_event *wait,
+                                cl_event *event)
 {
     return head_call(head, args, CLMSD__FORWARD, num_wait, wait, event);
 }
@@ -277,8 +219,8 @@ clmsd_status clmsd_head_train_step(clmsd_head *head, const clmsd_head_args *args
     return head_call(head, args, CLMSD__TRAIN, num_wait, wait, event);
 }
 
-clmsd_status clmsd_head_predict(clmsd_head *head, const clmsd_head_args *args, cl_uint num_wait,
-                                const cl_event *wait, cl_event *event)
+clmsd_status clmsd_head_predict(clmsd_head *head, const clmsd_head_args *args, cl_uint num_wait, const cl_event *wait,
+                                cl_event *event)
 {
     return head_call(head, args, CLMSD__PREDICT, num_wait, wait, event);
 }
@@ -289,5 +231,8 @@ clmsd_status clmsd_context_warmup(clmsd_context *ctx)
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "clmsd_context_warmup: the context is NULL");
     clmsd__clear_error(ctx);
     clmsd_status st = clmsd__build_program(ctx);
-    return st ? st : clmsd__clblast_warmup(ctx);
+    for (size_t i = 0; i < sizeof engines / sizeof engines[0] && st == CLMSD_SUCCESS; ++i)
+        if (engines[i] && engines[i]->warmup)
+            st = engines[i]->warmup(ctx);
+    return st;
 }

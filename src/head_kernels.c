@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 /* The head's engine-independent kernels (cl/head.cl): the loss and its gradient per row, the loss
  * reduction, the mean logits and the bias gradient. Both engines call these around their GEMMs. */
-#include "internal.h"
+#include "head.h"
 
 clmsd_status clmsd__head_mean_logits(clmsd_head *h, cl_mem bias, size_t bias_off, cl_uint samples, float inv_samples,
                                      cl_mem out, size_t out_off)

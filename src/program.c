@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /* The embedded kernel program: built once per context on first use, kernels cached in it. */
-#include "internal.h"
+#include "context.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,8 +66,8 @@ static size_t choose_local_size(clmsd_context *ctx, cl_kernel kernel, size_t *mu
     size_t max_wg = 1;
     *multiple = 1;
     clGetKernelWorkGroupInfo(kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof max_wg, &max_wg, NULL);
-    clGetKernelWorkGroupInfo(kernel, ctx->device, CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE,
-                             sizeof *multiple, multiple, NULL);
+    clGetKernelWorkGroupInfo(kernel, ctx->device, CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE, sizeof *multiple,
+                             multiple, NULL);
     if (*multiple == 0 || *multiple > max_wg)
         *multiple = 1;
     const char *forced = getenv("CLMSD_LOCAL_SIZE");
@@ -94,7 +95,8 @@ clmsd_status clmsd__build_program(clmsd_context *ctx)
         return clmsd__fail_cl(ctx, err, "clCreateProgramWithSource");
     }
     if (clGetDeviceInfo(ctx->device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof ctx->compute_units, &ctx->compute_units,
-                        NULL) != CL_SUCCESS || ctx->compute_units == 0)
+                        NULL) != CL_SUCCESS ||
+        ctx->compute_units == 0)
         ctx->compute_units = 1;
     err = clBuildProgram(ctx->program, 1, &ctx->device, CLMSD__BUILD_OPTIONS, NULL, NULL);
     if (err != CL_SUCCESS)

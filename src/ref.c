@@ -1,6 +1,9 @@
+/* SPDX-License-Identifier: MIT */
 /* Host reference of the clmsd-philox-v1 stream and of K-sample dropout: plain C + Random123,
  * the same bits as every device. */
-#include "internal.h"
+#include "clmsd_ref.h"
+#include "head_desc.h"
+#include "stream_desc.h"
 
 #include <Random123/philox.h>
 #include <stdlib.h>
@@ -32,7 +35,10 @@ static bool keep(const clmsd__stream *s, const uint32_t *params, uint32_t k, siz
 
 static float scale_of(const uint32_t *params, uint32_t samples, uint32_t k)
 {
-    union { uint32_t u; float f; } bits = {params[samples + k]};
+    union {
+        uint32_t u;
+        float f;
+    } bits = {params[samples + k]};
     return bits.f;
 }
 
@@ -88,7 +94,9 @@ clmsd_status clmsd_ref_dropout_backward(const clmsd_dropout_desc *desc, const fl
         for (size_t c = 0; c < s.cols; ++c) {
             float acc = 0.0f;
             for (uint32_t k = 0; k < s.samples; ++k) { /* the canonical order: k ascending */
-                float t = keep(&s, params, k, r, c) ? dy[((size_t)k * s.rows + r) * ldy + c] * scale_of(params, s.samples, k) : 0.0f;
+                float t = keep(&s, params, k, r, c)
+                              ? dy[((size_t)k * s.rows + r) * ldy + c] * scale_of(params, s.samples, k)
+                              : 0.0f;
                 acc = k == 0 ? t : acc + t;
             }
             dx[r * ldx + c] = accumulate ? dx[r * ldx + c] + acc : acc;

@@ -1,8 +1,11 @@
+/* SPDX-License-Identifier: MIT */
 /* Host reference of the fused engine: every kernel of cl/fused.cl, cl/head.cl and the dropout sum
  * replayed in fp32 in the same canonical order (docs/canonical-order.md), with the same math
  * (cl/clmsd_math.h), so the outputs are bit-identical to CLMSD_ENGINE_FUSED's. Built without
  * floating-point contraction (meson.build); needs FLT_EVAL_METHOD 0 (SSE, NEON: not x87). */
-#include "internal.h"
+#include "clmsd_ref.h"
+#include "head_desc.h"
+#include "stream_desc.h"
 
 #include "../cl/clmsd_math.h"
 
@@ -28,7 +31,10 @@ typedef struct exact {
 
 static float scale_of(const exact *x, uint32_t k)
 {
-    union { uint32_t u; float f; } bits = {x->params[x->K + k]};
+    union {
+        uint32_t u;
+        float f;
+    } bits = {x->params[x->K + k]};
     return bits.f;
 }
 
@@ -208,10 +214,28 @@ static clmsd_status run(const clmsd_head_desc *d, const clmsd_ref_head_exact_arg
     if (!a || !a->x || !a->w || (train && !a->target && (a->loss || a->ignored || a->dx || a->dw || a->dbias)))
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "the exact reference needs x, w and target");
     clmsd__stream s;
-    clmsd_dropout_desc dd = {a->seed, a->step, d->samples, d->rates, d->rate, d->batch, d->features, a->row_offset};
+    clmsd_dropout_desc dd = {.seed = a->seed,
+                             .step = a->step,
+                             .samples = d->samples,
+                             .rates = d->rates,
+                             .rate = d->rate,
+                             .rows = d->batch,
+                             .cols = d->features,
+                             .row_offset = a->row_offset};
     if ((st = clmsd__check_stream(NULL, &dd, &s)) != CLMSD_SUCCESS)
         return st;
-    exact x = {d, a, d->batch, d->features, d->classes, 0, d->samples, NULL, NULL, NULL, NULL, NULL,
+    exact x = {d,
+               a,
+               d->batch,
+               d->features,
+               d->classes,
+               0,
+               d->samples,
+               NULL,
+               NULL,
+               NULL,
+               NULL,
+               NULL,
                d->combine == CLMSD_AVERAGE_LOGITS};
     x.N = train && !x.logits_mode ? (size_t)x.K * x.B : x.B;
     x.params = malloc(2 * (size_t)x.K * sizeof *x.params);

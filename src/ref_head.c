@@ -1,6 +1,9 @@
+/* SPDX-License-Identifier: MIT */
 /* Host reference of the head, accumulating in double: the definition the engines are tested
  * against. Masks and scales are the stream's own (float), the rest is plain mathematics. */
-#include "internal.h"
+#include "clmsd_ref.h"
+#include "head_desc.h"
+#include "stream_desc.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -69,7 +72,8 @@ static void logits_row(const ref_head *r, const double *xrow, double *z)
 
 /* The loss and gradient contribution of one dropped (or averaged) feature row xrow, weighted by
  * `weight`: dW += w g^T x, db += w g, dxrow = w g W. Returns the row's loss. */
-static double row_step(const ref_head *r, size_t b, const double *xrow, double weight, double *z, double *g, double *dxrow)
+static double row_step(const ref_head *r, size_t b, const double *xrow, double weight, double *z, double *g,
+                       double *dxrow)
 {
     const clmsd_ref_head_args *a = r->a;
     logits_row(r, xrow, z);
@@ -97,7 +101,14 @@ static clmsd_status run(const clmsd_head_desc *d, const clmsd_ref_head_args *a, 
     ref_head r = {d, a, d->batch, d->features, d->classes, dropout ? d->samples : 1, NULL, 0};
     size_t B = r.B, H = r.H, C = r.C, K = r.K;
     clmsd__stream s;
-    clmsd_dropout_desc dd = {a->seed, a->step, d->samples, d->rates, d->rate, B, H, a->row_offset};
+    clmsd_dropout_desc dd = {.seed = a->seed,
+                             .step = a->step,
+                             .samples = d->samples,
+                             .rates = d->rates,
+                             .rate = d->rate,
+                             .rows = B,
+                             .cols = H,
+                             .row_offset = a->row_offset};
     if ((st = clmsd__check_stream(NULL, &dd, &s)) != CLMSD_SUCCESS)
         return st;
     r.keep_scale = malloc(K * B * H * sizeof *r.keep_scale);

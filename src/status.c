@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /* Status strings, OpenCL and CLBlast error names, and the last-error message. */
-#include "internal.h"
+#include "context.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -82,6 +83,7 @@ const char *clmsd_context_last_error(const clmsd_context *ctx)
 const char *clmsd__cl_error_name(cl_int err)
 {
     switch (err) {
+/* clang-format off */
 #define NAME(x) case x: return #x;
     NAME(CL_SUCCESS) NAME(CL_DEVICE_NOT_FOUND) NAME(CL_DEVICE_NOT_AVAILABLE)
     NAME(CL_COMPILER_NOT_AVAILABLE) NAME(CL_MEM_OBJECT_ALLOCATION_FAILURE) NAME(CL_OUT_OF_RESOURCES)
@@ -105,7 +107,8 @@ const char *clmsd__cl_error_name(cl_int err)
     NAME(CL_INVALID_IMAGE_DESCRIPTOR) NAME(CL_INVALID_COMPILER_OPTIONS) NAME(CL_INVALID_LINKER_OPTIONS)
     NAME(CL_INVALID_DEVICE_PARTITION_COUNT)
 #undef NAME
-    case -1001: return "CL_PLATFORM_NOT_FOUND_KHR";
+            /* clang-format on */
+            case -1001 : return "CL_PLATFORM_NOT_FOUND_KHR";
     }
     return "unknown OpenCL error";
 }

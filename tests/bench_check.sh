@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # `clmsd-bench --quick` runs to completion on the default device and writes valid JSON lines with
 # the device's limits, the dropout stream and every engine of the quick shapes; its log, not a
 # terminal, holds no carriage return and no escape sequence.

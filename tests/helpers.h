@@ -1,8 +1,10 @@
+/* SPDX-License-Identifier: MIT */
 /* Test helpers: a context on the default device, buffers, reads, and canary checks. */
 #ifndef CLMSD_TEST_HELPERS_H
 #define CLMSD_TEST_HELPERS_H
 
 #include <clmsd.h>
+#include <clmsd_ref.h>
 #include <criterion/criterion.h>
 #include <float.h>
 #include <math.h>

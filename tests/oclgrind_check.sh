@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Runs a Criterion test binary on Oclgrind (the only OpenCL platform it then sees) with data-race
 # and API checking; fails when the tests fail or Oclgrind reports anything (out-of-bounds access,
 # data race, invalid API use). Usage: oclgrind_check.sh TEST_BINARY [criterion options]

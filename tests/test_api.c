@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The rest of the catalogue of bad input: every public call not covered by the module tests,
  * with each invalid argument it can receive, returns its documented status with a message. */
 #include "helpers.h"
@@ -23,7 +24,7 @@ Test(api, null_arguments)
     cr_assert_str_neq(clmsd_context_last_error(NULL), "");
     cr_assert_eq(clmsd_context_warmup(NULL), CLMSD_ERROR_INVALID_ARGUMENT);
     cr_assert_eq(clmsd_context_create_from_queue(NULL, NULL), CLMSD_ERROR_INVALID_ARGUMENT);
-    clmsd_head_desc d = {4, 8, 3, 2, NULL, 0.5, 0, 0, 0, NULL};
+    clmsd_head_desc d = {.batch = 4, .features = 8, .classes = 3, .samples = 2, .rate = 0.5};
     cr_assert_eq(clmsd_head_workspace_size(NULL, &n), CLMSD_ERROR_INVALID_ARGUMENT);
     cr_assert_eq(clmsd_head_workspace_size(&d, NULL), CLMSD_ERROR_INVALID_ARGUMENT);
     cr_assert_eq(clmsd_head_forward(NULL, NULL, 0, NULL, NULL), CLMSD_ERROR_INVALID_ARGUMENT);
@@ -35,7 +36,7 @@ Test(api, host_references_validate)
 {
     float x[8] = {0}, y[16];
     uint8_t m[16];
-    clmsd_dropout_desc ok = {1, 2, 2, NULL, 0.5, 2, 4, 0};
+    clmsd_dropout_desc ok = {.seed = 1, .step = 2, .samples = 2, .rate = 0.5, .rows = 2, .cols = 4};
     clmsd_dropout_desc bad_rate = ok, zero = ok;
     bad_rate.rate = 1.0;
     zero.cols = 0;
@@ -47,7 +48,7 @@ Test(api, host_references_validate)
     cr_assert_eq(clmsd_ref_dropout_mask(&ok, NULL), CLMSD_ERROR_INVALID_ARGUMENT);
     cr_assert_eq(clmsd_ref_dropout_backward(&ok, y, 4, NULL, 4, 0), CLMSD_ERROR_INVALID_ARGUMENT);
     cr_assert_eq(clmsd_ref_dropout_mask(&ok, m), CLMSD_SUCCESS);
-    clmsd_head_desc d = {2, 4, 3, 2, NULL, 0.5, 0, 0, 0, NULL};
+    clmsd_head_desc d = {.batch = 2, .features = 4, .classes = 3, .samples = 2, .rate = 0.5};
     clmsd_ref_head_args ra = {0};
     clmsd_ref_head_exact_args ea = {0};
     cr_assert_eq(clmsd_ref_head_train_step(&d, &ra), CLMSD_ERROR_INVALID_ARGUMENT);

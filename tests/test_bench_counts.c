@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The benchmark's FLOP and byte counts match the formulas of docs/benchmarks.md ("What is
  * counted"), written out here once more for each shape, op and engine. */
 #include "../bench/counts.h"
@@ -10,8 +11,8 @@ typedef struct shape {
 } shape;
 
 static const shape shapes[] = {
-    {32, 768, 30, 8, CLMSD_AVERAGE_LOSSES},   {8, 1024, 30, 5, CLMSD_AVERAGE_LOGITS},
-    {4096, 768, 15, 5, CLMSD_AVERAGE_LOSSES}, {128, 512, 100, 8, CLMSD_AVERAGE_LOSSES},
+    {32, 768, 30, 8, CLMSD_AVERAGE_LOSSES},     {8, 1024, 30, 5, CLMSD_AVERAGE_LOGITS},
+    {4096, 768, 15, 5, CLMSD_AVERAGE_LOSSES},   {128, 512, 100, 8, CLMSD_AVERAGE_LOSSES},
     {256, 2048, 1000, 8, CLMSD_AVERAGE_LOSSES}, {64, 1024, 2, 16, CLMSD_AVERAGE_LOSSES},
 };
 
@@ -19,7 +20,8 @@ Test(bench_counts, flops)
 {
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i) {
         const shape *s = &shapes[i];
-        clmsd_head_desc d = {s->B, s->H, s->C, s->K, NULL, 0.5, 0, s->combine, 0, NULL};
+        clmsd_head_desc d = {
+            .batch = s->B, .features = s->H, .classes = s->C, .samples = s->K, .rate = 0.5, .combine = s->combine};
         double n = s->combine == CLMSD_AVERAGE_LOSSES ? (double)s->K * s->B : (double)s->B;
         double bhc = (double)s->B * s->H * s->C;
         for (int e = CLMSD_ENGINE_CLBLAST; e <= CLMSD_ENGINE_FUSED; ++e) {
@@ -35,7 +37,8 @@ Test(bench_counts, bytes)
 {
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i) {
         const shape *s = &shapes[i];
-        clmsd_head_desc d = {s->B, s->H, s->C, s->K, NULL, 0.5, 0, s->combine, 0, NULL};
+        clmsd_head_desc d = {
+            .batch = s->B, .features = s->H, .classes = s->C, .samples = s->K, .rate = 0.5, .combine = s->combine};
         double B = s->B, H = s->H, C = s->C, K = s->K;
         double x = B * H, w = C * H, out = B * C;
         bool logits = s->combine == CLMSD_AVERAGE_LOGITS;

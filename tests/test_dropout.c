@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* K-sample dropout on the device: bit-exact against the host reference, shard invariance,
  * statistics, backward, identity at p = 0, and bad input. */
 #include "helpers.h"
@@ -14,18 +15,25 @@ static const double rates64[64] = {0.1, 0.2, 0.3, 0.4, 0.5, 0.0, 0.9, 0.05}; /* 
 /* forward, mask and backward (both accumulate modes) equal the host reference bit for bit */
 static void check_shape(clmsd_context *ctx, const shape *t)
 {
-    clmsd_dropout_desc d = {987654321, 3, t->samples, t->per_sample ? rates64 : NULL, t->rate, t->rows, t->cols,
-                            t->row_offset};
+    clmsd_dropout_desc d = {.seed = 987654321,
+                            .step = 3,
+                            .samples = t->samples,
+                            .rates = t->per_sample ? rates64 : NULL,
+                            .rate = t->rate,
+                            .rows = t->rows,
+                            .cols = t->cols,
+                            .row_offset = t->row_offset};
     size_t nx = t->x_off + t->rows * t->ldx, ny = t->y_off + t->samples * t->rows * t->ldy;
     size_t nm = (size_t)t->samples * t->rows * t->cols;
-    float *x = malloc(nx * 4), *y = malloc(ny * 4), *yref = malloc(ny * 4), *dx = malloc(nx * 4), *dxref = malloc(nx * 4);
+    float *x = malloc(nx * 4), *y = malloc(ny * 4), *yref = malloc(ny * 4), *dx = malloc(nx * 4),
+          *dxref = malloc(nx * 4);
     uint8_t *m = malloc(nm + 3), *mref = malloc(nm);
     test_fill(x, nx, 1);
     test_fill(y, ny, 2); /* elements outside the matrix must keep these values */
     memcpy(yref, y, ny * 4);
     cl_mem bx = test_buffer(ctx, x, nx * 4), by = test_buffer(ctx, y, ny * 4), bm = test_canary_buffer(ctx, nm + 3);
-    cr_assert_eq(clmsd_dropout_forward(ctx, &d, bx, t->x_off, t->ldx, by, t->y_off, t->ldy, 0, NULL, NULL), CLMSD_SUCCESS,
-                 "%s", clmsd_context_last_error(ctx));
+    cr_assert_eq(clmsd_dropout_forward(ctx, &d, bx, t->x_off, t->ldx, by, t->y_off, t->ldy, 0, NULL, NULL),
+                 CLMSD_SUCCESS, "%s", clmsd_context_last_error(ctx));
     cr_assert_eq(clmsd_dropout_mask(ctx, &d, bm, 3, 0, NULL, NULL), CLMSD_SUCCESS, "%s", clmsd_context_last_error(ctx));
     test_read(ctx, by, 0, y, ny * 4);
     test_read(ctx, bm, 0, m, nm + 3);
@@ -39,8 +47,9 @@ static void check_shape(clmsd_context *ctx, const shape *t)
         test_fill(dx, nx, 3);
         memcpy(dxref, dx, nx * 4);
         cl_mem bdx = test_buffer(ctx, dx, nx * 4);
-        cr_assert_eq(clmsd_dropout_backward(ctx, &d, by, t->y_off, t->ldy, bdx, t->x_off, t->ldx, accumulate, 0, NULL,
-                                            NULL), CLMSD_SUCCESS, "%s", clmsd_context_last_error(ctx));
+        cr_assert_eq(
+            clmsd_dropout_backward(ctx, &d, by, t->y_off, t->ldy, bdx, t->x_off, t->ldx, accumulate, 0, NULL, NULL),
+            CLMSD_SUCCESS, "%s", clmsd_context_last_error(ctx));
         test_read(ctx, bdx, 0, dx, nx * 4);
         clmsd_ref_dropout_backward(&d, yref + t->y_off, t->ldy, dxref + t->x_off, t->ldx, accumulate);
         cr_assert(memcmp(dx, dxref, nx * 4) == 0, "backward (accumulate %d) differs from the reference", accumulate);
@@ -55,13 +64,13 @@ Test(dropout, equals_host_reference, .timeout = 600)
     clmsd_context *ctx = test_context();
     const shape shapes[] = {
         /* rows cols ldx ldy x_off y_off row_offset K rate per_sample */
-        {1, 1, 1, 1, 0, 0, 0, 1, 0.5f, false},       /* one element */
-        {1, 37, 37, 37, 0, 0, 0, 3, 0.3f, false},    /* one row, cols not a multiple of 4 */
-        {29, 1, 1, 1, 0, 0, 0, 2, 0.5f, false},      /* one column */
-        {7, 13, 16, 20, 5, 9, 0, 4, 0.25f, false},   /* ld > cols, offsets */
-        {6, 11, 11, 11, 0, 0, 33, 5, 0.5f, true},    /* row_offset, per-sample rates */
-        {9, 10, 12, 10, 1, 2, 3, 1, 0.9f, false},    /* K = 1 */
-        {5, 21, 23, 21, 0, 3, 7, 64, 0.2f, true},    /* K = 64, per-sample rates */
+        {1, 1, 1, 1, 0, 0, 0, 1, 0.5f, false},        /* one element */
+        {1, 37, 37, 37, 0, 0, 0, 3, 0.3f, false},     /* one row, cols not a multiple of 4 */
+        {29, 1, 1, 1, 0, 0, 0, 2, 0.5f, false},       /* one column */
+        {7, 13, 16, 20, 5, 9, 0, 4, 0.25f, false},    /* ld > cols, offsets */
+        {6, 11, 11, 11, 0, 0, 33, 5, 0.5f, true},     /* row_offset, per-sample rates */
+        {9, 10, 12, 10, 1, 2, 3, 1, 0.9f, false},     /* K = 1 */
+        {5, 21, 23, 21, 0, 3, 7, 64, 0.2f, true},     /* K = 64, per-sample rates */
         {64, 769, 769, 770, 0, 0, 0, 8, 0.5f, false}, /* a Kaggle-sized feature matrix */
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i)
@@ -73,7 +82,7 @@ Test(dropout, shard_invariance, .timeout = 600)
 {
     clmsd_context *ctx = test_context();
     const size_t cols = 30;
-    clmsd_dropout_desc whole = {11, 5, 3, NULL, 0.4f, 64, cols, 0};
+    clmsd_dropout_desc whole = {.seed = 11, .step = 5, .samples = 3, .rate = 0.4f, .rows = 64, .cols = cols};
     float *x = malloc(64 * cols * 4), *y = malloc(3 * 64 * cols * 4), *ya = malloc(3 * 32 * cols * 4),
           *yb = malloc(3 * 32 * cols * 4);
     test_fill(x, 64 * cols, 4);
@@ -90,7 +99,8 @@ Test(dropout, shard_invariance, .timeout = 600)
     test_read(ctx, bb, 0, yb, 3 * 32 * cols * 4);
     for (int k = 0; k < 3; ++k) {
         cr_assert(memcmp(y + k * 64 * cols, ya + k * 32 * cols, 32 * cols * 4) == 0, "rows [0, 32) of sample %d", k);
-        cr_assert(memcmp(y + (k * 64 + 32) * cols, yb + k * 32 * cols, 32 * cols * 4) == 0, "rows [32, 64) of sample %d", k);
+        cr_assert(memcmp(y + (k * 64 + 32) * cols, yb + k * 32 * cols, 32 * cols * 4) == 0,
+                  "rows [32, 64) of sample %d", k);
     }
     clReleaseMemObject(bx), clReleaseMemObject(by), clReleaseMemObject(ba), clReleaseMemObject(bb);
     free(x), free(y), free(ya), free(yb);
@@ -112,7 +122,8 @@ static uint8_t *device_mask(clmsd_context *ctx, const clmsd_dropout_desc *d)
 static void assert_binomial(size_t count, size_t n, double q, const char *what)
 {
     double sigma = sqrt(n * q * (1 - q));
-    cr_assert(fabs(count - n * q) <= 6 * sigma, "%s: %zu of %zu, expected %.0f +- %.0f", what, count, n, n * q, 6 * sigma);
+    cr_assert(fabs(count - n * q) <= 6 * sigma, "%s: %zu of %zu, expected %.0f +- %.0f", what, count, n, n * q,
+              6 * sigma);
 }
 
 Test(dropout, statistics, .timeout = 600)
@@ -121,7 +132,7 @@ Test(dropout, statistics, .timeout = 600)
     const float ps[] = {0.1f, 0.5f, 0.9f};
     const size_t n = 1000 * 1000;
     for (int i = 0; i < 3; ++i) {
-        clmsd_dropout_desc d = {2026, 1, 2, NULL, ps[i], 1000, 1000, 0};
+        clmsd_dropout_desc d = {.seed = 2026, .step = 1, .samples = 2, .rate = ps[i], .rows = 1000, .cols = 1000};
         uint8_t *m = device_mask(ctx, &d);
         d.step = 2;
         uint8_t *m2 = device_mask(ctx, &d);
@@ -144,14 +155,16 @@ Test(dropout, backward_is_forward_of_dy, .timeout = 600)
 {
     clmsd_context *ctx = test_context();
     enum { R = 9, C = 19, K = 3 };
-    clmsd_dropout_desc d = {77, 4, K, NULL, 0.35f, R, C, 2};
+    clmsd_dropout_desc d = {.seed = 77, .step = 4, .samples = K, .rate = 0.35f, .rows = R, .cols = C, .row_offset = 2};
     float dy[K * R * C], fwd[K * K * R * C], dx[R * C], expect[R * C];
     test_fill(dy, K * R * C, 5);
-    cl_mem bdy = test_buffer(ctx, dy, sizeof dy), bf = test_buffer(ctx, NULL, sizeof fwd), bdx = test_buffer(ctx, NULL, sizeof dx);
+    cl_mem bdy = test_buffer(ctx, dy, sizeof dy), bf = test_buffer(ctx, NULL, sizeof fwd),
+           bdx = test_buffer(ctx, NULL, sizeof dx);
     /* forward of each dy_k gives every sample's mask applied to it; keep sample k's */
     for (int k = 0; k < K; ++k) {
-        cr_assert_eq(clmsd_dropout_forward(ctx, &d, bdy, (size_t)k * R * C, C, bf, (size_t)k * K * R * C, C, 0, NULL, NULL),
-                     CLMSD_SUCCESS);
+        cr_assert_eq(
+            clmsd_dropout_forward(ctx, &d, bdy, (size_t)k * R * C, C, bf, (size_t)k * K * R * C, C, 0, NULL, NULL),
+            CLMSD_SUCCESS);
     }
     cr_assert_eq(clmsd_dropout_backward(ctx, &d, bdy, 0, C, bdx, 0, C, 0, 0, NULL, NULL), CLMSD_SUCCESS);
     test_read(ctx, bf, 0, fwd, sizeof fwd);
@@ -170,10 +183,11 @@ Test(dropout, rate_zero_is_identity, .timeout = 600)
 {
     clmsd_context *ctx = test_context();
     enum { R = 5, C = 13, K = 4 };
-    clmsd_dropout_desc d = {1, 2, K, NULL, 0.0f, R, C, 0};
+    clmsd_dropout_desc d = {.seed = 1, .step = 2, .samples = K, .rate = 0.0f, .rows = R, .cols = C};
     float x[R * C], y[K * R * C], dx[R * C];
     test_fill(x, R * C, 6);
-    cl_mem bx = test_buffer(ctx, x, sizeof x), by = test_buffer(ctx, NULL, sizeof y), bdx = test_buffer(ctx, NULL, sizeof dx);
+    cl_mem bx = test_buffer(ctx, x, sizeof x), by = test_buffer(ctx, NULL, sizeof y),
+           bdx = test_buffer(ctx, NULL, sizeof dx);
     cr_assert_eq(clmsd_dropout_forward(ctx, &d, bx, 0, C, by, 0, C, 0, NULL, NULL), CLMSD_SUCCESS);
     d.samples = 1;
     cr_assert_eq(clmsd_dropout_backward(ctx, &d, bx, 0, C, bdx, 0, C, 0, 0, NULL, NULL), CLMSD_SUCCESS);
@@ -190,7 +204,7 @@ Test(dropout, events_and_wait_lists, .timeout = 600)
 {
     clmsd_context *ctx = test_context();
     test_skip_user_events_on_pocl_basic(ctx);
-    clmsd_dropout_desc d = {3, 0, 2, NULL, 0.5f, 4, 6, 0};
+    clmsd_dropout_desc d = {.seed = 3, .samples = 2, .rate = 0.5f, .rows = 4, .cols = 6};
     float x[24], y[48], yref[48];
     test_fill(x, 24, 7);
     cl_mem bx = test_buffer(ctx, x, sizeof x), by = test_buffer(ctx, NULL, sizeof y);
@@ -220,8 +234,12 @@ Test(dropout, bad_input, .timeout = 600)
     test_fill(x, R * C, 8);
     cl_mem bx = test_buffer(ctx, x, sizeof x), by = test_canary_buffer(ctx, ybytes);
     cl_mem foreign = test_buffer(other, x, sizeof x);
-    const clmsd_dropout_desc good = {1, 1, K, NULL, 0.5f, R, C, 0};
-    struct { clmsd_dropout_desc d; const char *what; clmsd_status expect; } descs[] = {
+    const clmsd_dropout_desc good = {.seed = 1, .step = 1, .samples = K, .rate = 0.5f, .rows = R, .cols = C};
+    struct {
+        clmsd_dropout_desc d;
+        const char *what;
+        clmsd_status expect;
+    } descs[] = {
         {{1, 1, 0, NULL, 0.5f, R, C, 0}, "zero samples", CLMSD_ERROR_INVALID_SIZE},
         {{1, 1, K, NULL, 0.5f, 0, C, 0}, "zero rows", CLMSD_ERROR_INVALID_SIZE},
         {{1, 1, K, NULL, 0.5f, R, 0, 0}, "zero cols", CLMSD_ERROR_INVALID_SIZE},
@@ -289,7 +307,7 @@ Test(dropout, attach_to_a_callers_queue, .timeout = 600)
     clmsd_context *ctx = NULL;
     cr_assert_eq(clmsd_context_create_from_queue(q, &ctx), CLMSD_SUCCESS);
     cr_assert_eq(clmsd_context_queue(ctx), q);
-    clmsd_dropout_desc d = {9, 9, 1, NULL, 0.5f, 2, 3, 0};
+    clmsd_dropout_desc d = {.seed = 9, .step = 9, .samples = 1, .rate = 0.5f, .rows = 2, .cols = 3};
     float x[6] = {1, 2, 3, 4, 5, 6}, y[6], yref[6];
     cl_mem bx = test_buffer(owner, x, sizeof x), by = test_buffer(owner, NULL, sizeof y);
     cr_assert_eq(clmsd_dropout_forward(ctx, &d, bx, 0, 3, by, 0, 3, 0, NULL, NULL), CLMSD_SUCCESS);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Failure injection (tests/faults/shim.c, preloaded by meson test): for every N that a training
  * scenario reaches, the N-th OpenCL context or queue creation, buffer allocation, program build,
  * kernel creation or enqueue fails, once. Every clmsd call must then return a clean status with a
@@ -24,16 +25,16 @@ static bool injected_status(clmsd_status st)
 }
 
 /* call under test: success, or a clean status with a message, then success when repeated */
-#define TRY(ctx, call)                                                                                   \
-    do {                                                                                                 \
-        clmsd_status st_ = (call);                                                                       \
-        if (st_ != CLMSD_SUCCESS) {                                                                      \
-            cr_assert(injected_status(st_), "%s returned %s", #call, clmsd_status_string(st_));          \
-            cr_assert_str_neq(clmsd_context_last_error(ctx), "", "%s failed without a message", #call);   \
-            clFinish(clmsd_context_queue(ctx));                                                          \
-            st_ = (call);                                                                                \
+#define TRY(ctx, call)                                                                                     \
+    do {                                                                                                   \
+        clmsd_status st_ = (call);                                                                         \
+        if (st_ != CLMSD_SUCCESS) {                                                                        \
+            cr_assert(injected_status(st_), "%s returned %s", #call, clmsd_status_string(st_));            \
+            cr_assert_str_neq(clmsd_context_last_error(ctx), "", "%s failed without a message", #call);    \
+            clFinish(clmsd_context_queue(ctx));                                                            \
+            st_ = (call);                                                                                  \
             cr_assert_eq(st_, CLMSD_SUCCESS, "%s failed again: %s", #call, clmsd_context_last_error(ctx)); \
-        }                                                                                                \
+        }                                                                                                  \
     } while (0)
 
 /* the test's own buffers: a fault may hit them too, so try twice (a fault fires once) */
@@ -64,21 +65,37 @@ static void scenario(float *out)
     cl_mem bx = buffer(ctx, sizeof x, x), bw = buffer(ctx, sizeof w, w), by = buffer(ctx, sizeof y, y);
     cl_mem bo = buffer(ctx, ALL * 4, NULL);
     for (int e = 0; e < 2; ++e) {
-        clmsd_head_desc d = {B, H, C, K, NULL, 0.5, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES,
-                             e ? CLMSD_ENGINE_FUSED : CLMSD_ENGINE_CLBLAST, NULL};
+        clmsd_head_desc d = {.batch = B,
+                             .features = H,
+                             .classes = C,
+                             .samples = K,
+                             .rate = 0.5,
+                             .loss = CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY,
+                             .combine = CLMSD_AVERAGE_LOSSES,
+                             .engine = e ? CLMSD_ENGINE_FUSED : CLMSD_ENGINE_CLBLAST};
         clmsd_head *head = NULL;
         TRY(ctx, clmsd_head_create(ctx, &d, &head));
         size_t o = (size_t)e * OUT;
-        clmsd_head_args a = {.seed = 1, .step = 2, .x = bx, .w = bw, .target = by, .loss = bo, .loss_off = o,
-                             .dw = bo, .dw_off = o + 1, .dx = bo, .dx_off = o + 1 + C * H};
+        clmsd_head_args a = {.seed = 1,
+                             .step = 2,
+                             .x = bx,
+                             .w = bw,
+                             .target = by,
+                             .loss = bo,
+                             .loss_off = o,
+                             .dw = bo,
+                             .dw_off = o + 1,
+                             .dx = bo,
+                             .dx_off = o + 1 + C * H};
         TRY(ctx, clmsd_head_train_step(head, &a, 0, NULL, NULL));
         clmsd_head_args p = {.x = bx, .w = bw, .logits = bo, .logits_off = o + 1 + C * H + B * H};
         TRY(ctx, clmsd_head_predict(head, &p, 0, NULL, NULL));
         clmsd_head_destroy(head);
     }
-    clmsd_dropout_desc dd = {3, 4, K, NULL, 0.3, B, H, 0};
+    clmsd_dropout_desc dd = {.seed = 3, .step = 4, .samples = K, .rate = 0.3, .rows = B, .cols = H};
     TRY(ctx, clmsd_dropout_forward(ctx, &dd, bx, 0, H, bo, 2 * OUT, H, 0, NULL, NULL));
-    cr_assert_eq(clEnqueueReadBuffer(clmsd_context_queue(ctx), bo, CL_TRUE, 0, ALL * 4, out, 0, NULL, NULL), CL_SUCCESS);
+    cr_assert_eq(clEnqueueReadBuffer(clmsd_context_queue(ctx), bo, CL_TRUE, 0, ALL * 4, out, 0, NULL, NULL),
+                 CL_SUCCESS);
     clReleaseMemObject(bx), clReleaseMemObject(bw), clReleaseMemObject(by), clReleaseMemObject(bo);
     clmsd_context_destroy(ctx);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The multi-sample dropout head on the device: both engines against the double reference, the
  * fused engine bit for bit against the exact reference, the identities of docs/architecture.md,
  * ignored class ids, engine choice, and bad input. */
@@ -60,8 +61,15 @@ typedef struct inputs {
 static inputs inputs_make(clmsd_context *ctx, const clmsd_head_desc *d, bool with_bias)
 {
     size_t B = d->batch, H = d->features, C = d->classes;
-    inputs in = {malloc(B * H * 4), malloc(C * H * 4), with_bias ? malloc(C * 4) : NULL, malloc(B * C * 4),
-                 malloc(B * 4), NULL, NULL, NULL, NULL};
+    inputs in = {malloc(B * H * 4),
+                 malloc(C * H * 4),
+                 with_bias ? malloc(C * 4) : NULL,
+                 malloc(B * C * 4),
+                 malloc(B * 4),
+                 NULL,
+                 NULL,
+                 NULL,
+                 NULL};
     test_fill(in.x, B * H, 21);
     test_fill(in.w, C * H, 22);
     for (size_t i = 0; i < C * H; ++i)
@@ -69,13 +77,15 @@ static inputs inputs_make(clmsd_context *ctx, const clmsd_head_desc *d, bool wit
     if (with_bias)
         test_fill(in.bias, C, 23);
     for (size_t i = 0; i < B * C; ++i)
-        in.tf[i] = d->loss == CLMSD_LOSS_BCE_WITH_LOGITS ? (float)((i * 7) % 5) / 4.0f : (float)((i * 3) % 7) / 3.0f - 1.0f;
+        in.tf[i] =
+            d->loss == CLMSD_LOSS_BCE_WITH_LOGITS ? (float)((i * 7) % 5) / 4.0f : (float)((i * 3) % 7) / 3.0f - 1.0f;
     for (size_t b = 0; b < B; ++b)
         in.ti[b] = (b % 5 == 3) ? -100 : (int32_t)((b * 7 + 1) % C); /* every fifth row ignored */
     in.bx = test_buffer(ctx, in.x, B * H * 4);
     in.bw = test_buffer(ctx, in.w, C * H * 4);
     in.bb = with_bias ? test_buffer(ctx, in.bias, C * 4) : NULL;
-    in.bt = d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? test_buffer(ctx, in.ti, B * 4) : test_buffer(ctx, in.tf, B * C * 4);
+    in.bt = d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? test_buffer(ctx, in.ti, B * 4)
+                                                        : test_buffer(ctx, in.tf, B * C * 4);
     return in;
 }
 
@@ -96,8 +106,9 @@ static const void *host_target(const clmsd_head_desc *d, const inputs *in)
 static void assert_bits(const float *dev, const float *ref, size_t n, const char *what, const head_case *t)
 {
     for (size_t i = 0; i < n; ++i)
-        cr_assert(memcmp(&dev[i], &ref[i], 4) == 0, "%s[%zu]: fused %.9g, exact reference %.9g (B %zu H %zu C %zu K %u)",
-                  what, i, (double)dev[i], (double)ref[i], t->B, t->H, t->C, (unsigned)t->K);
+        cr_assert(memcmp(&dev[i], &ref[i], 4) == 0,
+                  "%s[%zu]: fused %.9g, exact reference %.9g (B %zu H %zu C %zu K %u)", what, i, (double)dev[i],
+                  (double)ref[i], t->B, t->H, t->C, (unsigned)t->K);
 }
 
 /* train_step on the device against clmsd_ref_head_train_step (within size-derived tolerances) and,
@@ -106,11 +117,31 @@ static void check_case(clmsd_context *ctx, clmsd_loss loss, clmsd_combine combin
                        const head_case *t)
 {
     const size_t B = t->B, H = t->H, C = t->C, K = t->K;
-    clmsd_head_desc d = {B, H, C, t->K, t->rates, t->rate, loss, combine, engine, NULL};
+    clmsd_head_desc d = {.batch = B,
+                         .features = H,
+                         .classes = C,
+                         .samples = t->K,
+                         .rates = t->rates,
+                         .rate = t->rate,
+                         .loss = loss,
+                         .combine = combine,
+                         .engine = engine};
     inputs in = inputs_make(ctx, &d, t->bias);
     double rl, *rlogits = malloc(B * C * 8), *rdx = malloc(B * H * 8), *rdw = malloc(C * H * 8), *rdb = malloc(C * 8);
     uint32_t rignored;
-    clmsd_ref_head_args ra = {17, 3, 5, in.x, in.w, in.bias, host_target(&d, &in), &rl, rlogits, &rignored, rdx, rdw, rdb};
+    clmsd_ref_head_args ra = {.seed = 17,
+                              .step = 3,
+                              .row_offset = 5,
+                              .x = in.x,
+                              .w = in.w,
+                              .bias = in.bias,
+                              .target = host_target(&d, &in),
+                              .loss = &rl,
+                              .logits = rlogits,
+                              .ignored = &rignored,
+                              .dx = rdx,
+                              .dw = rdw,
+                              .dbias = rdb};
     cr_assert_eq(clmsd_ref_head_train_step(&d, &ra), CLMSD_SUCCESS);
 
     clmsd_head *head;
@@ -118,16 +149,27 @@ static void check_case(clmsd_context *ctx, clmsd_loss loss, clmsd_combine combin
     cr_assert_eq(clmsd_head_engine(head), engine);
     out_buf ol = out_make(ctx, 1, 31), og = out_make(ctx, B * C, 32), ox = out_make(ctx, B * H, 33);
     out_buf ow = out_make(ctx, C * H, 34), ob = out_make(ctx, C, 35), oi = out_make(ctx, 1, 36);
-    clmsd_head_args a = {.seed = 17, .step = 3, .row_offset = 5, .x = in.bx, .w = in.bw, .bias = in.bb, .target = in.bt,
-                         .loss = ol.mem, .logits = og.mem, .ignored = oi.mem, .dx = ox.mem, .dw = ow.mem,
-                         .dbias = ob.mem, .accumulate = t->accumulate};
+    clmsd_head_args a = {.seed = 17,
+                         .step = 3,
+                         .row_offset = 5,
+                         .x = in.bx,
+                         .w = in.bw,
+                         .bias = in.bb,
+                         .target = in.bt,
+                         .loss = ol.mem,
+                         .logits = og.mem,
+                         .ignored = oi.mem,
+                         .dx = ox.mem,
+                         .dw = ow.mem,
+                         .dbias = ob.mem,
+                         .accumulate = t->accumulate};
     cr_assert_eq(clmsd_head_train_step(head, &a, 0, NULL, NULL), CLMSD_SUCCESS, "%s", clmsd_context_last_error(ctx));
 
     float *dev = malloc((B * H + C * H + B * C + 8) * 4);
     /* accumulate adds into the prefilled values: the expectation is prefill + reference */
     double *expect = malloc((B * H + C * H + B * C + 8) * 8);
-#define EXPECT(o, ref, n)                                                                                        \
-    for (size_t i = 0; i < (n); ++i)                                                                             \
+#define EXPECT(o, ref, n)            \
+    for (size_t i = 0; i < (n); ++i) \
         expect[i] = (ref)[i] + ((o).host && t->accumulate ? (double)(o).host[i] : 0.0);
     out_read(ctx, &ol, dev, "loss");
     test_assert_close(dev, &rl, 1, (double)K * B * C + H, "loss");
@@ -147,11 +189,24 @@ static void check_case(clmsd_context *ctx, clmsd_loss loss, clmsd_combine combin
     cr_assert_eq(ignored, rignored, "ignored ids: %u, expected %u", ignored, rignored);
 #undef EXPECT
     if (engine == CLMSD_ENGINE_FUSED) {
-        float el, *elogits = malloc(B * C * 4), *edx = malloc(B * H * 4), *edw = malloc(C * H * 4), *edb = malloc(C * 4);
+        float el, *elogits = malloc(B * C * 4), *edx = malloc(B * H * 4), *edw = malloc(C * H * 4),
+                  *edb = malloc(C * 4);
         memcpy(edx, ox.host, B * H * 4), memcpy(edw, ow.host, C * H * 4), memcpy(edb, ob.host, C * 4);
         uint32_t eignored;
-        clmsd_ref_head_exact_args ea = {17, 3, 5, in.x, in.w, in.bias, host_target(&d, &in), &el, elogits, &eignored,
-                                        edx, edw, edb, t->accumulate};
+        clmsd_ref_head_exact_args ea = {.seed = 17,
+                                        .step = 3,
+                                        .row_offset = 5,
+                                        .x = in.x,
+                                        .w = in.w,
+                                        .bias = in.bias,
+                                        .target = host_target(&d, &in),
+                                        .loss = &el,
+                                        .logits = elogits,
+                                        .ignored = &eignored,
+                                        .dx = edx,
+                                        .dw = edw,
+                                        .dbias = edb,
+                                        .accumulate = t->accumulate};
         cr_assert_eq(clmsd_ref_head_exact_train_step(&d, &ea), CLMSD_SUCCESS);
         out_read(ctx, &ol, dev, "loss");
         assert_bits(dev, &el, 1, "loss", t);
@@ -174,12 +229,12 @@ static void check_case(clmsd_context *ctx, clmsd_loss loss, clmsd_combine combin
 
 static const head_case cases[] = {
     /* B  H  C  K  rates rate bias accumulate */
-    {1, 5, 1, 1, NULL, 0.5, true, 0},             /* B = 1, C = 1, K = 1 */
-    {4, 13, 2, 5, NULL, 0.3, false, 0},           /* C = 2, H not a multiple of 4, no bias */
-    {6, 70, 3, 8, kaggle_rates, 0.0, true, 1},    /* per-sample rates, accumulate */
-    {3, 9, 4, 64, NULL, 0.5, true, 0},            /* K = 64 */
-    {32, 131, 30, 8, NULL, 0.5, true, 1},         /* a Kaggle-like head, H not a multiple of 64 */
-    {5, 64, 7, 5, kaggle_rates, 0.0, false, 1},   /* per-sample rates, no bias, accumulate */
+    {1, 5, 1, 1, NULL, 0.5, true, 0},           /* B = 1, C = 1, K = 1 */
+    {4, 13, 2, 5, NULL, 0.3, false, 0},         /* C = 2, H not a multiple of 4, no bias */
+    {6, 70, 3, 8, kaggle_rates, 0.0, true, 1},  /* per-sample rates, accumulate */
+    {3, 9, 4, 64, NULL, 0.5, true, 0},          /* K = 64 */
+    {32, 131, 30, 8, NULL, 0.5, true, 1},       /* a Kaggle-like head, H not a multiple of 64 */
+    {5, 64, 7, 5, kaggle_rates, 0.0, false, 1}, /* per-sample rates, no bias, accumulate */
 };
 
 static void check_all(clmsd_loss loss, clmsd_combine combine, clmsd_engine engine)
@@ -190,17 +245,23 @@ static void check_all(clmsd_loss loss, clmsd_combine combine, clmsd_engine engin
     clmsd_context_destroy(ctx);
 }
 
-#define ENGINE_TESTS(engine, ENGINE)                                                                            \
-    Test(engine, cross_entropy_average_losses, .timeout = 900)                                                  \
-    {                                                                                                           \
-        check_all(CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, ENGINE);                              \
-    }                                                                                                           \
-    Test(engine, cross_entropy_average_logits, .timeout = 900)                                                  \
-    {                                                                                                           \
-        check_all(CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOGITS, ENGINE);                              \
-    }                                                                                                           \
-    Test(engine, bce_average_losses, .timeout = 900) { check_all(CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOSSES, ENGINE); } \
-    Test(engine, bce_average_logits, .timeout = 900) { check_all(CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOGITS, ENGINE); } \
+#define ENGINE_TESTS(engine, ENGINE)                                                                              \
+    Test(engine, cross_entropy_average_losses, .timeout = 900)                                                    \
+    {                                                                                                             \
+        check_all(CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, ENGINE);                                \
+    }                                                                                                             \
+    Test(engine, cross_entropy_average_logits, .timeout = 900)                                                    \
+    {                                                                                                             \
+        check_all(CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOGITS, ENGINE);                                \
+    }                                                                                                             \
+    Test(engine, bce_average_losses, .timeout = 900)                                                              \
+    {                                                                                                             \
+        check_all(CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOSSES, ENGINE);                                      \
+    }                                                                                                             \
+    Test(engine, bce_average_logits, .timeout = 900)                                                              \
+    {                                                                                                             \
+        check_all(CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOGITS, ENGINE);                                      \
+    }                                                                                                             \
     Test(engine, mse_average_losses, .timeout = 900) { check_all(CLMSD_LOSS_MSE, CLMSD_AVERAGE_LOSSES, ENGINE); } \
     Test(engine, mse_average_logits, .timeout = 900) { check_all(CLMSD_LOSS_MSE, CLMSD_AVERAGE_LOGITS, ENGINE); }
 
@@ -214,10 +275,16 @@ Test(head, predict_and_rate_zero, .timeout = 900)
 {
     clmsd_context *ctx = test_context();
     enum { B = 9, H = 45, C = 6, K = 3 };
-    clmsd_head_desc d = {B, H, C, K, NULL, 0.0, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, 0, NULL};
+    clmsd_head_desc d = {.batch = B,
+                         .features = H,
+                         .classes = C,
+                         .samples = K,
+                         .rate = 0.0,
+                         .loss = CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY,
+                         .combine = CLMSD_AVERAGE_LOSSES};
     inputs in = inputs_make(ctx, &d, true);
     double ref[B * C];
-    clmsd_ref_head_args ra = {0, 0, 0, in.x, in.w, in.bias, NULL, NULL, ref, NULL, NULL, NULL, NULL};
+    clmsd_ref_head_args ra = {.x = in.x, .w = in.w, .bias = in.bias, .logits = ref};
     cr_assert_eq(clmsd_ref_head_predict(&d, &ra), CLMSD_SUCCESS);
     clmsd_head *head;
     cr_assert_eq(clmsd_head_create(ctx, &d, &head), CLMSD_SUCCESS);
@@ -249,12 +316,19 @@ Test(head, one_sample_is_dropout_then_linear, .timeout = 900)
 {
     clmsd_context *ctx = test_context();
     enum { B = 7, H = 33, C = 5 };
-    clmsd_head_desc d = {B, H, C, 1, NULL, 0.4, CLMSD_LOSS_MSE, CLMSD_AVERAGE_LOSSES, 0, NULL};
+    clmsd_head_desc d = {.batch = B,
+                         .features = H,
+                         .classes = C,
+                         .samples = 1,
+                         .rate = 0.4,
+                         .loss = CLMSD_LOSS_MSE,
+                         .combine = CLMSD_AVERAGE_LOSSES};
     inputs in = inputs_make(ctx, &d, true);
     clmsd_head *head;
     cr_assert_eq(clmsd_head_create(ctx, &d, &head), CLMSD_SUCCESS);
-    cl_mem xd = test_buffer(ctx, NULL, B * H * 4), l1 = test_buffer(ctx, NULL, B * C * 4), l2 = test_buffer(ctx, NULL, B * C * 4);
-    clmsd_dropout_desc dd = {8, 2, 1, NULL, 0.4, B, H, 0};
+    cl_mem xd = test_buffer(ctx, NULL, B * H * 4), l1 = test_buffer(ctx, NULL, B * C * 4),
+           l2 = test_buffer(ctx, NULL, B * C * 4);
+    clmsd_dropout_desc dd = {.seed = 8, .step = 2, .samples = 1, .rate = 0.4, .rows = B, .cols = H};
     cr_assert_eq(clmsd_dropout_forward(ctx, &dd, in.bx, 0, H, xd, 0, H, 0, NULL, NULL), CLMSD_SUCCESS);
     clmsd_head_args a = {.seed = 8, .step = 2, .x = in.bx, .w = in.bw, .bias = in.bb, .logits = l1};
     cr_assert_eq(clmsd_head_forward(head, &a, 0, NULL, NULL), CLMSD_SUCCESS, "%s", clmsd_context_last_error(ctx));
@@ -277,21 +351,42 @@ Test(head, average_losses_is_the_stacked_batch, .timeout = 900)
     clmsd_context *ctx = test_context();
     enum { B = 6, H = 21, C = 4, K = 5 };
     for (int loss = 0; loss <= CLMSD_LOSS_MSE; ++loss) {
-        clmsd_head_desc d = {B, H, C, K, NULL, 0.3, (clmsd_loss)loss, CLMSD_AVERAGE_LOSSES, 0, NULL};
-        clmsd_head_desc stacked = {K * B, H, C, 1, NULL, 0.0, (clmsd_loss)loss, CLMSD_AVERAGE_LOSSES, 0, NULL};
+        clmsd_head_desc d = {.batch = B,
+                             .features = H,
+                             .classes = C,
+                             .samples = K,
+                             .rate = 0.3,
+                             .loss = (clmsd_loss)loss,
+                             .combine = CLMSD_AVERAGE_LOSSES};
+        clmsd_head_desc stacked = {.batch = K * B,
+                                   .features = H,
+                                   .classes = C,
+                                   .samples = 1,
+                                   .rate = 0.0,
+                                   .loss = (clmsd_loss)loss,
+                                   .combine = CLMSD_AVERAGE_LOSSES};
         inputs in = inputs_make(ctx, &d, true);
         size_t tsize = loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? B : B * C;
         cl_mem xd = test_buffer(ctx, NULL, K * B * H * 4), tk = test_buffer(ctx, NULL, K * tsize * 4);
         for (int k = 0; k < K; ++k)
             clEnqueueCopyBuffer(clmsd_context_queue(ctx), in.bt, tk, 0, k * tsize * 4, tsize * 4, 0, NULL, NULL);
-        clmsd_dropout_desc dd = {4, 6, K, NULL, 0.3, B, H, 0};
+        clmsd_dropout_desc dd = {.seed = 4, .step = 6, .samples = K, .rate = 0.3, .rows = B, .cols = H};
         cr_assert_eq(clmsd_dropout_forward(ctx, &dd, in.bx, 0, H, xd, 0, H, 0, NULL, NULL), CLMSD_SUCCESS);
         clmsd_head *h1, *h2;
         cr_assert_eq(clmsd_head_create(ctx, &d, &h1), CLMSD_SUCCESS);
         cr_assert_eq(clmsd_head_create(ctx, &stacked, &h2), CLMSD_SUCCESS);
         cl_mem out1 = test_buffer(ctx, NULL, (1 + C * H + C) * 4), out2 = test_buffer(ctx, NULL, (1 + C * H + C) * 4);
-        clmsd_head_args a = {.seed = 4, .step = 6, .x = in.bx, .w = in.bw, .bias = in.bb, .target = in.bt,
-                             .loss = out1, .dw = out1, .dw_off = 1, .dbias = out1, .dbias_off = 1 + C * H};
+        clmsd_head_args a = {.seed = 4,
+                             .step = 6,
+                             .x = in.bx,
+                             .w = in.bw,
+                             .bias = in.bb,
+                             .target = in.bt,
+                             .loss = out1,
+                             .dw = out1,
+                             .dw_off = 1,
+                             .dbias = out1,
+                             .dbias_off = 1 + C * H};
         cr_assert_eq(clmsd_head_train_step(h1, &a, 0, NULL, NULL), CLMSD_SUCCESS);
         a.x = xd, a.target = tk, a.loss = a.dw = a.dbias = out2;
         cr_assert_eq(clmsd_head_train_step(h2, &a, 0, NULL, NULL), CLMSD_SUCCESS, "%s", clmsd_context_last_error(ctx));
@@ -316,9 +411,17 @@ Test(head, average_logits_is_one_gemm_on_the_averaged_mask, .timeout = 900)
 {
     clmsd_context *ctx = test_context();
     enum { B = 5, H = 27, C = 3, K = 4 };
-    clmsd_head_desc d = {B, H, C, K, kaggle_rates, 0.0, CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOGITS, 0, NULL};
+    clmsd_head_desc d = {.batch = B,
+                         .features = H,
+                         .classes = C,
+                         .samples = K,
+                         .rates = kaggle_rates,
+                         .rate = 0.0,
+                         .loss = CLMSD_LOSS_BCE_WITH_LOGITS,
+                         .combine = CLMSD_AVERAGE_LOGITS};
     inputs in = inputs_make(ctx, &d, true);
-    clmsd_dropout_desc dd = {12, 1, K, kaggle_rates, 0.0, B, H, 0};
+    clmsd_dropout_desc dd = {
+        .seed = 12, .step = 1, .samples = K, .rates = kaggle_rates, .rate = 0.0, .rows = B, .cols = H};
     float xd[K * B * H], xbar[B * H];
     double ref[B * C];
     clmsd_ref_dropout_forward(&dd, in.x, H, xd, H);
@@ -354,7 +457,13 @@ Test(head, ignored_class_ids, .timeout = 900)
 {
     clmsd_context *ctx = test_context();
     enum { B = 6, H = 10, C = 4, K = 3 };
-    clmsd_head_desc d = {B, H, C, K, NULL, 0.5, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, 0, NULL};
+    clmsd_head_desc d = {.batch = B,
+                         .features = H,
+                         .classes = C,
+                         .samples = K,
+                         .rate = 0.5,
+                         .loss = CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY,
+                         .combine = CLMSD_AVERAGE_LOSSES};
     inputs in = inputs_make(ctx, &d, true);
     const int32_t ids[2][B] = {{1, -1, C, INT32_MAX, 0, INT32_MIN}, {-100, C, INT32_MAX, -1, C + 1, INT32_MIN}};
     for (int set = 0; set < 2; ++set) {
@@ -362,8 +471,16 @@ Test(head, ignored_class_ids, .timeout = 900)
         cl_mem out = test_buffer(ctx, NULL, (2 + B * H) * 4);
         clmsd_head *head;
         cr_assert_eq(clmsd_head_create(ctx, &d, &head), CLMSD_SUCCESS);
-        clmsd_head_args a = {.seed = 1, .x = in.bx, .w = in.bw, .bias = in.bb, .target = bt, .loss = out,
-                             .ignored = out, .ignored_off = 1, .dx = out, .dx_off = 2};
+        clmsd_head_args a = {.seed = 1,
+                             .x = in.bx,
+                             .w = in.bw,
+                             .bias = in.bb,
+                             .target = bt,
+                             .loss = out,
+                             .ignored = out,
+                             .ignored_off = 1,
+                             .dx = out,
+                             .dx_off = 2};
         cr_assert_eq(clmsd_head_train_step(head, &a, 0, NULL, NULL), CLMSD_SUCCESS);
         float v[2 + B * H];
         read_floats(ctx, out, v, 2 + B * H);
@@ -371,7 +488,7 @@ Test(head, ignored_class_ids, .timeout = 900)
         memcpy(&ignored, &v[1], 4);
         cr_assert_eq(ignored, set == 0 ? 4u : 6u);
         double rl;
-        clmsd_ref_head_args ra = {1, 0, 0, in.x, in.w, in.bias, ids[set], &rl, NULL, NULL, NULL, NULL, NULL};
+        clmsd_ref_head_args ra = {.seed = 1, .x = in.x, .w = in.w, .bias = in.bias, .target = ids[set], .loss = &rl};
         cr_assert_eq(clmsd_ref_head_train_step(&d, &ra), CLMSD_SUCCESS);
         test_assert_close(v, &rl, 1, K * B * C + H, "loss");
         if (set == 1)
@@ -392,12 +509,19 @@ Test(head, overwrite_ignores_old_contents, .timeout = 900)
 {
     clmsd_context *ctx = test_context();
     enum { B = 300, H = 520, C = 40, K = 2 }; /* large enough for CLBlast's indirect GEMM too */
-    clmsd_head_desc d = {B, H, C, K, NULL, 0.5, CLMSD_LOSS_MSE, CLMSD_AVERAGE_LOSSES, 0, NULL};
+    clmsd_head_desc d = {.batch = B,
+                         .features = H,
+                         .classes = C,
+                         .samples = K,
+                         .rate = 0.5,
+                         .loss = CLMSD_LOSS_MSE,
+                         .combine = CLMSD_AVERAGE_LOSSES};
     inputs in = inputs_make(ctx, &d, true);
     float *nan = malloc(B * H * 4);
     for (int i = 0; i < B * H; ++i)
         nan[i] = NAN;
-    cl_mem dx = test_buffer(ctx, nan, B * H * 4), dw = test_buffer(ctx, nan, C * H * 4), db = test_buffer(ctx, nan, C * 4);
+    cl_mem dx = test_buffer(ctx, nan, B * H * 4), dw = test_buffer(ctx, nan, C * H * 4),
+           db = test_buffer(ctx, nan, C * 4);
     clmsd_head *head;
     cr_assert_eq(clmsd_head_create(ctx, &d, &head), CLMSD_SUCCESS);
     clmsd_head_args a = {.x = in.bx, .w = in.bw, .bias = in.bb, .target = in.bt, .dx = dx, .dw = dw, .dbias = db};
@@ -432,18 +556,44 @@ Test(fused, cross_entropy_exps_over_their_whole_range, .timeout = 900)
     int32_t y[B] = {0, 10, 5};
     for (int c = 0; c < C; ++c)
         w[c] = -2.5f * (float)c; /* logits -2.5 c x[b]: exact */
-    clmsd_head_desc d = {B, H, C, 1, NULL, 0.0, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES,
-                         CLMSD_ENGINE_FUSED, NULL};
+    clmsd_head_desc d = {.batch = B,
+                         .features = H,
+                         .classes = C,
+                         .samples = 1,
+                         .rate = 0.0,
+                         .loss = CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY,
+                         .combine = CLMSD_AVERAGE_LOSSES,
+                         .engine = CLMSD_ENGINE_FUSED};
     float el, edx[B], edw[C], edb[C];
     uint32_t eignored;
-    clmsd_ref_head_exact_args ea = {1, 0, 0, x, w, bias, y, &el, NULL, &eignored, edx, edw, edb, 0};
+    clmsd_ref_head_exact_args ea = {.seed = 1,
+                                    .x = x,
+                                    .w = w,
+                                    .bias = bias,
+                                    .target = y,
+                                    .loss = &el,
+                                    .ignored = &eignored,
+                                    .dx = edx,
+                                    .dw = edw,
+                                    .dbias = edb};
     cr_assert_eq(clmsd_ref_head_exact_train_step(&d, &ea), CLMSD_SUCCESS);
-    cl_mem bx = test_buffer(ctx, x, sizeof x), bw = test_buffer(ctx, w, sizeof w), bb = test_buffer(ctx, bias, sizeof bias);
+    cl_mem bx = test_buffer(ctx, x, sizeof x), bw = test_buffer(ctx, w, sizeof w),
+           bb = test_buffer(ctx, bias, sizeof bias);
     cl_mem by = test_buffer(ctx, y, sizeof y), out = test_buffer(ctx, NULL, (1 + B + 2 * C) * 4);
     clmsd_head *head;
     cr_assert_eq(clmsd_head_create(ctx, &d, &head), CLMSD_SUCCESS);
-    clmsd_head_args a = {.seed = 1, .x = bx, .w = bw, .bias = bb, .target = by, .loss = out, .dx = out, .dx_off = 1,
-                         .dw = out, .dw_off = 1 + B, .dbias = out, .dbias_off = 1 + B + C};
+    clmsd_head_args a = {.seed = 1,
+                         .x = bx,
+                         .w = bw,
+                         .bias = bb,
+                         .target = by,
+                         .loss = out,
+                         .dx = out,
+                         .dx_off = 1,
+                         .dw = out,
+                         .dw_off = 1 + B,
+                         .dbias = out,
+                         .dbias_off = 1 + B + C};
     cr_assert_eq(clmsd_head_train_step(head, &a, 0, NULL, NULL), CLMSD_SUCCESS, "%s", clmsd_context_last_error(ctx));
     float dev[1 + B + 2 * C];
     test_read(ctx, out, 0, dev, sizeof dev);
@@ -486,7 +636,14 @@ Test(fused, any_subset_of_outputs, .timeout = 900)
     enum { LOSS = 1, IGNORED = 2, LOGITS = 4, DX = 8, DW = 16, DB = 32 };
     static const int subsets[] = {DB, DW, DX, LOSS, LOSS | IGNORED, LOGITS, DW | DB, DX | DB, LOSS | DX};
     for (int loss = 0; loss < 3; ++loss) {
-        clmsd_head_desc d = {B, H, C, K, NULL, 0.4, (clmsd_loss)loss, CLMSD_AVERAGE_LOSSES, CLMSD_ENGINE_FUSED, NULL};
+        clmsd_head_desc d = {.batch = B,
+                             .features = H,
+                             .classes = C,
+                             .samples = K,
+                             .rate = 0.4,
+                             .loss = (clmsd_loss)loss,
+                             .combine = CLMSD_AVERAGE_LOSSES,
+                             .engine = CLMSD_ENGINE_FUSED};
         inputs in = inputs_make(ctx, &d, true);
         clmsd_head *head;
         cr_assert_eq(clmsd_head_create(ctx, &d, &head), CLMSD_SUCCESS);
@@ -498,19 +655,35 @@ Test(fused, any_subset_of_outputs, .timeout = 900)
             cr_assert_eq(clEnqueueWriteBuffer(clmsd_context_queue(ctx), out, CL_TRUE, 0, OUTS * 4, part, 0, NULL, NULL),
                          CL_SUCCESS);
             size_t at_logits = 2, at_dx = at_logits + B * C, at_dw = at_dx + B * H, at_db = at_dw + C * H;
-            clmsd_head_args a = {.seed = 9, .step = 4, .row_offset = 3, .x = in.bx, .w = in.bw, .bias = in.bb,
-                                 .target = in.bt, .loss = want & LOSS ? out : NULL, .ignored = want & IGNORED ? out : NULL,
-                                 .ignored_off = 1, .logits = want & LOGITS ? out : NULL, .logits_off = at_logits,
-                                 .dx = want & DX ? out : NULL, .dx_off = at_dx, .dw = want & DW ? out : NULL,
-                                 .dw_off = at_dw, .dbias = want & DB ? out : NULL, .dbias_off = at_db};
+            clmsd_head_args a = {.seed = 9,
+                                 .step = 4,
+                                 .row_offset = 3,
+                                 .x = in.bx,
+                                 .w = in.bw,
+                                 .bias = in.bb,
+                                 .target = in.bt,
+                                 .loss = want & LOSS ? out : NULL,
+                                 .ignored = want & IGNORED ? out : NULL,
+                                 .ignored_off = 1,
+                                 .logits = want & LOGITS ? out : NULL,
+                                 .logits_off = at_logits,
+                                 .dx = want & DX ? out : NULL,
+                                 .dx_off = at_dx,
+                                 .dw = want & DW ? out : NULL,
+                                 .dw_off = at_dw,
+                                 .dbias = want & DB ? out : NULL,
+                                 .dbias_off = at_db};
             cr_assert_eq(clmsd_head_train_step(head, &a, 0, NULL, NULL), CLMSD_SUCCESS, "%s",
                          clmsd_context_last_error(ctx));
             test_read(ctx, out, 0, run < 0 ? full : part, OUTS * 4);
             if (run < 0)
                 continue;
-            const struct { int bit; size_t at, n; const char *name; } parts[] = {
-                {LOSS, 0, 1, "loss"}, {IGNORED, 1, 1, "ignored"}, {LOGITS, at_logits, B * C, "logits"},
-                {DX, at_dx, B * H, "dx"}, {DW, at_dw, C * H, "dw"}, {DB, at_db, C, "dbias"}};
+            const struct {
+                int bit;
+                size_t at, n;
+                const char *name;
+            } parts[] = {{LOSS, 0, 1, "loss"},     {IGNORED, 1, 1, "ignored"}, {LOGITS, at_logits, B * C, "logits"},
+                         {DX, at_dx, B * H, "dx"}, {DW, at_dw, C * H, "dw"},   {DB, at_db, C, "dbias"}};
             for (size_t p = 0; p < sizeof parts / sizeof parts[0]; ++p)
                 for (size_t i = 0; i < parts[p].n; ++i) {
                     float expect = want & parts[p].bit ? full[parts[p].at + i] : 0.0f;
@@ -531,9 +704,19 @@ Test(head, bad_input, .timeout = 900)
 {
     clmsd_context *ctx = test_context(), *other = test_context();
     enum { B = 4, H = 8, C = 3, K = 2 };
-    const clmsd_head_desc good = {B, H, C, K, NULL, 0.5, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, 0, NULL};
+    const clmsd_head_desc good = {.batch = B,
+                                  .features = H,
+                                  .classes = C,
+                                  .samples = K,
+                                  .rate = 0.5,
+                                  .loss = CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY,
+                                  .combine = CLMSD_AVERAGE_LOSSES};
     clmsd_head *head = NULL;
-    struct { clmsd_head_desc d; const char *what; clmsd_status expect; } descs[] = {
+    struct {
+        clmsd_head_desc d;
+        const char *what;
+        clmsd_status expect;
+    } descs[] = {
         {{0, H, C, K, NULL, 0.5, 0, 0, 0, NULL}, "B = 0", CLMSD_ERROR_INVALID_SIZE},
         {{B, 0, C, K, NULL, 0.5, 0, 0, 0, NULL}, "H = 0", CLMSD_ERROR_INVALID_SIZE},
         {{B, H, 0, K, NULL, 0.5, 0, 0, 0, NULL}, "C = 0", CLMSD_ERROR_INVALID_SIZE},
@@ -573,12 +756,26 @@ Test(head, bad_input, .timeout = 900)
     cl_mem foreign = test_buffer(other, in.x, B * H * 4), small = test_buffer(ctx, in.x, 4);
     const size_t outs = 1 + B * C + B * H + C * H + C;
     cl_mem out = test_canary_buffer(ctx, outs * 4);
-    const clmsd_head_args ok = {.x = in.bx, .w = in.bw, .bias = in.bb, .target = in.bt, .loss = out,
-                                .logits = out, .logits_off = 1, .dx = out, .dx_off = 1 + B * C,
-                                .dw = out, .dw_off = 1 + B * C + B * H, .dbias = out, .dbias_off = outs - C};
-    struct { clmsd_head_args a; const char *what; clmsd_status expect; } calls[8];
+    const clmsd_head_args ok = {.x = in.bx,
+                                .w = in.bw,
+                                .bias = in.bb,
+                                .target = in.bt,
+                                .loss = out,
+                                .logits = out,
+                                .logits_off = 1,
+                                .dx = out,
+                                .dx_off = 1 + B * C,
+                                .dw = out,
+                                .dw_off = 1 + B * C + B * H,
+                                .dbias = out,
+                                .dbias_off = outs - C};
+    struct {
+        clmsd_head_args a;
+        const char *what;
+        clmsd_status expect;
+    } calls[8];
     int n = 0;
-#define CALL(field, value, status)                                                                                \
+#define CALL(field, value, status) \
     calls[n].a = ok, calls[n].a.field = value, calls[n].what = #field " = " #value, calls[n].expect = status, ++n;
     CALL(x, NULL, CLMSD_ERROR_INVALID_ARGUMENT)
     CALL(w, small, CLMSD_ERROR_INVALID_BUFFER)
@@ -615,7 +812,13 @@ Test(head, caller_workspace_and_events, .timeout = 900)
     clmsd_context *ctx = test_context();
     test_skip_user_events_on_pocl_basic(ctx);
     enum { B = 8, H = 24, C = 5, K = 4 };
-    clmsd_head_desc d = {B, H, C, K, NULL, 0.25, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, 0, NULL};
+    clmsd_head_desc d = {.batch = B,
+                         .features = H,
+                         .classes = C,
+                         .samples = K,
+                         .rate = 0.25,
+                         .loss = CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY,
+                         .combine = CLMSD_AVERAGE_LOSSES};
     size_t bytes;
     cr_assert_eq(clmsd_head_workspace_size(&d, &bytes), CLMSD_SUCCESS);
     cl_mem ws = test_buffer(ctx, NULL, bytes);
@@ -636,7 +839,7 @@ Test(head, caller_workspace_and_events, .timeout = 900)
     float l;
     read_floats(ctx, loss, &l, 1);
     double rl;
-    clmsd_ref_head_args ra = {2, 0, 0, in.x, in.w, in.bias, in.ti, &rl, NULL, NULL, NULL, NULL, NULL};
+    clmsd_ref_head_args ra = {.seed = 2, .x = in.x, .w = in.w, .bias = in.bias, .target = in.ti, .loss = &rl};
     clmsd_ref_head_train_step(&d, &ra);
     test_assert_close(&l, &rl, 1, K * B * C + H, "loss");
     clReleaseEvent(gate), clReleaseEvent(done);
@@ -653,7 +856,13 @@ Test(head, auto_engine_and_environment, .timeout = 900)
 {
     clmsd_context *ctx = test_context();
     enum { B = 6, H = 45, C = 7, K = 3 };
-    clmsd_head_desc d = {B, H, C, K, NULL, 0.3, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, 0, NULL};
+    clmsd_head_desc d = {.batch = B,
+                         .features = H,
+                         .classes = C,
+                         .samples = K,
+                         .rate = 0.3,
+                         .loss = CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY,
+                         .combine = CLMSD_AVERAGE_LOSSES};
     inputs in = inputs_make(ctx, &d, true);
     float out[3][1 + B * C + C * H];
     for (int e = 0; e < 3; ++e) {
@@ -664,8 +873,16 @@ Test(head, auto_engine_and_environment, .timeout = 900)
         if (e == CLMSD_ENGINE_AUTO)
             cr_assert(clmsd_head_engine(head) == CLMSD_ENGINE_FUSED || clmsd_head_engine(head) == CLMSD_ENGINE_CLBLAST);
         cl_mem o = test_buffer(ctx, NULL, sizeof out[e]);
-        clmsd_head_args a = {.seed = 4, .x = in.bx, .w = in.bw, .bias = in.bb, .target = in.bt, .loss = o,
-                             .logits = o, .logits_off = 1, .dw = o, .dw_off = 1 + B * C};
+        clmsd_head_args a = {.seed = 4,
+                             .x = in.bx,
+                             .w = in.bw,
+                             .bias = in.bb,
+                             .target = in.bt,
+                             .loss = o,
+                             .logits = o,
+                             .logits_off = 1,
+                             .dw = o,
+                             .dw_off = 1 + B * C};
         cr_assert_eq(clmsd_head_train_step(head, &a, 0, NULL, NULL), CLMSD_SUCCESS);
         read_floats(ctx, o, out[e], 1 + B * C + C * H);
         clReleaseMemObject(o);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Numerics at the edges, for both engines: logits of magnitude 1e30, NaN and infinity in the input,
  * every class id ignored, C = 1 with cross-entropy. Each result is the documented one
  * (docs/errors.md): finite loss from finite inputs (CE, BCE), NaN propagates, never a crash. */
@@ -9,7 +10,14 @@ enum { B = 3, H = 4, K = 2 };
 static float step(clmsd_context *ctx, clmsd_engine engine, clmsd_loss loss, size_t classes, const float *x,
                   const float *w, const void *target, size_t target_bytes, float *dw_out)
 {
-    clmsd_head_desc d = {B, H, classes, K, NULL, 0.0, loss, CLMSD_AVERAGE_LOSSES, engine, NULL};
+    clmsd_head_desc d = {.batch = B,
+                         .features = H,
+                         .classes = classes,
+                         .samples = K,
+                         .rate = 0.0,
+                         .loss = loss,
+                         .combine = CLMSD_AVERAGE_LOSSES,
+                         .engine = engine};
     clmsd_head *head;
     cr_assert_eq(clmsd_head_create(ctx, &d, &head), CLMSD_SUCCESS, "%s", clmsd_context_last_error(ctx));
     cl_mem bx = test_buffer(ctx, x, B * H * 4), bw = test_buffer(ctx, w, classes * H * 4);

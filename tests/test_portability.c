@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Results that must not change by a single bit with the work-group size: the stream and the fused
  * engine under forced local sizes 1, 7, 64 and the device maximum ($CLMSD_LOCAL_SIZE). */
 #define _POSIX_C_SOURCE 200809L
@@ -17,22 +18,43 @@ static void run_all(float *out, uint8_t *mask)
     test_fill(x, B * H, 1), test_fill(w, C * H, 2), test_fill(bias, C, 3);
     for (int b = 0; b < B; ++b)
         y[b] = (b * 5) % C;
-    cl_mem bx = test_buffer(ctx, x, sizeof x), bw = test_buffer(ctx, w, sizeof w), bb = test_buffer(ctx, bias, sizeof bias);
+    cl_mem bx = test_buffer(ctx, x, sizeof x), bw = test_buffer(ctx, w, sizeof w),
+           bb = test_buffer(ctx, bias, sizeof bias);
     cl_mem by = test_buffer(ctx, y, sizeof y), bo = test_buffer(ctx, NULL, 2 * OUT * 4 + K * B * H * 4 + B * H * 4);
     for (int combine = 0; combine < 2; ++combine) {
-        clmsd_head_desc d = {B, H, C, K, NULL, 0.4, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, (clmsd_combine)combine,
-                             CLMSD_ENGINE_FUSED, NULL};
+        clmsd_head_desc d = {.batch = B,
+                             .features = H,
+                             .classes = C,
+                             .samples = K,
+                             .rate = 0.4,
+                             .loss = CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY,
+                             .combine = (clmsd_combine)combine,
+                             .engine = CLMSD_ENGINE_FUSED};
         clmsd_head *head;
         cr_assert_eq(clmsd_head_create(ctx, &d, &head), CLMSD_SUCCESS);
         size_t o = (size_t)combine * OUT;
-        clmsd_head_args a = {.seed = 3, .step = 8, .row_offset = 11, .x = bx, .w = bw, .bias = bb, .target = by,
-                             .loss = bo, .loss_off = o, .logits = bo, .logits_off = o + 1,
-                             .dx = bo, .dx_off = o + 1 + B * C, .dw = bo, .dw_off = o + 1 + B * C + B * H,
-                             .dbias = bo, .dbias_off = o + 1 + B * C + B * H + C * H};
-        cr_assert_eq(clmsd_head_train_step(head, &a, 0, NULL, NULL), CLMSD_SUCCESS, "%s", clmsd_context_last_error(ctx));
+        clmsd_head_args a = {.seed = 3,
+                             .step = 8,
+                             .row_offset = 11,
+                             .x = bx,
+                             .w = bw,
+                             .bias = bb,
+                             .target = by,
+                             .loss = bo,
+                             .loss_off = o,
+                             .logits = bo,
+                             .logits_off = o + 1,
+                             .dx = bo,
+                             .dx_off = o + 1 + B * C,
+                             .dw = bo,
+                             .dw_off = o + 1 + B * C + B * H,
+                             .dbias = bo,
+                             .dbias_off = o + 1 + B * C + B * H + C * H};
+        cr_assert_eq(clmsd_head_train_step(head, &a, 0, NULL, NULL), CLMSD_SUCCESS, "%s",
+                     clmsd_context_last_error(ctx));
         clmsd_head_destroy(head);
     }
-    clmsd_dropout_desc dd = {5, 6, K, NULL, 0.3, B, H, 2};
+    clmsd_dropout_desc dd = {.seed = 5, .step = 6, .samples = K, .rate = 0.3, .rows = B, .cols = H, .row_offset = 2};
     cr_assert_eq(clmsd_dropout_forward(ctx, &dd, bx, 0, H, bo, 2 * OUT, H, 0, NULL, NULL), CLMSD_SUCCESS);
     cr_assert_eq(clmsd_dropout_backward(ctx, &dd, bo, 2 * OUT, H, bo, 2 * OUT + K * B * H, H, 0, 0, NULL, NULL),
                  CLMSD_SUCCESS);

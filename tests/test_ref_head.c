@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The host reference of the head: its analytic gradients agree with central finite differences
  * of its own loss, for every loss and combine mode. Inputs sit on a 2^-10 grid and the rates
  * have exact scales (2, 4, 1), so x +- h and the dropped products are exact and the loss is a
@@ -17,9 +18,15 @@ typedef struct problem {
 static double loss_of(problem *p)
 {
     double l;
-    clmsd_ref_head_args a = {31, 4, 2, p->x, p->w, p->bias,
-                             p->d.loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? (const void *)p->ti : (const void *)p->tf,
-                             &l, NULL, NULL, NULL, NULL, NULL};
+    clmsd_ref_head_args a = {.seed = 31,
+                             .step = 4,
+                             .row_offset = 2,
+                             .x = p->x,
+                             .w = p->w,
+                             .bias = p->bias,
+                             .target = p->d.loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? (const void *)p->ti
+                                                                                     : (const void *)p->tf,
+                             .loss = &l};
     cr_assert_eq(clmsd_ref_head_train_step(&p->d, &a), CLMSD_SUCCESS);
     return l;
 }
@@ -46,9 +53,18 @@ static void check(clmsd_loss loss, clmsd_combine combine)
         p.tf[i] = loss == CLMSD_LOSS_BCE_WITH_LOGITS ? (float)(i % 5) / 4.0f : p.x[i] / 2.0f;
     p.ti[0] = 2, p.ti[1] = -100, p.ti[2] = 0; /* one ignored id */
     double dx[B * H], dw[C * H], db[C], l;
-    clmsd_ref_head_args a = {31, 4, 2, p.x, p.w, p.bias,
-                             loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? (const void *)p.ti : (const void *)p.tf,
-                             &l, NULL, NULL, dx, dw, db};
+    clmsd_ref_head_args a = {.seed = 31,
+                             .step = 4,
+                             .row_offset = 2,
+                             .x = p.x,
+                             .w = p.w,
+                             .bias = p.bias,
+                             .target =
+                                 loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? (const void *)p.ti : (const void *)p.tf,
+                             .loss = &l,
+                             .dx = dx,
+                             .dw = dw,
+                             .dbias = db};
     cr_assert_eq(clmsd_ref_head_train_step(&p.d, &a), CLMSD_SUCCESS);
     /* truncation error h^2/6 |f'''|, with |f'''| well under 60 for these magnitudes */
     const double tol = 10 * h * h;
@@ -71,8 +87,14 @@ static void check(clmsd_loss loss, clmsd_combine combine)
     cr_assert(most > 1e-3);
 }
 
-Test(ref_head, gradients_cross_entropy_average_losses) { check(CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES); }
-Test(ref_head, gradients_cross_entropy_average_logits) { check(CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOGITS); }
+Test(ref_head, gradients_cross_entropy_average_losses)
+{
+    check(CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES);
+}
+Test(ref_head, gradients_cross_entropy_average_logits)
+{
+    check(CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOGITS);
+}
 Test(ref_head, gradients_bce_average_losses) { check(CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOSSES); }
 Test(ref_head, gradients_bce_average_logits) { check(CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOGITS); }
 Test(ref_head, gradients_mse_average_losses) { check(CLMSD_LOSS_MSE, CLMSD_AVERAGE_LOSSES); }
@@ -86,8 +108,14 @@ Test(ref_head, hand_computed_losses)
     int32_t id = 0;
     float zeros[2] = {0, 0};
     double l, logits[2];
-    clmsd_head_desc d = {1, 1, 2, 1, NULL, 0.0, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, 0, NULL};
-    clmsd_ref_head_args a = {0, 0, 0, &x, w, NULL, &id, &l, logits, NULL, NULL, NULL, NULL};
+    clmsd_head_desc d = {.batch = 1,
+                         .features = 1,
+                         .classes = 2,
+                         .samples = 1,
+                         .rate = 0.0,
+                         .loss = CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY,
+                         .combine = CLMSD_AVERAGE_LOSSES};
+    clmsd_ref_head_args a = {.x = &x, .w = w, .target = &id, .loss = &l, .logits = logits};
     cr_assert_eq(clmsd_ref_head_train_step(&d, &a), CLMSD_SUCCESS);
     cr_assert(fabs(l - log1p(exp(-2.0))) < 1e-15, "CE %.17g", l);
     cr_assert(logits[0] == 1.0 && logits[1] == -1.0);

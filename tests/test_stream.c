@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The clmsd-philox-v1 stream: Random123 known answers, golden words and keep bits (docs/rng.md),
  * on the host and on the device. */
 #include "../src/golden.h"
@@ -24,8 +25,11 @@ Test(stream_host, golden_words)
 
 Test(stream_host, thresholds_and_scales)
 {
-    const struct { double p; uint32_t t; float s; } rows[] = {
-        {0.1, 429496729u, 1.11111116f}, {0.5, 2147483648u, 2.0f}, {0.9, 3865470566u, 10.0f}, {0.0, 0u, 1.0f}};
+    const struct {
+        double p;
+        uint32_t t;
+        float s;
+    } rows[] = {{0.1, 429496729u, 1.11111116f}, {0.5, 2147483648u, 2.0f}, {0.9, 3865470566u, 10.0f}, {0.0, 0u, 1.0f}};
     for (size_t i = 0; i < 4; ++i) {
         uint32_t t;
         float s;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Two threads, each with its own context on the same device, running heads concurrently give the
  * results of a serial run, bit for bit; and their first CLBlast calls, made at the same moment in
  * fresh contexts, succeed (clmsd serialises CLBlast, whose 1.5.3 first call can race). */
@@ -35,12 +36,27 @@ static void *run(void *arg)
     cl_mem bw = clCreateBuffer(cc, CL_MEM_COPY_HOST_PTR, sizeof w, w, NULL);
     cl_mem by = clCreateBuffer(cc, CL_MEM_COPY_HOST_PTR, sizeof y, y, NULL);
     cl_mem bo = clCreateBuffer(cc, CL_MEM_READ_WRITE, OUT * 4, NULL, NULL);
-    clmsd_head_desc d = {B, H, C, K, NULL, 0.5, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, j->engine, NULL};
+    clmsd_head_desc d = {.batch = B,
+                         .features = H,
+                         .classes = C,
+                         .samples = K,
+                         .rate = 0.5,
+                         .loss = CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY,
+                         .combine = CLMSD_AVERAGE_LOSSES,
+                         .engine = j->engine};
     clmsd_head *head = NULL;
     j->status = clmsd_head_create(ctx, &d, &head);
     for (int s = 0; s < STEPS && j->status == CLMSD_SUCCESS; ++s) {
-        clmsd_head_args a = {.seed = j->seed, .step = (uint64_t)s, .x = bx, .w = bw, .target = by, .loss = bo,
-                             .dw = bo, .dw_off = 1, .dx = bo, .dx_off = 1 + C * H};
+        clmsd_head_args a = {.seed = j->seed,
+                             .step = (uint64_t)s,
+                             .x = bx,
+                             .w = bw,
+                             .target = by,
+                             .loss = bo,
+                             .dw = bo,
+                             .dw_off = 1,
+                             .dx = bo,
+                             .dx_off = 1 + C * H};
         j->status = clmsd_head_train_step(head, &a, 0, NULL, NULL);
         if (j->status == CLMSD_SUCCESS &&
             clEnqueueReadBuffer(clmsd_context_queue(ctx), bo, CL_TRUE, 0, OUT * 4, j->out[s], 0, NULL, NULL))
@@ -77,5 +93,8 @@ static void concurrent_equals_serial(clmsd_engine engine)
     }
 }
 
-Test(threads, clblast_engine_concurrent_equals_serial, .timeout = 900) { concurrent_equals_serial(CLMSD_ENGINE_CLBLAST); }
+Test(threads, clblast_engine_concurrent_equals_serial, .timeout = 900)
+{
+    concurrent_equals_serial(CLMSD_ENGINE_CLBLAST);
+}
 Test(threads, fused_engine_concurrent_equals_serial, .timeout = 900) { concurrent_equals_serial(CLMSD_ENGINE_FUSED); }

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # `clmsd train` end to end: the loss falls, the CSV and PNG are well formed, two runs with the
 # same seed write identical curves (the stream makes training reproducible), the log of a run
 # whose output is not a terminal is plain text (no carriage return, no escape sequence), and the

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Runs a Criterion test binary under valgrind memcheck, following the worker processes Criterion
 # starts, with one log per process; fails when the tests fail or any process reports a memory error
 # or a definite leak. Suppressions: tests/valgrind.supp. Usage: valgrind_check.sh TEST [options]

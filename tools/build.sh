@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Sets up (Debian packages) and builds clmsd into ./build.
 set -eu
 cd "$(dirname "$0")/.."

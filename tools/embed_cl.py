@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Embed OpenCL kernel sources into a C file (mesa's xxd.py pattern).
 
 Random123's philox header is flattened with the C preprocessor in OpenCL mode (as Random123's own

@@ -1,11 +1,12 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Installs the Debian packages clmsd needs, when any is missing; quiet when all are present.
 # Usage: tools/setup.sh [extra packages...]
 set -eu
 
 packages="pocl-opencl-icd ocl-icd-opencl-dev opencl-c-headers libclblast-dev librandom123-dev
 libcriterion-dev meson ninja-build pkg-config python3 gcc zlib1g-dev gnuplot-nox oclgrind valgrind
-clang libclang-rt-14-dev mesa-opencl-icd cmake $*"
+clang libclang-rt-14-dev clang-format mesa-opencl-icd cmake $*"
 
 missing=""
 for p in $packages; do

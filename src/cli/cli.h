@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The `clmsd` tool's subcommands. */
 #ifndef CLMSD_CLI_H
 #define CLMSD_CLI_H

@@ -1,7 +1,9 @@
+/* SPDX-License-Identifier: MIT */
 /* The digits data and the fixed random feature layer (see digits.h). */
 #include "digits.h"
 
 #include <clmsd.h>
+#include <clmsd_ref.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

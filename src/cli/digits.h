@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The digits data set (examples/data/digits.csv.gz) and a seeded random ReLU feature layer that
  * stands in for a frozen backbone. Shared by `clmsd train` and examples/train_digits.c. */
 #ifndef CLMSD_DIGITS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* clmsd: the command-line tool. */
 #include "bench.h"
 #include "cli.h"

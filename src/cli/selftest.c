@@ -1,9 +1,11 @@
+/* SPDX-License-Identifier: MIT */
 /* `clmsd selftest`: on each device, the Philox known answers, the golden stream words, dropout over
  * odd shapes bit for bit against the host reference, and the head against its double reference. */
 #include "../golden.h"
 #include "cli.h"
 
 #include <clmsd.h>
+#include <clmsd_ref.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -23,7 +25,7 @@ typedef struct check {
     char first[512];
     /* the matrix: what each family of checks found */
     bool kat_ok, dropout_ok, fused_ok;
-    double clblast_ratio;    /* largest error of the CLBlast engine over its tolerance */
+    double clblast_ratio;           /* largest error of the CLBlast engine over its tolerance */
     uint64_t mask_hash, fused_hash; /* FNV-1a of every device output, to compare devices */
     bool denormals;
 } check;
@@ -98,8 +100,14 @@ static void check_dropout(check *c, const dropout_case *t)
     double rates[64];
     for (uint32_t k = 0; k < t->samples && k < 64; ++k)
         rates[k] = 0.1 * (double)(k % 5 + 1);
-    clmsd_dropout_desc d = {1234567, 89, t->samples, t->per_sample ? rates : NULL, t->rate, t->rows, t->cols,
-                            t->row_offset};
+    clmsd_dropout_desc d = {.seed = 1234567,
+                            .step = 89,
+                            .samples = t->samples,
+                            .rates = t->per_sample ? rates : NULL,
+                            .rate = t->rate,
+                            .rows = t->rows,
+                            .cols = t->cols,
+                            .row_offset = t->row_offset};
     size_t nx = t->x_off + t->rows * t->ldx, ny = t->y_off + t->samples * t->rows * t->ldy;
     float *x = malloc(nx * sizeof *x), *y = calloc(ny, sizeof *y), *yref = calloc(ny, sizeof *y);
     float *dx = malloc(nx * sizeof *dx), *dxref = malloc(nx * sizeof *dx);
@@ -156,7 +164,14 @@ static void check_head(check *c, clmsd_loss loss, clmsd_combine combine, clmsd_e
 {
     const size_t B = 7, H = 37, C = 5;
     const uint32_t K = 4;
-    clmsd_head_desc d = {B, H, C, K, NULL, 0.3, loss, combine, engine, NULL};
+    clmsd_head_desc d = {.batch = B,
+                         .features = H,
+                         .classes = C,
+                         .samples = K,
+                         .rate = 0.3,
+                         .loss = loss,
+                         .combine = combine,
+                         .engine = engine};
     float x[7 * 37], w[5 * 37], bias[5], tf[7 * 5], out[7 * 5 + 5 * 37 + 7 * 37 + 5 + 1];
     int32_t ti[7] = {0, 4, 2, -100, 1, 3, 4};
     for (size_t i = 0; i < B * H; ++i)
@@ -170,16 +185,40 @@ static void check_head(check *c, clmsd_loss loss, clmsd_combine combine, clmsd_e
     const void *target = loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? (const void *)ti : (const void *)tf;
     size_t tbytes = loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? sizeof ti : sizeof tf;
     double rl, rlogits[7 * 5], rdw[5 * 37], rdx[7 * 37], rdb[5];
-    clmsd_ref_head_args ra = {5, 9, 3, x, w, bias, target, &rl, rlogits, NULL, rdx, rdw, rdb};
+    clmsd_ref_head_args ra = {.seed = 5,
+                              .step = 9,
+                              .row_offset = 3,
+                              .x = x,
+                              .w = w,
+                              .bias = bias,
+                              .target = target,
+                              .loss = &rl,
+                              .logits = rlogits,
+                              .dx = rdx,
+                              .dw = rdw,
+                              .dbias = rdb};
     clmsd_ref_head_train_step(&d, &ra);
 
     clmsd_head *head = NULL;
     cl_mem bx = upload(c, x, sizeof x), bw = upload(c, w, sizeof w), bb = upload(c, bias, sizeof bias);
     cl_mem bt = upload(c, target, tbytes), bo = upload(c, NULL, sizeof out);
     bool ok = bx && bw && bb && bt && bo && clmsd_head_create(c->ctx, &d, &head) == CLMSD_SUCCESS;
-    clmsd_head_args a = {.seed = 5, .step = 9, .row_offset = 3, .x = bx, .w = bw, .bias = bb, .target = bt,
-                         .logits = bo, .logits_off = 0, .dw = bo, .dw_off = B * C, .dx = bo, .dx_off = B * C + C * H,
-                         .dbias = bo, .dbias_off = B * C + C * H + B * H, .loss = bo,
+    clmsd_head_args a = {.seed = 5,
+                         .step = 9,
+                         .row_offset = 3,
+                         .x = bx,
+                         .w = bw,
+                         .bias = bb,
+                         .target = bt,
+                         .logits = bo,
+                         .logits_off = 0,
+                         .dw = bo,
+                         .dw_off = B * C,
+                         .dx = bo,
+                         .dx_off = B * C + C * H,
+                         .dbias = bo,
+                         .dbias_off = B * C + C * H + B * H,
+                         .loss = bo,
                          .loss_off = B * C + C * H + B * H + C};
     ok = ok && clmsd_head_train_step(head, &a, 0, NULL, NULL) == CLMSD_SUCCESS && download(c, bo, out, sizeof out);
     if (!ok) {
@@ -190,7 +229,18 @@ static void check_head(check *c, clmsd_loss loss, clmsd_combine combine, clmsd_e
             c->clblast_ratio = INFINITY;
     } else if (engine == CLMSD_ENGINE_FUSED) {
         float el, elogits[7 * 5], edw[5 * 37], edx[7 * 37], edb[5];
-        clmsd_ref_head_exact_args ea = {5, 9, 3, x, w, bias, target, &el, elogits, NULL, edx, edw, edb, 0};
+        clmsd_ref_head_exact_args ea = {.seed = 5,
+                                        .step = 9,
+                                        .row_offset = 3,
+                                        .x = x,
+                                        .w = w,
+                                        .bias = bias,
+                                        .target = target,
+                                        .loss = &el,
+                                        .logits = elogits,
+                                        .dx = edx,
+                                        .dw = edw,
+                                        .dbias = edb};
         clmsd_ref_head_exact_train_step(&d, &ea);
         c->fused_hash = fnv(c->fused_hash, out, sizeof out);
         if (memcmp(out, elogits, sizeof elogits) || memcmp(out + B * C, edw, sizeof edw) ||
@@ -223,7 +273,9 @@ static void check_head(check *c, clmsd_loss loss, clmsd_combine combine, clmsd_e
 
 static int run_device(const char *spec, const char *label, check *c)
 {
-    *c = (check){.dropout_ok = true, .fused_ok = true, .mask_hash = UINT64_C(0xcbf29ce484222325),
+    *c = (check){.dropout_ok = true,
+                 .fused_ok = true,
+                 .mask_hash = UINT64_C(0xcbf29ce484222325),
                  .fused_hash = UINT64_C(0xcbf29ce484222325)};
     if (clmsd_context_create(spec, &c->ctx) != CLMSD_SUCCESS) {
         printf("FAIL  %s: %s\n", label, clmsd_context_last_error(NULL));
@@ -254,15 +306,17 @@ static int run_device(const char *spec, const char *label, check *c)
         printf("PASS  %s: Philox known answers, stream words, dropout and the fused head bit-exact; "
                "CLBlast head within %.2f of its tolerance%s\n",
                clmsd_context_device_name(c->ctx), c->clblast_ratio,
-               c->denormals ? "" : " (this device flushes fp32 denormals: fused results can differ where values are denormal)");
+               c->denormals
+                   ? ""
+                   : " (this device flushes fp32 denormals: fused results can differ where values are denormal)");
     return c->failures ? 1 : 0;
 }
 
 /* What one device's run found, as the parent reads it back from the child's last line. */
 typedef struct row {
     char label[300];
-    bool done;       /* the child printed its results line */
-    char why[160];   /* when not: how the child ended */
+    bool done;     /* the child printed its results line */
+    char why[160]; /* when not: how the child ended */
     bool kat_ok, dropout_ok, fused_ok, denormals;
     double clblast_ratio;
     uint64_t mask_hash, fused_hash;
@@ -283,7 +337,8 @@ static bool parse_row(const char *line, row *r)
     int kat, dropout, fused, denormals, name = 0;
     unsigned long long mask, fh;
     if (sscanf(line, ROW_TAG " %d %d %d %d %lf %llx %llx %n", &kat, &dropout, &fused, &denormals, &r->clblast_ratio,
-               &mask, &fh, &name) < 7 || name == 0)
+               &mask, &fh, &name) < 7 ||
+        name == 0)
         return false;
     r->kat_ok = kat, r->dropout_ok = dropout, r->fused_ok = fused, r->denormals = denormals;
     r->mask_hash = mask, r->fused_hash = fh;
@@ -445,8 +500,12 @@ int clmsd_cli_selftest(int argc, char **argv)
         if (row_only) {
             print_row(&c);
         } else {
-            row r = {.done = c.ctx != NULL, .kat_ok = c.kat_ok, .dropout_ok = c.dropout_ok, .fused_ok = c.fused_ok,
-                     .denormals = c.denormals, .clblast_ratio = c.clblast_ratio};
+            row r = {.done = c.ctx != NULL,
+                     .kat_ok = c.kat_ok,
+                     .dropout_ok = c.dropout_ok,
+                     .fused_ok = c.fused_ok,
+                     .denormals = c.denormals,
+                     .clblast_ratio = c.clblast_ratio};
             snprintf(r.label, sizeof r.label, "%s %s", device, c.ctx ? clmsd_context_device_name(c.ctx) : "");
             snprintf(r.why, sizeof r.why, "no context");
             print_matrix(&r, 1);

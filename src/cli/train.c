@@ -39,7 +39,8 @@ static int check(clmsd_status st, const trainer *t, const char *what)
 {
     if (st == CLMSD_SUCCESS)
         return 0;
-    fprintf(stderr, "clmsd train: %s failed: %s: %s\n", what, clmsd_status_string(st), clmsd_context_last_error(t->ctx));
+    fprintf(stderr, "clmsd train: %s failed: %s: %s\n", what, clmsd_status_string(st),
+            clmsd_context_last_error(t->ctx));
     return -1;
 }
 
@@ -147,9 +148,18 @@ static void progress(uint32_t samples, int epoch, int epochs, const train_point 
 /* One iteration: the head's train step on batch `bi` of x, then the SGD update of W and b. */
 static int iterate(trainer *t, clmsd_head *head, cl_mem x, cl_mem y, size_t bi, int iteration)
 {
-    clmsd_head_args a = {.seed = t->o->seed, .step = (uint64_t)iteration, .x = x, .x_off = bi * t->B * t->H,
-                         .w = t->w, .bias = t->b, .target = y, .target_off = bi * t->B, .loss = t->losses,
-                         .loss_off = (size_t)iteration, .dw = t->dw, .dbias = t->db};
+    clmsd_head_args a = {.seed = t->o->seed,
+                         .step = (uint64_t)iteration,
+                         .x = x,
+                         .x_off = bi * t->B * t->H,
+                         .w = t->w,
+                         .bias = t->b,
+                         .target = y,
+                         .target_off = bi * t->B,
+                         .loss = t->losses,
+                         .loss_off = (size_t)iteration,
+                         .dw = t->dw,
+                         .dbias = t->db};
     if (check(clmsd_head_train_step(head, &a, 0, NULL, NULL), t, "clmsd_head_train_step"))
         return -1;
     return sgd(t, t->w, t->vw, t->dw, DIGITS_CLASSES * t->H) || sgd(t, t->b, t->vb, t->db, DIGITS_CLASSES) ? -1 : 0;
@@ -191,9 +201,15 @@ static int train_one(trainer *t, uint32_t samples, train_run *r)
     double rates[TRAIN_MAX_RATES * 16];
     for (uint32_t k = 0; k < samples && o->nrates; ++k)
         rates[k] = o->rates[k % o->nrates];
-    clmsd_head_desc d = {.batch = t->B, .features = t->H, .classes = DIGITS_CLASSES, .samples = samples,
-                         .rates = o->nrates ? rates : NULL, .rate = o->rate, .loss = CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY,
-                         .combine = o->combine, .engine = o->engine};
+    clmsd_head_desc d = {.batch = t->B,
+                         .features = t->H,
+                         .classes = DIGITS_CLASSES,
+                         .samples = samples,
+                         .rates = o->nrates ? rates : NULL,
+                         .rate = o->rate,
+                         .loss = CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY,
+                         .combine = o->combine,
+                         .engine = o->engine};
     clmsd_head *head;
     if (check(clmsd_head_create(t->ctx, &d, &head), t, "clmsd_head_create"))
         return -1;
@@ -281,8 +297,12 @@ int clmsd_cli_train(int argc, char **argv)
         memcpy((val ? t.val_x : t.train_x) + i * t.H, features + split[n] * t.H, t.H * 4);
         (val ? t.val_y : t.train_y)[i] = data.label[split[n]];
     }
-    clmsd_head_desc eval_train = {.batch = t.ntrain, .features = t.H, .classes = DIGITS_CLASSES, .samples = 1,
-                                  .loss = CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, .combine = CLMSD_AVERAGE_LOSSES};
+    clmsd_head_desc eval_train = {.batch = t.ntrain,
+                                  .features = t.H,
+                                  .classes = DIGITS_CLASSES,
+                                  .samples = 1,
+                                  .loss = CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY,
+                                  .combine = CLMSD_AVERAGE_LOSSES};
     clmsd_head_desc eval_val = eval_train;
     eval_val.batch = t.nval;
     if (check(clmsd_head_create(t.ctx, &eval_train, &t.eval_train), &t, "clmsd_head_create") ||
@@ -322,8 +342,8 @@ int clmsd_cli_train(int argc, char **argv)
 out:
     for (int i = 0; i < TRAIN_MAX_RUNS; ++i)
         free(runs[i].dropout_loss), free(runs[i].evals), free(runs[i].epoch_ms);
-    cl_mem all[] = {t.x_epoch, t.y_epoch, t.x_train, t.y_train, t.x_val, t.w, t.vw, t.dw, t.b, t.vb, t.db,
-                    t.losses, t.eval_loss, t.val_logits};
+    cl_mem all[] = {t.x_epoch, t.y_epoch, t.x_train, t.y_train, t.x_val,  t.w,         t.vw,
+                    t.dw,      t.b,       t.vb,      t.db,      t.losses, t.eval_loss, t.val_logits};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i)
         if (all[i])
             clReleaseMemObject(all[i]);

@@ -38,7 +38,7 @@ typedef struct train_run {
     float *dropout_loss; /* per iteration */
     train_point *evals;
     int nevals, iterations, reached;
-    double *epoch_ms;    /* per epoch: ms per iteration of the train step and the update */
+    double *epoch_ms; /* per epoch: ms per iteration of the train step and the update */
 } train_run;
 
 /* The median over epochs of the ms per iteration: robust to an epoch the machine slowed. */

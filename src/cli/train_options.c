@@ -73,9 +73,18 @@ static int parse_list(const char *s, double *out, int max)
 
 int train_parse(int argc, char **argv, train_options *o)
 {
-    *o = (train_options){.samples = {1, 2, 4, 8, 16}, .runs = 5, .rate = 0.5, .epochs = 10, .eval_every = 2, .batch = 16,
-                   .hidden = 512, .lr = 0.05, .momentum = 0.9, .target = 0.15, .seed = 2019,
-                   .data = CLMSD_SOURCE_DIR "/examples/data/digits.csv.gz"};
+    *o = (train_options){.samples = {1, 2, 4, 8, 16},
+                         .runs = 5,
+                         .rate = 0.5,
+                         .epochs = 10,
+                         .eval_every = 2,
+                         .batch = 16,
+                         .hidden = 512,
+                         .lr = 0.05,
+                         .momentum = 0.9,
+                         .target = 0.15,
+                         .seed = 2019,
+                         .data = CLMSD_SOURCE_DIR "/examples/data/digits.csv.gz"};
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -167,4 +176,3 @@ int train_parse(int argc, char **argv, train_options *o)
     }
     return 0;
 }
-

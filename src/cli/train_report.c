@@ -31,7 +31,8 @@ double train_ms_per_iteration(const train_options *o, const train_run *r)
 void train_print_table(const train_options *o, const train_run *runs, int nruns)
 {
     printf("\nTime per iteration: the head's train step and the SGD update, after an untimed warm-up of each\n"
-           "K's plan; evaluations excluded; the median of the %d epochs' rates.\n", o->epochs);
+           "K's plan; evaluations excluded; the median of the %d epochs' rates.\n",
+           o->epochs);
     printf("\n    K  iterations to loss %-6g  final loss  val acc  ms/iteration  time vs K = %u\n", o->target,
            (unsigned)runs[0].samples);
     double ms0 = train_ms_per_iteration(o, &runs[0]);
@@ -54,7 +55,8 @@ void train_print_run(const train_options *o, const train_run *r, size_t batches)
         double sum = 0;
         for (size_t i = 0; i < batches; ++i)
             sum += r->dropout_loss[(size_t)(epoch - 1) * batches + i];
-        while (e < r->nevals - 1 && !(r->evals[e].epoch == epoch && (e + 1 == r->nevals || r->evals[e + 1].epoch != epoch)))
+        while (e < r->nevals - 1 &&
+               !(r->evals[e].epoch == epoch && (e + 1 == r->nevals || r->evals[e + 1].epoch != epoch)))
             ++e;
         printf("  %3d  %8.4f  %8.4f  %6.3f\n", epoch, sum / batches, r->evals[e].clean_loss, r->evals[e].val_accuracy);
     }
@@ -102,9 +104,10 @@ int train_write_outputs(const train_options *o, const train_run *runs, int nruns
     snprintf(path, sizeof path, "%s/training.gp", o->out);
     if (!(f = fopen(path, "w")))
         return -1;
-    fprintf(f, "set terminal pngcairo size 1200,500 noenhanced\nset output '%s/training.png'\n"
-               "set datafile separator ','\nset multiplot layout 1,2 title 'clmsd train: multi-sample dropout on "
-               "digits (%s, p %g, lr %g, batch %zu)'\n",
+    fprintf(f,
+            "set terminal pngcairo size 1200,500 noenhanced\nset output '%s/training.png'\n"
+            "set datafile separator ','\nset multiplot layout 1,2 title 'clmsd train: multi-sample dropout on "
+            "digits (%s, p %g, lr %g, batch %zu)'\n",
             o->out, o->combine == CLMSD_AVERAGE_LOSSES ? "average losses" : "average logits", o->rate, o->lr, o->batch);
     for (int panel = 0; panel < 2; ++panel) {
         fprintf(f, "set xlabel 'iteration'\nset key right %s\nset grid\n%s\nset ylabel '%s'\nplot ",
@@ -126,4 +129,3 @@ int train_write_outputs(const train_options *o, const train_run *runs, int nruns
     printf("\nwrote %s/curves.csv, evals.csv, summary.csv and the plot %s/training.png\n", o->out, o->out);
     return 0;
 }
-

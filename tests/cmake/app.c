@@ -2,6 +2,7 @@
 /* Links against clmsd found by find_package(clmsd): its version, and the host reference stream's
  * first word, Philox4x32-10 of counter 0 and key 0 (docs/rng.md). */
 #include <clmsd.h>
+#include <clmsd_ref.h>
 #include <stdio.h>
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Failure injection for tests/test_faults.c, loaded with LD_PRELOAD in front of the OpenCL ICD
  * loader: wraps the OpenCL calls that allocate, build or enqueue, makes the N-th of them fail once
  * armed, and counts the contexts, queues, buffers, programs and kernels alive, to find leaks.
@@ -25,7 +26,10 @@ static int fail_now(void)
 }
 
 /* the next definition of name: the ICD loader's (POSIX: a function pointer through void *) */
-#define REAL(name) static __typeof__(name) *real; if (!real) *(void **)&real = dlsym(RTLD_NEXT, #name)
+#define REAL(name)                 \
+    static __typeof__(name) *real; \
+    if (!real)                     \
+    *(void **)&real = dlsym(RTLD_NEXT, #name)
 
 SHIM_API cl_mem clCreateBuffer(cl_context c, cl_mem_flags f, size_t size, void *host, cl_int *err)
 {

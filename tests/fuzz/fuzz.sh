@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Builds the libFuzzer harness with clang (libFuzzer, AddressSanitizer, UBSan) over clmsd's own
 # sources and runs it. Usage: tests/fuzz/fuzz.sh BUILD_DIR [SECONDS]   (default 20; a longer run:
 # tests/fuzz/fuzz.sh build 3600). The corpus grows in BUILD_DIR/fuzz-corpus.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer harness over clmsd's argument validation and device-spec parsing: every input is
  * decoded into a call (context creation with a device spec, dropout forward, backward or mask,
  * head creation and a head call) with arbitrary sizes, offsets, rates, enums and buffers (NULL,
@@ -93,21 +94,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < 8; ++i)
         rates[i] = rate_of(&r);
     if (what == 1) { /* dropout */
-        clmsd_dropout_desc d = {take(&r, 8), take(&r, 8), (uint32_t)(take(&r, 1) % 9), take(&r, 1) & 1 ? rates : NULL,
-                                rates[0], size_of(&r), size_of(&r), size_of(&r)};
+        clmsd_dropout_desc d = {.seed = take(&r, 8),
+                                .step = take(&r, 8),
+                                .samples = (uint32_t)(take(&r, 1) % 9),
+                                .rates = take(&r, 1) & 1 ? rates : NULL,
+                                .rate = rates[0],
+                                .rows = size_of(&r),
+                                .cols = size_of(&r),
+                                .row_offset = size_of(&r)};
         cl_mem a = buffer_of(&r), b = buffer_of(&r);
         size_t ao = size_of(&r), lda = size_of(&r), bo = size_of(&r), ldb = size_of(&r);
         switch (take(&r, 1) % 3) {
         case 0: check(clmsd_dropout_forward(ctx, &d, a, ao, lda, b, bo, ldb, 0, NULL, NULL)); break;
-        case 1: check(clmsd_dropout_backward(ctx, &d, a, ao, lda, b, bo, ldb, (int)take(&r, 1) & 1, 0, NULL, NULL)); break;
+        case 1:
+            check(clmsd_dropout_backward(ctx, &d, a, ao, lda, b, bo, ldb, (int)take(&r, 1) & 1, 0, NULL, NULL));
+            break;
         default: check(clmsd_dropout_mask(ctx, &d, b, bo, 0, NULL, NULL)); break;
         }
         clFinish(clmsd_context_queue(ctx));
         return 0;
     }
-    clmsd_head_desc d = {size_of(&r), size_of(&r), size_of(&r), (uint32_t)(take(&r, 1) % 9),
-                         take(&r, 1) & 1 ? rates : NULL, rates[1], (clmsd_loss)(take(&r, 1) % 4),
-                         (clmsd_combine)(take(&r, 1) % 3), (clmsd_engine)(take(&r, 1) % 4), NULL};
+    clmsd_head_desc d = {.batch = size_of(&r),
+                         .features = size_of(&r),
+                         .classes = size_of(&r),
+                         .samples = (uint32_t)(take(&r, 1) % 9),
+                         .rates = take(&r, 1) & 1 ? rates : NULL,
+                         .rate = rates[1],
+                         .loss = (clmsd_loss)(take(&r, 1) % 4),
+                         .combine = (clmsd_combine)(take(&r, 1) % 3),
+                         .engine = (clmsd_engine)(take(&r, 1) % 4)};
     size_t bytes;
     check(clmsd_head_workspace_size(&d, &bytes));
     clmsd_head *head = NULL;
@@ -115,10 +130,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(st);
     if (st != CLMSD_SUCCESS)
         return 0;
-    clmsd_head_args a = {take(&r, 8), take(&r, 8), size_of(&r)};
+    clmsd_head_args a = {.seed = take(&r, 8), .step = take(&r, 8), .row_offset = size_of(&r)};
     cl_mem *fields[] = {&a.x, &a.w, &a.bias, &a.target, &a.loss, &a.logits, &a.ignored, &a.dx, &a.dw, &a.dbias};
-    size_t *offsets[] = {&a.x_off, &a.w_off, &a.bias_off, &a.target_off, &a.loss_off, &a.logits_off,
-                         &a.ignored_off, &a.dx_off, &a.dw_off, &a.dbias_off};
+    size_t *offsets[] = {&a.x_off,      &a.w_off,       &a.bias_off, &a.target_off, &a.loss_off,
+                         &a.logits_off, &a.ignored_off, &a.dx_off,   &a.dw_off,     &a.dbias_off};
     for (int i = 0; i < 10; ++i) {
         *fields[i] = buffer_of(&r);
         *offsets[i] = take(&r, 1) < 200 ? 0 : size_of(&r);

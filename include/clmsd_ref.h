@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/* clmsd's host references: plain C and Random123 on the CPU, for tests and for checking a device.
+ * The stream and dropout references give the same bits as every device; the exact head reference
+ * gives the fused engine's bits; the double head reference is the tolerance yardstick. */
+#ifndef CLMSD_REF_H
+#define CLMSD_REF_H
+
+/* The declarations are laid out by hand: each operand with its offset and leading dimension. */
+/* clang-format off */
+
+#include "clmsd.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The stream word u(seed, step, k, e) (docs/rng.md) and the Philox4x32-10 block under it. */
+CLMSD_API uint32_t clmsd_ref_stream_word(uint64_t seed, uint64_t step, uint32_t k, uint64_t e);
+CLMSD_API void clmsd_ref_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
+CLMSD_API clmsd_status clmsd_ref_dropout_forward(const clmsd_dropout_desc *desc, const float *x, size_t ldx,
+                                                 float *y, size_t ldy);
+CLMSD_API clmsd_status clmsd_ref_dropout_backward(const clmsd_dropout_desc *desc, const float *dy, size_t ldy,
+                                                  float *dx, size_t ldx, int accumulate);
+CLMSD_API clmsd_status clmsd_ref_dropout_mask(const clmsd_dropout_desc *desc, uint8_t *mask);
+
+/* ------------------------------------------------------------------------------------------------
+ * The head
+ * ---------------------------------------------------------------------------------------------- */
+
+/* Host reference of the head, accumulating in double. Pointers are host arrays with the shapes of
+ * clmsd_head_args (dense: leading dimensions H and C); outputs may be NULL. */
+typedef struct clmsd_ref_head_args {
+    uint64_t seed, step;
+    size_t row_offset;
+    const float *x, *w, *bias;   /* bias may be NULL */
+    const void *target;          /* int32_t [B] or float [B, C] */
+    double *loss;                /* out [1] */
+    double *logits;              /* out [B, C] */
+    uint32_t *ignored;           /* out [1] */
+    double *dx, *dw, *dbias;     /* out [B, H], [C, H], [C]; always overwritten */
+} clmsd_ref_head_args;
+
+CLMSD_API clmsd_status clmsd_ref_head_train_step(const clmsd_head_desc *desc, const clmsd_ref_head_args *args);
+CLMSD_API clmsd_status clmsd_ref_head_predict(const clmsd_head_desc *desc, const clmsd_ref_head_args *args);
+
+/* Host reference of the fused engine: fp32 in the canonical order (docs/canonical-order.md), the
+ * same bits as CLMSD_ENGINE_FUSED on any device with IEEE fp32 add, multiply and denormals.
+ * Outputs may be NULL; dx, dw, dbias are added into when accumulate is set. */
+typedef struct clmsd_ref_head_exact_args {
+    uint64_t seed, step;
+    size_t row_offset;
+    const float *x, *w, *bias;
+    const void *target;
+    float *loss, *logits;
+    uint32_t *ignored;
+    float *dx, *dw, *dbias;
+    int accumulate;
+} clmsd_ref_head_exact_args;
+
+CLMSD_API clmsd_status clmsd_ref_head_exact_train_step(const clmsd_head_desc *desc,
+                                                       const clmsd_ref_head_exact_args *args);
+CLMSD_API clmsd_status clmsd_ref_head_exact_predict(const clmsd_head_desc *desc,
+                                                    const clmsd_ref_head_exact_args *args);
+
+#ifdef __cplusplus
+}
+#endif
+/* clang-format on */
+#endif /* CLMSD_REF_H */

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/* The head's internal header: a planned head, the engines behind one interface, and the
+ * engine-independent kernels around their GEMMs. Calls flow head.c -> engine -> head_kernels.c ->
+ * context helpers, and every file may use the pure helpers (head_desc.h, stream_desc.h). */
+#ifndef CLMSD_HEAD_H
+#define CLMSD_HEAD_H
+
+#include "context.h"
+#include "head_desc.h"
+#include "stream_desc.h"
+
+typedef enum clmsd__head_mode { CLMSD__FORWARD, CLMSD__TRAIN, CLMSD__PREDICT } clmsd__head_mode;
+
+/* An engine: what enqueues a head call, and what compiles ahead of time (wlroots' *_impl). */
+typedef struct clmsd__engine_impl {
+    const char *name;
+    clmsd_status (*run)(clmsd_head *head, const clmsd_head_args *args, const clmsd__stream *s, clmsd__head_mode mode);
+    clmsd_status (*warmup)(clmsd_context *ctx); /* NULL: nothing beyond the program */
+} clmsd__engine_impl;
+
+extern const clmsd__engine_impl clmsd__engine_clblast; /* engine_clblast.c */
+extern const clmsd__engine_impl clmsd__engine_fused;   /* engine_fused.c */
+
+/* engine_auto.c: the engine AUTO picks for a device and shape */
+clmsd_engine clmsd__auto_engine(const clmsd_context *ctx, const clmsd_head_desc *desc);
+
+struct clmsd_head {
+    clmsd_context *ctx;
+    clmsd_head_desc desc; /* desc.rates points to `rates` */
+    double *rates;
+    clmsd_engine engine;
+    const clmsd__engine_impl *impl;
+    size_t rows;   /* stacked logit rows N: K*B (average losses) or B (average logits) */
+    cl_mem params; /* K thresholds, then K scales (float bits) */
+    cl_mem workspace;
+    bool owns_workspace;
+    size_t ws_xd, ws_z, ws_g, ws_rowloss, ws_counter, ws_wt; /* element offsets into the workspace */
+    size_t ldg; /* columns of G: C (CLBlast), C padded to CLMSD_CLASS_TILE (fused) */
+};
+
+/* head_kernels.c: the engine-independent kernels around the GEMMs */
+/* counted: the valid-id count is already in the workspace (the fused engine's transpose makes it) */
+clmsd_status clmsd__head_loss(clmsd_head *head, const clmsd_head_args *args, int grad, int counted);
+clmsd_status clmsd__head_mean_logits(clmsd_head *head, cl_mem bias, size_t bias_off, cl_uint samples, float inv_samples,
+                                     cl_mem out, size_t out_off);
+clmsd_status clmsd__head_bias_grad(clmsd_head *head, const clmsd_head_args *args);
+
+#endif

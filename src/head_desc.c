@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/* A head's descriptor, checked, and what follows from it alone: stacked rows, padded classes, the
+ * workspace layout and the host-side constants. No OpenCL here: the host references use it too. */
+#include "head_desc.h"
+
+#include "stream_desc.h"
+
+clmsd_status clmsd__check_head_desc(clmsd_context *ctx, const clmsd_head_desc *desc)
+{
+    if (!desc)
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "the head descriptor is NULL");
+    if (desc->batch == 0 || desc->features == 0 || desc->classes == 0 || desc->samples == 0)
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE,
+                           "batch (%zu), features (%zu), classes (%zu) and samples (%u) must be positive", desc->batch,
+                           desc->features, desc->classes, (unsigned)desc->samples);
+    if ((unsigned)desc->loss > CLMSD_LOSS_MSE)
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "invalid loss %d", (int)desc->loss);
+    if ((unsigned)desc->combine > CLMSD_AVERAGE_LOGITS)
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "invalid combine mode %d", (int)desc->combine);
+    if ((unsigned)desc->engine > CLMSD_ENGINE_FUSED)
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "invalid engine %d", (int)desc->engine);
+    size_t elements, rows, bc;
+    if (desc->classes > INT32_MAX || !clmsd__mul(desc->batch, desc->features, &elements) ||
+        (uint64_t)elements > CLMSD_MAX_ELEMENTS || !clmsd__mul(desc->batch, desc->samples, &rows) ||
+        !clmsd__mul(desc->batch, desc->classes, &bc))
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE,
+                           "the head [B %zu, H %zu, C %zu, K %u] exceeds the stream's 2^34 elements or size_t",
+                           desc->batch, desc->features, desc->classes, (unsigned)desc->samples);
+    return clmsd__check_rates(ctx, desc->samples, desc->rates, desc->rate);
+}
+
+size_t clmsd__head_stacked_rows(const clmsd_head_desc *desc)
+{
+    return desc->combine == CLMSD_AVERAGE_LOSSES ? desc->batch * desc->samples : desc->batch;
+}
+
+/* G's and WT's columns for the fused engine: 16 for up to 16 classes (a narrow tile), else C
+ * rounded up to the 32-class tile */
+static size_t padded_classes(const clmsd_head_desc *desc)
+{
+    if (desc->classes <= CLMSD_CLASS_TILE / 2)
+        return CLMSD_CLASS_TILE / 2;
+    return (desc->classes + CLMSD_CLASS_TILE - 1) / CLMSD_CLASS_TILE * CLMSD_CLASS_TILE;
+}
+
+bool clmsd__head_layout(const clmsd_head_desc *desc, clmsd_engine engine, clmsd__head_workspace *l)
+{
+    size_t n = clmsd__head_stacked_rows(desc), nh, nc, ng, nwt = 0;
+    bool fused = engine == CLMSD_ENGINE_FUSED, either = engine == CLMSD_ENGINE_AUTO;
+    size_t xd_rows = !fused ? n : desc->combine == CLMSD_AVERAGE_LOGITS ? desc->batch : 0;
+    l->ldg = fused || either ? padded_classes(desc) : desc->classes;
+    if (!clmsd__mul(xd_rows, desc->features, &nh) || !clmsd__mul(n, desc->classes, &nc) ||
+        !clmsd__mul(n, l->ldg, &ng) || ((fused || either) && !clmsd__mul(desc->features, l->ldg, &nwt)))
+        return false;
+    l->xd = 0;
+    l->z = nh;
+    return clmsd__add(l->z, nc, &l->g) && clmsd__add(l->g, ng, &l->rowloss) && clmsd__add(l->rowloss, n, &l->counter) &&
+           clmsd__add(l->counter, 1, &l->wt) && clmsd__add(l->wt, nwt, &l->floats) &&
+           l->floats <= SIZE_MAX / sizeof(float);
+}
+
+float clmsd__head_inv_samples(const clmsd_head_desc *desc) { return (float)(1.0 / desc->samples); }
+
+float clmsd__head_kprime(const clmsd_head_desc *desc)
+{
+    return desc->combine == CLMSD_AVERAGE_LOSSES ? (float)desc->samples : 1.0f;
+}
+
+float clmsd__head_scale(const clmsd_head_desc *desc)
+{
+    double k = desc->combine == CLMSD_AVERAGE_LOSSES ? desc->samples : 1.0;
+    double per_row = desc->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? 1.0 : (double)desc->batch * desc->classes;
+    return (float)(1.0 / (k * per_row));
+}

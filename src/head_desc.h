@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/* The head's descriptor and what follows from it alone (head_desc.c): shared by the head, its
+ * engines and the host references. */
+#ifndef CLMSD_HEAD_DESC_H
+#define CLMSD_HEAD_DESC_H
+
+#include "../cl/clmsd_constants.h"
+#include "status.h"
+
+clmsd_status clmsd__check_head_desc(clmsd_context *ctx, const clmsd_head_desc *desc);
+
+/* Stacked logit rows N: K*B (average losses) or B (average logits). */
+size_t clmsd__head_stacked_rows(const clmsd_head_desc *desc);
+
+/* The workspace in floats: Xd [N, H] (later dXd; the fused engine needs only Xbar [B, H] with
+ * average logits), Z [N, C], G [N, ldg], row losses [N], 1 counter, and for the fused engine
+ * WT [H, ldg]. Offsets in elements; AUTO sizes for either engine. */
+typedef struct clmsd__head_workspace {
+    size_t xd, z, g, rowloss, counter, wt, floats, ldg;
+} clmsd__head_workspace;
+bool clmsd__head_layout(const clmsd_head_desc *desc, clmsd_engine engine, clmsd__head_workspace *out);
+
+/* Host-side constants of a head: 1/K, the BCE/MSE loss and gradient scale 1 / (K' B C), and K' itself
+ * (K for average losses, 1 for average logits), from which CE makes clmsd_ce_scale on the device. */
+float clmsd__head_inv_samples(const clmsd_head_desc *desc);
+float clmsd__head_scale(const clmsd_head_desc *desc);
+float clmsd__head_kprime(const clmsd_head_desc *desc);
+
+#endif

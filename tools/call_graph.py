@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Prints the library's file-level call graph (who calls whose clmsd__ functions and engine tables)
+and fails when it has a circle: data must flow head -> engine -> kernels -> helpers, never back.
+
+usage: tools/call_graph.py [SRC_DIR]
+"""
+import pathlib
+import re
+import sys
+
+
+def main(src):
+    files = sorted(pathlib.Path(src).glob("*.c"))
+    text = {f.stem: re.sub(r"/\*.*?\*/|//[^\n]*", "", f.read_text(), flags=re.S) for f in files}
+    defined = {}
+    for name, body in text.items():
+        for m in re.finditer(r"^[a-z_][^\n;=]*?\b(clmsd__\w+)\s*(\(|=)", body, re.M):
+            defined.setdefault(m.group(1), name)
+    edges = {name: set() for name in text}
+    for name, body in text.items():
+        body = body.replace("CLMSD__RUN(", "clmsd__run_kernel(").replace("CLMSD__SET_ARGS(", "clmsd__set_args(")
+        for use in set(re.findall(r"\b(clmsd__\w+)\b", body)):
+            owner = defined.get(use)
+            if owner and owner != name:
+                edges[name].add(owner)
+    for name in sorted(edges):
+        print("%-16s -> %s" % (name, ", ".join(sorted(edges[name])) or "(leaf)"))
+    state, stack = {}, []
+
+    def visit(n):
+        state[n] = 1
+        stack.append(n)
+        for m in sorted(edges[n]):
+            if state.get(m) == 1:
+                raise SystemExit("FAIL: a circle: " + " -> ".join(stack[stack.index(m):] + [m]))
+            if not state.get(m):
+                visit(m)
+        stack.pop()
+        state[n] = 2
+
+    for n in sorted(edges):
+        if not state.get(n):
+            visit(n)
+    print("PASS: no circle among %d files" % len(edges))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "src")
