@@ -2,7 +2,7 @@
 /* Canonical fp32 math of clmsd: exp, log, log1p and reciprocal made of IEEE fp32 add, multiply
  * and exact bit operations only, so that a kernel and the host reference compute the same bits on
  * every device (OpenCL lets exp, log and division be several ulp off, differently per vendor).
- * This one file is compiled as OpenCL C (embedded into the kernels) and as C11 (src/ref_exact.c);
+ * This one file is compiled as OpenCL C (embedded into the kernels) and as C11 (src/ref/head_exact.c);
  * both compile it without floating-point contraction. Accuracy: about 2 ulp. */
 #ifndef CLMSD_MATH_H
 #define CLMSD_MATH_H
@@ -12,6 +12,8 @@
 #define CLMSD_AS_UINT(f) as_uint(f)
 #define CLMSD_AS_FLOAT(u) as_float(u)
 #define CLMSD_RINT(f) rint(f)
+#define CLMSD_FABS(f) fabs(f)
+#define CLMSD_FMAX(a, b) fmax(a, b)
 #define CLMSD_UINT uint
 #else
 #include <math.h>
@@ -19,6 +21,8 @@
 #include <string.h>
 #define CLMSD_FN static inline
 #define CLMSD_RINT(f) rintf(f)
+#define CLMSD_FABS(f) fabsf(f) /* float, not double: the fp32 operations of the kernel */
+#define CLMSD_FMAX(a, b) fmaxf(a, b)
 #define CLMSD_UINT uint32_t
 static inline uint32_t clmsd_as_uint(float f)
 {
@@ -162,6 +166,24 @@ CLMSD_FN float clmsd_log1p(float t)
 CLMSD_FN float clmsd_ce_scale(CLMSD_UINT valid, float kprime)
 {
     return valid ? clmsd_recip((float)valid * kprime) : 0.0f;
+}
+
+/* The BCE-with-logits and MSE terms of one logit v against its target t: returns the unscaled
+ * loss and writes its derivative d(loss)/dv to *d. BCE is max(v, 0) - v t + log(1 + exp(-|v|)),
+ * stable for any v. The loss-rows kernel and the exact host reference both call these. */
+CLMSD_FN float clmsd_bce_term(float v, float t, float *d)
+{
+    float e = clmsd_exp(-CLMSD_FABS(v));
+    float r = clmsd_recip(1.0f + e);
+    *d = (v >= 0.0f ? r : e * r) - t;
+    return (CLMSD_FMAX(v, 0.0f) - v * t) + clmsd_log1p(e);
+}
+
+CLMSD_FN float clmsd_mse_term(float v, float t, float *d)
+{
+    float diff = v - t;
+    *d = diff + diff;
+    return diff * diff;
 }
 
 #endif

@@ -114,18 +114,7 @@ __kernel void clmsd_head_loss_rows(__global const float *z, ulong z_off, ulong r
     for (uint c = 0; c < classes; ++c) {
         float v = clmsd_logit(z, zr, c, bias, bias_off, has_bias);
         float t = as_float(target[target_off + b * classes + c]);
-        float l, d;
-        if (loss_kind == CLMSD_KERNEL_LOSS_BCE) {
-            /* max(v, 0) - v t + log(1 + exp(-|v|)), stable for any v */
-            float e = clmsd_exp(-fabs(v));
-            l = (fmax(v, 0.0f) - v * t) + clmsd_log1p(e);
-            float r = clmsd_recip(1.0f + e);
-            d = (v >= 0.0f ? r : e * r) - t;
-        } else {
-            float diff = v - t;
-            l = diff * diff;
-            d = diff + diff;
-        }
+        float d, l = loss_kind == CLMSD_KERNEL_LOSS_BCE ? clmsd_bce_term(v, t, &d) : clmsd_mse_term(v, t, &d);
         total = total + l;
         if (grad)
             gr[c] = d * scale;

@@ -4,7 +4,7 @@
  *
  *   build/examples/train_digits [path/to/digits.csv.gz]
  */
-#include "../src/cli/digits.h"
+#include "digits.h"
 
 #include <clblast_c.h>
 #include <clmsd.h>
@@ -43,7 +43,8 @@ static void sgd(cl_command_queue q, cl_mem p, cl_mem v, cl_mem g, size_t n, floa
 int main(int argc, char **argv)
 {
     digits data;
-    if (digits_load(argc > 1 ? argv[1] : CLMSD_SOURCE_DIR "/examples/data/digits.csv.gz", &data))
+    char path[4096];
+    if (digits_load(argc > 1 ? argv[1] : digits_default_path(path, sizeof path), &data))
         return 1;
     size_t n = data.count, batches = n / B;
     float *features = malloc(n * H * sizeof *features);

@@ -74,7 +74,7 @@ static clmsd_status enqueue_mask(clmsd_context *ctx, const clmsd__stream *s, cl_
     return st ? st : clmsd__launch(ctx, CLMSD__K_DROPOUT_MASK, (s->quads + 7) / 8, s->samples);
 }
 
-/* Builds the kernels before anything is enqueued, so a build failure enqueues nothing. */
+/* Validates the descriptor and the wait list before anything is enqueued. */
 static clmsd_status prepare(clmsd_context *ctx, const clmsd_dropout_desc *desc, clmsd__stream *s, cl_uint num_wait,
                             const cl_event *wait)
 {

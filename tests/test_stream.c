@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The clmsd-philox-v1 stream: Random123 known answers, golden words and keep bits (docs/rng.md),
  * on the host and on the device. */
-#include "../src/golden.h"
+#include "../data/golden.h"
 #include "helpers.h"
 
 Test(stream_host, philox_known_answers)

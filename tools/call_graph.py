@@ -11,8 +11,9 @@ import sys
 
 
 def main(src):
-    files = sorted(pathlib.Path(src).glob("*.c"))
-    text = {f.stem: re.sub(r"/\*.*?\*/|//[^\n]*", "", f.read_text(), flags=re.S) for f in files}
+    files = sorted(pathlib.Path(src).rglob("*.c"))
+    files = [f for f in files if "cli" not in f.relative_to(src).parts]  # the tool is a user of the library
+    text = {str(f.relative_to(src).with_suffix("")): re.sub(r"/\*.*?\*/|//[^\n]*", "", f.read_text(), flags=re.S) for f in files}
     defined = {}
     for name, body in text.items():
         for m in re.finditer(r"^[a-z_][^\n;=]*?\b(clmsd__\w+)\s*(\(|=)", body, re.M):

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* `clmsd selftest`: on each device, the Philox known answers, the golden stream words, dropout over
  * odd shapes bit for bit against the host reference, and the head against its double reference. */
-#include "../golden.h"
+#include "golden.h"
 #include "cli.h"
 
 #include <clmsd.h>

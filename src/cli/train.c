@@ -321,8 +321,8 @@ int clmsd_cli_train(int argc, char **argv)
         goto out;
 
     printf("clmsd train on %s\n", clmsd_context_device_name(t.ctx));
-    printf("digits: %zu training and %zu validation samples, random ReLU features 64 -> %zu, %zu batches of %zu\n",
-           t.ntrain, t.nval, t.H, t.batches, t.B);
+    printf("digits (%s): %zu training and %zu validation samples, random ReLU features 64 -> %zu, %zu batches of %zu\n",
+           o.data, t.ntrain, t.nval, t.H, t.batches, t.B);
     printf("head: softmax cross-entropy, %s, drop rate %s, SGD lr %g momentum %g, %d epochs, seed %llu\n",
            o.combine == CLMSD_AVERAGE_LOSSES ? "average losses (paper)" : "average logits (Kaggle)",
            o.nrates ? "per sample (--rates)" : "shared", o.lr, o.momentum, o.epochs, (unsigned long long)o.seed);

@@ -22,6 +22,7 @@ typedef struct train_options {
     clmsd_combine combine;
     clmsd_engine engine;
     const char *device, *out, *data;
+    char default_data[4096]; /* where data points unless --data says otherwise */
     uint64_t seed;
 } train_options;
 

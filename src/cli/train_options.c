@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* `clmsd train`'s options: every value is checked here, before anything is printed or run. */
+#include "digits.h"
 #include "train.h"
 
 #include <errno.h>
@@ -31,7 +32,7 @@ static const char train_usage[] =
     "  --engine E       auto, fused or clblast (default auto: fused, bit-reproducible everywhere)\n"
     "  --device SPEC    OpenCL device (\"P:D\" or a name substring; default $CLMSD_DEVICE, GPU, CPU)\n"
     "  --seed N         seed of the split, the features, the masks (default 2019)\n"
-    "  --data FILE      the digits CSV (default the source tree's examples/data/digits.csv.gz)\n"
+    "  --data FILE      the digits CSV (default the installed data/digits.csv.gz; $CLMSD_DATA_DIR)\n"
     "  --out DIR        write curves.csv, evals.csv, summary.csv and training.png into DIR\n";
 
 /* the option lines of the usage text, for the message about an unknown option */
@@ -83,8 +84,8 @@ int train_parse(int argc, char **argv, train_options *o)
                          .lr = 0.05,
                          .momentum = 0.9,
                          .target = 0.15,
-                         .seed = 2019,
-                         .data = CLMSD_SOURCE_DIR "/examples/data/digits.csv.gz"};
+                         .seed = 2019};
+    o->data = digits_default_path(o->default_data, sizeof o->default_data); /* after: the literal zeroes it */
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {

@@ -4,10 +4,10 @@
  * (cl/clmsd_math.h), so the outputs are bit-identical to CLMSD_ENGINE_FUSED's. Built without
  * floating-point contraction (meson.build); needs FLT_EVAL_METHOD 0 (SSE, NEON: not x87). */
 #include "clmsd_ref.h"
-#include "head_desc.h"
-#include "stream_desc.h"
+#include "../head_desc.h"
+#include "../stream_desc.h"
 
-#include "../cl/clmsd_math.h"
+#include "../../cl/clmsd_math.h"
 
 #include <float.h>
 #include <stdlib.h>
@@ -114,17 +114,8 @@ static void loss_rows(exact *x, uint32_t valid, bool grad)
         }
         float total = 0.0f;
         for (size_t c = 0; c < x->C; ++c) {
-            float v = logit(x, n, c), t = ((const float *)x->a->target)[b * x->C + c], l, dl;
-            if (d->loss == BCE) {
-                float e = clmsd_exp(-fabsf(v));
-                l = (fmaxf(v, 0.0f) - v * t) + clmsd_log1p(e);
-                float r = clmsd_recip(1.0f + e);
-                dl = (v >= 0.0f ? r : e * r) - t;
-            } else {
-                float diff = v - t;
-                l = diff * diff;
-                dl = diff + diff;
-            }
+            float v = logit(x, n, c), t = ((const float *)x->a->target)[b * x->C + c], dl;
+            float l = d->loss == BCE ? clmsd_bce_term(v, t, &dl) : clmsd_mse_term(v, t, &dl);
             total = total + l;
             gr[c] = dl * scale;
         }

@@ -2,8 +2,8 @@
 /* Host reference of the head, accumulating in double: the definition the engines are tested
  * against. Masks and scales are the stream's own (float), the rest is plain mathematics. */
 #include "clmsd_ref.h"
-#include "head_desc.h"
-#include "stream_desc.h"
+#include "../head_desc.h"
+#include "../stream_desc.h"
 
 #include <math.h>
 #include <stdlib.h>

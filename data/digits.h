@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The digits data set (examples/data/digits.csv.gz) and a seeded random ReLU feature layer that
- * stands in for a frozen backbone. Shared by `clmsd train` and examples/train_digits.c. */
+/* The digits data set (data/digits.csv.gz, installed into datadir/clmsd) and a seeded random ReLU
+ * feature layer that stands in for a frozen backbone. Shared by `clmsd train` and
+ * examples/train_digits.c. */
 #ifndef CLMSD_DIGITS_H
 #define CLMSD_DIGITS_H
 
@@ -15,6 +16,11 @@ typedef struct digits {
     float *pixels;  /* [count, 64], scaled to [0, 1] */
     int32_t *label; /* [count] */
 } digits;
+
+/* The installed data set: $CLMSD_DATA_DIR/digits.csv.gz when set, else the first that exists of
+ * <the program's folder>/../share/clmsd, the configured datadir (meson's prefix/datadir/clmsd),
+ * and, for programs run from a build tree, the source tree's data/. Writes the path into buf. */
+const char *digits_default_path(char *buf, size_t size);
 
 /* Reads the gzipped CSV; returns 0 on success, else prints why to stderr. */
 int digits_load(const char *path, digits *out);

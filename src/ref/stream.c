@@ -2,8 +2,8 @@
 /* Host reference of the clmsd-philox-v1 stream and of K-sample dropout: plain C + Random123,
  * the same bits as every device. */
 #include "clmsd_ref.h"
-#include "head_desc.h"
-#include "stream_desc.h"
+#include "../head_desc.h"
+#include "../stream_desc.h"
 
 #include <Random123/philox.h>
 #include <stdlib.h>

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The digits data and the fixed random feature layer (see digits.h). */
+#define _DEFAULT_SOURCE /* readlink */
 #include "digits.h"
 
 #include <clmsd.h>
@@ -8,7 +9,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
+
+static int readable(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f)
+        fclose(f);
+    return f != NULL;
+}
+
+const char *digits_default_path(char *buf, size_t size)
+{
+    char exe[4096] = "";
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = '\0';
+    const char *env = getenv("CLMSD_DATA_DIR");
+    const char *dirs[] = {env && *env ? env : NULL, slash ? exe : NULL, CLMSD_DATADIR, CLMSD_SOURCE_DATA};
+    const char *suffix[] = {"", "/../share/clmsd", "", ""};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; ++i) {
+        if (!dirs[i])
+            continue;
+        snprintf(buf, size, "%s%s/digits.csv.gz", dirs[i], suffix[i]);
+        if (readable(buf) || i == 0)
+            return buf; /* an explicit $CLMSD_DATA_DIR is taken even when wrong, and said so by the loader */
+    }
+    snprintf(buf, size, "%s/digits.csv.gz", CLMSD_DATADIR);
+    return buf;
+}
 
 int digits_load(const char *path, digits *out)
 {
