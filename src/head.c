@@ -176,14 +176,7 @@ static clmsd_status check_args(clmsd_head *head, const clmsd_head_args *a, clmsd
          (st = check_optional(ctx, "dw", a->dw, a->dw_off, ch, sizeof(float))) ||
          (st = check_optional(ctx, "dbias", a->dbias, a->dbias_off, d->classes, sizeof(float)))))
         return st;
-    clmsd_dropout_desc dd = {.seed = a->seed,
-                             .step = a->step,
-                             .samples = d->samples,
-                             .rates = d->rates,
-                             .rate = d->rate,
-                             .rows = d->batch,
-                             .cols = d->features,
-                             .row_offset = a->row_offset};
+    clmsd_dropout_desc dd = clmsd__head_stream(d, a->seed, a->step, a->row_offset);
     return clmsd__check_stream(ctx, &dd, s);
 }
 

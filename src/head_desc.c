@@ -29,6 +29,18 @@ clmsd_status clmsd__check_head_desc(clmsd_context *ctx, const clmsd_head_desc *d
     return clmsd__check_rates(ctx, desc->samples, desc->rates, desc->rate);
 }
 
+clmsd_dropout_desc clmsd__head_stream(const clmsd_head_desc *desc, uint64_t seed, uint64_t step, size_t row_offset)
+{
+    return (clmsd_dropout_desc){.seed = seed,
+                                .step = step,
+                                .samples = desc->samples,
+                                .rates = desc->rates,
+                                .rate = desc->rate,
+                                .rows = desc->batch,
+                                .cols = desc->features,
+                                .row_offset = row_offset};
+}
+
 size_t clmsd__head_stacked_rows(const clmsd_head_desc *desc)
 {
     return desc->combine == CLMSD_AVERAGE_LOSSES ? desc->batch * desc->samples : desc->batch;

@@ -9,6 +9,9 @@
 
 clmsd_status clmsd__check_head_desc(clmsd_context *ctx, const clmsd_head_desc *desc);
 
+/* The stream a head call draws: K samples of [B, H] from global row row_offset. */
+clmsd_dropout_desc clmsd__head_stream(const clmsd_head_desc *desc, uint64_t seed, uint64_t step, size_t row_offset);
+
 /* Stacked logit rows N: K*B (average losses) or B (average logits). */
 size_t clmsd__head_stacked_rows(const clmsd_head_desc *desc);
 

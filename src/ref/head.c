@@ -101,14 +101,7 @@ static clmsd_status run(const clmsd_head_desc *d, const clmsd_ref_head_args *a, 
     ref_head r = {d, a, d->batch, d->features, d->classes, dropout ? d->samples : 1, NULL, 0};
     size_t B = r.B, H = r.H, C = r.C, K = r.K;
     clmsd__stream s;
-    clmsd_dropout_desc dd = {.seed = a->seed,
-                             .step = a->step,
-                             .samples = d->samples,
-                             .rates = d->rates,
-                             .rate = d->rate,
-                             .rows = B,
-                             .cols = H,
-                             .row_offset = a->row_offset};
+    clmsd_dropout_desc dd = clmsd__head_stream(d, a->seed, a->step, a->row_offset);
     if ((st = clmsd__check_stream(NULL, &dd, &s)) != CLMSD_SUCCESS)
         return st;
     r.keep_scale = malloc(K * B * H * sizeof *r.keep_scale);

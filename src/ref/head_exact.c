@@ -205,14 +205,7 @@ static clmsd_status run(const clmsd_head_desc *d, const clmsd_ref_head_exact_arg
     if (!a || !a->x || !a->w || (train && !a->target && (a->loss || a->ignored || a->dx || a->dw || a->dbias)))
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "the exact reference needs x, w and target");
     clmsd__stream s;
-    clmsd_dropout_desc dd = {.seed = a->seed,
-                             .step = a->step,
-                             .samples = d->samples,
-                             .rates = d->rates,
-                             .rate = d->rate,
-                             .rows = d->batch,
-                             .cols = d->features,
-                             .row_offset = a->row_offset};
+    clmsd_dropout_desc dd = clmsd__head_stream(d, a->seed, a->step, a->row_offset);
     if ((st = clmsd__check_stream(NULL, &dd, &s)) != CLMSD_SUCCESS)
         return st;
     exact x = {d,
