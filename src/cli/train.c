@@ -191,11 +191,8 @@ static int load_epoch(trainer *t, int epoch)
                : 0;
 }
 
-/* Untimed iterations of a new plan before its timed run: pocl specialises each kernel for its
- * launch size on the first enqueue, which would otherwise land in the first K's time. */
-enum { WARMUP_ITERATIONS = 5 };
-
-static int train_one(trainer *t, uint32_t samples, train_run *r)
+/* The head of one run: K samples, the options' rates, softmax cross-entropy. */
+static clmsd_head *plan(trainer *t, uint32_t samples)
 {
     const train_options *o = t->o;
     double rates[TRAIN_MAX_RATES * 16];
@@ -210,50 +207,78 @@ static int train_one(trainer *t, uint32_t samples, train_run *r)
                          .loss = CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY,
                          .combine = o->combine,
                          .engine = o->engine};
-    clmsd_head *head;
-    if (check(clmsd_head_create(t->ctx, &d, &head), t, "clmsd_head_create"))
+    clmsd_head *head = NULL;
+    check(clmsd_head_create(t->ctx, &d, &head), t, "clmsd_head_create");
+    return head;
+}
+
+static int train_one(trainer *t, uint32_t samples, train_run *r)
+{
+    const train_options *o = t->o;
+    clmsd_head *head = plan(t, samples);
+    if (!head)
         return -1;
     int total = o->epochs * (int)t->batches;
     r->samples = samples;
     r->iterations = total;
     r->dropout_loss = calloc((size_t)total, sizeof *r->dropout_loss);
     r->evals = calloc((size_t)total / o->eval_every + o->epochs + 2, sizeof *r->evals);
-    r->epoch_ms = calloc((size_t)o->epochs, sizeof *r->epoch_ms);
     r->reached = -1;
-    int rc = r->dropout_loss && r->evals && r->epoch_ms ? 0 : -1;
-    for (int i = 0; i < WARMUP_ITERATIONS && rc == 0; ++i)
-        rc = iterate(t, head, t->x_train, t->y_train, (size_t)i % t->batches, i);
-    if (rc == 0)
-        rc = reset_head(t);
+    int rc = r->dropout_loss && r->evals ? reset_head(t) : -1;
     if (rc == 0)
         rc = evaluate(t, &r->evals[r->nevals++]); /* iteration 0: the untrained head */
     int iteration = 0;
     for (int epoch = 0; epoch < o->epochs && rc == 0; ++epoch) {
         progress(samples, epoch, o->epochs, &r->evals[r->nevals - 1]);
         rc = load_epoch(t, epoch);
-        double seconds = 0, start = now();
         for (size_t bi = 0; bi < t->batches && rc == 0; ++bi) {
             rc = iterate(t, head, t->x_epoch, t->y_epoch, bi, iteration);
             ++iteration;
             if (rc == 0 && (iteration % o->eval_every == 0 || bi + 1 == t->batches)) {
-                rc = cl_check(clFinish(t->queue), "clFinish");
-                seconds += now() - start;
                 train_point *p = &r->evals[r->nevals++];
                 p->iteration = iteration, p->epoch = epoch + 1;
-                if (rc == 0)
-                    rc = evaluate(t, p);
+                rc = evaluate(t, p);
                 if (r->reached < 0 && p->clean_loss <= o->target)
                     r->reached = iteration;
-                start = now();
             }
         }
-        r->epoch_ms[epoch] = 1e3 * seconds / (double)t->batches;
     }
     if (rc == 0)
         rc = read_buffer(t, t->losses, (size_t)total * 4, r->dropout_loss);
     if (rc == 0)
         progress(samples, o->epochs, o->epochs, &r->evals[r->nevals - 1]);
     clmsd_head_destroy(head);
+    return rc;
+}
+
+/* The time per iteration (train step and update), measured after training and side by side: each
+ * K's plan first runs untimed (pocl specialises a kernel for its launch size on the first
+ * enqueue), then TRAIN_TIMING_ROUNDS rounds each time TIMING_ITERATIONS iterations of every K in
+ * turn, so that a slow phase of a shared machine touches every K alike. */
+enum { WARMUP_ITERATIONS = 5, TIMING_ITERATIONS = 20 };
+
+static int time_runs(trainer *t, train_run *runs, int nruns)
+{
+    clmsd_head *heads[TRAIN_MAX_RUNS] = {NULL};
+    int rc = 0;
+    for (int i = 0; i < nruns && rc == 0; ++i) {
+        heads[i] = plan(t, runs[i].samples);
+        rc = heads[i] ? 0 : -1;
+        for (int it = 0; it < WARMUP_ITERATIONS && rc == 0; ++it)
+            rc = iterate(t, heads[i], t->x_train, t->y_train, (size_t)it % t->batches, it);
+    }
+    for (int round = 0; round < TRAIN_TIMING_ROUNDS && rc == 0; ++round)
+        for (int i = 0; i < nruns && rc == 0; ++i) {
+            rc = cl_check(clFinish(t->queue), "clFinish");
+            double start = now();
+            for (int it = 0; it < TIMING_ITERATIONS && rc == 0; ++it)
+                rc = iterate(t, heads[i], t->x_train, t->y_train, (size_t)it % t->batches, it);
+            if (rc == 0)
+                rc = cl_check(clFinish(t->queue), "clFinish");
+            runs[i].round_ms[round] = 1e3 * (now() - start) / TIMING_ITERATIONS;
+        }
+    for (int i = 0; i < nruns; ++i)
+        clmsd_head_destroy(heads[i]);
     return rc;
 }
 
@@ -335,13 +360,16 @@ int clmsd_cli_train(int argc, char **argv)
     for (; done < o.runs; ++done)
         if (train_one(&t, o.samples[done], &runs[done]))
             goto out;
+    fprintf(stderr, "timing every K side by side...\n");
+    if (time_runs(&t, runs, o.runs))
+        goto out;
     for (int i = 0; i < o.runs; ++i)
         train_print_run(&o, &runs[i], t.batches);
     train_print_table(&o, runs, o.runs);
     rc = o.out ? (train_write_outputs(&o, runs, o.runs, t.batches) ? 1 : 0) : 0;
 out:
     for (int i = 0; i < TRAIN_MAX_RUNS; ++i)
-        free(runs[i].dropout_loss), free(runs[i].evals), free(runs[i].epoch_ms);
+        free(runs[i].dropout_loss), free(runs[i].evals);
     cl_mem all[] = {t.x_epoch, t.y_epoch, t.x_train, t.y_train, t.x_val,  t.w,         t.vw,
                     t.dw,      t.b,       t.vb,      t.db,      t.losses, t.eval_loss, t.val_logits};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i)

@@ -10,6 +10,7 @@
 
 #define TRAIN_MAX_RUNS 16
 #define TRAIN_MAX_RATES 64
+#define TRAIN_TIMING_ROUNDS 10
 
 typedef struct train_options {
     uint32_t samples[TRAIN_MAX_RUNS];
@@ -39,11 +40,11 @@ typedef struct train_run {
     float *dropout_loss; /* per iteration */
     train_point *evals;
     int nevals, iterations, reached;
-    double *epoch_ms; /* per epoch: ms per iteration of the train step and the update */
+    double round_ms[TRAIN_TIMING_ROUNDS]; /* ms per iteration of the train step and the update */
 } train_run;
 
-/* The median over epochs of the ms per iteration: robust to an epoch the machine slowed. */
-double train_ms_per_iteration(const train_options *o, const train_run *r);
+/* The median over the timing rounds of the ms per iteration: robust to a round the machine slowed. */
+double train_ms_per_iteration(const train_run *r);
 void train_print_run(const train_options *o, const train_run *r, size_t batches);
 void train_print_table(const train_options *o, const train_run *runs, int nruns);
 /* curves.csv, evals.csv, summary.csv and training.png (gnuplot) into o->out; 0 on success. */

@@ -15,30 +15,26 @@ static int by_value(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-double train_ms_per_iteration(const train_options *o, const train_run *r)
+double train_ms_per_iteration(const train_run *r)
 {
-    size_t n = (size_t)o->epochs;
-    double *sorted = malloc(n * sizeof *sorted);
-    if (!sorted)
-        return NAN;
-    memcpy(sorted, r->epoch_ms, n * sizeof *sorted);
-    qsort(sorted, n, sizeof *sorted, by_value);
-    double median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
-    free(sorted);
-    return median;
+    double sorted[TRAIN_TIMING_ROUNDS];
+    memcpy(sorted, r->round_ms, sizeof sorted);
+    qsort(sorted, TRAIN_TIMING_ROUNDS, sizeof *sorted, by_value);
+    return 0.5 * (sorted[(TRAIN_TIMING_ROUNDS - 1) / 2] + sorted[TRAIN_TIMING_ROUNDS / 2]);
 }
 
 void train_print_table(const train_options *o, const train_run *runs, int nruns)
 {
-    printf("\nTime per iteration: the head's train step and the SGD update, after an untimed warm-up of each\n"
-           "K's plan; evaluations excluded; the median of the %d epochs' rates.\n",
-           o->epochs);
+    printf("\nTime per iteration: the head's train step and the SGD update (evaluations excluded), measured\n"
+           "after training: an untimed warm-up of each K's plan, then %d rounds of every K in turn; the\n"
+           "median round.\n",
+           TRAIN_TIMING_ROUNDS);
     printf("\n    K  iterations to loss %-6g  final loss  val acc  ms/iteration  time vs K = %u\n", o->target,
            (unsigned)runs[0].samples);
-    double ms0 = train_ms_per_iteration(o, &runs[0]);
+    double ms0 = train_ms_per_iteration(&runs[0]);
     for (int i = 0; i < nruns; ++i) {
         const train_point *last = &runs[i].evals[runs[i].nevals - 1];
-        double ms = train_ms_per_iteration(o, &runs[i]);
+        double ms = train_ms_per_iteration(&runs[i]);
         char reached[32];
         snprintf(reached, sizeof reached, runs[i].reached < 0 ? "not reached" : "%d", runs[i].reached);
         printf("  %3u  %24s  %10.4f  %7.3f  %12.3f  %10.2fx\n", (unsigned)runs[i].samples, reached,
@@ -95,7 +91,7 @@ int train_write_outputs(const train_options *o, const train_run *runs, int nruns
                "time_relative_to_first\n");
     for (int i = 0; i < nruns; ++i) {
         const train_point *last = &runs[i].evals[runs[i].nevals - 1];
-        double ms = train_ms_per_iteration(o, &runs[i]), ms0 = train_ms_per_iteration(o, &runs[0]);
+        double ms = train_ms_per_iteration(&runs[i]), ms0 = train_ms_per_iteration(&runs[0]);
         fprintf(f, "%u,%d,%g,%.9g,%.6f,%.4f,%.4f\n", (unsigned)runs[i].samples, runs[i].reached, o->target,
                 (double)last->clean_loss, (double)last->val_accuracy, ms, ms / ms0);
     }
