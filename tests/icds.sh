@@ -16,10 +16,17 @@ for impl in "$@"; do
     clover) lib=libMesaOpenCL.so.1 ;;
     *) echo "icds.sh: unknown implementation $impl" >&2; exit 2 ;;
     esac
-    # a library name resolves through the loader's path; a path must exist
+    # a library name resolves through the loader's cache (ldconfig lives in /sbin, which a user's
+    # PATH may lack; without it the name is registered unchecked); a path must exist
     case $lib in
     /*) [ -e "$lib" ] || { echo "$impl"; continue; } ;;
-    *) ldconfig -p 2>/dev/null | grep -q "$lib" || { echo "$impl"; continue; } ;;
+    *)
+        ldconfig=$(command -v ldconfig || echo /sbin/ldconfig)
+        if [ -x "$ldconfig" ] && ! "$ldconfig" -p 2>/dev/null | grep -q "$lib"; then
+            echo "$impl"
+            continue
+        fi
+        ;;
     esac
     echo "$lib" > "$dir/$impl.icd"
 done
