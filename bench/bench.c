@@ -382,13 +382,16 @@ static int bench_device(const options *o, const char *spec, FILE *json)
         return 1;
     }
     progress_clear();
-    printf("  limits: copy %.2f GB/s, write %.2f GB/s, FMA %.2f GFLOP/s, launch %.1f us, Philox %.3f G words/s\n",
-           r.limits.copy_gbps, r.limits.write_gbps, r.limits.gflops, r.limits.launch_us, r.limits.philox_gwords);
+    printf("  limits: copy %.2f GB/s, write %.2f GB/s, FMA %.2f GFLOP/s (%s), launch %.1f us, Philox %.3f G words/s\n",
+           r.limits.copy_gbps, r.limits.write_gbps, r.limits.gflops, r.limits.fma_kernel, r.limits.launch_us,
+           r.limits.philox_gwords);
     json_begin(&r, "limits");
-    fprintf(json,
-            ", \"copy_gbps\": %.6g, \"write_gbps\": %.6g, \"gflops\": %.6g, \"launch_us\": %.6g, "
-            "\"philox_gwords\": %.6g}\n",
-            r.limits.copy_gbps, r.limits.write_gbps, r.limits.gflops, r.limits.launch_us, r.limits.philox_gwords);
+    fprintf(
+        json,
+        ", \"copy_gbps\": %.6g, \"write_gbps\": %.6g, \"gflops\": %.6g, \"fma_kernel\": \"%s\", \"launch_us\": %.6g, "
+        "\"philox_gwords\": %.6g}\n",
+        r.limits.copy_gbps, r.limits.write_gbps, r.limits.gflops, r.limits.fma_kernel, r.limits.launch_us,
+        r.limits.philox_gwords);
     bench_dropout(&r);
     for (size_t i = 0; i < SHAPES; ++i)
         if (listed(o->shapes, shapes[i].name) && (!o->quick || shapes[i].quick || o->shapes))

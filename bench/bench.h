@@ -16,7 +16,8 @@ typedef struct bench_stats {
 typedef struct bench_limits {
     double copy_gbps;     /* float4 read + write, bytes moved per second */
     double write_gbps;    /* float4 writes */
-    double gflops;        /* dependent mad chains: 2 FLOP per mad */
+    double gflops;        /* the best of the explicit-fma chain kernels: 2 FLOP per fma */
+    char fma_kernel[32];  /* which: "float16 x 8 chains" */
     double launch_us;     /* an empty kernel, enqueue to clFinish */
     double philox_gwords; /* raw clmsd-philox-v1 words per second (clmsd_stream_words) */
 } bench_limits;

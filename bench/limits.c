@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The device's own limits (clpeak's methods): copy and write bandwidth with float4, FMA throughput
- * from dependent mad chains, the launch latency of an empty kernel, and the raw Philox rate. */
+/* The device's own limits (clpeak's methods): copy and write bandwidth with float4, the FMA rate
+ * (the best of explicit-fma chains over vector widths and chain counts), the launch latency of an
+ * empty kernel, and the raw Philox rate. */
 #include "bench.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -10,17 +12,34 @@ static const char *limits_source =
     "__kernel void copy4(__global const float4 *a, __global float4 *b) { size_t i = get_global_id(0); b[i] = a[i]; }\n"
     "__kernel void write4(__global float4 *b, float v) { b[get_global_id(0)] = (float4)(v); }\n"
     "__kernel void empty(void) {}\n"
-    "/* 8 independent chains of float4 mads per work-item, 128 steps: 4096 mads */\n"
-    "__kernel void mad_chains(__global float *out, float a, float b) {\n"
-    "    float x = (float)get_global_id(0);\n"
-    "    float4 c0 = x, c1 = x + 1, c2 = x + 2, c3 = x + 3, c4 = x + 4, c5 = x + 5, c6 = x + 6, c7 = x + 7;\n"
-    "    for (int i = 0; i < 128; ++i) {\n"
-    "        c0 = mad(c0, a, b); c1 = mad(c1, a, b); c2 = mad(c2, a, b); c3 = mad(c3, a, b);\n"
-    "        c4 = mad(c4, a, b); c5 = mad(c5, a, b); c6 = mad(c6, a, b); c7 = mad(c7, a, b);\n"
-    "    }\n"
-    "    float4 s = ((c0 + c1) + (c2 + c3)) + ((c4 + c5) + (c6 + c7));\n"
-    "    out[get_global_id(0)] = s.x + s.y + s.z + s.w;\n"
-    "}\n";
+    /* CHAINS independent chains of FMA_STEPS explicit fma on floatW per work-item: enough
+     * independent work to cover the FMA latency, wide enough for the widest vector unit (mad()
+     * may be a multiply and an add, float4 fills half of an AVX2 and a quarter of an AVX-512
+     * unit, and without the unroll pocl keeps the chains in memory: the old kernel's figure was
+     * about 3 times too low on pocl) */
+    "#define FMA_STEPS 256\n"
+    "#define FMA_CHAINS(W, CHAINS)                                                          \\\n"
+    "__kernel void fma_w##W##_c##CHAINS(__global float *out, float a, float b) {            \\\n"
+    "    float##W c[CHAINS];                                                                 \\\n"
+    "    for (int j = 0; j < CHAINS; ++j) c[j] = (float##W)((float)get_global_id(0) + j);  \\\n"
+    "    for (int i = 0; i < FMA_STEPS; ++i)                                                 \\\n"
+    "        _Pragma(\"unroll\") for (int j = 0; j < CHAINS; ++j)                               \\\n"
+    "            c[j] = fma(c[j], (float##W)(a), (float##W)(b));                             \\\n"
+    "    float##W s = c[0];                                                                  \\\n"
+    "    for (int j = 1; j < CHAINS; ++j) s += c[j];                                         \\\n"
+    "    vstore##W(s, get_global_id(0), out); /* every lane is used: none folds away */      \\\n"
+    "}\n"
+    "FMA_CHAINS(4, 8) FMA_CHAINS(8, 8) FMA_CHAINS(8, 16) FMA_CHAINS(16, 4) FMA_CHAINS(16, 8) FMA_CHAINS(16, 16)\n";
+
+/* the variants of the FMA kernel: vector width and chains each */
+static const struct {
+    const char *name;
+    int width, chains;
+} fma_variants[] = {
+    {"fma_w4_c8", 4, 8},   {"fma_w8_c8", 8, 8},   {"fma_w8_c16", 8, 16},
+    {"fma_w16_c4", 16, 4}, {"fma_w16_c8", 16, 8}, {"fma_w16_c16", 16, 16},
+};
+enum { FMA_STEPS = 256 };
 
 double bench_now(void)
 {
@@ -103,12 +122,11 @@ int bench_limits_measure(clmsd_context *ctx, bool quick, int runs, bench_limits 
     cl_mem a = clCreateBuffer(cc, CL_MEM_READ_WRITE, floats * 4, NULL, &err);
     cl_mem b = clCreateBuffer(cc, CL_MEM_READ_WRITE, floats * 4, NULL, &err);
     cl_kernel copy = clCreateKernel(p, "copy4", &err), write = clCreateKernel(p, "write4", &err);
-    cl_kernel empty = clCreateKernel(p, "empty", &err), chains = clCreateKernel(p, "mad_chains", &err);
+    cl_kernel empty = clCreateKernel(p, "empty", &err);
     float zero = 0.0f, fa = 0.999f, fb = 0.001f;
     clEnqueueFillBuffer(q, a, &zero, 4, 0, floats * 4, 0, NULL, NULL);
     clSetKernelArg(copy, 0, sizeof a, &a), clSetKernelArg(copy, 1, sizeof b, &b);
     clSetKernelArg(write, 0, sizeof b, &b), clSetKernelArg(write, 1, 4, &zero);
-    clSetKernelArg(chains, 0, sizeof b, &b), clSetKernelArg(chains, 1, 4, &fa), clSetKernelArg(chains, 2, 4, &fb);
 
     launch l = {q, copy, floats / 4};
     bench_stats s = bench_time(q, 2, runs, run_launch, &l);
@@ -116,10 +134,20 @@ int bench_limits_measure(clmsd_context *ctx, bool quick, int runs, bench_limits 
     l.k = write;
     s = bench_time(q, 2, runs, run_launch, &l);
     out->write_gbps = floats * 4.0 / (s.min_ms * 1e-3) / 1e9;
-    l.k = chains;
-    l.global = quick ? 16384 : 65536;
-    s = bench_time(q, 2, runs, run_launch, &l);
-    out->gflops = l.global * 128.0 * 8 * 4 * 2 / (s.min_ms * 1e-3) / 1e9;
+    out->gflops = 0;
+    for (size_t v = 0; v < sizeof fma_variants / sizeof fma_variants[0]; ++v) {
+        l.k = clCreateKernel(p, fma_variants[v].name, &err);
+        clSetKernelArg(l.k, 0, sizeof b, &b), clSetKernelArg(l.k, 1, 4, &fa), clSetKernelArg(l.k, 2, 4, &fb);
+        l.global = (quick ? 16384 : 65536) * 4 / (size_t)fma_variants[v].width;
+        s = bench_time(q, 2, runs, run_launch, &l);
+        double flops = (double)l.global * FMA_STEPS * fma_variants[v].chains * fma_variants[v].width * 2;
+        if (s.runs && flops / (s.min_ms * 1e-3) / 1e9 > out->gflops) {
+            out->gflops = flops / (s.min_ms * 1e-3) / 1e9;
+            snprintf(out->fma_kernel, sizeof out->fma_kernel, "float%d x %d chains", fma_variants[v].width,
+                     fma_variants[v].chains);
+        }
+        clReleaseKernel(l.k);
+    }
     l.k = empty;
     l.global = 1;
     s = bench_time(q, 5, runs * 10, run_launch, &l);
@@ -128,7 +156,7 @@ int bench_limits_measure(clmsd_context *ctx, bool quick, int runs, bench_limits 
     s = bench_time(q, 2, runs, run_words, &w);
     out->philox_gwords = floats / (s.min_ms * 1e-3) / 1e9;
 
-    clReleaseKernel(copy), clReleaseKernel(write), clReleaseKernel(empty), clReleaseKernel(chains);
+    clReleaseKernel(copy), clReleaseKernel(write), clReleaseKernel(empty);
     clReleaseMemObject(a), clReleaseMemObject(b);
     clReleaseProgram(p);
     return 0;
