@@ -27,4 +27,6 @@ else
     echo "(no PyTorch peer: apt-get install python3-torch libopenblas0-pthread)"
 fi
 python3 bench/report.py "$out" "$out/bench.jsonl" $peer | tee "$out/report.txt"
+# GPUs on paper beside the measured figures: registers, stack and occupancy per kernel (sm_90, gfx90a)
+python3 tools/gpu_report.py . | tee "$out/gpu_report.txt" || true
 echo "results in $out"
