@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Tables and plots from clmsd-bench and bench/torch_peer.py JSON lines.
+"""Tables and plots from clmsd-bench, bench/torch_peer.py and bench/jax_peer.py JSON lines.
 
 usage: bench/report.py OUT_DIR FILE.jsonl [FILE.jsonl ...]
 
-Prints, per device, the limits and, per shape and op, every engine and the PyTorch peer side by
-side (min and median ms, ratios to the CLBlast engine and to PyTorch); writes OUT_DIR/head.csv and
+Prints, per device, the limits and, per shape and op, every engine and the PyTorch and JAX peers
+side by side (min and median ms, ratios to the CLBlast engine, PyTorch and JAX); writes OUT_DIR/head.csv and
 the gnuplot charts OUT_DIR/time.png (train_step time per engine and peer, per shape) and
 OUT_DIR/roofline.png (achieved fraction of the device's roofline per engine and shape).
 """
@@ -14,7 +14,8 @@ import os
 import subprocess
 import sys
 
-ENGINES = ["fused", "clblast", "naive", "pytorch"]
+ENGINES = ["fused", "clblast", "naive", "pytorch", "jax"]
+PEERS = ("pytorch", "jax")  # host frameworks: one row per shape and op, whatever the device
 
 
 def load(paths):
@@ -37,33 +38,36 @@ def main(argv):
                   "Philox %.3f G words/s" % (r["device"], r["driver"], r["copy_gbps"], r["write_gbps"], r["gflops"],
                                              r["launch_us"], r["philox_gwords"]))
     shapes = list(dict.fromkeys(r["shape"] for r in heads))
-    devices = list(dict.fromkeys(r["device"] for r in heads if r["engine"] != "pytorch"))
-    peer = {(r["shape"], r["op"]): r for r in heads if r["engine"] == "pytorch"}
+    devices = list(dict.fromkeys(r["device"] for r in heads if r["engine"] not in PEERS))
+    peer = {(r["engine"], r["shape"], r["op"]): r for r in heads if r["engine"] in PEERS}
     with open(os.path.join(out, "head.csv"), "w") as csv:
-        csv.write("device,shape,op,engine,min_ms,median_ms,roofline,vs_clblast,vs_pytorch\n")
+        csv.write("device,shape,op,engine,min_ms,median_ms,roofline,vs_clblast,vs_pytorch,vs_jax\n")
         for device in devices:
-            print("\n%s\n%-10s %-10s %-8s %10s %10s %9s %10s %10s" % (device, "shape", "op", "engine", "min ms",
-                                                                      "median", "roofline", "vs clblast", "vs pytorch"))
+            print("\n%s\n%-10s %-10s %-8s %10s %10s %9s %10s %10s %10s" % (
+                device, "shape", "op", "engine", "min ms", "median", "roofline", "vs clblast", "vs pytorch", "vs jax"))
             for shape in shapes:
                 for op in ("forward", "train_step", "predict"):
                     mine = {r["engine"]: r for r in heads
                             if r["device"] == device and r["shape"] == shape and r["op"] == op}
-                    if (shape, op) in peer:
-                        mine["pytorch"] = peer[(shape, op)]
+                    for name in PEERS:
+                        if (name, shape, op) in peer:
+                            mine[name] = peer[(name, shape, op)]
                     base = mine.get("clblast", {}).get("min_ms")
                     torch_ms = mine.get("pytorch", {}).get("min_ms")
+                    jax_ms = mine.get("jax", {}).get("min_ms")
                     for engine in ENGINES:
                         if engine not in mine:
                             continue
                         r = mine[engine]
                         vs_c = "%.2fx" % (base / r["min_ms"]) if base and engine != "clblast" else ""
                         vs_t = "%.2fx" % (torch_ms / r["min_ms"]) if torch_ms and engine != "pytorch" else ""
+                        vs_j = "%.2fx" % (jax_ms / r["min_ms"]) if jax_ms and engine != "jax" else ""
                         roof = "%.1f%%" % (100 * r["roofline"]) if "roofline" in r else ""
-                        print("%-10s %-10s %-8s %10.3f %10.3f %9s %10s %10s" % (shape, op, engine, r["min_ms"],
-                                                                          r["median_ms"], roof, vs_c, vs_t))
-                        csv.write("%s,%s,%s,%s,%.6f,%.6f,%s,%s,%s\n" % (
+                        print("%-10s %-10s %-8s %10.3f %10.3f %9s %10s %10s %10s" % (
+                            shape, op, engine, r["min_ms"], r["median_ms"], roof, vs_c, vs_t, vs_j))
+                        csv.write("%s,%s,%s,%s,%.6f,%.6f,%s,%s,%s,%s\n" % (
                             device.replace(",", ";"), shape, op, engine, r["min_ms"], r["median_ms"],
-                            r.get("roofline", ""), vs_c.rstrip("x"), vs_t.rstrip("x")))
+                            r.get("roofline", ""), vs_c.rstrip("x"), vs_t.rstrip("x"), vs_j.rstrip("x")))
     plot(out, heads, shapes, devices)
 
 
@@ -78,7 +82,7 @@ def plot(out, heads, shapes, devices):
             def pick(engine, key):
                 for r in heads:
                     if (r["shape"] == shape and r["op"] == "train_step" and r["engine"] == engine
-                            and (engine == "pytorch" or r["device"] == device)):
+                            and (engine in PEERS or r["device"] == device)):
                         return "%.6g" % r[key] if key in r else "NaN"
                 return "NaN"
             f.write(shape + " " + " ".join(pick(e, "min_ms") for e in engines) + " " +
@@ -103,7 +107,7 @@ unset logscale y
 set yrange [0:*]
 plot for [i={first_roof}:{last_roof}] '{dat}' using i:xtic(1) title columnheader(i)
 """.format(out=out, device=device.replace("'", ""), dat=dat, last=n + 1, first_roof=n + 2,
-           last_roof=n + 1 + len([e for e in engines if e != "pytorch"]))
+           last_roof=n + 1 + len([e for e in engines if e not in PEERS]))
     gp = os.path.join(out, "plots.gp")
     with open(gp, "w") as f:
         f.write(script)
