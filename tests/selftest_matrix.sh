@@ -8,7 +8,7 @@ set -eu
 clmsd=$1
 icd=$(mktemp -d)
 trap 'rm -rf "$icd"' EXIT
-missing=$(tests_dir=$(dirname "$0"); "$tests_dir/icds.sh" "$icd/vendors" pocl oclgrind rusticl)
+missing=$("$(dirname "$0")/icds.sh" "$icd/vendors" pocl oclgrind rusticl)
 [ -z "$missing" ] || echo "note: not installed, left out of the matrix: $missing"
 expect=$((4 - $(echo "$missing" | wc -w)))
 OCL_ICD_VENDORS=$icd/vendors POCL_DEVICES="pthread basic" RUSTICL_ENABLE=llvmpipe "$clmsd" selftest --all-devices \
