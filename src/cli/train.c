@@ -148,6 +148,8 @@ static void progress(uint32_t samples, int epoch, int epochs, const train_point 
 /* One iteration: the head's train step on batch `bi` of x, then the SGD update of W and b. */
 static int iterate(trainer *t, clmsd_head *head, cl_mem x, cl_mem y, size_t bi, int iteration)
 {
+    /* one loss slot per training iteration; the timing's iterations reuse them */
+    size_t slot = (size_t)iteration % (t->batches * (size_t)t->o->epochs);
     clmsd_head_args a = {.seed = t->o->seed,
                          .step = (uint64_t)iteration,
                          .x = x,
@@ -157,7 +159,7 @@ static int iterate(trainer *t, clmsd_head *head, cl_mem x, cl_mem y, size_t bi, 
                          .target = y,
                          .target_off = bi * t->B,
                          .loss = t->losses,
-                         .loss_off = (size_t)iteration,
+                         .loss_off = slot,
                          .dw = t->dw,
                          .dbias = t->db};
     if (check(clmsd_head_train_step(head, &a, 0, NULL, NULL), t, "clmsd_head_train_step"))
