@@ -31,6 +31,29 @@ static int fail_now(void)
     if (!real)                     \
     *(void **)&real = dlsym(RTLD_NEXT, #name)
 
+/* clRetainX and clReleaseX of a counted type: the count follows every successful call */
+#define COUNTED(X, type, live)           \
+    SHIM_API cl_int clRetain##X(type o)  \
+    {                                    \
+        REAL(clRetain##X);               \
+        cl_int e = real(o);              \
+        live += e == CL_SUCCESS;         \
+        return e;                        \
+    }                                    \
+    SHIM_API cl_int clRelease##X(type o) \
+    {                                    \
+        REAL(clRelease##X);              \
+        cl_int e = real(o);              \
+        live -= e == CL_SUCCESS;         \
+        return e;                        \
+    }
+
+COUNTED(MemObject, cl_mem, live_mem)
+COUNTED(Program, cl_program, live_programs)
+COUNTED(Kernel, cl_kernel, live_kernels)
+COUNTED(Context, cl_context, live_contexts)
+COUNTED(CommandQueue, cl_command_queue, live_queues)
+
 SHIM_API cl_mem clCreateBuffer(cl_context c, cl_mem_flags f, size_t size, void *host, cl_int *err)
 {
     REAL(clCreateBuffer);
@@ -42,22 +65,6 @@ SHIM_API cl_mem clCreateBuffer(cl_context c, cl_mem_flags f, size_t size, void *
     cl_mem m = real(c, f, size, host, err);
     live_mem += m != NULL;
     return m;
-}
-
-SHIM_API cl_int clRetainMemObject(cl_mem m)
-{
-    REAL(clRetainMemObject);
-    cl_int e = real(m);
-    live_mem += e == CL_SUCCESS;
-    return e;
-}
-
-SHIM_API cl_int clReleaseMemObject(cl_mem m)
-{
-    REAL(clReleaseMemObject);
-    cl_int e = real(m);
-    live_mem -= e == CL_SUCCESS;
-    return e;
 }
 
 SHIM_API cl_program clCreateProgramWithSource(cl_context c, cl_uint n, const char **s, const size_t *l, cl_int *err)
@@ -87,22 +94,6 @@ SHIM_API cl_program clCreateProgramWithBinary(cl_context c, cl_uint n, const cl_
     return p;
 }
 
-SHIM_API cl_int clRetainProgram(cl_program p)
-{
-    REAL(clRetainProgram);
-    cl_int e = real(p);
-    live_programs += e == CL_SUCCESS;
-    return e;
-}
-
-SHIM_API cl_int clReleaseProgram(cl_program p)
-{
-    REAL(clReleaseProgram);
-    cl_int e = real(p);
-    live_programs -= e == CL_SUCCESS;
-    return e;
-}
-
 SHIM_API cl_int clBuildProgram(cl_program p, cl_uint n, const cl_device_id *d, const char *o,
                                void(CL_CALLBACK *cb)(cl_program, void *), void *u)
 {
@@ -121,22 +112,6 @@ SHIM_API cl_kernel clCreateKernel(cl_program p, const char *name, cl_int *err)
     cl_kernel k = real(p, name, err);
     live_kernels += k != NULL;
     return k;
-}
-
-SHIM_API cl_int clRetainKernel(cl_kernel k)
-{
-    REAL(clRetainKernel);
-    cl_int e = real(k);
-    live_kernels += e == CL_SUCCESS;
-    return e;
-}
-
-SHIM_API cl_int clReleaseKernel(cl_kernel k)
-{
-    REAL(clReleaseKernel);
-    cl_int e = real(k);
-    live_kernels -= e == CL_SUCCESS;
-    return e;
 }
 
 SHIM_API cl_int clEnqueueNDRangeKernel(cl_command_queue q, cl_kernel k, cl_uint dims, const size_t *off,
@@ -179,22 +154,6 @@ SHIM_API cl_context clCreateContext(const cl_context_properties *p, cl_uint n, c
     return c;
 }
 
-SHIM_API cl_int clRetainContext(cl_context c)
-{
-    REAL(clRetainContext);
-    cl_int e = real(c);
-    live_contexts += e == CL_SUCCESS;
-    return e;
-}
-
-SHIM_API cl_int clReleaseContext(cl_context c)
-{
-    REAL(clReleaseContext);
-    cl_int e = real(c);
-    live_contexts -= e == CL_SUCCESS;
-    return e;
-}
-
 SHIM_API cl_command_queue clCreateCommandQueue(cl_context c, cl_device_id d, cl_command_queue_properties p, cl_int *err)
 {
     REAL(clCreateCommandQueue);
@@ -206,20 +165,4 @@ SHIM_API cl_command_queue clCreateCommandQueue(cl_context c, cl_device_id d, cl_
     cl_command_queue q = real(c, d, p, err);
     live_queues += q != NULL;
     return q;
-}
-
-SHIM_API cl_int clRetainCommandQueue(cl_command_queue q)
-{
-    REAL(clRetainCommandQueue);
-    cl_int e = real(q);
-    live_queues += e == CL_SUCCESS;
-    return e;
-}
-
-SHIM_API cl_int clReleaseCommandQueue(cl_command_queue q)
-{
-    REAL(clReleaseCommandQueue);
-    cl_int e = real(q);
-    live_queues -= e == CL_SUCCESS;
-    return e;
 }
