@@ -10,14 +10,11 @@ usage: python bench/jax_peer.py [--quick] [--shapes LIST] [--runs N] [--json FIL
 (JAX from PyPI in a virtual environment: bench/run.sh makes one, bench/.venv-jax, when missing.)
 """
 import argparse
-import json
-import statistics
-import time
 
 import jax
 import jax.numpy as jnp
 
-from peer_shapes import SHAPES
+from peer_common import record, selected, timed
 
 
 def losses(z, target, loss):
@@ -49,17 +46,6 @@ def make_ops(K, rates, loss, combine):
     return forward, train_step, predict
 
 
-def timed(fn, runs):
-    for _ in range(2):
-        jax.block_until_ready(fn())
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append((time.perf_counter() - start) * 1e3)
-    return min(times), statistics.median(times)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -70,9 +56,8 @@ def main():
     device = "JAX %s %s (XLA)" % (jax.__version__, jax.devices()[0].platform.upper())
     key = jax.random.PRNGKey(0)
     with open(args.json, "w") as out:
-        for name, K, B, H, C, loss, combine, rates, quick in SHAPES:
-            if (args.quick and not quick) or (args.shapes and name not in args.shapes.split(",")):
-                continue
+        for shape in selected(args.quick, args.shapes):
+            name, K, B, H, C, loss, combine, rates, _ = shape
             kx, kw, kt = jax.random.split(jax.random.fold_in(key, len(name)), 3)
             x = jax.random.normal(kx, (B, H), jnp.float32)
             w = jax.random.normal(kw, (C, H), jnp.float32) * 0.02
@@ -83,12 +68,8 @@ def main():
             for op, fn in (("forward", lambda: forward(w, b, x, target, step)),
                            ("train_step", lambda: train_step(w, b, x, target, step)),
                            ("predict", lambda: predict(w, b, x))):
-                lo, med = timed(fn, args.runs)
-                row = {"device": device, "driver": "jax " + jax.__version__, "kind": "head", "shape": name,
-                       "K": K, "B": B, "H": H, "C": C, "loss": loss, "combine": combine, "op": op,
-                       "engine": "jax", "runs": args.runs, "min_ms": lo, "median_ms": med}
-                out.write(json.dumps(row) + "\n")
-                print("  %-10s %-10s jax      min %9.3f ms  median %9.3f ms" % (name, op, lo, med), flush=True)
+                lo, med = timed(fn, args.runs, jax.block_until_ready)
+                record(out, device, "jax " + jax.__version__, "jax", shape, op, args.runs, lo, med)
 
 
 if __name__ == "__main__":

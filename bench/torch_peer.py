@@ -9,16 +9,13 @@ usage: /usr/bin/python3 bench/torch_peer.py [--quick] [--shapes LIST] [--runs N]
 (Debian: python3-torch and libopenblas0-pthread; the interpreter is Debian's /usr/bin/python3.)
 """
 import argparse
-import json
 import os
-import statistics
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from peer_shapes import SHAPES
+from peer_common import record, selected, timed
 
 
 class MultiSampleDropoutHead(nn.Module):
@@ -40,17 +37,6 @@ def loss_of(logits, target, loss, combine):
     return fn(torch.stack(logits).mean(0), target)
 
 
-def timed(fn, runs):
-    for _ in range(2):
-        fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return min(times), statistics.median(times)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -64,9 +50,8 @@ def main():
     device = "PyTorch %s CPU (%d threads, %s)" % (torch.__version__, args.threads,
                                                   "OpenBLAS" if "openblas" in torch.__config__.show().lower() else "BLAS")
     with open(args.json, "w") as out:
-        for name, K, B, H, C, loss, combine, rates, quick in SHAPES:
-            if (args.quick and not quick) or (args.shapes and name not in args.shapes.split(",")):
-                continue
+        for shape in selected(args.quick, args.shapes):
+            name, K, B, H, C, loss, combine, rates, _ = shape
             head = MultiSampleDropoutHead(H, C, rates).train()
             x = torch.randn(B, H, requires_grad=True)
             target = torch.randint(0, C, (B,)) if loss == "ce" else torch.rand(B, C)
@@ -88,11 +73,7 @@ def main():
 
             for op, fn in (("forward", forward), ("train_step", train_step), ("predict", predict)):
                 lo, med = timed(fn, args.runs)
-                row = {"device": device, "driver": "torch " + torch.__version__, "kind": "head", "shape": name,
-                       "K": K, "B": B, "H": H, "C": C, "loss": loss, "combine": combine, "op": op,
-                       "engine": "pytorch", "runs": args.runs, "min_ms": lo, "median_ms": med}
-                out.write(json.dumps(row) + "\n")
-                print("  %-10s %-10s pytorch  min %9.3f ms  median %9.3f ms" % (name, op, lo, med), flush=True)
+                record(out, device, "torch " + torch.__version__, "pytorch", shape, op, args.runs, lo, med)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,46 @@
+# SPDX-License-Identifier: MIT
+"""What the peers of clmsd-bench (bench/torch_peer.py, bench/jax_peer.py) share: its shapes
+(bench/bench.c), the way it times (2 warm-up runs, then the minimum and median of N runs), and its
+JSON lines."""
+import json
+import statistics
+import time
+
+# name, K, B, H, C, loss, combine, rates, in --quick
+SHAPES = [
+    ("kaggle-ce", 8, 32, 768, 30, "ce", "losses", [0.5] * 8, True),
+    ("quest", 5, 8, 1024, 30, "bce", "logits", [0.5] * 5, True),
+    ("token", 5, 4096, 768, 15, "ce", "losses", [0.1, 0.2, 0.3, 0.4, 0.5], False),
+    ("cifar", 8, 128, 512, 100, "ce", "losses", [0.5] * 8, False),
+    ("imagenet", 8, 256, 2048, 1000, "ce", "losses", [0.5] * 8, False),
+    ("binary", 16, 64, 1024, 2, "ce", "losses", [0.5] * 16, True),
+]
+
+
+def selected(quick, names):
+    """The shapes of a run: --quick ones only, and only those --shapes names (comma-separated)."""
+    for shape in SHAPES:
+        if (quick and not shape[8]) or (names and shape[0] not in names.split(",")):
+            continue
+        yield shape
+
+
+def timed(fn, runs, sync=lambda result: result):
+    """Minimum and median ms of `runs` calls after 2 warm-up calls; sync waits for a call's result."""
+    for _ in range(2):
+        sync(fn())
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        sync(fn())
+        times.append((time.perf_counter() - start) * 1e3)
+    return min(times), statistics.median(times)
+
+
+def record(out, device, driver, engine, shape, op, runs, lo, med):
+    """One JSON line as clmsd-bench writes it, and the line on stdout."""
+    name, K, B, H, C, loss, combine = shape[:7]
+    row = {"device": device, "driver": driver, "kind": "head", "shape": name, "K": K, "B": B, "H": H, "C": C,
+           "loss": loss, "combine": combine, "op": op, "engine": engine, "runs": runs, "min_ms": lo, "median_ms": med}
+    out.write(json.dumps(row) + "\n")
+    print("  %-10s %-10s %-8s min %9.3f ms  median %9.3f ms" % (name, op, engine, lo, med), flush=True)
