@@ -13,6 +13,10 @@
 /* Lanes of the canonical single-group reduction tree; any work-group size computes it. */
 #define CLMSD_REDUCE_GROUP 64
 
+/* Global batch rows per row block of canonical order v2: the long sums over rows (dW, db, the loss)
+ * sum each block on its own, then combine the blocks by a fixed tree (cl/clmsd_tree.h). */
+#define CLMSD_ROW_BLOCK 16
+
 /* Loss ids as the kernels read them: the values of the public clmsd_loss (checked in head.c). */
 #define CLMSD_KERNEL_LOSS_CE 0
 #define CLMSD_KERNEL_LOSS_BCE 1

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Canonical fp32 math of clmsd: exp, log, log1p and reciprocal made of IEEE fp32 add, multiply
- * and exact bit operations only, so that a kernel and the host reference compute the same bits on
- * every device (OpenCL lets exp, log and division be several ulp off, differently per vendor).
- * This one file is compiled as OpenCL C (embedded into the kernels) and as C11 (src/ref/head_exact.c);
- * both compile it without floating-point contraction. Accuracy: about 2 ulp. */
+/* Canonical fp32 math of clmsd: exp, log, log1p and reciprocal made of IEEE fp32 add, multiply,
+ * fused multiply-add and exact bit operations only, so that a kernel and the host reference compute
+ * the same bits on every device (OpenCL lets exp, log and division be several ulp off, differently
+ * per vendor; fma is correctly rounded in OpenCL C and in C99). This one file is compiled as OpenCL
+ * C (embedded into the kernels) and as C11 (src/ref/head_exact.c); both compile it without
+ * floating-point contraction, so every multiply-add is the explicit CLMSD_FMA it is written as
+ * (canonical order v2, docs/canonical-order.md). Accuracy: about 2 ulp. */
 #ifndef CLMSD_MATH_H
 #define CLMSD_MATH_H
 
@@ -14,6 +16,7 @@
 #define CLMSD_RINT(f) rint(f)
 #define CLMSD_FABS(f) fabs(f)
 #define CLMSD_FMAX(a, b) fmax(a, b)
+#define CLMSD_FMA(a, b, c) fma(a, b, c)
 #define CLMSD_UINT uint
 #else
 #include <math.h>
@@ -23,6 +26,7 @@
 #define CLMSD_RINT(f) rintf(f)
 #define CLMSD_FABS(f) fabsf(f) /* float, not double: the fp32 operations of the kernel */
 #define CLMSD_FMAX(a, b) fmaxf(a, b)
+#define CLMSD_FMA(a, b, c) fmaf(a, b, c) /* correctly rounded (C99), whatever the CPU has */
 #define CLMSD_UINT uint32_t
 static inline uint32_t clmsd_as_uint(float f)
 {
@@ -45,17 +49,17 @@ CLMSD_FN float clmsd_pow2i(int n) { return CLMSD_AS_FLOAT((CLMSD_UINT)(n + 127) 
 
 /* The arithmetic of e^x for x in range, written once for clmsd_exp and clmsd_exp16 so their lanes
  * take the same operations: x = n ln2 + r (Cody-Waite, ln2 split so n * hi is exact), and p = e^r
- * by a degree-7 polynomial. Declares n and p, of type T. */
-#define CLMSD_EXP_CORE(T, x, RINT, n, p)                     \
-    T n = RINT((x)*1.44269504f), p = 1.9875691500e-4f;       \
-    {                                                        \
-        T r_ = ((x)-n * 0.693359375f) - n * -2.12194440e-4f; \
-        p = p * r_ + 1.3981999507e-3f;                       \
-        p = p * r_ + 8.3334519073e-3f;                       \
-        p = p * r_ + 4.1665795894e-2f;                       \
-        p = p * r_ + 1.6666665459e-1f;                       \
-        p = p * r_ + 5.0000001201e-1f;                       \
-        p = p * (r_ * r_) + r_ + 1.0f;                       \
+ * by a degree-7 polynomial, Horner steps as fma. Declares n and p, of type T. */
+#define CLMSD_EXP_CORE(T, x, RINT, n, p)                                                   \
+    T n = RINT((x)*1.44269504f), p = 1.9875691500e-4f;                                     \
+    {                                                                                      \
+        T r_ = CLMSD_FMA(-n, (T)(-2.12194440e-4f), CLMSD_FMA(-n, (T)(0.693359375f), (x))); \
+        p = CLMSD_FMA(p, r_, (T)(1.3981999507e-3f));                                       \
+        p = CLMSD_FMA(p, r_, (T)(8.3334519073e-3f));                                       \
+        p = CLMSD_FMA(p, r_, (T)(4.1665795894e-2f));                                       \
+        p = CLMSD_FMA(p, r_, (T)(1.6666665459e-1f));                                       \
+        p = CLMSD_FMA(p, r_, (T)(5.0000001201e-1f));                                       \
+        p = CLMSD_FMA(p, r_ * r_, r_) + 1.0f;                                              \
     }
 
 /* e^x: the core above, then 2^n in two exact steps so that n = 128 does not overflow early. */
@@ -113,18 +117,18 @@ CLMSD_FN float clmsd_log(float x)
     }
     float z = m * m;
     float y = 7.0376836292e-2f;
-    y = y * m - 1.1514610310e-1f;
-    y = y * m + 1.1676998740e-1f;
-    y = y * m - 1.2420140846e-1f;
-    y = y * m + 1.4249322787e-1f;
-    y = y * m - 1.6668057665e-1f;
-    y = y * m + 2.0000714765e-1f;
-    y = y * m - 2.4999993993e-1f;
-    y = y * m + 3.3333331174e-1f;
+    y = CLMSD_FMA(y, m, -1.1514610310e-1f);
+    y = CLMSD_FMA(y, m, 1.1676998740e-1f);
+    y = CLMSD_FMA(y, m, -1.2420140846e-1f);
+    y = CLMSD_FMA(y, m, 1.4249322787e-1f);
+    y = CLMSD_FMA(y, m, -1.6668057665e-1f);
+    y = CLMSD_FMA(y, m, 2.0000714765e-1f);
+    y = CLMSD_FMA(y, m, -2.4999993993e-1f);
+    y = CLMSD_FMA(y, m, 3.3333331174e-1f);
     y = y * m * z;
-    y = y + e * -2.12194440e-4f;
-    y = y + -0.5f * z;
-    return (m + y) + e * 0.693359375f;
+    y = CLMSD_FMA(e, -2.12194440e-4f, y);
+    y = CLMSD_FMA(-0.5f, z, y);
+    return CLMSD_FMA(e, 0.693359375f, m + y);
 }
 
 /* 1/x for normal x > 0: a linear first guess on the mantissa, four Newton steps (4 -> 60 bits,
@@ -136,11 +140,11 @@ CLMSD_FN float clmsd_recip(float x)
     if (e < -125 || e > 125)
         return x == CLMSD_AS_FLOAT(0x7f800000u) ? 0.0f : CLMSD_AS_FLOAT(0x7f800000u) * x; /* inf, NaN */
     float m = CLMSD_AS_FLOAT((bits & 0x007fffffu) | 0x3f800000u);                         /* [1, 2) */
-    float r = 1.4117647f - 0.47058824f * m;
-    r = r * (2.0f - m * r);
-    r = r * (2.0f - m * r);
-    r = r * (2.0f - m * r);
-    r = r * (2.0f - m * r);
+    float r = CLMSD_FMA(-0.47058824f, m, 1.4117647f);
+    r = r * CLMSD_FMA(-m, r, 2.0f);
+    r = r * CLMSD_FMA(-m, r, 2.0f);
+    r = r * CLMSD_FMA(-m, r, 2.0f);
+    r = r * CLMSD_FMA(-m, r, 2.0f);
     return r * clmsd_pow2i(-e);
 }
 
@@ -158,7 +162,7 @@ CLMSD_FN float clmsd_log1p(float t)
         return t * (1.0f - s);
     }
     float u = 1.0f + t; /* u - 1 is exact; (t - (u - 1)) / u corrects the rounding of 1 + t */
-    return clmsd_log(u) + (t - (u - 1.0f)) * clmsd_recip(u);
+    return CLMSD_FMA(t - (u - 1.0f), clmsd_recip(u), clmsd_log(u));
 }
 
 /* The cross-entropy mean's scale 1 / (K' n) for n valid class ids, 0 when there is none: no
@@ -168,22 +172,23 @@ CLMSD_FN float clmsd_ce_scale(CLMSD_UINT valid, float kprime)
     return valid ? clmsd_recip((float)valid * kprime) : 0.0f;
 }
 
-/* The BCE-with-logits and MSE terms of one logit v against its target t: returns the unscaled
- * loss and writes its derivative d(loss)/dv to *d. BCE is max(v, 0) - v t + log(1 + exp(-|v|)),
- * stable for any v. The loss-rows kernel and the exact host reference both call these. */
-CLMSD_FN float clmsd_bce_term(float v, float t, float *d)
+/* The BCE-with-logits and MSE terms of one logit v against its target t, added to a row's running
+ * total: returns total + the unscaled loss and writes its derivative d(loss)/dv to *d. BCE is
+ * max(v, 0) - v t + log(1 + exp(-|v|)), stable for any v; MSE adds (v - t)^2 as one fma. The
+ * loss-rows kernel and the exact host reference both call these. */
+CLMSD_FN float clmsd_bce_add(float total, float v, float t, float *d)
 {
     float e = clmsd_exp(-CLMSD_FABS(v));
     float r = clmsd_recip(1.0f + e);
-    *d = (v >= 0.0f ? r : e * r) - t;
-    return (CLMSD_FMAX(v, 0.0f) - v * t) + clmsd_log1p(e);
+    *d = v >= 0.0f ? r - t : CLMSD_FMA(e, r, -t);
+    return total + (CLMSD_FMA(-v, t, CLMSD_FMAX(v, 0.0f)) + clmsd_log1p(e));
 }
 
-CLMSD_FN float clmsd_mse_term(float v, float t, float *d)
+CLMSD_FN float clmsd_mse_add(float total, float v, float t, float *d)
 {
     float diff = v - t;
     *d = diff + diff;
-    return diff * diff;
+    return CLMSD_FMA(diff, diff, total);
 }
 
 #endif

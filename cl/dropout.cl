@@ -2,7 +2,7 @@
 /* K-sample dropout on the clmsd-philox-v1 stream. One work-item per 8 consecutive Philox blocks
  * (32 elements, one vectorised Philox call per sample); dimension 1 is the sample k where samples
  * are independent. params holds K integer thresholds followed by K scales (float bits), both
- * computed on the host. */
+ * computed on the host. This is the CPU tiling; cl/dropout_gpu.cl gives one block to a work-item. */
 #pragma OPENCL FP_CONTRACT OFF
 
 /* The words of blocks q .. q+7 of sample k: words[j*8 + i] is word j of block q + i. */
@@ -54,7 +54,8 @@ __kernel void clmsd_dropout_mask(__global uchar *mask, ulong mask_off, __global 
         mk[w.r * cols + w.c] = CLMSD_WORD(words, q, w.e) >= threshold ? 1 : 0;
 }
 
-/* dx (+)= [scale *] sum_k keep_k s_k dy_k, summed in the canonical order k = 0, 1, ..., K-1.
+/* dx (+)= [scale *] sum_k keep_k s_k dy_k, in canonical order v2: from 0.0f, k = 0, 1, ..., K-1,
+ * acc = keep_k ? fma(dy_k, s_k, acc) : acc.
  * dy_k is at dy_off + k * dy_kstride: rows * ldy for dropout backward, 0 to broadcast one
  * matrix to every sample (the head's averaged mask and its gradient). */
 __kernel void clmsd_dropout_sum(__global const float *dy, ulong dy_off, ulong dy_kstride, ulong ldy, __global float *dx,
@@ -68,6 +69,8 @@ __kernel void clmsd_dropout_sum(__global const float *dy, ulong dy_off, ulong dy
     ulong q = first_quad + i;
     const clmsd_walk start = clmsd_walk_start(q, 8, rows, cols, row_offset);
     float acc[32];
+    for (int j = 0; j < 32; ++j)
+        acc[j] = -0.0f;
     for (uint k = 0; k < samples; ++k) {
         uint words[32];
         clmsd_words32(seed, step, k, q, words);
@@ -76,8 +79,8 @@ __kernel void clmsd_dropout_sum(__global const float *dy, ulong dy_off, ulong dy
         __global const float *dyk = dy + dy_off + (ulong)k * dy_kstride;
         int j = 0;
         for (clmsd_walk w = start; w.e < w.stop; clmsd_walk_next(&w, cols), ++j) {
-            float t = CLMSD_WORD(words, q, w.e) >= threshold ? dyk[w.r * ldy + w.c] * s : 0.0f;
-            acc[j] = k == 0 ? t : acc[j] + t;
+            if (CLMSD_WORD(words, q, w.e) >= threshold)
+                acc[j] = fma(dyk[w.r * ldy + w.c], s, acc[j]);
         }
     }
     int j = 0;

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* The fused engine: the head's GEMMs with the dropout masks regenerated from the stream inside
  * them, so the K dropped copies of X are never written. Every output is one work-item's
- * sequential sum in the canonical order of docs/canonical-order.md, with FP_CONTRACT OFF; vector
+ * sum in canonical order v2 of docs/canonical-order.md (explicit fma, FP_CONTRACT OFF); vector
  * types only run independent outputs side by side. The result depends on the sizes only, never on
  * the device, the work-group size or the vector width, and equals clmsd_ref_head_exact_* on the
  * host bit for bit.
+ *
+ * This is the CPU tiling (pocl: wide vectors, few work-items, long loops); cl/fused_gpu.cl is the
+ * GPU tiling of the same sums, to the same bits.
  *
  * Rows are stacked: row n = k*B + b holds sample k of batch row b. W is read transposed and padded
  * (WT [H, CP]) and G has CP columns, so a tile of classes is one contiguous vector load. CP is a
@@ -86,7 +89,7 @@ inline clmsd_float32 clmsd_drop_run32(clmsd_float32 v, clmsd_run32 u, uint thres
     return r;
 }
 
-/* Z[k*B + b, c] = sum_h xd_k[b, h] * W[c, h], h ascending from 0.0f, for a tile of classes and up
+/* Z[k*B + b, c] = sum_h xd_k[b, h] * W[c, h], an fma chain h ascending from 0.0f, for a tile of classes and up
  * to 2 samples of one batch row; masked = 0: x itself, one sample. The masked path works in runs
  * of 32 elements: the dropped values of both samples are made with 8-wide compares and selects
  * first, so the inner loop is only broadcasts and multiply-adds, and its 8 accumulators and 4
@@ -105,13 +108,13 @@ __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global 
     uint nk = min((uint)CLMSD_LOGIT_SAMPLES, samples - k0);
     __global const float *xr = x + x_off + b * features;
     __global const float *wr = wt + wt_off + c0;
-    float16 a00 = 0.0f, a01 = 0.0f, a10 = 0.0f, a11 = 0.0f;
+    float16 a00 = -0.0f, a01 = -0.0f, a10 = -0.0f, a11 = -0.0f;
     if (!masked) {
         for (ulong h = 0; h < features; ++h) {
             float v = xr[h];
-            a00 = a00 + v * vload16(0, wr + h * cpad);
+            a00 = fma((float16)v, vload16(0, wr + h * cpad), a00);
             if (wide)
-                a01 = a01 + v * vload16(0, wr + h * cpad + 16);
+                a01 = fma((float16)v, vload16(0, wr + h * cpad + 16), a01);
         }
     } else {
         uint t0 = params[k0], t1 = nk > 1 ? params[k0 + 1] : 0xffffffffu;
@@ -133,10 +136,12 @@ __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global 
                 uint t = (uint)(e - 4 * q);
                 float v0 = xd[0][t], v1 = xd[1][t];
                 float16 w0 = vload16(0, wr + h * cpad);
-                a00 = a00 + v0 * w0, a10 = a10 + v1 * w0;
+                a00 = fma((float16)v0, w0, a00);
+                a10 = fma((float16)v1, w0, a10);
                 if (wide) {
                     float16 w1 = vload16(0, wr + h * cpad + 16);
-                    a01 = a01 + v0 * w1, a11 = a11 + v1 * w1;
+                    a01 = fma((float16)v0, w1, a01);
+                    a11 = fma((float16)v1, w1, a11);
                 }
             }
         }
@@ -152,51 +157,59 @@ inline float4 clmsd_load4(__global const float *p, uint n)
     return n == 4 ? vload4(0, p) : (float4)(p[0], n > 1 ? p[1] : 0.0f, n > 2 ? p[2] : 0.0f, 0.0f);
 }
 
-/* db[c] (+)= sum over rows n ascending of G[n, c], for the `count` classes of one tile: the order
- * of clmsd_head_bias_grad, 16 classes per vector */
-inline void clmsd_bias_grad_tile(__global const float *g, ulong ldg, ulong rows, uint count, __global float *db,
-                                 int accumulate)
+/* The v2 block sums of G's columns over batch rows [lo, hi) (b ascending, then k) for the `count`
+ * classes of one tile, 16 classes per vector, stored to out[0 .. count-1] */
+inline void clmsd_bias_block_tile(__global const float *g, ulong ldg, ulong batch, uint samples, ulong lo, ulong hi,
+                                  uint count, __global float *out)
 {
-    float16 lo = 0.0f, hi = 0.0f;
-    for (ulong n = 0; n < rows; ++n) {
-        lo = lo + vload16(0, g + n * ldg);
-        if (count > 16)
-            hi = hi + vload16(1, g + n * ldg);
-    }
-    float out[CLMSD_CLASS_TILE];
-    vstore16(lo, 0, out);
-    vstore16(hi, 1, out);
+    float16 s0 = -0.0f, s1 = -0.0f;
+    for (ulong b = lo; b < hi; ++b)
+        for (uint k = 0; k < samples; ++k) {
+            __global const float *gr = g + ((ulong)k * batch + b) * ldg;
+            s0 = s0 + vload16(0, gr);
+            if (count > 16)
+                s1 = s1 + vload16(1, gr);
+        }
+    float v[CLMSD_CLASS_TILE];
+    vstore16(s0, 0, v);
+    vstore16(s1, 1, v);
     for (uint c = 0; c < count; ++c)
-        db[c] = accumulate ? db[c] + out[c] : out[c];
+        out[c] = v[c];
 }
 
-/* dW[c, h] (+)= sum over b ascending, then k ascending, of G[k*B + b, c] * xd_k[b, h]
- * (averaged: sum over b of G[b, c] * Xbar[b, h]). One work-item owns a tile of classes by 4
- * consecutive features, and draws the stream words of its 4 features for 8 samples at once. */
+/* The v2 block sums of dW: part[s * count + c*H + h] = sum over the block's batch rows b
+ * ascending, then k ascending, of G[k*B + b, c] * xd_k[b, h] as an fma chain from 0.0f (averaged:
+ * G[b, c] * Xbar[b, h]); with db, part[s * count + C*H + c] likewise of G[k*B + b, c]. The tree
+ * (clmsd_block_tree) then combines the blocks. One work-item owns block s, a tile of classes and
+ * 4 consecutive features, and draws the stream words of its 4 features for 8 samples at once. */
 __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __global const float *x, ulong x_off,
-                             __global float *dw, ulong dw_off, ulong batch, ulong features, uint classes, uint samples,
-                             int averaged, __global const uint *params, ulong row_offset, ulong seed, ulong step,
-                             int accumulate, __global float *db, ulong db_off, ulong rows)
+                             __global float *part, ulong part_off, ulong count, ulong batch, ulong features,
+                             uint classes, uint samples, int averaged, __global const uint *params, ulong row_offset,
+                             ulong seed, ulong step, int with_db)
 {
-    ulong quads = (features + 3) / 4, i = get_global_id(0), ct = i / quads;
-    if (ct * CLMSD_CLASS_TILE >= classes)
+    ulong quads = (features + 3) / 4, tiles = (classes + CLMSD_CLASS_TILE - 1) / CLMSD_CLASS_TILE;
+    ulong i = get_global_id(0), blk = i / (quads * tiles), ct = i / quads % tiles;
+    if (blk >= clmsd_block_count(row_offset, batch))
         return;
-    ulong h0 = (i % quads) * 4;
+    ulong h0 = (i % quads) * 4, lo, hi;
+    clmsd_block_rows(row_offset, batch, blk, &lo, &hi);
     uint c0 = (uint)ct * CLMSD_CLASS_TILE, nh = (uint)min((ulong)4, features - h0);
     bool wide = ldg >= CLMSD_CLASS_TILE;
-    float16 a00 = 0.0f, a01 = 0.0f, a10 = 0.0f, a11 = 0.0f, a20 = 0.0f, a21 = 0.0f, a30 = 0.0f, a31 = 0.0f;
+    float16 a00 = -0.0f, a01 = -0.0f, a10 = -0.0f, a11 = -0.0f, a20 = -0.0f, a21 = -0.0f, a30 = -0.0f, a31 = -0.0f;
     /* the 4 features of the quad take G's row gr times the 4 lanes of v (AVX2 spills some of the
      * 16 accumulators; tiles that fit draw each stream word twice: docs/benchmarks.md) */
-#define CLMSD_DW_ACCUMULATE(v, gr)                                                                              \
-    {                                                                                                           \
-        float16 g0 = vload16(0, (gr) + c0);                                                                     \
-        a00 = a00 + (v).s0 * g0, a10 = a10 + (v).s1 * g0, a20 = a20 + (v).s2 * g0, a30 = a30 + (v).s3 * g0;     \
-        if (wide) {                                                                                             \
-            float16 g1 = vload16(1, (gr) + c0);                                                                 \
-            a01 = a01 + (v).s0 * g1, a11 = a11 + (v).s1 * g1, a21 = a21 + (v).s2 * g1, a31 = a31 + (v).s3 * g1; \
-        }                                                                                                       \
+#define CLMSD_DW_ACCUMULATE(v, gr)                                                        \
+    {                                                                                     \
+        float16 g0 = vload16(0, (gr) + c0);                                               \
+        a00 = fma((float16)((v).s0), g0, a00), a10 = fma((float16)((v).s1), g0, a10);     \
+        a20 = fma((float16)((v).s2), g0, a20), a30 = fma((float16)((v).s3), g0, a30);     \
+        if (wide) {                                                                       \
+            float16 g1 = vload16(1, (gr) + c0);                                           \
+            a01 = fma((float16)((v).s0), g1, a01), a11 = fma((float16)((v).s1), g1, a11); \
+            a21 = fma((float16)((v).s2), g1, a21), a31 = fma((float16)((v).s3), g1, a31); \
+        }                                                                                 \
     }
-    for (ulong b = 0; b < batch; ++b) {
+    for (ulong b = lo; b < hi; ++b) {
         float4 xv = clmsd_load4(x + x_off + b * features + h0, nh);
         if (averaged) {
             CLMSD_DW_ACCUMULATE(xv, g + g_off + b * ldg)
@@ -240,18 +253,18 @@ __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __
     float out[4][CLMSD_CLASS_TILE];
     vstore16(a00, 0, out[0]), vstore16(a01, 1, out[0]), vstore16(a10, 0, out[1]), vstore16(a11, 1, out[1]);
     vstore16(a20, 0, out[2]), vstore16(a21, 1, out[2]), vstore16(a30, 0, out[3]), vstore16(a31, 1, out[3]);
+    __global float *pb = part + part_off + blk * count;
     for (uint j = 0; j < nh; ++j)
-        for (uint c = 0; c < CLMSD_CLASS_TILE && c0 + c < classes; ++c) {
-            __global float *o = dw + dw_off + (ulong)(c0 + c) * features + h0 + j;
-            *o = accumulate ? *o + out[j][c] : out[j][c];
-        }
-    if (db && h0 == 0) /* the bias gradient of the tile, rather than a launch of its own */
-        clmsd_bias_grad_tile(g + g_off + c0, ldg, rows, min((uint)CLMSD_CLASS_TILE, classes - c0), db + db_off + c0,
-                             accumulate);
+        for (uint c = 0; c < CLMSD_CLASS_TILE && c0 + c < classes; ++c)
+            pb[(ulong)(c0 + c) * features + h0 + j] = out[j][c];
+    if (with_db && h0 == 0) /* the bias gradient's block sums of the tile, rather than a launch of their own */
+        clmsd_bias_block_tile(g + g_off + c0, ldg, batch, averaged ? 1 : samples, lo, hi,
+                              min((uint)CLMSD_CLASS_TILE, classes - c0), pb + (ulong)classes * features + c0);
 }
 
-/* dX[b, h] (+)= sum over k ascending of keep_k s_k t_k, t_k = sum_c G[k*B + b, c] W[c, h] (c
- * ascending from 0.0f); averaged: one t from G[b] for every k, and the sum times 1/K. One
+/* dX[b, h] (+)= sum over k ascending of keep_k s_k t_k, t_k = sum_c G[k*B + b, c] W[c, h] (an
+ * fma chain, c ascending from 0.0f); the k sum from 0.0f, acc = keep_k ? fma(t_k, s_k, acc) : acc;
+ * averaged: one t from G[b] for every k, and the sum times 1/K. One
  * work-item owns one run of 32 stream elements of one row (runs_per_row of them per row: the
  * first and last may be partial when rows do not start on a block), so each Philox call serves
  * 32 features of one sample, and t, the sum and the W^T loads stay in 12 AVX registers. */
@@ -267,21 +280,23 @@ __kernel void clmsd_fused_dx(__global const float *g, ulong g_off, ulong ldg, __
     if (at >= e1)
         return;
     clmsd_float32 t, acc;
+    acc.lo = acc.hi = -0.0f;
     for (uint k = 0; k < samples; ++k) {
         if (k == 0 || !averaged) {
             __global const float *gr = g + g_off + ((averaged ? 0 : (ulong)k * batch) + b) * ldg;
-            t.lo = t.hi = 0.0f;
+            t.lo = t.hi = -0.0f;
             for (uint c = 0; c < classes; ++c) {
                 clmsd_float32 wv = clmsd_load_run32(w + w_off + (ulong)c * features, at, e0, e1);
                 float gc = gr[c];
-                t.lo = t.lo + gc * wv.lo;
-                t.hi = t.hi + gc * wv.hi;
+                t.lo = fma((float16)gc, wv.lo, t.lo);
+                t.hi = fma((float16)gc, wv.hi, t.hi);
             }
         }
-        clmsd_float32 term =
-            clmsd_drop_run32(t, clmsd_stream_run32(seed, step, k, (uint)q), params[k], as_float(params[samples + k]));
-        acc.lo = k == 0 ? term.lo : acc.lo + term.lo;
-        acc.hi = k == 0 ? term.hi : acc.hi + term.hi;
+        clmsd_run32 u = clmsd_stream_run32(seed, step, k, (uint)q);
+        uint threshold = params[k];
+        float16 sk = as_float(params[samples + k]);
+        acc.lo = select(acc.lo, fma(t.lo, sk, acc.lo), u.lo >= (uint16)threshold);
+        acc.hi = select(acc.hi, fma(t.hi, sk, acc.hi), u.hi >= (uint16)threshold);
     }
     if (averaged) {
         acc.lo = acc.lo * inv_samples;

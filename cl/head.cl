@@ -88,7 +88,7 @@ __kernel void clmsd_head_loss_rows(__global const float *z, ulong z_off, ulong r
             m = fmax(m, clmsd_logit(z, zr, c, bias, bias_off, has_bias));
         /* the exps 16 classes at a time (clmsd_exp16: the same bits as clmsd_exp), summed in
          * class order; kept in G for the gradient rather than computed twice */
-        float sum = 0.0f;
+        float sum = -0.0f;
         for (uint c0 = 0; c0 < classes; c0 += 16) {
             float v[16];
             for (uint j = 0; j < 16; ++j)
@@ -110,48 +110,59 @@ __kernel void clmsd_head_loss_rows(__global const float *z, ulong z_off, ulong r
         }
         return;
     }
-    float total = 0.0f;
+    float total = -0.0f;
     for (uint c = 0; c < classes; ++c) {
         float v = clmsd_logit(z, zr, c, bias, bias_off, has_bias);
-        float t = as_float(target[target_off + b * classes + c]);
-        float d, l = loss_kind == CLMSD_KERNEL_LOSS_BCE ? clmsd_bce_term(v, t, &d) : clmsd_mse_term(v, t, &d);
-        total = total + l;
+        float t = as_float(target[target_off + b * classes + c]), d;
+        total = loss_kind == CLMSD_KERNEL_LOSS_BCE ? clmsd_bce_add(total, v, t, &d) : clmsd_mse_add(total, v, t, &d);
         if (grad)
             gr[c] = d * scale;
     }
     rowloss[rowloss_off + n] = total;
 }
 
-/* loss = sum(rowloss) * (CE: clmsd_ce_scale(valid ids), else scale); ignored = B - valid ids (CE).
- * One work-group of any size. */
-__kernel void clmsd_head_reduce_loss(__global const float *rowloss, ulong rowloss_off, ulong rows, ulong batch,
-                                     int loss_kind, float scale, __global const uint *counter, ulong counter_off,
-                                     float kprime, __global float *loss, ulong loss_off, __global uint *ignored,
-                                     ulong ignored_off)
+/* The v2 block sum of one column of a [K' B, ld] matrix of stacked rows (row k*B + b): the
+ * call's block s, its batch rows ascending and, within each, the samples k ascending. */
+inline float clmsd_block_column_sum(__global const float *m, ulong ld, ulong batch, ulong samples, ulong row_offset,
+                                    ulong s)
 {
-    __local float part[CLMSD_REDUCE_GROUP];
+    ulong lo, hi;
+    clmsd_block_rows(row_offset, batch, s, &lo, &hi);
+    float acc = -0.0f;
+    for (ulong b = lo; b < hi; ++b)
+        for (ulong k = 0; k < samples; ++k)
+            acc = acc + m[(k * batch + b) * ld];
+    return acc;
+}
+
+/* loss = the v2 sum of the row losses (blocks of batch rows, then the tree) times the scale (CE:
+ * clmsd_ce_scale(valid ids)); ignored = B - valid ids (CE). One work-group of any size: its
+ * work-items sum blocks into part[0 .. blocks-1], then work-item 0 walks the tree. */
+__kernel void clmsd_head_reduce_loss(__global const float *rowloss, ulong rowloss_off, ulong rows, ulong batch,
+                                     ulong row_offset, __global float *part, ulong part_off, int loss_kind, float scale,
+                                     __global const uint *counter, ulong counter_off, float kprime,
+                                     __global float *loss, ulong loss_off, __global uint *ignored, ulong ignored_off)
+{
     uint lid = (uint)get_local_id(0), size = (uint)get_local_size(0);
-    for (uint lane = lid; lane < CLMSD_REDUCE_GROUP; lane += size) {
-        float acc = 0.0f;
-        for (ulong n = lane; n < rows; n += CLMSD_REDUCE_GROUP)
-            acc = acc + rowloss[rowloss_off + n];
-        part[lane] = acc;
-    }
-    CLMSD_TREE_REDUCE(part, lid, size)
+    ulong blocks = clmsd_block_count(row_offset, batch);
+    for (ulong s = lid; s < blocks; s += size)
+        part[part_off + s] = clmsd_block_column_sum(rowloss + rowloss_off, 1, batch, rows / batch, row_offset, s);
+    barrier(CLK_GLOBAL_MEM_FENCE);
     if (lid != 0)
         return;
+    float sum = clmsd_tree_sum(part + part_off, 1, clmsd_first_block(row_offset), blocks);
     uint valid = (uint)batch;
     if (loss_kind == CLMSD_KERNEL_LOSS_CE) {
         valid = counter[counter_off];
         scale = clmsd_ce_scale(valid, kprime);
     }
     if (loss)
-        loss[loss_off] = part[0] * scale;
+        loss[loss_off] = sum * scale;
     if (ignored)
         ignored[ignored_off] = (uint)batch - valid;
 }
 
-/* out[b, c] = (sum_k Z[k*B + b, c]) * inv_samples + bias[c] */
+/* out[b, c] = (sum_k Z[k*B + b, c]) * inv_samples + bias[c], the last two as one fma */
 __kernel void clmsd_head_mean_logits(__global const float *z, ulong z_off, ulong batch, uint classes, uint samples,
                                      float inv_samples, __global const float *bias, ulong bias_off, int has_bias,
                                      __global float *out, ulong out_off)
@@ -163,19 +174,36 @@ __kernel void clmsd_head_mean_logits(__global const float *z, ulong z_off, ulong
     float acc = z[z_off + i];
     for (uint k = 1; k < samples; ++k)
         acc = acc + z[z_off + (ulong)k * batch * classes + i];
-    acc = acc * inv_samples;
-    out[out_off + i] = has_bias ? acc + bias[bias_off + c] : acc;
+    out[out_off + i] = has_bias ? fma(acc, inv_samples, bias[bias_off + c]) : acc * inv_samples;
 }
 
-/* db[c] (+)= sum_n G[n, c], rows in order */
-__kernel void clmsd_head_bias_grad(__global const float *g, ulong g_off, ulong ldg, ulong rows, uint classes,
+/* The v2 tree over the call's blocks of n1 + n2 outputs, in place in part (block s of output o at
+ * part[s * stride + o]): the first n1 go to out1[o], the next n2 to out2[o - n1]. */
+__kernel void clmsd_block_tree(__global float *part, ulong part_off, ulong stride, ulong first_block, ulong blocks,
+                               __global float *out1, ulong out1_off, ulong n1, __global float *out2, ulong out2_off,
+                               ulong n2, int accumulate)
+{
+    ulong o = get_global_id(0);
+    if (o >= n1 + n2)
+        return;
+    float v = clmsd_tree_sum(part + part_off + o, stride, first_block, blocks);
+    __global float *out = o < n1 ? out1 + out1_off + o : out2 + out2_off + (o - n1);
+    *out = accumulate ? *out + v : v;
+}
+
+/* db[c] (+)= the v2 sum of G[:, c]: one work-item per class sums the blocks into
+ * part[s * classes + c], then walks the tree */
+__kernel void clmsd_head_bias_grad(__global const float *g, ulong g_off, ulong ldg, ulong rows, ulong batch,
+                                   ulong row_offset, uint classes, __global float *part, ulong part_off,
                                    __global float *db, ulong db_off, int accumulate)
 {
     uint c = (uint)get_global_id(0);
     if (c >= classes)
         return;
-    float acc = 0.0f;
-    for (ulong n = 0; n < rows; ++n)
-        acc = acc + g[g_off + n * ldg + c];
+    ulong blocks = clmsd_block_count(row_offset, batch);
+    __global float *p = part + part_off + c;
+    for (ulong s = 0; s < blocks; ++s)
+        p[s * classes] = clmsd_block_column_sum(g + g_off + c, ldg, batch, rows / batch, row_offset, s);
+    float acc = clmsd_tree_sum(p, classes, clmsd_first_block(row_offset), blocks);
     db[db_off + c] = accumulate ? db[db_off + c] + acc : acc;
 }

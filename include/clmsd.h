@@ -102,6 +102,10 @@ CLMSD_API cl_context clmsd_context_cl_context(const clmsd_context *ctx);
 CLMSD_API cl_command_queue clmsd_context_queue(const clmsd_context *ctx);
 CLMSD_API cl_device_id clmsd_context_device(const clmsd_context *ctx);
 CLMSD_API const char *clmsd_context_device_name(const clmsd_context *ctx);
+/* The kernels' shape on this context: "gpu" (many work-items, few registers each) on GPUs, "cpu"
+ * (wide vectors, few work-items) elsewhere; $CLMSD_TILING=cpu|gpu at context creation forces
+ * either on any device. Both give the same bits (canonical order v2, docs/canonical-order.md). */
+CLMSD_API const char *clmsd_context_tiling(const clmsd_context *ctx);
 
 /* ------------------------------------------------------------------------------------------------
  * Dropout with K samples on the clmsd-philox-v1 stream (docs/rng.md)

@@ -15,6 +15,23 @@ static clmsd_context *context_alloc(void)
     return ctx;
 }
 
+/* The kernels' tiling: $CLMSD_TILING (cpu or gpu) when set, else GPU tiling on GPUs. Either gives
+ * the same bits (canonical order v2); the choice is only about speed. */
+static clmsd_status choose_tiling(cl_device_id device, bool *gpu)
+{
+    const char *env = getenv("CLMSD_TILING");
+    if (env && *env) {
+        if (strcmp(env, "cpu") && strcmp(env, "gpu"))
+            return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "$CLMSD_TILING is \"%s\": use cpu or gpu", env);
+        *gpu = !strcmp(env, "gpu");
+        return CLMSD_SUCCESS;
+    }
+    cl_device_type type = 0;
+    clGetDeviceInfo(device, CL_DEVICE_TYPE, sizeof type, &type, NULL);
+    *gpu = (type & CL_DEVICE_TYPE_GPU) != 0;
+    return CLMSD_SUCCESS;
+}
+
 static void read_device(clmsd_context *ctx)
 {
     char name[128] = "", platform[128] = "";
@@ -39,12 +56,16 @@ clmsd_status clmsd_context_create(const char *device, clmsd_context **out)
     *out = NULL;
     cl_platform_id platform;
     cl_device_id dev;
+    bool gpu_tiling;
     clmsd_status st = clmsd__find_device(device, &platform, &dev);
+    if (st == CLMSD_SUCCESS)
+        st = choose_tiling(dev, &gpu_tiling);
     if (st != CLMSD_SUCCESS)
         return st;
     clmsd_context *ctx = context_alloc();
     if (!ctx)
         return CLMSD_ERROR_OUT_OF_MEMORY;
+    ctx->gpu_tiling = gpu_tiling;
     ctx->platform = platform;
     ctx->device = dev;
     read_device(ctx);
@@ -81,9 +102,14 @@ clmsd_status clmsd_context_create_from_queue(cl_command_queue queue, clmsd_conte
     if (err != CL_SUCCESS)
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "clGetCommandQueueInfo on the queue failed: %s (%d)",
                            clmsd__cl_error_name(err), (int)err);
+    bool gpu_tiling;
+    clmsd_status st = choose_tiling(device, &gpu_tiling);
+    if (st != CLMSD_SUCCESS)
+        return st;
     clmsd_context *ctx = context_alloc();
     if (!ctx)
         return CLMSD_ERROR_OUT_OF_MEMORY;
+    ctx->gpu_tiling = gpu_tiling;
     clGetDeviceInfo(device, CL_DEVICE_PLATFORM, sizeof ctx->platform, &ctx->platform, NULL);
     clRetainCommandQueue(queue);
     clRetainContext(context);
@@ -116,6 +142,7 @@ cl_context clmsd_context_cl_context(const clmsd_context *ctx) { return ctx ? ctx
 cl_command_queue clmsd_context_queue(const clmsd_context *ctx) { return ctx ? ctx->queue : NULL; }
 cl_device_id clmsd_context_device(const clmsd_context *ctx) { return ctx ? ctx->device : NULL; }
 const char *clmsd_context_device_name(const clmsd_context *ctx) { return ctx ? ctx->device_name : ""; }
+const char *clmsd_context_tiling(const clmsd_context *ctx) { return !ctx ? "" : ctx->gpu_tiling ? "gpu" : "cpu"; }
 
 clmsd_status clmsd__set_args(clmsd_context *ctx, clmsd__kernel_id id, const clmsd__arg *args, size_t count)
 {

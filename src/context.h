@@ -21,6 +21,13 @@ typedef enum clmsd__kernel_id {
     CLMSD__K_FUSED_LOGITS,
     CLMSD__K_FUSED_DW,
     CLMSD__K_FUSED_DX,
+    CLMSD__K_BLOCK_TREE,
+    CLMSD__K_DROPOUT_FORWARD_GPU,
+    CLMSD__K_DROPOUT_MASK_GPU,
+    CLMSD__K_DROPOUT_SUM_GPU,
+    CLMSD__K_FUSED_LOGITS_GPU,
+    CLMSD__K_FUSED_DW_GPU,
+    CLMSD__K_FUSED_DX_GPU,
     CLMSD__K_COUNT
 } clmsd__kernel_id;
 
@@ -37,6 +44,7 @@ struct clmsd_context {
     size_t local_multiple[CLMSD__K_COUNT]; /* its preferred work-group size multiple */
     cl_uint num_args[CLMSD__K_COUNT];      /* CL_KERNEL_NUM_ARGS of each kernel */
     cl_uint compute_units;
+    bool gpu_tiling;   /* the kernels' shape: GPU tiling on GPUs, CPU tiling elsewhere; $CLMSD_TILING forces */
     bool used_clblast; /* CLBlast has programs of this context in its cache */
     char *error;       /* last error message (heap; may hold a build log) */
 };

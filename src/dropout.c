@@ -41,6 +41,18 @@ static clmsd_status make_params(clmsd_context *ctx, const clmsd__stream *s, cons
     return err == CL_SUCCESS ? CLMSD_SUCCESS : clmsd__fail_cl(ctx, err, "clCreateBuffer (dropout rates)");
 }
 
+/* A dropout kernel in the context's tiling, and its work-items per sample: the CPU tiling gives a
+ * work-item 8 Philox blocks, the GPU tiling one. */
+static clmsd__kernel_id tiled(const clmsd_context *ctx, clmsd__kernel_id cpu, clmsd__kernel_id gpu)
+{
+    return ctx->gpu_tiling ? gpu : cpu;
+}
+
+static size_t work_items(const clmsd_context *ctx, const clmsd__stream *s)
+{
+    return ctx->gpu_tiling ? s->quads : (s->quads + 7) / 8;
+}
+
 /* the stream's arguments, in the order every dropout kernel takes them */
 #define STREAM_ARGS(s)                                                                                   \
     CLMSD__U32((s)->samples), CLMSD__U64((s)->rows), CLMSD__U64((s)->cols), CLMSD__U64((s)->row_offset), \
@@ -49,29 +61,31 @@ static clmsd_status make_params(clmsd_context *ctx, const clmsd__stream *s, cons
 clmsd_status clmsd__enqueue_dropout_forward(clmsd_context *ctx, const clmsd__stream *s, cl_mem params, cl_mem x,
                                             size_t x_off, size_t ldx, cl_mem y, size_t y_off, size_t ldy)
 {
-    clmsd_status st =
-        CLMSD__SET_ARGS(ctx, CLMSD__K_DROPOUT_FORWARD, CLMSD__MEM(x), CLMSD__U64(x_off), CLMSD__U64(ldx), CLMSD__MEM(y),
-                        CLMSD__U64(y_off), CLMSD__U64(ldy), CLMSD__MEM(params), STREAM_ARGS(s));
-    return st ? st : clmsd__launch(ctx, CLMSD__K_DROPOUT_FORWARD, (s->quads + 7) / 8, s->samples);
+    clmsd__kernel_id id = tiled(ctx, CLMSD__K_DROPOUT_FORWARD, CLMSD__K_DROPOUT_FORWARD_GPU);
+    clmsd_status st = CLMSD__SET_ARGS(ctx, id, CLMSD__MEM(x), CLMSD__U64(x_off), CLMSD__U64(ldx), CLMSD__MEM(y),
+                                      CLMSD__U64(y_off), CLMSD__U64(ldy), CLMSD__MEM(params), STREAM_ARGS(s));
+    return st ? st : clmsd__launch(ctx, id, work_items(ctx, s), s->samples);
 }
 
 clmsd_status clmsd__enqueue_dropout_sum(clmsd_context *ctx, const clmsd__stream *s, cl_mem params, cl_mem dy,
                                         size_t dy_off, size_t dy_kstride, size_t ldy, cl_mem dx, size_t dx_off,
                                         size_t ldx, float scale, int apply_scale, int accumulate)
 {
+    clmsd__kernel_id id = tiled(ctx, CLMSD__K_DROPOUT_SUM, CLMSD__K_DROPOUT_SUM_GPU);
     clmsd_status st =
-        CLMSD__SET_ARGS(ctx, CLMSD__K_DROPOUT_SUM, CLMSD__MEM(dy), CLMSD__U64(dy_off), CLMSD__U64(dy_kstride),
-                        CLMSD__U64(ldy), CLMSD__MEM(dx), CLMSD__U64(dx_off), CLMSD__U64(ldx), CLMSD__MEM(params),
-                        STREAM_ARGS(s), CLMSD__F32(scale), CLMSD__I32(apply_scale), CLMSD__I32(accumulate));
-    return st ? st : clmsd__launch(ctx, CLMSD__K_DROPOUT_SUM, (s->quads + 7) / 8, 0);
+        CLMSD__SET_ARGS(ctx, id, CLMSD__MEM(dy), CLMSD__U64(dy_off), CLMSD__U64(dy_kstride), CLMSD__U64(ldy),
+                        CLMSD__MEM(dx), CLMSD__U64(dx_off), CLMSD__U64(ldx), CLMSD__MEM(params), STREAM_ARGS(s),
+                        CLMSD__F32(scale), CLMSD__I32(apply_scale), CLMSD__I32(accumulate));
+    return st ? st : clmsd__launch(ctx, id, work_items(ctx, s), 0);
 }
 
 static clmsd_status enqueue_mask(clmsd_context *ctx, const clmsd__stream *s, cl_mem params, cl_mem mask,
                                  size_t mask_off)
 {
-    clmsd_status st = CLMSD__SET_ARGS(ctx, CLMSD__K_DROPOUT_MASK, CLMSD__MEM(mask), CLMSD__U64(mask_off),
-                                      CLMSD__MEM(params), STREAM_ARGS(s));
-    return st ? st : clmsd__launch(ctx, CLMSD__K_DROPOUT_MASK, (s->quads + 7) / 8, s->samples);
+    clmsd__kernel_id id = tiled(ctx, CLMSD__K_DROPOUT_MASK, CLMSD__K_DROPOUT_MASK_GPU);
+    clmsd_status st =
+        CLMSD__SET_ARGS(ctx, id, CLMSD__MEM(mask), CLMSD__U64(mask_off), CLMSD__MEM(params), STREAM_ARGS(s));
+    return st ? st : clmsd__launch(ctx, id, work_items(ctx, s), s->samples);
 }
 
 /* Validates the descriptor and the wait list before anything is enqueued. */

@@ -28,7 +28,7 @@ static clmsd_status backward(clmsd_head *h, const clmsd_head_args *a, const clms
         st = sgemm(ctx, "dW = G^T Xd", c, hf, n, g_t, xd, beta,
                    (clmsd__gemm_operand){a->dw, a->dw_off, hf, CLBlastTransposeNo});
     if (st == CLMSD_SUCCESS && a->dbias)
-        st = clmsd__head_bias_grad(h, a);
+        st = clmsd__head_bias_grad(h, a, s);
     if (st == CLMSD_SUCCESS && a->dx) {
         /* dXd = G W overwrites Xd, which dW has read by now */
         clmsd__gemm_operand w = {a->w, a->w_off, hf, CLBlastTransposeNo};
@@ -69,7 +69,7 @@ static clmsd_status run(clmsd_head *h, const clmsd_head_args *a, const clmsd__st
         st = sgemm(ctx, "Z = Xd W^T", h->rows, c, hf, xd, w_t, 0.0f, z);
     int grad = mode == CLMSD__TRAIN && (a->dx || a->dw || a->dbias);
     if (st == CLMSD_SUCCESS && a->target)
-        st = clmsd__head_loss(h, a, grad, 0);
+        st = clmsd__head_loss(h, a, s, grad, 0);
     if (st == CLMSD_SUCCESS && a->logits) {
         cl_uint samples = logits_mode ? 1 : d->samples;
         st = clmsd__head_mean_logits(h, a->bias, a->bias_off, samples, logits_mode ? 1.0f : clmsd__head_inv_samples(d),

@@ -1,17 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* The fused engine (cl/fused.cl): masks regenerated inside our own GEMM kernels, X read once per
- * output tile for all K samples, Xd never written. Every sum runs in the canonical order of
- * docs/canonical-order.md, so results equal clmsd_ref_head_exact_* bit for bit.
+/* The fused engine (cl/fused.cl, cl/fused_gpu.cl): masks regenerated inside our own GEMM kernels,
+ * Xd never written. Every sum runs in canonical order v2 (docs/canonical-order.md), so results
+ * equal clmsd_ref_head_exact_* bit for bit under either tiling: the CPU tiling (wide vectors, few
+ * work-items; W transposed and padded first) or the GPU tiling (many work-items, W in place).
  *
- * Average losses: WT = W^T (and the CE valid-id count) -> fused logits on the K*B stacked rows ->
- * loss rows -> loss -> fused dW (and db), fused dX. Average logits: Xbar = X (1/K) sum_k keep_k
- * s_k (the dropout-sum kernel) -> plain logits on Xbar -> loss -> dW on Xbar, dX with the averaged
- * mask. Small jobs ride on the big kernels where they fit, to save launches: a CE train step is 6. */
+ * Average losses: (WT = W^T and the CE valid-id count) -> fused logits on the K*B stacked rows ->
+ * loss rows -> loss -> fused dW and db block sums -> their tree, fused dX. Average logits: Xbar =
+ * X (1/K) sum_k keep_k s_k (the dropout-sum kernel) -> plain logits on Xbar -> loss -> dW on
+ * Xbar, dX with the averaged mask. Small jobs ride on the big kernels where they fit, to save
+ * launches. */
 #include "dropout.h"
 #include "head.h"
-
-/* one narrow tile of 16 classes, or ldg / 32 tiles of 32 */
-static size_t class_tiles(const clmsd_head *h) { return h->ldg < CLMSD_CLASS_TILE ? 1 : h->ldg / CLMSD_CLASS_TILE; }
+#include "../cl/clmsd_tree.h"
 
 /* WT = W^T, padded; with a CE target, the count of valid ids too (one launch fewer) */
 static clmsd_status transpose_w(clmsd_head *h, const clmsd_head_args *a, bool count)
@@ -24,11 +24,19 @@ static clmsd_status transpose_w(clmsd_head *h, const clmsd_head_args *a, bool co
 }
 
 /* Z = xd W^T into the workspace; s NULL (predict) means no masks. */
-static clmsd_status logits(clmsd_head *h, const clmsd__stream *s, cl_mem x, size_t x_off, cl_uint samples,
-                           cl_int masked)
+static clmsd_status logits(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, cl_mem x, size_t x_off,
+                           cl_uint samples, cl_int masked)
 {
     const clmsd_head_desc *d = &h->desc;
-    size_t tiles = class_tiles(h), groups = (samples + CLMSD_LOGIT_SAMPLES - 1) / CLMSD_LOGIT_SAMPLES;
+    if (h->ctx->gpu_tiling)
+        return CLMSD__RUN(h->ctx, CLMSD__K_FUSED_LOGITS_GPU, samples * d->batch * ((d->classes + 3) / 4), CLMSD__MEM(x),
+                          CLMSD__U64(x_off), CLMSD__MEM(a->w), CLMSD__U64(a->w_off), CLMSD__MEM(h->workspace),
+                          CLMSD__U64(h->ws_z), CLMSD__U64(d->batch), CLMSD__U64(d->features), CLMSD__U32(d->classes),
+                          CLMSD__U32(samples), CLMSD__I32(masked), CLMSD__MEM(h->params),
+                          CLMSD__U64(s ? s->row_offset : 0), CLMSD__U64(s ? s->seed : 0), CLMSD__U64(s ? s->step : 0));
+    /* one narrow tile of 16 classes, or ldg / 32 tiles of 32 */
+    size_t tiles = h->ldg < CLMSD_CLASS_TILE ? 1 : h->ldg / CLMSD_CLASS_TILE;
+    size_t groups = (samples + CLMSD_LOGIT_SAMPLES - 1) / CLMSD_LOGIT_SAMPLES;
     return CLMSD__RUN(h->ctx, CLMSD__K_FUSED_LOGITS, groups * d->batch * tiles, CLMSD__MEM(x), CLMSD__U64(x_off),
                       CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_wt), CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_z),
                       CLMSD__U64(d->batch), CLMSD__U64(d->features), CLMSD__U32(d->classes), CLMSD__U32(h->ldg),
@@ -36,22 +44,34 @@ static clmsd_status logits(clmsd_head *h, const clmsd__stream *s, cl_mem x, size
                       CLMSD__U64(s ? s->seed : 0), CLMSD__U64(s ? s->step : 0));
 }
 
-/* dW, and db with it when asked (one launch fewer) */
+/* dW's (and db's) block sums into the workspace, then their tree into the caller's buffers */
 static clmsd_status dw(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, cl_mem x, size_t x_off,
                        cl_int averaged)
 {
     const clmsd_head_desc *d = &h->desc;
-    size_t tiles = class_tiles(h), quads = (d->features + 3) / 4;
-    return CLMSD__RUN(h->ctx, CLMSD__K_FUSED_DW, tiles * quads, CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_g),
-                      CLMSD__U64(h->ldg), CLMSD__MEM(x), CLMSD__U64(x_off), CLMSD__MEM(a->dw), CLMSD__U64(a->dw_off),
-                      CLMSD__U64(d->batch), CLMSD__U64(d->features), CLMSD__U32(d->classes), CLMSD__U32(d->samples),
-                      CLMSD__I32(averaged), CLMSD__MEM(h->params), CLMSD__U64(s->row_offset), CLMSD__U64(s->seed),
-                      CLMSD__U64(s->step), CLMSD__I32(a->accumulate), CLMSD__MEM(a->dbias), CLMSD__U64(a->dbias_off),
-                      CLMSD__U64(h->rows));
+    bool gpu = h->ctx->gpu_tiling, with_db = a->dbias != NULL;
+    size_t quads = (d->features + 3) / 4, blocks = clmsd_block_count(s->row_offset, d->batch);
+    size_t class_groups = gpu ? (d->classes + 3) / 4 : (d->classes + CLMSD_CLASS_TILE - 1) / CLMSD_CLASS_TILE;
+    size_t ch = d->classes * d->features, count = ch + d->classes;
+    clmsd_status st =
+        CLMSD__RUN(h->ctx, gpu ? CLMSD__K_FUSED_DW_GPU : CLMSD__K_FUSED_DW, blocks * class_groups * quads,
+                   CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_g), CLMSD__U64(h->ldg), CLMSD__MEM(x), CLMSD__U64(x_off),
+                   CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_part), CLMSD__U64(count), CLMSD__U64(d->batch),
+                   CLMSD__U64(d->features), CLMSD__U32(d->classes), CLMSD__U32(d->samples), CLMSD__I32(averaged),
+                   CLMSD__MEM(h->params), CLMSD__U64(s->row_offset), CLMSD__U64(s->seed), CLMSD__U64(s->step),
+                   CLMSD__I32(with_db));
+    if (st != CLMSD_SUCCESS)
+        return st;
+    size_t n_db = with_db ? d->classes : 0;
+    return CLMSD__RUN(h->ctx, CLMSD__K_BLOCK_TREE, ch + n_db, CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_part),
+                      CLMSD__U64(count), CLMSD__U64(clmsd_first_block(s->row_offset)), CLMSD__U64(blocks),
+                      CLMSD__MEM(a->dw), CLMSD__U64(a->dw_off), CLMSD__U64(ch), CLMSD__MEM(a->dbias),
+                      CLMSD__U64(a->dbias_off), CLMSD__U64(n_db), CLMSD__I32(a->accumulate));
 }
 
-/* Runs of 32 stream elements (8 Philox blocks) per row. With H a multiple of 4 every row starts on
- * a block boundary and spans H / 4 blocks; otherwise a row may touch a part block at each end. */
+/* Runs of 32 stream elements (8 Philox blocks) per row, CPU tiling. With H a multiple of 4 every
+ * row starts on a block boundary and spans H / 4 blocks; otherwise a row may touch a part block at
+ * each end. */
 static size_t runs_per_row(const clmsd_head_desc *d)
 {
     size_t h = d->features, blocks = h % 4 == 0 ? h / 4 : (h + 2) / 4 + 1;
@@ -61,6 +81,13 @@ static size_t runs_per_row(const clmsd_head_desc *d)
 static clmsd_status dx(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, cl_int averaged)
 {
     const clmsd_head_desc *d = &h->desc;
+    if (h->ctx->gpu_tiling)
+        return CLMSD__RUN(h->ctx, CLMSD__K_FUSED_DX_GPU, d->batch * ((d->features + 3) / 4), CLMSD__MEM(h->workspace),
+                          CLMSD__U64(h->ws_g), CLMSD__U64(h->ldg), CLMSD__MEM(a->w), CLMSD__U64(a->w_off),
+                          CLMSD__MEM(a->dx), CLMSD__U64(a->dx_off), CLMSD__U64(d->batch), CLMSD__U64(d->features),
+                          CLMSD__U32(d->classes), CLMSD__U32(d->samples), CLMSD__I32(averaged),
+                          CLMSD__F32(clmsd__head_inv_samples(d)), CLMSD__MEM(h->params), CLMSD__U64(s->row_offset),
+                          CLMSD__U64(s->seed), CLMSD__U64(s->step), CLMSD__I32(a->accumulate));
     size_t runs = runs_per_row(d);
     return CLMSD__RUN(h->ctx, CLMSD__K_FUSED_DX, d->batch * runs, CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_g),
                       CLMSD__U64(h->ldg), CLMSD__MEM(a->w), CLMSD__U64(a->w_off), CLMSD__MEM(a->dx),
@@ -73,10 +100,11 @@ static clmsd_status dx(clmsd_head *h, const clmsd_head_args *a, const clmsd__str
 static clmsd_status run(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, clmsd__head_mode mode)
 {
     const clmsd_head_desc *d = &h->desc;
-    bool count = mode != CLMSD__PREDICT && a->target && d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY;
-    clmsd_status st = transpose_w(h, a, count);
+    bool ce_count = mode != CLMSD__PREDICT && a->target && d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY;
+    bool counted = ce_count && !h->ctx->gpu_tiling; /* the CPU tiling's transpose counts the ids */
+    clmsd_status st = h->ctx->gpu_tiling ? CLMSD_SUCCESS : transpose_w(h, a, ce_count);
     if (st == CLMSD_SUCCESS && mode == CLMSD__PREDICT)
-        st = logits(h, NULL, a->x, a->x_off, 1, 0);
+        st = logits(h, a, NULL, a->x, a->x_off, 1, 0);
     if (mode == CLMSD__PREDICT)
         return st ? st : clmsd__head_mean_logits(h, a->bias, a->bias_off, 1, 1.0f, a->logits, a->logits_off);
     bool averaged = d->combine == CLMSD_AVERAGE_LOGITS;
@@ -87,10 +115,10 @@ static clmsd_status run(clmsd_head *h, const clmsd_head_args *a, const clmsd__st
             st = clmsd__order(h->ctx);
     }
     if (st == CLMSD_SUCCESS)
-        st = averaged ? logits(h, s, h->workspace, h->ws_xd, 1, 0) : logits(h, s, a->x, a->x_off, d->samples, 1);
+        st = averaged ? logits(h, a, s, h->workspace, h->ws_xd, 1, 0) : logits(h, a, s, a->x, a->x_off, d->samples, 1);
     int grad = mode == CLMSD__TRAIN && (a->dx || a->dw || a->dbias);
     if (st == CLMSD_SUCCESS && a->target)
-        st = clmsd__head_loss(h, a, grad, count);
+        st = clmsd__head_loss(h, a, s, grad, counted);
     if (st == CLMSD_SUCCESS && a->logits)
         st = clmsd__head_mean_logits(h, a->bias, a->bias_off, averaged ? 1 : d->samples,
                                      averaged ? 1.0f : clmsd__head_inv_samples(d), a->logits, a->logits_off);
@@ -99,7 +127,7 @@ static clmsd_status run(clmsd_head *h, const clmsd_head_args *a, const clmsd__st
     if (st == CLMSD_SUCCESS && grad && a->dx)
         st = dx(h, a, s, averaged);
     if (st == CLMSD_SUCCESS && grad && a->dbias && !a->dw) /* else made by the dW kernel */
-        st = clmsd__head_bias_grad(h, a);
+        st = clmsd__head_bias_grad(h, a, s);
     return st;
 }
 

@@ -93,7 +93,9 @@ clmsd_status clmsd_head_create(clmsd_context *ctx, const clmsd_head_desc *desc, 
     h->impl = engines[engine];
     h->rows = clmsd__head_stacked_rows(desc);
     h->ws_xd = l.xd, h->ws_z = l.z, h->ws_g = l.g, h->ws_rowloss = l.rowloss, h->ws_counter = l.counter;
-    h->ws_wt = l.wt, h->ldg = l.ldg;
+    h->ws_loss_part = l.loss_part, h->ws_part = l.part, h->ws_wt = l.wt, h->ldg = l.ldg;
+    if (engine == CLMSD_ENGINE_FUSED && ctx->gpu_tiling) /* 4-class vectors; the workspace fits either tiling */
+        h->ldg = (desc->classes + 3) / 4 * 4;
 
     clmsd__rate_table(desc->samples, desc->rates, desc->rate, table);
     cl_int err;

@@ -34,15 +34,16 @@ struct clmsd_head {
     cl_mem params; /* K thresholds, then K scales (float bits) */
     cl_mem workspace;
     bool owns_workspace;
-    size_t ws_xd, ws_z, ws_g, ws_rowloss, ws_counter, ws_wt; /* element offsets into the workspace */
-    size_t ldg; /* columns of G: C (CLBlast), C padded to CLMSD_CLASS_TILE (fused) */
+    size_t ws_xd, ws_z, ws_g, ws_rowloss, ws_counter, ws_loss_part, ws_part, ws_wt; /* offsets in floats */
+    size_t ldg; /* columns of G: C (CLBlast), C padded to CLMSD_CLASS_TILE (fused, CPU tiling) or to 4 (GPU) */
 };
 
 /* head_kernels.c: the engine-independent kernels around the GEMMs */
 /* counted: the valid-id count is already in the workspace (the fused engine's transpose makes it) */
-clmsd_status clmsd__head_loss(clmsd_head *head, const clmsd_head_args *args, int grad, int counted);
+clmsd_status clmsd__head_loss(clmsd_head *head, const clmsd_head_args *args, const clmsd__stream *s, int grad,
+                              int counted);
 clmsd_status clmsd__head_mean_logits(clmsd_head *head, cl_mem bias, size_t bias_off, cl_uint samples, float inv_samples,
                                      cl_mem out, size_t out_off);
-clmsd_status clmsd__head_bias_grad(clmsd_head *head, const clmsd_head_args *args);
+clmsd_status clmsd__head_bias_grad(clmsd_head *head, const clmsd_head_args *args, const clmsd__stream *s);
 
 #endif

@@ -55,19 +55,31 @@ static size_t padded_classes(const clmsd_head_desc *desc)
     return (desc->classes + CLMSD_CLASS_TILE - 1) / CLMSD_CLASS_TILE * CLMSD_CLASS_TILE;
 }
 
+size_t clmsd__head_max_blocks(const clmsd_head_desc *desc) { return (desc->batch - 1) / CLMSD_ROW_BLOCK + 2; }
+
 bool clmsd__head_layout(const clmsd_head_desc *desc, clmsd_engine engine, clmsd__head_workspace *l)
 {
-    size_t n = clmsd__head_stacked_rows(desc), nh, nc, ng, nwt = 0;
+    size_t n = clmsd__head_stacked_rows(desc), nh, nc, ng, nwt = 0, per_block, npart;
+    size_t blocks = clmsd__head_max_blocks(desc);
     bool fused = engine == CLMSD_ENGINE_FUSED, either = engine == CLMSD_ENGINE_AUTO;
     size_t xd_rows = !fused ? n : desc->combine == CLMSD_AVERAGE_LOGITS ? desc->batch : 0;
     l->ldg = fused || either ? padded_classes(desc) : desc->classes;
     if (!clmsd__mul(xd_rows, desc->features, &nh) || !clmsd__mul(n, desc->classes, &nc) ||
         !clmsd__mul(n, l->ldg, &ng) || ((fused || either) && !clmsd__mul(desc->features, l->ldg, &nwt)))
         return false;
+    if (fused || either) {
+        if (!clmsd__mul(desc->classes, desc->features, &per_block) || !clmsd__add(per_block, desc->classes, &per_block))
+            return false;
+    } else {
+        per_block = desc->classes;
+    }
+    if (!clmsd__mul(blocks, per_block, &npart))
+        return false;
     l->xd = 0;
     l->z = nh;
     return clmsd__add(l->z, nc, &l->g) && clmsd__add(l->g, ng, &l->rowloss) && clmsd__add(l->rowloss, n, &l->counter) &&
-           clmsd__add(l->counter, 1, &l->wt) && clmsd__add(l->wt, nwt, &l->floats) &&
+           clmsd__add(l->counter, 1, &l->loss_part) && clmsd__add(l->loss_part, blocks, &l->part) &&
+           clmsd__add(l->part, npart, &l->wt) && clmsd__add(l->wt, nwt, &l->floats) &&
            l->floats <= SIZE_MAX / sizeof(float);
 }
 

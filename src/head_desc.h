@@ -16,11 +16,15 @@ clmsd_dropout_desc clmsd__head_stream(const clmsd_head_desc *desc, uint64_t seed
 size_t clmsd__head_stacked_rows(const clmsd_head_desc *desc);
 
 /* The workspace in floats: Xd [N, H] (later dXd; the fused engine needs only Xbar [B, H] with
- * average logits), Z [N, C], G [N, ldg], row losses [N], 1 counter, and for the fused engine
- * WT [H, ldg]. Offsets in elements; AUTO sizes for either engine. */
+ * average logits), Z [N, C], G [N, ldg], row losses [N], 1 counter, the loss's block sums
+ * [blocks], the block sums of dW and db [blocks, C*H + C] (CLBlast: of db only, [blocks, C]),
+ * and for the fused engine's CPU tiling WT [H, ldg]. blocks bounds the row blocks a call touches
+ * at any row offset (canonical order v2). Offsets in elements; AUTO sizes for either engine and
+ * either tiling. */
 typedef struct clmsd__head_workspace {
-    size_t xd, z, g, rowloss, counter, wt, floats, ldg;
+    size_t xd, z, g, rowloss, counter, loss_part, part, wt, floats, ldg;
 } clmsd__head_workspace;
+size_t clmsd__head_max_blocks(const clmsd_head_desc *desc);
 bool clmsd__head_layout(const clmsd_head_desc *desc, clmsd_engine engine, clmsd__head_workspace *out);
 
 /* Host-side constants of a head: 1/K, the BCE/MSE loss and gradient scale 1 / (K' B C), and K' itself

@@ -13,7 +13,7 @@ clmsd_status clmsd__head_mean_logits(clmsd_head *h, cl_mem bias, size_t bias_off
                       CLMSD__MEM(out), CLMSD__U64(out_off));
 }
 
-clmsd_status clmsd__head_loss(clmsd_head *h, const clmsd_head_args *a, int grad, int counted)
+clmsd_status clmsd__head_loss(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, int grad, int counted)
 {
     const clmsd_head_desc *d = &h->desc;
     float scale = clmsd__head_scale(d), kprime = clmsd__head_kprime(d);
@@ -33,16 +33,17 @@ clmsd_status clmsd__head_loss(clmsd_head *h, const clmsd_head_args *a, int grad,
                         CLMSD__I32(grad));
     if (st == CLMSD_SUCCESS && (a->loss || a->ignored))
         st = CLMSD__RUN(h->ctx, CLMSD__K_HEAD_REDUCE_LOSS, ONE_GROUP, CLMSD__MEM(h->workspace),
-                        CLMSD__U64(h->ws_rowloss), CLMSD__U64(h->rows), CLMSD__U64(d->batch), CLMSD__I32(d->loss),
-                        CLMSD__F32(scale), CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_counter), CLMSD__F32(kprime),
-                        CLMSD__MEM(a->loss), CLMSD__U64(a->loss_off), CLMSD__MEM(a->ignored),
-                        CLMSD__U64(a->ignored_off));
+                        CLMSD__U64(h->ws_rowloss), CLMSD__U64(h->rows), CLMSD__U64(d->batch), CLMSD__U64(s->row_offset),
+                        CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_loss_part), CLMSD__I32(d->loss), CLMSD__F32(scale),
+                        CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_counter), CLMSD__F32(kprime), CLMSD__MEM(a->loss),
+                        CLMSD__U64(a->loss_off), CLMSD__MEM(a->ignored), CLMSD__U64(a->ignored_off));
     return st;
 }
 
-clmsd_status clmsd__head_bias_grad(clmsd_head *h, const clmsd_head_args *a)
+clmsd_status clmsd__head_bias_grad(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s)
 {
     return CLMSD__RUN(h->ctx, CLMSD__K_HEAD_BIAS_GRAD, h->desc.classes, CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_g),
-                      CLMSD__U64(h->ldg), CLMSD__U64(h->rows), CLMSD__U32(h->desc.classes), CLMSD__MEM(a->dbias),
-                      CLMSD__U64(a->dbias_off), CLMSD__I32(a->accumulate));
+                      CLMSD__U64(h->ldg), CLMSD__U64(h->rows), CLMSD__U64(h->desc.batch), CLMSD__U64(s->row_offset),
+                      CLMSD__U32(h->desc.classes), CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_part),
+                      CLMSD__MEM(a->dbias), CLMSD__U64(a->dbias_off), CLMSD__I32(a->accumulate));
 }

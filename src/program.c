@@ -27,6 +27,13 @@ static const char *const kernel_names[CLMSD__K_COUNT] = {
     [CLMSD__K_FUSED_LOGITS] = "clmsd_fused_logits",
     [CLMSD__K_FUSED_DW] = "clmsd_fused_dw",
     [CLMSD__K_FUSED_DX] = "clmsd_fused_dx",
+    [CLMSD__K_BLOCK_TREE] = "clmsd_block_tree",
+    [CLMSD__K_DROPOUT_FORWARD_GPU] = "clmsd_dropout_forward_gpu",
+    [CLMSD__K_DROPOUT_MASK_GPU] = "clmsd_dropout_mask_gpu",
+    [CLMSD__K_DROPOUT_SUM_GPU] = "clmsd_dropout_sum_gpu",
+    [CLMSD__K_FUSED_LOGITS_GPU] = "clmsd_fused_logits_gpu",
+    [CLMSD__K_FUSED_DW_GPU] = "clmsd_fused_dw_gpu",
+    [CLMSD__K_FUSED_DX_GPU] = "clmsd_fused_dx_gpu",
 };
 
 const char *clmsd__kernel_name(clmsd__kernel_id id) { return kernel_names[id]; }

@@ -151,15 +151,21 @@ Test(dropout, statistics, .timeout = 600)
     clmsd_context_destroy(ctx);
 }
 
+/* Backward is canonical order v2's sum over the samples of what forward makes of dy_k: from 0,
+ * k ascending, acc = fmaf(dy_k, s_k, acc) where sample k keeps, and forward of dy_k is that keep's
+ * dy_k * s_k or 0 (the masks from clmsd_dropout_mask, the scale from clmsd_rate_params). */
 Test(dropout, backward_is_forward_of_dy, .timeout = 600)
 {
     clmsd_context *ctx = test_context();
     enum { R = 9, C = 19, K = 3 };
     clmsd_dropout_desc d = {.seed = 77, .step = 4, .samples = K, .rate = 0.35f, .rows = R, .cols = C, .row_offset = 2};
-    float dy[K * R * C], fwd[K * K * R * C], dx[R * C], expect[R * C];
+    float dy[K * R * C], fwd[K * K * R * C], dx[R * C], expect[R * C], scale;
+    uint8_t mask[K * R * C];
+    uint32_t threshold;
+    clmsd_rate_params(d.rate, &threshold, &scale);
     test_fill(dy, K * R * C, 5);
     cl_mem bdy = test_buffer(ctx, dy, sizeof dy), bf = test_buffer(ctx, NULL, sizeof fwd),
-           bdx = test_buffer(ctx, NULL, sizeof dx);
+           bdx = test_buffer(ctx, NULL, sizeof dx), bm = test_buffer(ctx, NULL, sizeof mask);
     /* forward of each dy_k gives every sample's mask applied to it; keep sample k's */
     for (int k = 0; k < K; ++k) {
         cr_assert_eq(
@@ -167,15 +173,25 @@ Test(dropout, backward_is_forward_of_dy, .timeout = 600)
             CLMSD_SUCCESS);
     }
     cr_assert_eq(clmsd_dropout_backward(ctx, &d, bdy, 0, C, bdx, 0, C, 0, 0, NULL, NULL), CLMSD_SUCCESS);
+    cr_assert_eq(clmsd_dropout_mask(ctx, &d, bm, 0, 0, NULL, NULL), CLMSD_SUCCESS);
     test_read(ctx, bf, 0, fwd, sizeof fwd);
     test_read(ctx, bdx, 0, dx, sizeof dx);
+    test_read(ctx, bm, 0, mask, sizeof mask);
     for (int i = 0; i < R * C; ++i) {
-        expect[i] = fwd[(0 * K + 0) * R * C + i];
-        for (int k = 1; k < K; ++k)
-            expect[i] = expect[i] + fwd[(k * K + k) * R * C + i];
+        expect[i] = 0.0f;
+        for (int k = 0; k < K; ++k) {
+            float v = dy[k * R * C + i], f = mask[k * R * C + i] ? v * scale : 0.0f;
+            cr_assert(memcmp(&fwd[(k * K + k) * R * C + i], &f, 4) == 0, "forward of dy_%d[%d] is not its keep * s", k,
+                      i);
+            if (mask[k * R * C + i])
+                expect[i] = fmaf(v, scale, expect[i]);
+        }
     }
-    cr_assert(memcmp(dx, expect, sizeof dx) == 0, "backward is not the sum of forward(dy_k) with sample k's mask");
-    clReleaseMemObject(bdy), clReleaseMemObject(bf), clReleaseMemObject(bdx);
+    for (int i = 0; i < R * C; ++i)
+        cr_assert(test_same_bits(dx[i], expect[i]),
+                  "backward[%d] %.9g is not the v2 sum of dy_k s_k over the kept samples %.9g", i, (double)dx[i],
+                  (double)expect[i]);
+    clReleaseMemObject(bdy), clReleaseMemObject(bf), clReleaseMemObject(bdx), clReleaseMemObject(bm);
     clmsd_context_destroy(ctx);
 }
 

@@ -107,9 +107,8 @@ static inline const void *host_target(const clmsd_head_desc *d, const inputs *in
 static inline void assert_bits(const float *dev, const float *ref, size_t n, const char *what, const head_case *t)
 {
     for (size_t i = 0; i < n; ++i)
-        cr_assert(memcmp(&dev[i], &ref[i], 4) == 0,
-                  "%s[%zu]: fused %.9g, exact reference %.9g (B %zu H %zu C %zu K %u)", what, i, (double)dev[i],
-                  (double)ref[i], t->B, t->H, t->C, (unsigned)t->K);
+        cr_assert(test_same_bits(dev[i], ref[i]), "%s[%zu]: fused %.9g, exact reference %.9g (B %zu H %zu C %zu K %u)",
+                  what, i, (double)dev[i], (double)ref[i], t->B, t->H, t->C, (unsigned)t->K);
 }
 
 static inline void read_floats(clmsd_context *ctx, cl_mem m, float *out, size_t n) { test_read(ctx, m, 0, out, n * 4); }

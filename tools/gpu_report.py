@@ -13,10 +13,15 @@ and prints one line per kernel and target:
   -Rpass-analysis=kernel-resource-usage. registers = VGPRs + AGPRs; stack = scratch bytes per lane;
   occupancy = waves per SIMD (of 8).
 
-No GPU is needed. Build options are the library's (-cl-std=CL1.2); drivers define
-__OPENCL_VERSION__, clang does not, so it is passed. Exits 77 when a tool is missing (it says which).
+No GPU is needed. Build options are the library's (-cl-std=CL1.2, the same for both tilings: the
+GPU tiling is its own kernels, *_gpu, chosen at launch); drivers define __OPENCL_VERSION__, clang
+does not, so it is passed. Exits 77 when a tool is missing (it says which).
 
-usage: tools/gpu_report.py [SOURCE_DIR]
+With --check, fails (exit 1) when a kernel of the GPU tiling (the *_gpu kernels and the block tree
+they feed) uses more than 128 registers, any stack or spill bytes on sm_90, or fewer than 4 waves
+per SIMD on gfx90a; the rows it holds to these limits are marked "limit".
+
+usage: tools/gpu_report.py [--check] [SOURCE_DIR]
 """
 import os
 import re
@@ -25,8 +30,8 @@ import subprocess
 import sys
 import tempfile
 
-KERNEL_FILES = ["cl/clmsd_constants.h", "cl/stream.cl", "cl/dropout.cl", "cl/clmsd_math.h", "cl/head.cl",
-                "cl/fused.cl"]
+KERNEL_FILES = ["cl/clmsd_constants.h", "cl/clmsd_tree.h", "cl/stream.cl", "cl/dropout.cl", "cl/dropout_gpu.cl",
+                "cl/clmsd_math.h", "cl/head.cl", "cl/fused.cl", "cl/fused_gpu.cl"]
 CLC = "/usr/lib/clc"
 PTXAS = shutil.which("ptxas") or "/usr/local/cuda/bin/ptxas"
 CLANG = shutil.which("clang-15")
@@ -91,7 +96,25 @@ def amd(cl, tmp):
     return rows
 
 
-def main(src):
+LIMITED = re.compile(r"_gpu$|^clmsd_block_tree$")
+
+
+def over_limits(row):
+    """What a GPU-tiling kernel's row breaks of the limits, or an empty list."""
+    name, target, regs, stack, spill, occupancy = row
+    total = sum(int(r) for r in regs.split("+"))
+    broken = ["%d registers > 128" % total] if total > 128 else []
+    if target == "sm_90" and (stack or spill):
+        broken.append("%d stack / %d spill bytes" % (stack, spill))
+    if target == "gfx90a" and int(occupancy.split()[0]) < 4:
+        broken.append(occupancy + " < 4")
+    return broken
+
+
+def main(args):
+    check = "--check" in args
+    args = [a for a in args if a != "--check"]
+    src = args[0] if args else "."
     missing = [what for what, ok in (("clang-15", CLANG), ("libclc-15 (%s)" % CLC, os.path.isdir(CLC)),
                                      ("ptxas (the CUDA toolkit)", os.path.exists(PTXAS))) if not ok]
     if missing:
@@ -102,11 +125,26 @@ def main(src):
         with open(cl, "w", encoding="utf-8") as f:
             f.write(kernel_text(src))
         rows = nvidia(cl, tmp) + amd(cl, tmp)
-    print("%-24s %-7s %9s %12s %12s %s" % ("kernel", "target", "registers", "stack_bytes", "spill_bytes", "occupancy"))
+    print("%-26s %-7s %9s %12s %12s %-15s %s" % ("kernel", "target", "registers", "stack_bytes", "spill_bytes",
+                                                 "occupancy", "gpu tiling"))
+    failures = []
     for r in sorted(rows):
-        print("%-24s %-7s %9s %12d %12d %s" % r)
+        limited = bool(LIMITED.search(r[0]))
+        broken = over_limits(r) if limited else []
+        failures += ["%s %s: %s" % (r[0], r[1], ", ".join(broken))] if broken else []
+        print("%-26s %-7s %9s %12d %12d %-15s %s" % (r + ("limit" + (" BROKEN" if broken else "") if limited else "",)))
+    if check:
+        limited = [r for r in rows if LIMITED.search(r[0])]
+        if not limited:
+            print("FAIL: no kernel of the GPU tiling was found")
+            return 1
+        if failures:
+            print("FAIL: over the GPU limits:\n  " + "\n  ".join(failures))
+            return 1
+        print("PASS: %d GPU-tiling rows within 128 registers, no stack or spills on sm_90, >= 4 waves/SIMD on gfx90a"
+              % len(limited))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "."))
+    sys.exit(main(sys.argv[1:]))

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* Host reference of the fused engine: every kernel of cl/fused.cl, cl/head.cl and the dropout sum
- * replayed in fp32 in the same canonical order (docs/canonical-order.md), with the same math
- * (cl/clmsd_math.h), so the outputs are bit-identical to CLMSD_ENGINE_FUSED's. Built without
- * floating-point contraction (meson.build); needs FLT_EVAL_METHOD 0 (SSE, NEON: not x87). */
+/* Host reference of the fused engine: the sums of cl/fused.cl (and cl/fused_gpu.cl), cl/head.cl
+ * and the dropout sum replayed in fp32 in canonical order v2 (docs/canonical-order.md: explicit
+ * fmaf, row blocks and their tree), with the same math (cl/clmsd_math.h), so the outputs are
+ * bit-identical to CLMSD_ENGINE_FUSED's under either tiling. Built without floating-point
+ * contraction (meson.build); needs FLT_EVAL_METHOD 0 (SSE, NEON: not x87). */
 #include "clmsd_ref.h"
 #include "../head_desc.h"
 #include "../stream_desc.h"
 
 #include "../../cl/clmsd_math.h"
+#include "../../cl/clmsd_tree.h"
 
 #include <float.h>
 #include <stdlib.h>
@@ -25,7 +27,7 @@ typedef struct exact {
     const clmsd_ref_head_exact_args *a;
     size_t B, H, C, N; /* N: stacked rows */
     uint32_t K, *params;
-    float *xd, *z, *g, *rowloss;
+    float *xd, *z, *g, *rowloss, *part; /* part: one column's block sums */
     bool logits_mode;
 } exact;
 
@@ -50,13 +52,13 @@ static void dropped_rows(exact *x)
     const float *in = x->a->x;
     for (size_t b = 0; b < x->B; ++b)
         for (size_t h = 0; h < x->H; ++h) {
-            float v = in[b * x->H + h], acc = 0.0f;
+            float v = in[b * x->H + h], acc = -0.0f;
             for (uint32_t k = 0; k < x->K; ++k) {
-                float t = keep(x, k, b, h) ? v * scale_of(x, k) : 0.0f;
-                if (x->logits_mode)
-                    acc = k == 0 ? t : acc + t; /* clmsd_dropout_sum with a broadcast x */
+                bool kept = keep(x, k, b, h);
+                if (x->logits_mode) /* clmsd_dropout_sum with a broadcast x */
+                    acc = kept ? fmaf(v, scale_of(x, k), acc) : acc;
                 else
-                    x->xd[((size_t)k * x->B + b) * x->H + h] = t;
+                    x->xd[((size_t)k * x->B + b) * x->H + h] = kept ? v * scale_of(x, k) : 0.0f;
             }
             if (x->logits_mode)
                 x->xd[b * x->H + h] = acc * (float)(1.0 / x->K);
@@ -68,9 +70,9 @@ static void logits(exact *x, const float *rows)
 {
     for (size_t n = 0; n < x->N; ++n)
         for (size_t c = 0; c < x->C; ++c) {
-            float acc = 0.0f;
+            float acc = -0.0f;
             for (size_t h = 0; h < x->H; ++h)
-                acc = acc + rows[n * x->H + h] * x->a->w[c * x->H + h];
+                acc = fmaf(rows[n * x->H + h], x->a->w[c * x->H + h], acc);
             x->z[n * x->C + c] = acc;
         }
 }
@@ -97,7 +99,7 @@ static void loss_rows(exact *x, uint32_t valid, bool grad)
                     gr[c] = 0.0f;
                 continue;
             }
-            float m = -INFINITY, sum = 0.0f;
+            float m = -INFINITY, sum = -0.0f;
             for (size_t c = 0; c < x->C; ++c)
                 m = fmaxf(m, logit(x, n, c));
             for (size_t c = 0; c < x->C; ++c)
@@ -112,31 +114,38 @@ static void loss_rows(exact *x, uint32_t valid, bool grad)
             }
             continue;
         }
-        float total = 0.0f;
+        float total = -0.0f;
         for (size_t c = 0; c < x->C; ++c) {
             float v = logit(x, n, c), t = ((const float *)x->a->target)[b * x->C + c], dl;
-            float l = d->loss == BCE ? clmsd_bce_term(v, t, &dl) : clmsd_mse_term(v, t, &dl);
-            total = total + l;
+            total = d->loss == BCE ? clmsd_bce_add(total, v, t, &dl) : clmsd_mse_add(total, v, t, &dl);
             gr[c] = dl * scale;
         }
         x->rowloss[n] = total;
     }
 }
 
-/* clmsd_head_reduce_loss: 64 strided lanes, then a fixed tree */
-static float reduce_loss(const exact *x, uint32_t valid)
+/* The v2 sum over the stacked rows of a column: block sums (batch rows ascending, then k), then
+ * the tree over the call's blocks. m[n * ld] is row n's value; part has room for the blocks. */
+static float block_tree_sum(const exact *x, const float *m, size_t ld, float *part)
 {
-    float part[CLMSD_REDUCE_GROUP];
-    for (size_t lane = 0; lane < CLMSD_REDUCE_GROUP; ++lane) {
-        float acc = 0.0f;
-        for (size_t n = lane; n < x->N; n += CLMSD_REDUCE_GROUP)
-            acc = acc + x->rowloss[n];
-        part[lane] = acc;
+    uint64_t off = x->a->row_offset, blocks = clmsd_block_count(off, x->B), samples = x->N / x->B;
+    for (uint64_t s = 0; s < blocks; ++s) {
+        uint64_t lo, hi;
+        clmsd_block_rows(off, x->B, s, &lo, &hi);
+        float acc = -0.0f;
+        for (uint64_t b = lo; b < hi; ++b)
+            for (uint64_t k = 0; k < samples; ++k)
+                acc = acc + m[(k * x->B + b) * ld];
+        part[s] = acc;
     }
-    for (size_t width = CLMSD_REDUCE_GROUP / 2; width > 0; width >>= 1)
-        for (size_t lane = 0; lane < width; ++lane)
-            part[lane] = part[lane] + part[lane + width];
-    return part[0] * (x->d->loss == CE ? clmsd_ce_scale(valid, clmsd__head_kprime(x->d)) : clmsd__head_scale(x->d));
+    return clmsd_tree_sum(part, 1, clmsd_first_block(off), blocks);
+}
+
+/* clmsd_head_reduce_loss */
+static float reduce_loss(const exact *x, uint32_t valid, float *part)
+{
+    float sum = block_tree_sum(x, x->rowloss, 1, part);
+    return sum * (x->d->loss == CE ? clmsd_ce_scale(valid, clmsd__head_kprime(x->d)) : clmsd__head_scale(x->d));
 }
 
 /* clmsd_head_mean_logits */
@@ -146,32 +155,33 @@ static void mean_logits(const exact *x, uint32_t samples, float inv, float *out)
         float acc = x->z[i];
         for (uint32_t k = 1; k < samples; ++k)
             acc = acc + x->z[(size_t)k * x->B * x->C + i];
-        acc = acc * inv;
-        out[i] = x->a->bias ? acc + x->a->bias[i % x->C] : acc;
+        out[i] = x->a->bias ? fmaf(acc, inv, x->a->bias[i % x->C]) : acc * inv;
     }
 }
 
 static void store(float *out, float v, int accumulate) { *out = accumulate ? *out + v : v; }
 
-/* clmsd_fused_backward's dW and clmsd_head_bias_grad's db */
-static void weight_grads(const exact *x)
+/* clmsd_fused_dw's block sums and clmsd_block_tree (and clmsd_head_bias_grad's db) */
+static void weight_grads(const exact *x, float *part)
 {
     const clmsd_ref_head_exact_args *a = x->a;
+    uint64_t off = a->row_offset, blocks = clmsd_block_count(off, x->B), samples = x->N / x->B;
     for (size_t c = 0; c < x->C; ++c) {
-        if (a->dbias) {
-            float acc = 0.0f;
-            for (size_t n = 0; n < x->N; ++n)
-                acc = acc + x->g[n * x->C + c];
-            store(&a->dbias[c], acc, a->accumulate);
-        }
+        if (a->dbias)
+            store(&a->dbias[c], block_tree_sum(x, x->g + c, x->C, part), a->accumulate);
         for (size_t h = 0; a->dw && h < x->H; ++h) {
-            float acc = 0.0f; /* b ascending, then k ascending: the stacked row n = k*B + b */
-            for (size_t b = 0; b < x->B; ++b)
-                for (size_t k = 0; k < x->N / x->B; ++k) {
-                    size_t n = k * x->B + b;
-                    acc = acc + x->g[n * x->C + c] * x->xd[n * x->H + h];
-                }
-            store(&a->dw[c * x->H + h], acc, a->accumulate);
+            for (uint64_t s = 0; s < blocks; ++s) {
+                uint64_t lo, hi;
+                clmsd_block_rows(off, x->B, s, &lo, &hi);
+                float acc = -0.0f; /* batch rows ascending, then k: the stacked row n = k*B + b */
+                for (uint64_t b = lo; b < hi; ++b)
+                    for (uint64_t k = 0; k < samples; ++k) {
+                        size_t n = k * x->B + b;
+                        acc = fmaf(x->g[n * x->C + c], x->xd[n * x->H + h], acc);
+                    }
+                part[s] = acc;
+            }
+            store(&a->dw[c * x->H + h], clmsd_tree_sum(part, 1, clmsd_first_block(off), blocks), a->accumulate);
         }
     }
 }
@@ -182,16 +192,16 @@ static void input_grad(const exact *x)
     const clmsd_ref_head_exact_args *a = x->a;
     for (size_t b = 0; b < x->B; ++b)
         for (size_t h = 0; h < x->H; ++h) {
-            float t = 0.0f, acc = 0.0f;
+            float t = -0.0f, acc = -0.0f;
             for (uint32_t k = 0; k < x->K; ++k) {
                 if (k == 0 || !x->logits_mode) {
                     const float *gr = x->g + ((x->logits_mode ? 0 : (size_t)k * x->B) + b) * x->C;
-                    t = 0.0f;
+                    t = -0.0f;
                     for (size_t c = 0; c < x->C; ++c)
-                        t = t + gr[c] * a->w[c * x->H + h];
+                        t = fmaf(gr[c], a->w[c * x->H + h], t);
                 }
-                float term = keep(x, k, b, h) ? t * scale_of(x, k) : 0.0f;
-                acc = k == 0 ? term : acc + term;
+                if (keep(x, k, b, h))
+                    acc = fmaf(t, scale_of(x, k), acc);
             }
             store(&a->dx[b * x->H + h], x->logits_mode ? acc * (float)(1.0 / x->K) : acc, a->accumulate);
         }
@@ -208,26 +218,21 @@ static clmsd_status run(const clmsd_head_desc *d, const clmsd_ref_head_exact_arg
     clmsd_dropout_desc dd = clmsd__head_stream(d, a->seed, a->step, a->row_offset);
     if ((st = clmsd__check_stream(NULL, &dd, &s)) != CLMSD_SUCCESS)
         return st;
-    exact x = {d,
-               a,
-               d->batch,
-               d->features,
-               d->classes,
-               0,
-               d->samples,
-               NULL,
-               NULL,
-               NULL,
-               NULL,
-               NULL,
-               d->combine == CLMSD_AVERAGE_LOGITS};
+    exact x = {.d = d,
+               .a = a,
+               .B = d->batch,
+               .H = d->features,
+               .C = d->classes,
+               .K = d->samples,
+               .logits_mode = d->combine == CLMSD_AVERAGE_LOGITS};
     x.N = train && !x.logits_mode ? (size_t)x.K * x.B : x.B;
     x.params = malloc(2 * (size_t)x.K * sizeof *x.params);
     x.xd = malloc(x.N * x.H * sizeof *x.xd);
     x.z = malloc(x.N * x.C * sizeof *x.z);
     x.g = malloc(x.N * x.C * sizeof *x.g);
     x.rowloss = malloc(x.N * sizeof *x.rowloss);
-    if (!x.params || !x.xd || !x.z || !x.g || !x.rowloss) {
+    x.part = malloc(clmsd__head_max_blocks(d) * sizeof *x.part);
+    if (!x.params || !x.xd || !x.z || !x.g || !x.rowloss || !x.part) {
         st = clmsd__fail(NULL, CLMSD_ERROR_OUT_OF_MEMORY, "out of host memory");
         goto done;
     }
@@ -251,18 +256,18 @@ static clmsd_status run(const clmsd_head_desc *d, const clmsd_ref_head_exact_arg
     if (a->target) {
         loss_rows(&x, valid, true);
         if (a->loss)
-            *a->loss = reduce_loss(&x, valid);
+            *a->loss = reduce_loss(&x, valid, x.part);
         if (a->ignored)
             *a->ignored = (uint32_t)x.B - valid;
     }
     if (a->logits)
         mean_logits(&x, x.logits_mode ? 1 : x.K, x.logits_mode ? 1.0f : (float)(1.0 / x.K), a->logits);
     if (a->target)
-        weight_grads(&x);
+        weight_grads(&x, x.part);
     if (a->target && a->dx)
         input_grad(&x);
 done:
-    free(x.params), free(x.xd), free(x.z), free(x.g), free(x.rowloss);
+    free(x.params), free(x.xd), free(x.z), free(x.g), free(x.rowloss), free(x.part);
     return st;
 }
 

@@ -6,6 +6,7 @@
 #include "../stream_desc.h"
 
 #include <Random123/philox.h>
+#include <math.h>
 #include <stdlib.h>
 
 void clmsd_ref_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
@@ -92,13 +93,10 @@ clmsd_status clmsd_ref_dropout_backward(const clmsd_dropout_desc *desc, const fl
     }
     for (size_t r = 0; r < s.rows; ++r)
         for (size_t c = 0; c < s.cols; ++c) {
-            float acc = 0.0f;
-            for (uint32_t k = 0; k < s.samples; ++k) { /* the canonical order: k ascending */
-                float t = keep(&s, params, k, r, c)
-                              ? dy[((size_t)k * s.rows + r) * ldy + c] * scale_of(params, s.samples, k)
-                              : 0.0f;
-                acc = k == 0 ? t : acc + t;
-            }
+            float acc = -0.0f;
+            for (uint32_t k = 0; k < s.samples; ++k) /* canonical order v2: k ascending, one fma each */
+                if (keep(&s, params, k, r, c))
+                    acc = fmaf(dy[((size_t)k * s.rows + r) * ldy + c], scale_of(params, s.samples, k), acc);
             dx[r * ldx + c] = accumulate ? dx[r * ldx + c] + acc : acc;
         }
     free(params);

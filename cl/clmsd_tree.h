@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/* The row blocks and the fixed pairwise tree of canonical order v2 (docs/canonical-order.md),
+ * written once for the kernels (OpenCL C) and the exact host reference (C11).
+ *
+ * A long sum over batch rows is cut into blocks of CLMSD_ROW_BLOCK global batch rows: block j
+ * holds global rows 16j .. 16j+15 (a call's global rows are row_offset .. row_offset + B - 1).
+ * Each block is summed on its own, and the block sums of blocks j0 .. j1 are combined by the tree
+ * over global block indices: node (l, m) covers blocks m 2^l .. (m+1) 2^l - 1, its value is
+ * left + right when both children hold a present block, the one child that does otherwise. */
+#ifndef CLMSD_TREE_H
+#define CLMSD_TREE_H
+
+#ifdef __OPENCL_VERSION__
+#define CLMSD_TREE_FN inline
+#define CLMSD_TREE_PTR __global float *
+#define CLMSD_TREE_U64 ulong
+#else
+#include <stdint.h>
+#define CLMSD_TREE_FN static inline
+#define CLMSD_TREE_PTR float *
+#define CLMSD_TREE_U64 uint64_t
+#endif
+
+/* the first global block of a call, and the number of blocks its B rows touch */
+CLMSD_TREE_FN CLMSD_TREE_U64 clmsd_first_block(CLMSD_TREE_U64 row_offset) { return row_offset / CLMSD_ROW_BLOCK; }
+CLMSD_TREE_FN CLMSD_TREE_U64 clmsd_block_count(CLMSD_TREE_U64 row_offset, CLMSD_TREE_U64 batch)
+{
+    return (row_offset + batch - 1) / CLMSD_ROW_BLOCK - row_offset / CLMSD_ROW_BLOCK + 1;
+}
+
+/* the local batch rows [*lo, *hi) of the call's block s (global block first + s) */
+CLMSD_TREE_FN void clmsd_block_rows(CLMSD_TREE_U64 row_offset, CLMSD_TREE_U64 batch, CLMSD_TREE_U64 s,
+                                    CLMSD_TREE_U64 *lo, CLMSD_TREE_U64 *hi)
+{
+    CLMSD_TREE_U64 start = (row_offset / CLMSD_ROW_BLOCK + s) * CLMSD_ROW_BLOCK;
+    /* (tests of s, not of start > row_offset: LLVM makes those a saturating subtract, which
+     * Oclgrind 21.10 cannot run) */
+    *lo = s == 0 ? 0 : start - row_offset;
+    *hi = start + CLMSD_ROW_BLOCK - row_offset < batch ? start + CLMSD_ROW_BLOCK - row_offset : batch;
+}
+
+/* The tree over global blocks j0 .. j0 + blocks - 1, in place: on entry p[s * stride] holds block
+ * j0 + s's sum, on return p[0] holds the root. Level by level, a node's value stays in the slot
+ * of its first present block, so a node with one present child needs no operation. */
+CLMSD_TREE_FN float clmsd_tree_sum(CLMSD_TREE_PTR p, CLMSD_TREE_U64 stride, CLMSD_TREE_U64 j0, CLMSD_TREE_U64 blocks)
+{
+    CLMSD_TREE_U64 j1 = j0 + blocks - 1;
+    for (unsigned l = 0; (j0 >> l) != (j1 >> l); ++l) {
+        CLMSD_TREE_U64 first = j0 >> l, last = j1 >> l;
+        for (CLMSD_TREE_U64 m = first & ~(CLMSD_TREE_U64)1; m + 1 <= last; m += 2) {
+            if (m < first) /* the left child holds no block: the right one is the node */
+                continue;
+            CLMSD_TREE_U64 left = m == first ? 0 : (m << l) - j0, right = ((m + 1) << l) - j0;
+            p[left * stride] = p[left * stride] + p[right * stride];
+        }
+    }
+    return p[0];
+}
+
+#endif

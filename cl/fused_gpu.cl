@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/* The GPU tiling of the fused engine: the sums of cl/fused.cl in the same canonical order v2, so the
+ * same bits, shaped for a GPU: many work-items with a few outputs each, W read in place (no
+ * transpose), no private arrays indexed at run time, few registers. Work-items per launch on the
+ * token head (K 5, B 4096, H 768, C 15): logits K*B*ceil(C/4) = 81,920, dW blocks*ceil(C/4)*H/4 =
+ * 196,608, dX B*H/4 = 786,432. The stream words of element e come from Philox block e/4. G has
+ * ldg >= ceil(C/4)*4 columns, zeros past C. */
+#pragma OPENCL FP_CONTRACT OFF
+
+/* the 4 words of elements e .. e+3 (crossing into the next block when e is not a multiple of 4) */
+inline uint4 clmsd_words_at(ulong seed, ulong step, uint k, ulong e)
+{
+    philox4x32_ctr_t u0 = clmsd_stream_block(seed, step, k, e >> 2), u1 = u0;
+    uint off = (uint)(e & 3);
+    if (off)
+        u1 = clmsd_stream_block(seed, step, k, (e >> 2) + 1);
+    return (uint4)(clmsd_word8(u0, u1, off), clmsd_word8(u0, u1, off + 1), clmsd_word8(u0, u1, off + 2),
+                   clmsd_word8(u0, u1, off + 3));
+}
+
+/* p[0 .. n-1] (n <= 4) and zeros */
+inline float4 clmsd_load_upto4(__global const float *p, ulong n)
+{
+    return n >= 4 ? vload4(0, p) : (float4)(p[0], n > 1 ? p[1] : 0.0f, n > 2 ? p[2] : 0.0f, 0.0f);
+}
+
+/* keep ? v * s : 0.0f per lane */
+inline float4 clmsd_drop4(float4 v, uint4 words, uint threshold, float s)
+{
+    return select((float4)0.0f, v * s, words >= (uint4)threshold);
+}
+
+/* Z[n, c] = fma chain over h ascending from 0.0f of xd[n, h] W[c, h] for 4 classes of one stacked
+ * row n = k*B + b; masked = 0: x itself (predict, Xbar) with samples = 1. */
+__kernel void clmsd_fused_logits_gpu(__global const float *x, ulong x_off, __global const float *w, ulong w_off,
+                                     __global float *z, ulong z_off, ulong batch, ulong features, uint classes,
+                                     uint samples, int masked, __global const uint *params, ulong row_offset,
+                                     ulong seed, ulong step)
+{
+    uint quads = (classes + 3) / 4;
+    ulong i = get_global_id(0), n = i / quads;
+    if (n >= (ulong)samples * batch)
+        return;
+    uint c0 = (uint)(i % quads) * 4, k = (uint)(n / batch);
+    ulong b = n % batch;
+    /* the rows of classes past C repeat the last class: loads stay in bounds, nothing is stored */
+    __global const float *xr = x + x_off + b * features, *wr = w + w_off;
+    __global const float *w0 = wr + (ulong)c0 * features, *w1 = wr + (ulong)min(c0 + 1, classes - 1) * features;
+    __global const float *w2 = wr + (ulong)min(c0 + 2, classes - 1) * features;
+    __global const float *w3 = wr + (ulong)min(c0 + 3, classes - 1) * features;
+    uint threshold = masked ? params[k] : 0;
+    float s = masked ? as_float(params[samples + k]) : 1.0f;
+    float4 acc = -0.0f;
+    /* block by block (one Philox call per 4 elements), elements in order; a row need not start on
+     * a block */
+    ulong e0 = (row_offset + b) * features, e1 = e0 + features;
+    for (ulong q = e0 >> 2; 4 * q < e1; ++q) {
+        philox4x32_ctr_t u = clmsd_stream_block(seed, step, k, q);
+        for (uint j = 0; j < 4; ++j) {
+            ulong e = 4 * q + j, h = e - e0;
+            if (e < e0 || e >= e1)
+                continue;
+            float v = xr[h];
+            if (masked)
+                v = clmsd_word4(u, j) >= threshold ? v * s : 0.0f;
+            acc = fma((float4)v, (float4)(w0[h], w1[h], w2[h], w3[h]), acc);
+        }
+    }
+    __global float *zr = z + z_off + n * classes + c0;
+    zr[0] = acc.s0;
+    if (c0 + 1 < classes)
+        zr[1] = acc.s1;
+    if (c0 + 2 < classes)
+        zr[2] = acc.s2;
+    if (c0 + 3 < classes)
+        zr[3] = acc.s3;
+}
+
+/* clmsd_fused_dw's block sums (and db's with them), 4 classes by 4 features per work-item:
+ * part[s * count + c*H + h], part[s * count + C*H + c]. */
+__kernel void clmsd_fused_dw_gpu(__global const float *g, ulong g_off, ulong ldg, __global const float *x, ulong x_off,
+                                 __global float *part, ulong part_off, ulong count, ulong batch, ulong features,
+                                 uint classes, uint samples, int averaged, __global const uint *params,
+                                 ulong row_offset, ulong seed, ulong step, int with_db)
+{
+    ulong hq = (features + 3) / 4, cq = (classes + 3) / 4, i = get_global_id(0), blk = i / (hq * cq);
+    if (blk >= clmsd_block_count(row_offset, batch))
+        return;
+    uint c0 = (uint)(i / hq % cq) * 4;
+    ulong h0 = i % hq * 4, nh = min((ulong)4, features - h0), lo, hi;
+    clmsd_block_rows(row_offset, batch, blk, &lo, &hi);
+    uint kn = averaged ? 1 : samples;
+    float4 a0 = -0.0f, a1 = -0.0f, a2 = -0.0f, a3 = -0.0f, db = -0.0f; /* a_c lane j: class c0 + c, feature h0 + j */
+    for (ulong b = lo; b < hi; ++b) {
+        float4 xv = clmsd_load_upto4(x + x_off + b * features + h0, nh);
+        ulong e = (row_offset + b) * features + h0;
+        for (uint k = 0; k < kn; ++k) {
+            float4 d =
+                averaged ? xv
+                         : clmsd_drop4(xv, clmsd_words_at(seed, step, k, e), params[k], as_float(params[samples + k]));
+            float4 gv = vload4(0, g + g_off + ((ulong)k * batch + b) * ldg + c0);
+            a0 = fma((float4)gv.s0, d, a0);
+            a1 = fma((float4)gv.s1, d, a1);
+            a2 = fma((float4)gv.s2, d, a2);
+            a3 = fma((float4)gv.s3, d, a3);
+            db = db + gv;
+        }
+    }
+    __global float *pb = part + part_off + blk * count;
+#define CLMSD_DW_STORE(c, a)                                        \
+    if (c0 + (c) < classes) {                                       \
+        __global float *o = pb + (ulong)(c0 + (c)) * features + h0; \
+        o[0] = (a).s0;                                              \
+        if (nh > 1)                                                 \
+            o[1] = (a).s1;                                          \
+        if (nh > 2)                                                 \
+            o[2] = (a).s2;                                          \
+        if (nh > 3)                                                 \
+            o[3] = (a).s3;                                          \
+        if (with_db && h0 == 0)                                     \
+            pb[(ulong)classes * features + c0 + (c)] = db.s##c;     \
+    }
+    CLMSD_DW_STORE(0, a0) CLMSD_DW_STORE(1, a1) CLMSD_DW_STORE(2, a2) CLMSD_DW_STORE(3, a3)
+#undef CLMSD_DW_STORE
+}
+
+/* dX[b, h] (+)= clmsd_fused_dx's sums for 4 features of one batch row per work-item */
+__kernel void clmsd_fused_dx_gpu(__global const float *g, ulong g_off, ulong ldg, __global const float *w, ulong w_off,
+                                 __global float *dx, ulong dx_off, ulong batch, ulong features, uint classes,
+                                 uint samples, int averaged, float inv_samples, __global const uint *params,
+                                 ulong row_offset, ulong seed, ulong step, int accumulate)
+{
+    ulong hq = (features + 3) / 4, i = get_global_id(0), b = i / hq;
+    if (b >= batch)
+        return;
+    ulong h0 = i % hq * 4, nh = min((ulong)4, features - h0), e = (row_offset + b) * features + h0;
+    float4 t = -0.0f, acc = -0.0f;
+    for (uint k = 0; k < samples; ++k) {
+        if (k == 0 || !averaged) {
+            __global const float *gr = g + g_off + ((averaged ? 0 : (ulong)k * batch) + b) * ldg;
+            t = -0.0f;
+            for (uint c = 0; c < classes; ++c)
+                t = fma((float4)gr[c], clmsd_load_upto4(w + w_off + (ulong)c * features + h0, nh), t);
+        }
+        int4 keep = clmsd_words_at(seed, step, k, e) >= (uint4)params[k];
+        acc = select(acc, fma(t, (float4)as_float(params[samples + k]), acc), keep);
+    }
+    if (averaged)
+        acc = acc * inv_samples;
+    __global float *o = dx + dx_off + b * features + h0;
+    o[0] = accumulate ? o[0] + acc.s0 : acc.s0;
+    if (nh > 1)
+        o[1] = accumulate ? o[1] + acc.s1 : acc.s1;
+    if (nh > 2)
+        o[2] = accumulate ? o[2] + acc.s2 : acc.s2;
+    if (nh > 3)
+        o[3] = accumulate ? o[3] + acc.s3 : acc.s3;
+}
