@@ -3,7 +3,8 @@
  * loader: wraps the OpenCL calls that allocate, build or enqueue, makes the N-th of them fail once
  * armed, and counts the contexts, queues, buffers, programs and kernels alive, to find leaks.
  * With $FAULT_ABORT_DEVICE set, creating a context on a device whose name contains it aborts the
- * process (tests/selftest_crash.sh: one implementation that crashes). */
+ * process (tests/selftest_crash.sh: one implementation that crashes). It also keeps the work-items of
+ * each kernel's last launch (tests/test_launches.c: the GPU tiling's launch sizes). */
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,12 +115,46 @@ SHIM_API cl_kernel clCreateKernel(cl_program p, const char *name, cl_int *err)
     return k;
 }
 
+/* the work-items (global size, all dimensions) of the last launch of each kernel name */
+static struct {
+    char name[64];
+    size_t items;
+} launches[64];
+
+SHIM_API size_t fault_launch_items(const char *kernel)
+{
+    for (int i = 0; i < 64 && launches[i].name[0]; ++i)
+        if (!strcmp(launches[i].name, kernel))
+            return launches[i].items;
+    return 0;
+}
+
+static void record_launch(cl_kernel k, cl_uint dims, const size_t *global)
+{
+    char name[64] = "";
+    clGetKernelInfo(k, CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL);
+    size_t items = 1;
+    for (cl_uint d = 0; d < dims; ++d)
+        items *= global[d];
+    for (int i = 0; i < 64; ++i)
+        if (!launches[i].name[0] || !strcmp(launches[i].name, name)) {
+            memcpy(launches[i].name, name, sizeof name);
+            launches[i].items = items;
+            return;
+        }
+}
+
 SHIM_API cl_int clEnqueueNDRangeKernel(cl_command_queue q, cl_kernel k, cl_uint dims, const size_t *off,
                                        const size_t *global, const size_t *local, cl_uint nw, const cl_event *w,
                                        cl_event *ev)
 {
     REAL(clEnqueueNDRangeKernel);
-    return fail_now() ? CL_OUT_OF_RESOURCES : real(q, k, dims, off, global, local, nw, w, ev);
+    if (fail_now())
+        return CL_OUT_OF_RESOURCES;
+    cl_int e = real(q, k, dims, off, global, local, nw, w, ev);
+    if (e == CL_SUCCESS)
+        record_launch(k, dims, global);
+    return e;
 }
 
 SHIM_API cl_int clEnqueueBarrierWithWaitList(cl_command_queue q, cl_uint nw, const cl_event *w, cl_event *ev)

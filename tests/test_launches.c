@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/* Work-items per launch, as clEnqueueNDRangeKernel sees them (tests/faults/shim.c, preloaded): on
+ * the token head (K 5, B 4096, H 768, C 15) the GPU tiling's fused kernels launch at least 65,536
+ * work-items each, enough to fill a GPU (an H200 holds about 270,000 threads). The CPU tiling's
+ * counts are logged beside them. */
+#include "helpers.h"
+
+#include <dlfcn.h>
+
+static size_t (*launch_items)(const char *kernel);
+
+/* one train step of the token head with every output, on a context of `tiling` */
+static void token_step(const char *tiling)
+{
+    setenv("CLMSD_TILING", tiling, 1);
+    clmsd_context *ctx = test_context();
+    unsetenv("CLMSD_TILING");
+    cr_assert_str_eq(clmsd_context_tiling(ctx), tiling);
+    enum { B = 4096, H = 768, C = 15, K = 5 };
+    clmsd_head_desc d = {.batch = B,
+                         .features = H,
+                         .classes = C,
+                         .samples = K,
+                         .rate = 0.5,
+                         .combine = CLMSD_AVERAGE_LOSSES,
+                         .engine = CLMSD_ENGINE_FUSED};
+    clmsd_head *head;
+    cr_assert_eq(clmsd_head_create(ctx, &d, &head), CLMSD_SUCCESS, "%s", clmsd_context_last_error(ctx));
+    int32_t *target = calloc(B, sizeof *target);
+    cl_mem bx = test_buffer(ctx, NULL, (size_t)B * H * 4), bw = test_buffer(ctx, NULL, (size_t)C * H * 4);
+    cl_mem bt = test_buffer(ctx, target, B * 4), bdx = test_buffer(ctx, NULL, (size_t)B * H * 4);
+    cl_mem bdw = test_buffer(ctx, NULL, (size_t)C * H * 4), bdb = test_buffer(ctx, NULL, C * 4);
+    clmsd_head_args a = {.x = bx, .w = bw, .target = bt, .dx = bdx, .dw = bdw, .dbias = bdb};
+    cr_assert_eq(clmsd_head_train_step(head, &a, 0, NULL, NULL), CLMSD_SUCCESS, "%s", clmsd_context_last_error(ctx));
+    cr_assert_eq(clFinish(clmsd_context_queue(ctx)), CL_SUCCESS);
+    clmsd_head_destroy(head);
+    cl_mem all[] = {bx, bw, bt, bdx, bdw, bdb};
+    for (int i = 0; i < 6; ++i)
+        clReleaseMemObject(all[i]);
+    free(target);
+    clmsd_context_destroy(ctx);
+}
+
+Test(launches, gpu_tiling_fills_a_gpu_on_the_token_head, .timeout = 1200)
+{
+    *(void **)&launch_items = dlsym(RTLD_DEFAULT, "fault_launch_items");
+    cr_assert(launch_items, "run with LD_PRELOAD=libclmsd_fault_shim.so (meson test does)");
+    token_step("cpu");
+    const char *cpu[] = {"clmsd_fused_logits", "clmsd_fused_dw", "clmsd_fused_dx", "clmsd_block_tree"};
+    for (int i = 0; i < 4; ++i)
+        cr_log_info("cpu tiling: %s %zu work-items", cpu[i], launch_items(cpu[i]));
+    token_step("gpu");
+    const char *gpu[] = {"clmsd_fused_logits_gpu", "clmsd_fused_dw_gpu", "clmsd_fused_dx_gpu"};
+    for (int i = 0; i < 3; ++i) {
+        size_t n = launch_items(gpu[i]);
+        cr_log_info("gpu tiling: %s %zu work-items", gpu[i], n);
+        cr_assert(n >= 65536, "%s launched %zu work-items on the token head, fewer than 65,536", gpu[i], n);
+    }
+}
