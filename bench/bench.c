@@ -43,7 +43,7 @@ static const shape shapes[] = {
 static const char *op_names[] = {"forward", "train_step", "predict"};
 
 typedef struct options {
-    bool quick, all_devices;
+    bool quick, all_devices, other_tiling;
     const char *device, *json, *shapes, *engines, *ops;
     int runs;
 } options;
@@ -58,6 +58,8 @@ static const char bench_usage[] =
     "warm-up, wall-clock around clFinish, as a table and as JSON lines.\n"
     "\n"
     "  --quick          shapes kaggle-ce, quest, binary and smaller limit buffers\n"
+    "  --other-tiling   also the fused train_step in the other tiling of the kernels (fused-gpu on a\n"
+    "                   CPU, fused-cpu on a GPU: CLMSD_TILING), to measure what the other shape costs\n"
     "  --shapes LIST    any of kaggle-ce, quest, token, cifar, imagenet, binary (default all)\n"
     "  --engines LIST   any of fused, clblast, naive (default all)\n"
     "  --ops LIST       any of forward, train_step, predict (default all)\n"
@@ -80,6 +82,8 @@ static bool listed(const char *list, const char *name)
 
 typedef struct bench_run {
     clmsd_context *ctx;
+    clmsd_context *other; /* the same queue with the other tiling of the kernels (CLMSD_TILING) */
+    char other_name[16];  /* its fused engine's row: "fused-gpu" or "fused-cpu" */
     cl_command_queue queue;
     FILE *json;
     const options *o;
@@ -276,22 +280,27 @@ static void bench_shape(bench_run *r, const shape *sh)
     cl_mem out = clCreateBuffer(cc, CL_MEM_READ_WRITE, (1 + B * C + B * H + C * H + C) * 4, NULL, &err);
     printf("\n  %s: %s (K %u, B %zu, H %zu, C %zu, %s, %s)\n", sh->name, sh->what, (unsigned)sh->K, B, H, C,
            ce ? "softmax CE" : "BCE", sh->combine == CLMSD_AVERAGE_LOSSES ? "average losses" : "average logits");
-    printf("    %-10s %-8s %10s %10s %9s %8s %9s %10s\n", "op", "engine", "min ms", "median", "GFLOP/s", "GB/s",
+    printf("    %-10s %-9s %10s %10s %9s %8s %9s %10s\n", "op", "engine", "min ms", "median", "GFLOP/s", "GB/s",
            "roofline", "vs clblast");
     for (int op = 0; op < 3; ++op) {
         if (!listed(o->ops, op_names[op]))
             continue;
         double clblast_ms = 0;
-        const clmsd_engine engines[] = {CLMSD_ENGINE_CLBLAST, CLMSD_ENGINE_FUSED, BENCH_NAIVE};
-        for (int e = 0; e < 3; ++e) {
+        /* the fused engine once more in the other tiling (train_step only): what the other shape costs */
+        const clmsd_engine engines[] = {CLMSD_ENGINE_CLBLAST, CLMSD_ENGINE_FUSED, CLMSD_ENGINE_FUSED, BENCH_NAIVE};
+        for (int e = 0; e < 4; ++e) {
             clmsd_engine engine = engines[e];
-            if (!listed(o->engines, engine_name(engine)) || (engine == BENCH_NAIVE && op != BENCH_FORWARD))
+            bool other = e == 2;
+            const char *name = other ? r->other_name : engine_name(engine);
+            clmsd_context *ctx = other ? r->other : r->ctx;
+            if (!listed(o->engines, engine_name(engine)) || (engine == BENCH_NAIVE && op != BENCH_FORWARD) ||
+                (other && (!ctx || op != BENCH_TRAIN_STEP)))
                 continue;
             char what[128];
             snprintf(what, sizeof what, "%s %s %s (kernels compile on first use: tens of seconds on a cold pocl cache)",
-                     sh->name, op_names[op], engine_name(engine));
+                     sh->name, op_names[op], name);
             progress(r, what);
-            head_job j = {r->ctx, r->queue, NULL, {0}, (bench_op)op, d, NULL, NULL};
+            head_job j = {ctx, r->queue, NULL, {0}, (bench_op)op, d, NULL, NULL};
             j.args = (clmsd_head_args){.seed = 1,
                                        .step = 1,
                                        .x = x,
@@ -309,16 +318,15 @@ static void bench_shape(bench_run *r, const shape *sh)
                 j.z = clCreateBuffer(cc, CL_MEM_READ_WRITE, (size_t)sh->K * B * C * 4, NULL, &err);
             } else {
                 j.d.engine = engine;
-                if (clmsd_head_create(r->ctx, &j.d, &j.head) != CLMSD_SUCCESS) {
-                    fprintf(stderr, "\nclmsd-bench: %s\n", clmsd_context_last_error(r->ctx));
+                if (clmsd_head_create(ctx, &j.d, &j.head) != CLMSD_SUCCESS) {
+                    fprintf(stderr, "\nclmsd-bench: %s\n", clmsd_context_last_error(ctx));
                     continue;
                 }
             }
             bench_stats s = bench_time(r->queue, 2, o->runs, run_head, &j);
             progress_clear();
             if (s.runs == 0) {
-                printf("    %-10s %-8s failed: %s\n", op_names[op], engine_name(engine),
-                       clmsd_context_last_error(r->ctx));
+                printf("    %-10s %-8s failed: %s\n", op_names[op], name, clmsd_context_last_error(ctx));
             } else {
                 double flops = bench_flops(&d, (bench_op)op, engine), bytes = bench_bytes(&d, (bench_op)op, engine);
                 double sec = s.min_ms * 1e-3;
@@ -330,18 +338,20 @@ static void bench_shape(bench_run *r, const shape *sh)
                 char ratio[32] = "";
                 if (clblast_ms > 0 && engine != CLMSD_ENGINE_CLBLAST)
                     snprintf(ratio, sizeof ratio, "%.2fx", clblast_ms / s.min_ms);
-                printf("    %-10s %-8s %10.3f %10.3f %9.2f %8.2f %8.1f%% %10s\n", op_names[op], engine_name(engine),
-                       s.min_ms, s.median_ms, flops / sec / 1e9, bytes / sec / 1e9, 100 * bound / sec, ratio);
+                printf("    %-10s %-9s %10.3f %10.3f %9.2f %8.2f %8.1f%% %10s\n", op_names[op], name, s.min_ms,
+                       s.median_ms, flops / sec / 1e9, bytes / sec / 1e9, 100 * bound / sec, ratio);
                 json_begin(r, "head");
                 fprintf(r->json, ", ");
                 json_string(r->json, "shape", sh->name);
                 fprintf(r->json,
                         ", \"K\": %u, \"B\": %zu, \"H\": %zu, \"C\": %zu, \"loss\": \"%s\", \"combine\": \"%s\", "
-                        "\"op\": \"%s\", \"engine\": \"%s\", \"runs\": %d, \"min_ms\": %.6f, \"median_ms\": %.6f, "
+                        "\"op\": \"%s\", \"engine\": \"%s\", \"tiling\": \"%s\", \"runs\": %d, \"min_ms\": %.6f, "
+                        "\"median_ms\": %.6f, "
                         "\"flops\": %.6g, \"bytes\": %.6g, \"gflops\": %.6g, \"gbps\": %.6g, \"roofline\": %.6g}\n",
                         (unsigned)sh->K, B, H, C, ce ? "ce" : "bce",
-                        sh->combine == CLMSD_AVERAGE_LOSSES ? "losses" : "logits", op_names[op], engine_name(engine),
-                        s.runs, s.min_ms, s.median_ms, flops, bytes, flops / sec / 1e9, bytes / sec / 1e9, bound / sec);
+                        sh->combine == CLMSD_AVERAGE_LOSSES ? "losses" : "logits", op_names[op], name,
+                        clmsd_context_tiling(ctx), s.runs, s.min_ms, s.median_ms, flops, bytes, flops / sec / 1e9,
+                        bytes / sec / 1e9, bound / sec);
             }
             clmsd_head_destroy(j.head);
             if (j.xd)
@@ -362,6 +372,18 @@ static int bench_device(const options *o, const char *spec, FILE *json)
         return 1;
     }
     r.queue = clmsd_context_queue(r.ctx);
+    /* the other tiling on the same queue: $CLMSD_TILING is read when a context is made */
+    const char *saved = getenv("CLMSD_TILING"), *other = strcmp(clmsd_context_tiling(r.ctx), "gpu") ? "gpu" : "cpu";
+    char *restore = saved ? strdup(saved) : NULL;
+    setenv("CLMSD_TILING", other, 1);
+    if (!o->other_tiling || clmsd_context_create_from_queue(r.queue, &r.other) != CLMSD_SUCCESS)
+        r.other = NULL;
+    snprintf(r.other_name, sizeof r.other_name, "fused-%s", other);
+    if (restore)
+        setenv("CLMSD_TILING", restore, 1);
+    else
+        unsetenv("CLMSD_TILING");
+    free(restore);
     snprintf(r.device, sizeof r.device, "%s", clmsd_context_device_name(r.ctx));
     clGetDeviceInfo(clmsd_context_device(r.ctx), CL_DRIVER_VERSION, sizeof r.driver, r.driver, NULL);
     r.driver[sizeof r.driver - 1] = '\0';
@@ -369,15 +391,17 @@ static int bench_device(const options *o, const char *spec, FILE *json)
     fprintf(stderr, "compiling clmsd's kernels and CLBlast's GEMM (tens of seconds on a cold pocl cache)...\n");
     if (clmsd_context_warmup(r.ctx) != CLMSD_SUCCESS) {
         fprintf(stderr, "clmsd-bench: %s\n", clmsd_context_last_error(r.ctx));
+        clmsd_context_destroy(r.other);
         clmsd_context_destroy(r.ctx);
         return 1;
     }
     for (size_t i = 0; i < SHAPES; ++i)
         if (listed(o->shapes, shapes[i].name) && (!o->quick || shapes[i].quick || o->shapes))
-            r.total += 8; /* at most: 3 ops x 2 engines, + naive forward, + 1 */
+            r.total += 9; /* at most: 3 ops x 2 engines, the other tiling, naive forward, + 1 */
     r.total += 4;
     progress(&r, "device limits");
     if (bench_limits_measure(r.ctx, o->quick, o->runs, &r.limits)) {
+        clmsd_context_destroy(r.other);
         clmsd_context_destroy(r.ctx);
         return 1;
     }
@@ -397,6 +421,7 @@ static int bench_device(const options *o, const char *spec, FILE *json)
         if (listed(o->shapes, shapes[i].name) && (!o->quick || shapes[i].quick || o->shapes))
             bench_shape(&r, &shapes[i]);
     fflush(json);
+    clmsd_context_destroy(r.other);
     clmsd_context_destroy(r.ctx);
     return 0;
 }
@@ -411,6 +436,8 @@ int clmsd_bench_main(int argc, char **argv)
             return 0;
         } else if (!strcmp(a, "--quick")) {
             o.quick = true;
+        } else if (!strcmp(a, "--other-tiling")) {
+            o.other_tiling = true;
         } else if (v && !strcmp(a, "--runs")) {
             o.runs = atoi(v), ++i;
             if (o.runs < 10) {

@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 
-ENGINES = ["fused", "clblast", "naive", "pytorch", "jax"]
+ENGINES = ["fused", "fused-gpu", "fused-cpu", "clblast", "naive", "pytorch", "jax"]
 PEERS = ("pytorch", "jax")  # host frameworks: one row per shape and op, whatever the device
 
 

@@ -54,7 +54,7 @@ __kernel void clmsd_dropout_mask(__global uchar *mask, ulong mask_off, __global 
         mk[w.r * cols + w.c] = CLMSD_WORD(words, q, w.e) >= threshold ? 1 : 0;
 }
 
-/* dx (+)= [scale *] sum_k keep_k s_k dy_k, in canonical order v2: from 0.0f, k = 0, 1, ..., K-1,
+/* dx (+)= [scale *] sum_k keep_k s_k dy_k, in canonical order v2: from -0.0f, k = 0, 1, ..., K-1,
  * acc = keep_k ? fma(dy_k, s_k, acc) : acc.
  * dy_k is at dy_off + k * dy_kstride: rows * ldy for dropout backward, 0 to broadcast one
  * matrix to every sample (the head's averaged mask and its gradient). */

@@ -61,7 +61,7 @@ __kernel void clmsd_dropout_mask_gpu(__global uchar *mask, ulong mask_off, __glo
             mk[r * cols + c] = clmsd_word4(u, j) >= params[k] ? 1 : 0;
 }
 
-/* clmsd_dropout_sum's order: from 0.0f, k ascending, acc = keep_k ? fma(dy_k, s_k, acc) : acc */
+/* clmsd_dropout_sum's order: from -0.0f, k ascending, acc = keep_k ? fma(dy_k, s_k, acc) : acc */
 __kernel void clmsd_dropout_sum_gpu(__global const float *dy, ulong dy_off, ulong dy_kstride, ulong ldy,
                                     __global float *dx, ulong dx_off, ulong ldx, __global const uint *params,
                                     uint samples, ulong rows, ulong cols, ulong row_offset, ulong seed, ulong step,

@@ -89,7 +89,7 @@ inline clmsd_float32 clmsd_drop_run32(clmsd_float32 v, clmsd_run32 u, uint thres
     return r;
 }
 
-/* Z[k*B + b, c] = sum_h xd_k[b, h] * W[c, h], an fma chain h ascending from 0.0f, for a tile of classes and up
+/* Z[k*B + b, c] = sum_h xd_k[b, h] * W[c, h], an fma chain h ascending from -0.0f, for a tile of classes and up
  * to 2 samples of one batch row; masked = 0: x itself, one sample. The masked path works in runs
  * of 32 elements: the dropped values of both samples are made with 8-wide compares and selects
  * first, so the inner loop is only broadcasts and multiply-adds, and its 8 accumulators and 4
@@ -178,7 +178,7 @@ inline void clmsd_bias_block_tile(__global const float *g, ulong ldg, ulong batc
 }
 
 /* The v2 block sums of dW: part[s * count + c*H + h] = sum over the block's batch rows b
- * ascending, then k ascending, of G[k*B + b, c] * xd_k[b, h] as an fma chain from 0.0f (averaged:
+ * ascending, then k ascending, of G[k*B + b, c] * xd_k[b, h] as an fma chain from -0.0f (averaged:
  * G[b, c] * Xbar[b, h]); with db, part[s * count + C*H + c] likewise of G[k*B + b, c]. The tree
  * (clmsd_block_tree) then combines the blocks. One work-item owns block s, a tile of classes and
  * 4 consecutive features, and draws the stream words of its 4 features for 8 samples at once. */
@@ -263,7 +263,7 @@ __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __
 }
 
 /* dX[b, h] (+)= sum over k ascending of keep_k s_k t_k, t_k = sum_c G[k*B + b, c] W[c, h] (an
- * fma chain, c ascending from 0.0f); the k sum from 0.0f, acc = keep_k ? fma(t_k, s_k, acc) : acc;
+ * fma chain, c ascending from -0.0f); the k sum from -0.0f, acc = keep_k ? fma(t_k, s_k, acc) : acc;
  * averaged: one t from G[b] for every k, and the sum times 1/K. One
  * work-item owns one run of 32 stream elements of one row (runs_per_row of them per row: the
  * first and last may be partial when rows do not start on a block), so each Philox call serves

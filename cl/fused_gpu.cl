@@ -30,7 +30,7 @@ inline float4 clmsd_drop4(float4 v, uint4 words, uint threshold, float s)
     return select((float4)0.0f, v * s, words >= (uint4)threshold);
 }
 
-/* Z[n, c] = fma chain over h ascending from 0.0f of xd[n, h] W[c, h] for 4 classes of one stacked
+/* Z[n, c] = fma chain over h ascending from -0.0f of xd[n, h] W[c, h] for 4 classes of one stacked
  * row n = k*B + b; masked = 0: x itself (predict, Xbar) with samples = 1. */
 __kernel void clmsd_fused_logits_gpu(__global const float *x, ulong x_off, __global const float *w, ulong w_off,
                                      __global float *z, ulong z_off, ulong batch, ulong features, uint classes,

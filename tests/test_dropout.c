@@ -151,7 +151,7 @@ Test(dropout, statistics, .timeout = 600)
     clmsd_context_destroy(ctx);
 }
 
-/* Backward is canonical order v2's sum over the samples of what forward makes of dy_k: from 0,
+/* Backward is canonical order v2's sum over the samples of what forward makes of dy_k: from -0,
  * k ascending, acc = fmaf(dy_k, s_k, acc) where sample k keeps, and forward of dy_k is that keep's
  * dy_k * s_k or 0 (the masks from clmsd_dropout_mask, the scale from clmsd_rate_params). */
 Test(dropout, backward_is_forward_of_dy, .timeout = 600)
@@ -178,7 +178,7 @@ Test(dropout, backward_is_forward_of_dy, .timeout = 600)
     test_read(ctx, bdx, 0, dx, sizeof dx);
     test_read(ctx, bm, 0, mask, sizeof mask);
     for (int i = 0; i < R * C; ++i) {
-        expect[i] = 0.0f;
+        expect[i] = -0.0f; /* v2 sums start from -0.0f */
         for (int k = 0; k < K; ++k) {
             float v = dy[k * R * C + i], f = mask[k * R * C + i] ? v * scale : 0.0f;
             cr_assert(memcmp(&fwd[(k * K + k) * R * C + i], &f, 4) == 0, "forward of dy_%d[%d] is not its keep * s", k,
