@@ -101,10 +101,12 @@ __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global 
 {
     bool wide = cpad >= CLMSD_CLASS_TILE;
     uint tiles = wide ? cpad / CLMSD_CLASS_TILE : 1, groups = (samples + CLMSD_LOGIT_SAMPLES - 1) / CLMSD_LOGIT_SAMPLES;
-    ulong i = get_global_id(0), b = i / ((ulong)tiles * groups);
-    if (b >= batch)
+    /* the class tile is the slowest index: consecutive work-items (one core's) share a W^T tile,
+     * H x 32 floats, which then stays in its cache (imagenet's whole W^T is 8 MB) */
+    ulong i = get_global_id(0), ct = i / ((ulong)batch * groups), b = i % batch;
+    if (ct >= tiles)
         return;
-    uint c0 = (uint)(i % tiles) * CLMSD_CLASS_TILE, k0 = (uint)(i / tiles % groups) * CLMSD_LOGIT_SAMPLES;
+    uint c0 = (uint)ct * CLMSD_CLASS_TILE, k0 = (uint)(i / batch % groups) * CLMSD_LOGIT_SAMPLES;
     uint nk = min((uint)CLMSD_LOGIT_SAMPLES, samples - k0);
     __global const float *xr = x + x_off + b * features;
     __global const float *wr = wt + wt_off + c0;
@@ -273,10 +275,12 @@ __kernel void clmsd_fused_dx(__global const float *g, ulong g_off, ulong ldg, __
                              int averaged, float inv_samples, __global const uint *params, ulong row_offset, ulong seed,
                              ulong step, int accumulate, ulong runs_per_row)
 {
-    ulong i = get_global_id(0), b = i / runs_per_row;
-    if (b >= batch)
+    /* the run is the slowest index: consecutive work-items share W's columns of the run (C x 32
+     * floats) in their cache */
+    ulong i = get_global_id(0), run = i / batch, b = i % batch;
+    if (run >= runs_per_row)
         return;
-    ulong e0 = (row_offset + b) * features, e1 = e0 + features, q = (e0 >> 2) + i % runs_per_row * 8, at = 4 * q;
+    ulong e0 = (row_offset + b) * features, e1 = e0 + features, q = (e0 >> 2) + run * 8, at = 4 * q;
     if (at >= e1)
         return;
     clmsd_float32 t, acc;
