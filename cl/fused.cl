@@ -252,16 +252,14 @@ __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __
         }
     }
 #undef CLMSD_DW_ACCUMULATE
-    float out[4][CLMSD_CLASS_TILE];
-    vstore16(a00, 0, out[0]), vstore16(a01, 1, out[0]), vstore16(a10, 0, out[1]), vstore16(a11, 1, out[1]);
-    vstore16(a20, 0, out[2]), vstore16(a21, 1, out[2]), vstore16(a30, 0, out[3]), vstore16(a31, 1, out[3]);
-    __global float *pb = part + part_off + blk * count;
-    for (uint j = 0; j < nh; ++j)
-        for (uint c = 0; c < CLMSD_CLASS_TILE && c0 + c < classes; ++c)
-            pb[(ulong)(c0 + c) * features + h0 + j] = out[j][c];
+    /* the tiled layout (clmsd_block_tree): 128 consecutive floats per work-item, feature j of the
+     * quad then class lane c at j*32 + c, so the block sums leave in 8 vector stores */
+    __global float *pb = part + part_off + blk * count, *pw = pb + (ct * quads + i % quads) * 128;
+    vstore16(a00, 0, pw), vstore16(a01, 1, pw), vstore16(a10, 2, pw), vstore16(a11, 3, pw);
+    vstore16(a20, 4, pw), vstore16(a21, 5, pw), vstore16(a30, 6, pw), vstore16(a31, 7, pw);
     if (with_db && h0 == 0) /* the bias gradient's block sums of the tile, rather than a launch of their own */
         clmsd_bias_block_tile(g + g_off + c0, ldg, batch, averaged ? 1 : samples, lo, hi,
-                              min((uint)CLMSD_CLASS_TILE, classes - c0), pb + (ulong)classes * features + c0);
+                              min((uint)CLMSD_CLASS_TILE, classes - c0), pb + tiles * quads * 128 + c0);
 }
 
 /* dX[b, h] (+)= sum over k ascending of keep_k s_k t_k, t_k = sum_c G[k*B + b, c] W[c, h] (an

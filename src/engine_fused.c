@@ -52,7 +52,9 @@ static clmsd_status dw(clmsd_head *h, const clmsd_head_args *a, const clmsd__str
     bool gpu = h->ctx->gpu_tiling, with_db = a->dbias != NULL;
     size_t quads = (d->features + 3) / 4, blocks = clmsd_block_count(s->row_offset, d->batch);
     size_t class_groups = gpu ? (d->classes + 3) / 4 : (d->classes + CLMSD_CLASS_TILE - 1) / CLMSD_CLASS_TILE;
-    size_t ch = d->classes * d->features, count = ch + d->classes;
+    /* the block sums' layout: dense [C, H] (GPU tiling) or tiled [C/32][H/4][4][32] (CPU tiling) */
+    size_t ch = gpu ? d->classes * d->features : class_groups * CLMSD_CLASS_TILE * quads * 4;
+    size_t count = ch + d->classes;
     clmsd_status st =
         CLMSD__RUN(h->ctx, gpu ? CLMSD__K_FUSED_DW_GPU : CLMSD__K_FUSED_DW, blocks * class_groups * quads,
                    CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_g), CLMSD__U64(h->ldg), CLMSD__MEM(x), CLMSD__U64(x_off),
@@ -66,7 +68,8 @@ static clmsd_status dw(clmsd_head *h, const clmsd_head_args *a, const clmsd__str
     return CLMSD__RUN(h->ctx, CLMSD__K_BLOCK_TREE, ch + n_db, CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_part),
                       CLMSD__U64(count), CLMSD__U64(clmsd_first_block(s->row_offset)), CLMSD__U64(blocks),
                       CLMSD__MEM(a->dw), CLMSD__U64(a->dw_off), CLMSD__U64(ch), CLMSD__MEM(a->dbias),
-                      CLMSD__U64(a->dbias_off), CLMSD__U64(n_db), CLMSD__I32(a->accumulate));
+                      CLMSD__U64(a->dbias_off), CLMSD__U64(n_db), CLMSD__U32(gpu ? 0 : d->classes),
+                      CLMSD__U64(d->features), CLMSD__I32(a->accumulate));
 }
 
 /* Runs of 32 stream elements (8 Philox blocks) per row, CPU tiling. With H a multiple of 4 every

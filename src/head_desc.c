@@ -67,8 +67,10 @@ bool clmsd__head_layout(const clmsd_head_desc *desc, clmsd_engine engine, clmsd_
     if (!clmsd__mul(xd_rows, desc->features, &nh) || !clmsd__mul(n, desc->classes, &nc) ||
         !clmsd__mul(n, l->ldg, &ng) || ((fused || either) && !clmsd__mul(desc->features, l->ldg, &nwt)))
         return false;
-    if (fused || either) {
-        if (!clmsd__mul(desc->classes, desc->features, &per_block) || !clmsd__add(per_block, desc->classes, &per_block))
+    if (fused || either) { /* the larger of the two tilings' layouts: tiled pads C to 32 and H to 4 */
+        size_t tiled_c = (desc->classes + CLMSD_CLASS_TILE - 1) / CLMSD_CLASS_TILE * CLMSD_CLASS_TILE;
+        if (!clmsd__mul(tiled_c, (desc->features + 3) / 4 * 4, &per_block) ||
+            !clmsd__add(per_block, desc->classes, &per_block))
             return false;
     } else {
         per_block = desc->classes;

@@ -24,9 +24,9 @@ static inline bool test_device_keeps_denormals(clmsd_context *ctx)
     return (fp & CL_FP_DENORM) != 0;
 }
 
-/* Set by test_context on a device that flushes fp32 denormals (Mesa's llvmpipe, the only one here):
- * its fma also gives fma(+0, -x, +0) = -0, so a zero output may carry the other sign
- * (docs/canonical-order.md, "Devices that flush denormals"); bit comparisons then take +0 == -0. */
+/* Set by test_context on a device without fma in hardware (no CL_FP_FMA; Mesa's llvmpipe, the only
+ * one here): its software fma gives fma(+0, -x, +0) = -0, so a zero output may carry the other sign
+ * (docs/portability.md); bit comparisons then take +0 == -0. */
 static bool test_zero_sign_free;
 
 static inline clmsd_context *test_context(void)
@@ -34,7 +34,9 @@ static inline clmsd_context *test_context(void)
     clmsd_context *ctx = NULL;
     clmsd_status st = clmsd_context_create(NULL, &ctx);
     cr_assert_eq(st, CLMSD_SUCCESS, "no context: %s", clmsd_context_last_error(NULL));
-    test_zero_sign_free = !test_device_keeps_denormals(ctx);
+    cl_device_fp_config fp = 0;
+    clGetDeviceInfo(clmsd_context_device(ctx), CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
+    test_zero_sign_free = (fp & CL_FP_FMA) == 0;
     return ctx;
 }
 
