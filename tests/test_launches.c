@@ -2,7 +2,7 @@
 /* Work-items per launch, as clEnqueueNDRangeKernel sees them (tests/faults/shim.c, preloaded): on
  * the token head (K 5, B 4096, H 768, C 15) the GPU tiling's fused kernels launch at least 65,536
  * work-items each, enough to fill a GPU (an H200 holds about 270,000 threads). The CPU tiling's
- * counts are logged beside them. */
+ * counts are logged beside them. A $CLMSD_TILING that is neither cpu nor gpu fails context creation. */
 #include "helpers.h"
 
 #include <dlfcn.h>
@@ -56,4 +56,16 @@ Test(launches, gpu_tiling_fills_a_gpu_on_the_token_head, .timeout = 1200)
         cr_log_info("gpu tiling: %s %zu work-items", gpu[i], n);
         cr_assert(n >= 65536, "%s launched %zu work-items on the token head, fewer than 65,536", gpu[i], n);
     }
+}
+
+Test(launches, a_bad_tiling_is_a_clear_error)
+{
+    setenv("CLMSD_TILING", "fpga", 1);
+    clmsd_context *ctx = (clmsd_context *)1;
+    clmsd_status st = clmsd_context_create(NULL, &ctx);
+    unsetenv("CLMSD_TILING");
+    cr_assert_eq(st, CLMSD_ERROR_INVALID_ARGUMENT);
+    cr_assert_null(ctx);
+    cr_assert(strstr(clmsd_context_last_error(NULL), "CLMSD_TILING") != NULL, "message: %s",
+              clmsd_context_last_error(NULL));
 }
