@@ -4,7 +4,7 @@
  * transpose), no private arrays indexed at run time, few registers. Work-items per launch on the
  * token head (K 5, B 4096, H 768, C 15): logits K*B*ceil(C/4) = 81,920, dW blocks*ceil(C/4)*H/4 =
  * 196,608, dX B*H/4 = 786,432. The stream words of element e come from Philox block e/4. G has
- * ldg >= ceil(C/4)*4 columns, zeros past C. */
+ * ldg >= ceil(C/4)*4 columns, zeros past C. Uses clmsd_load4 of cl/fused.cl. */
 #pragma OPENCL FP_CONTRACT OFF
 
 /* the 4 words of elements e .. e+3 (crossing into the next block when e is not a multiple of 4) */
@@ -16,12 +16,6 @@ inline uint4 clmsd_words_at(ulong seed, ulong step, uint k, ulong e)
         u1 = clmsd_stream_block(seed, step, k, (e >> 2) + 1);
     return (uint4)(clmsd_word8(u0, u1, off), clmsd_word8(u0, u1, off + 1), clmsd_word8(u0, u1, off + 2),
                    clmsd_word8(u0, u1, off + 3));
-}
-
-/* p[0 .. n-1] (n <= 4) and zeros */
-inline float4 clmsd_load_upto4(__global const float *p, ulong n)
-{
-    return n >= 4 ? vload4(0, p) : (float4)(p[0], n > 1 ? p[1] : 0.0f, n > 2 ? p[2] : 0.0f, 0.0f);
 }
 
 /* keep ? v * s : 0.0f per lane */
@@ -92,7 +86,7 @@ __kernel void clmsd_fused_dw_gpu(__global const float *g, ulong g_off, ulong ldg
     uint kn = averaged ? 1 : samples;
     float4 a0 = -0.0f, a1 = -0.0f, a2 = -0.0f, a3 = -0.0f, db = -0.0f; /* a_c lane j: class c0 + c, feature h0 + j */
     for (ulong b = lo; b < hi; ++b) {
-        float4 xv = clmsd_load_upto4(x + x_off + b * features + h0, nh);
+        float4 xv = clmsd_load4(x + x_off + b * features + h0, (uint)nh);
         ulong e = (row_offset + b) * features + h0;
         for (uint k = 0; k < kn; ++k) {
             float4 d =
@@ -140,7 +134,7 @@ __kernel void clmsd_fused_dx_gpu(__global const float *g, ulong g_off, ulong ldg
             __global const float *gr = g + g_off + ((averaged ? 0 : (ulong)k * batch) + b) * ldg;
             t = -0.0f;
             for (uint c = 0; c < classes; ++c)
-                t = fma((float4)gr[c], clmsd_load_upto4(w + w_off + (ulong)c * features + h0, nh), t);
+                t = fma((float4)gr[c], clmsd_load4(w + w_off + (ulong)c * features + h0, (uint)nh), t);
         }
         int4 keep = clmsd_words_at(seed, step, k, e) >= (uint4)params[k];
         acc = select(acc, fma(t, (float4)as_float(params[samples + k]), acc), keep);
