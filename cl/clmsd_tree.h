@@ -57,4 +57,39 @@ CLMSD_TREE_FN float clmsd_tree_sum(CLMSD_TREE_PTR p, CLMSD_TREE_U64 stride, CLMS
     return p[0];
 }
 
+#ifndef __OPENCL_VERSION__
+#include <stddef.h>
+
+/* The shards' combine (docs/distributed.md), host only: n shards of a batch, shard i's rows
+ * starting at global row first_row[i] (strictly ascending), its `count` values (a node sum of
+ * each output) at v[i]. The tree is the one above over global rows instead of blocks: shard i is
+ * a leaf at row first_row[i]; node (l, m) over rows m 2^l .. (m+1) 2^l - 1 is left + right when
+ * both children hold a shard, the one that does otherwise. With leaves at block starts it is the
+ * block tree (a node over one present leaf is that leaf), so shards that are nodes of the block
+ * tree recombine to the single call's bits, whatever their sizes. In place: on return v[0] holds
+ * the root. scratch holds 2n entries. */
+CLMSD_TREE_FN void clmsd_tree_combine(float *const *v, size_t count, const uint64_t *first_row, uint64_t *scratch,
+                                      size_t n)
+{
+    uint64_t *key = scratch, *slot = scratch + n; /* the live nodes, ascending: their key and shard */
+    for (size_t i = 0; i < n; ++i)
+        key[i] = first_row[i], slot[i] = i;
+    for (size_t live = n; live > 1;) {
+        size_t out = 0;
+        for (size_t i = 0; i < live; ++out) {
+            int siblings = i + 1 < live && key[i] >> 1 == key[i + 1] >> 1;
+            if (siblings) { /* the parent is their sum, kept in the left one's values */
+                float *left = v[slot[i]];
+                const float *right = v[slot[i + 1]];
+                for (size_t e = 0; e < count; ++e)
+                    left[e] = left[e] + right[e];
+            }
+            key[out] = key[i] >> 1, slot[out] = slot[i];
+            i += siblings ? 2 : 1;
+        }
+        live = out;
+    }
+}
+#endif
+
 #endif

@@ -136,11 +136,12 @@ inline float clmsd_block_column_sum(__global const float *m, ulong ld, ulong bat
 }
 
 /* loss = the v2 sum of the row losses (blocks of batch rows, then the tree) times the scale (CE:
- * clmsd_ce_scale(valid ids)); ignored = B - valid ids (CE). One work-group of any size: its
- * work-items sum blocks into part[0 .. blocks-1], then work-item 0 walks the tree. */
+ * clmsd_ce_scale(valid ids)), or the sum alone when `unscaled` (a shard's node); ignored = B -
+ * valid ids (CE). One work-group of any size: its work-items sum blocks into part[0 .. blocks-1],
+ * then work-item 0 walks the tree. */
 __kernel void clmsd_head_reduce_loss(__global const float *rowloss, ulong rowloss_off, ulong rows, ulong batch,
                                      ulong row_offset, __global float *part, ulong part_off, int loss_kind, float scale,
-                                     __global const uint *counter, ulong counter_off, float kprime,
+                                     __global const uint *counter, ulong counter_off, float kprime, int unscaled,
                                      __global float *loss, ulong loss_off, __global uint *ignored, ulong ignored_off)
 {
     uint lid = (uint)get_local_id(0), size = (uint)get_local_size(0);
@@ -157,7 +158,7 @@ __kernel void clmsd_head_reduce_loss(__global const float *rowloss, ulong rowlos
         scale = clmsd_ce_scale(valid, kprime);
     }
     if (loss)
-        loss[loss_off] = sum * scale;
+        loss[loss_off] = unscaled ? sum : sum * scale;
     if (ignored)
         ignored[ignored_off] = (uint)batch - valid;
 }

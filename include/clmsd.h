@@ -53,7 +53,8 @@ typedef enum clmsd_status {
     CLMSD_ERROR_BUILD = 7,            /* kernel compilation failed: the build log is in last_error */
     CLMSD_ERROR_CLBLAST = 8,          /* a CLBlast call failed: its status name is in last_error */
     CLMSD_ERROR_OUT_OF_MEMORY = 9,    /* host allocation failed */
-    CLMSD_ERROR_UNSUPPORTED = 10      /* the device or the plan cannot do what was asked */
+    CLMSD_ERROR_UNSUPPORTED = 10,     /* the device or the plan cannot do what was asked */
+    CLMSD_ERROR_MPI = 11              /* an MPI call failed (clmsd_mpi.h) */
 } clmsd_status;
 
 CLMSD_API const char *clmsd_status_string(clmsd_status status);
@@ -180,6 +181,14 @@ typedef struct clmsd_head_desc {
     cl_mem workspace;                /* optional: >= clmsd_head_workspace_size() bytes, or NULL */
 } clmsd_head_desc;
 
+/* Data-parallel use (docs/distributed.md): a call that is one shard of a global batch. Its rows
+ * are global batch rows row_offset .. row_offset + B - 1 of the whole batch of global_batch rows;
+ * the loss and the gradients are means over the whole batch. */
+typedef struct clmsd_head_shard {
+    size_t global_batch; /* Bg >= B: rows of the whole batch */
+    uint64_t valid_ids;  /* CE: class ids in [0, C) among the whole batch's targets (< 2^32) */
+} clmsd_head_shard;
+
 typedef struct clmsd_head_args {
     uint64_t seed, step;
     size_t row_offset;                /* global row of X's row 0 (masks are keyed on it) */
@@ -194,6 +203,10 @@ typedef struct clmsd_head_args {
     cl_mem dw;     size_t dw_off;     /* out float [C, H], optional (train_step) */
     cl_mem dbias;  size_t dbias_off;  /* out float [C], optional (train_step) */
     int accumulate;                   /* add into dx, dw, dbias instead of overwriting them */
+    const clmsd_head_shard *shard;    /* NULL: the call is the whole batch. Else loss, dw and dbias
+                                         get this shard's node of the canonical tree, the loss
+                                         unscaled (times clmsd_head_loss_scale() once combined);
+                                         ignored must be NULL (docs/distributed.md) */
 } clmsd_head_args;
 
 /* The bytes of device memory a head of this shape needs as its workspace (desc->workspace). */
@@ -209,6 +222,12 @@ CLMSD_API clmsd_status clmsd_head_forward(clmsd_head *head, const clmsd_head_arg
 /* Forward and backward: loss, mean logits and the gradients dx, dw, dbias (each optional). */
 CLMSD_API clmsd_status clmsd_head_train_step(clmsd_head *head, const clmsd_head_args *args,
                                              cl_uint num_wait, const cl_event *wait, cl_event *event);
+/* Validates a train step's arguments exactly as clmsd_head_train_step does, enqueuing nothing:
+ * lets a data-parallel caller agree on every rank's arguments before any rank writes a buffer. */
+CLMSD_API clmsd_status clmsd_head_check_train_step(clmsd_head *head, const clmsd_head_args *args);
+/* The factor a shard call's combined loss sum is multiplied by to give the mean loss:
+ * CE 1 / (K' valid_ids), BCE and MSE 1 / (K' Bg C); K' = K (average losses) or 1 (logits). */
+CLMSD_API clmsd_status clmsd_head_loss_scale(const clmsd_head_desc *desc, const clmsd_head_shard *shard, float *scale);
 /* Inference, no dropout: logits = X W^T + b. */
 CLMSD_API clmsd_status clmsd_head_predict(clmsd_head *head, const clmsd_head_args *args,
                                           cl_uint num_wait, const cl_event *wait, cl_event *event);

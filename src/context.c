@@ -188,6 +188,13 @@ clmsd_status clmsd__run_kernel(clmsd_context *ctx, clmsd__kernel_id id, size_t w
     return st ? st : clmsd__order(ctx);
 }
 
+clmsd_status clmsd__fill_u32(clmsd_context *ctx, cl_mem buf, size_t offset, uint32_t value)
+{
+    cl_int err =
+        clEnqueueFillBuffer(ctx->queue, buf, &value, sizeof value, offset * sizeof value, sizeof value, 0, NULL, NULL);
+    return err == CL_SUCCESS ? clmsd__order(ctx) : clmsd__fail_cl(ctx, err, "clEnqueueFillBuffer");
+}
+
 clmsd_status clmsd__check_wait_list(clmsd_context *ctx, cl_uint num_wait, const cl_event *wait)
 {
     if ((num_wait > 0) != (wait != NULL))

@@ -84,6 +84,8 @@ clmsd_status clmsd__run_kernel(clmsd_context *ctx, clmsd__kernel_id id, size_t w
                                size_t count);
 #define CLMSD__RUN(ctx, id, work_items, ...) clmsd__run_kernel(ctx, id, work_items, CLMSD__ARGS(__VA_ARGS__))
 #define CLMSD__SET_ARGS(ctx, id, ...) clmsd__set_args(ctx, id, CLMSD__ARGS(__VA_ARGS__))
+/* Writes one uint32 at element `offset` of buf (a float buffer), ordered before what follows. */
+clmsd_status clmsd__fill_u32(clmsd_context *ctx, cl_mem buf, size_t offset, uint32_t value);
 clmsd_status clmsd__begin(clmsd_context *ctx, cl_uint num_wait, const cl_event *wait);
 clmsd_status clmsd__finish(clmsd_context *ctx, cl_event *event);
 clmsd_status clmsd__order(clmsd_context *ctx);

@@ -103,7 +103,8 @@ static clmsd_status dx(clmsd_head *h, const clmsd_head_args *a, const clmsd__str
 static clmsd_status run(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, clmsd__head_mode mode)
 {
     const clmsd_head_desc *d = &h->desc;
-    bool ce_count = mode != CLMSD__PREDICT && a->target && d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY;
+    /* (a shard's count is the whole batch's, given) */
+    bool ce_count = mode != CLMSD__PREDICT && a->target && d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY && !a->shard;
     bool counted = ce_count && !h->ctx->gpu_tiling; /* the CPU tiling's transpose counts the ids */
     clmsd_status st = h->ctx->gpu_tiling ? CLMSD_SUCCESS : transpose_w(h, a, ce_count);
     if (st == CLMSD_SUCCESS && mode == CLMSD__PREDICT)

@@ -4,6 +4,8 @@
  * engine_auto.c. */
 #include "head.h"
 
+#include "../cl/clmsd_math.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,6 +148,26 @@ static clmsd_status check_optional(clmsd_context *ctx, const char *name, cl_mem 
     return buf ? clmsd__check_buffer(ctx, name, buf, off, count, elem) : CLMSD_SUCCESS;
 }
 
+/* A shard call (docs/distributed.md): its whole batch holds it, and its count fits the kernels. */
+static clmsd_status check_shard(clmsd_head *head, const clmsd_head_args *a)
+{
+    const clmsd_head_shard *sh = a->shard;
+    if (!sh)
+        return CLMSD_SUCCESS;
+    clmsd_context *ctx = head->ctx;
+    if (sh->global_batch < head->desc.batch || sh->global_batch > UINT32_MAX)
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE,
+                           "shard: global_batch %zu must hold the call's %zu rows and be below 2^32", sh->global_batch,
+                           head->desc.batch);
+    if (head->desc.loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY && sh->valid_ids > sh->global_batch)
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "shard: valid_ids %llu exceeds global_batch %zu",
+                           (unsigned long long)sh->valid_ids, sh->global_batch);
+    if (a->ignored)
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT,
+                           "shard: ignored must be NULL (the whole batch's is global_batch - valid_ids)");
+    return CLMSD_SUCCESS;
+}
+
 /* Validates every argument of a call before anything is enqueued. */
 static clmsd_status check_args(clmsd_head *head, const clmsd_head_args *a, clmsd__head_mode mode, clmsd__stream *s)
 {
@@ -177,6 +199,8 @@ static clmsd_status check_args(clmsd_head *head, const clmsd_head_args *a, clmsd
         ((st = check_optional(ctx, "dx", a->dx, a->dx_off, bh, sizeof(float))) ||
          (st = check_optional(ctx, "dw", a->dw, a->dw_off, ch, sizeof(float))) ||
          (st = check_optional(ctx, "dbias", a->dbias, a->dbias_off, d->classes, sizeof(float)))))
+        return st;
+    if ((st = check_shard(head, a)))
         return st;
     clmsd_dropout_desc dd = clmsd__head_stream(d, a->seed, a->step, a->row_offset);
     return clmsd__check_stream(ctx, &dd, s);
@@ -212,6 +236,32 @@ clmsd_status clmsd_head_train_step(clmsd_head *head, const clmsd_head_args *args
                                    const cl_event *wait, cl_event *event)
 {
     return head_call(head, args, CLMSD__TRAIN, num_wait, wait, event);
+}
+
+clmsd_status clmsd_head_check_train_step(clmsd_head *head, const clmsd_head_args *args)
+{
+    if (!head)
+        return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "the head is NULL");
+    clmsd__clear_error(head->ctx);
+    clmsd__stream s;
+    return check_args(head, args, CLMSD__TRAIN, &s);
+}
+
+clmsd_status clmsd_head_loss_scale(const clmsd_head_desc *desc, const clmsd_head_shard *shard, float *scale)
+{
+    clmsd_status st = clmsd__check_head_desc(NULL, desc);
+    if (st != CLMSD_SUCCESS)
+        return st;
+    if (!scale)
+        return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "clmsd_head_loss_scale: scale is NULL");
+    if (desc->loss != CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY)
+        *scale = clmsd__head_scale(desc, shard ? shard->global_batch : desc->batch);
+    else if (!shard || shard->valid_ids > UINT32_MAX)
+        return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT,
+                           "clmsd_head_loss_scale: a cross-entropy scale needs a shard with valid_ids below 2^32");
+    else
+        *scale = clmsd_ce_scale((uint32_t)shard->valid_ids, clmsd__head_kprime(desc));
+    return CLMSD_SUCCESS;
 }
 
 clmsd_status clmsd_head_predict(clmsd_head *head, const clmsd_head_args *args, cl_uint num_wait, const cl_event *wait,

@@ -92,9 +92,9 @@ float clmsd__head_kprime(const clmsd_head_desc *desc)
     return desc->combine == CLMSD_AVERAGE_LOSSES ? (float)desc->samples : 1.0f;
 }
 
-float clmsd__head_scale(const clmsd_head_desc *desc)
+float clmsd__head_scale(const clmsd_head_desc *desc, size_t batch)
 {
     double k = desc->combine == CLMSD_AVERAGE_LOSSES ? desc->samples : 1.0;
-    double per_row = desc->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? 1.0 : (double)desc->batch * desc->classes;
+    double per_row = desc->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? 1.0 : (double)batch * desc->classes;
     return (float)(1.0 / (k * per_row));
 }

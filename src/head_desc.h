@@ -27,10 +27,11 @@ typedef struct clmsd__head_workspace {
 size_t clmsd__head_max_blocks(const clmsd_head_desc *desc);
 bool clmsd__head_layout(const clmsd_head_desc *desc, clmsd_engine engine, clmsd__head_workspace *out);
 
-/* Host-side constants of a head: 1/K, the BCE/MSE loss and gradient scale 1 / (K' B C), and K' itself
- * (K for average losses, 1 for average logits), from which CE makes clmsd_ce_scale on the device. */
+/* Host-side constants of a head: 1/K, the BCE/MSE loss and gradient scale 1 / (K' B C) for a mean
+ * over `batch` rows (B, or a shard's global batch), and K' itself (K for average losses, 1 for
+ * average logits), from which CE makes clmsd_ce_scale on the device. */
 float clmsd__head_inv_samples(const clmsd_head_desc *desc);
-float clmsd__head_scale(const clmsd_head_desc *desc);
+float clmsd__head_scale(const clmsd_head_desc *desc, size_t batch);
 float clmsd__head_kprime(const clmsd_head_desc *desc);
 
 #endif

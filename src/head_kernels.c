@@ -16,10 +16,14 @@ clmsd_status clmsd__head_mean_logits(clmsd_head *h, cl_mem bias, size_t bias_off
 clmsd_status clmsd__head_loss(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, int grad, int counted)
 {
     const clmsd_head_desc *d = &h->desc;
-    float scale = clmsd__head_scale(d), kprime = clmsd__head_kprime(d);
+    const clmsd_head_shard *shard = a->shard;
+    float scale = clmsd__head_scale(d, shard ? shard->global_batch : d->batch), kprime = clmsd__head_kprime(d);
     enum { ONE_GROUP = 1 }; /* a reduction is one work-group, whatever size the device gives it */
     clmsd_status st = CLMSD_SUCCESS;
-    if (d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY && !counted)
+    bool ce = d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY;
+    if (ce && shard) /* the whole batch's count, in place of the shard's */
+        st = clmsd__fill_u32(h->ctx, h->workspace, h->ws_counter, (uint32_t)shard->valid_ids);
+    else if (ce && !counted)
         st = CLMSD__RUN(h->ctx, CLMSD__K_HEAD_COUNT_VALID, ONE_GROUP, CLMSD__MEM(a->target), CLMSD__U64(a->target_off),
                         CLMSD__U64(d->batch), CLMSD__U32(d->classes), CLMSD__MEM(h->workspace),
                         CLMSD__U64(h->ws_counter));
@@ -35,8 +39,9 @@ clmsd_status clmsd__head_loss(clmsd_head *h, const clmsd_head_args *a, const clm
         st = CLMSD__RUN(h->ctx, CLMSD__K_HEAD_REDUCE_LOSS, ONE_GROUP, CLMSD__MEM(h->workspace),
                         CLMSD__U64(h->ws_rowloss), CLMSD__U64(h->rows), CLMSD__U64(d->batch), CLMSD__U64(s->row_offset),
                         CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_loss_part), CLMSD__I32(d->loss), CLMSD__F32(scale),
-                        CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_counter), CLMSD__F32(kprime), CLMSD__MEM(a->loss),
-                        CLMSD__U64(a->loss_off), CLMSD__MEM(a->ignored), CLMSD__U64(a->ignored_off));
+                        CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_counter), CLMSD__F32(kprime),
+                        CLMSD__I32(shard != NULL), CLMSD__MEM(a->loss), CLMSD__U64(a->loss_off), CLMSD__MEM(a->ignored),
+                        CLMSD__U64(a->ignored_off));
     return st;
 }
 

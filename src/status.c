@@ -23,6 +23,7 @@ const char *clmsd_status_string(clmsd_status status)
     case CLMSD_ERROR_CLBLAST: return "CLBlast error";
     case CLMSD_ERROR_OUT_OF_MEMORY: return "out of host memory";
     case CLMSD_ERROR_UNSUPPORTED: return "unsupported";
+    case CLMSD_ERROR_MPI: return "MPI error";
     }
     return "unknown status";
 }

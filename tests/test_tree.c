@@ -98,3 +98,74 @@ Test(tree, block_rows_cover_the_call)
             cr_assert_eq(next, batch);
         }
 }
+
+/* Cuts blocks [lo, lo + 2^l) of a batch of n blocks into random nodes of the tree, ascending. */
+static void random_nodes(uint64_t lo, unsigned l, uint64_t n, uint32_t *seed, uint64_t *first, size_t *count)
+{
+    if (lo >= n)
+        return;
+    *seed = *seed * 1664525u + 1013904223u;
+    if (l == 0 || (*seed >> 28) < 5) { /* this node is a shard */
+        first[(*count)++] = lo;
+        return;
+    }
+    random_nodes(lo, l - 1, n, seed, first, count);
+    random_nodes(lo + (UINT64_C(1) << (l - 1)), l - 1, n, seed, first, count);
+}
+
+/* Shards that are tree nodes of any sizes (32 + 16 + 8 + 8 blocks, ...), each a leaf at its first
+ * row, recombine to the single tree's bits (clmsd_tree_combine, what clmsd_mpi uses). */
+Test(tree, node_shards_of_any_size_combine_exactly)
+{
+    enum { BLOCKS = 64, OUTPUTS = 3 };
+    float v[OUTPUTS][BLOCKS], p[BLOCKS], shard[BLOCKS * OUTPUTS];
+    uint64_t first[BLOCKS + 1], rows[BLOCKS], scratch[2 * BLOCKS];
+    uint32_t rng = 7;
+    for (uint32_t trial = 0; trial < 400; ++trial) {
+        uint64_t n = 1 + trial % BLOCKS;
+        for (int o = 0; o < OUTPUTS; ++o)
+            fill(v[o], n, trial * 3 + (uint32_t)o + 100);
+        size_t shards = 0;
+        random_nodes(0, 6, n, &rng, first, &shards);
+        first[shards] = n;
+        for (size_t i = 0; i < shards; ++i) {
+            rows[i] = first[i] * CLMSD_ROW_BLOCK;
+            for (int o = 0; o < OUTPUTS; ++o) {
+                memcpy(p, v[o] + first[i], (first[i + 1] - first[i]) * sizeof *p);
+                shard[i * OUTPUTS + o] = clmsd_tree_sum(p, 1, first[i], first[i + 1] - first[i]);
+            }
+        }
+        float *ptrs[BLOCKS];
+        for (size_t i = 0; i < shards; ++i)
+            ptrs[i] = shard + i * OUTPUTS;
+        clmsd_tree_combine(ptrs, OUTPUTS, rows, scratch, shards);
+        for (int o = 0; o < OUTPUTS; ++o) {
+            memcpy(p, v[o], n * sizeof *p);
+            float whole = clmsd_tree_sum(p, 1, 0, n);
+            cr_assert(memcmp(&shard[o], &whole, 4) == 0,
+                      "%llu blocks in %zu node shards, output %d: %.9g, one tree %.9g", (unsigned long long)n, shards,
+                      o, (double)shard[o], (double)whole);
+        }
+    }
+}
+
+/* Equal shards: the combine over rows is the tree over the shard indices. */
+Test(tree, combine_of_equal_shards_is_the_index_tree)
+{
+    enum { SHARDS = 13 };
+    float v[SHARDS], p[SHARDS];
+    uint64_t rows[SHARDS], scratch[2 * SHARDS];
+    for (uint64_t size = 16; size <= 1024; size *= 4)
+        for (size_t n = 1; n <= SHARDS; ++n) {
+            fill(v, n, (uint32_t)(size + n));
+            memcpy(p, v, sizeof v);
+            for (size_t i = 0; i < n; ++i)
+                rows[i] = 5 * size + i * size; /* any aligned start */
+            float want = clmsd_tree_sum(p, 1, 5, n);
+            float *ptrs[SHARDS];
+            for (size_t i = 0; i < n; ++i)
+                ptrs[i] = v + i;
+            clmsd_tree_combine(ptrs, 1, rows, scratch, n);
+            cr_assert(memcmp(&v[0], &want, 4) == 0, "%zu shards of %llu rows", n, (unsigned long long)size);
+        }
+}

@@ -87,7 +87,7 @@ static float logit(const exact *x, size_t n, size_t c)
 static void loss_rows(exact *x, uint32_t valid, bool grad)
 {
     const clmsd_head_desc *d = x->d;
-    float scale = clmsd__head_scale(d);
+    float scale = clmsd__head_scale(d, d->batch);
     for (size_t n = 0; n < x->N; ++n) {
         size_t b = n % x->B;
         float *gr = x->g + n * x->C;
@@ -145,7 +145,8 @@ static float block_tree_sum(const exact *x, const float *m, size_t ld, float *pa
 static float reduce_loss(const exact *x, uint32_t valid, float *part)
 {
     float sum = block_tree_sum(x, x->rowloss, 1, part);
-    return sum * (x->d->loss == CE ? clmsd_ce_scale(valid, clmsd__head_kprime(x->d)) : clmsd__head_scale(x->d));
+    return sum *
+           (x->d->loss == CE ? clmsd_ce_scale(valid, clmsd__head_kprime(x->d)) : clmsd__head_scale(x->d, x->d->batch));
 }
 
 /* clmsd_head_mean_logits */
