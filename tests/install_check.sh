@@ -19,6 +19,21 @@ LD_LIBRARY_PATH=$libdir "$prefix/bin/clmsd" train --samples 1 --epochs 1 --hidde
 grep -q "^digits ($prefix/bin/../share/clmsd/digits.csv.gz)" "$dir/train.log" ||
     { head -n 3 "$dir/train.log"; echo "FAIL: the installed tool did not take the installed data"; exit 1; }
 echo "the installed clmsd train read $prefix/share/clmsd/digits.csv.gz"
+# clmsd_mpi through pkg-config, where it was built: a program that links it and calls it
+if [ -n "$(find "$prefix" -name clmsd-mpi.pc)" ]; then
+    mkdir "$dir/pc" # clmsd's .pc files moved to where they were installed; MPI's stay the system's
+    for f in $(find "$prefix" -name 'clmsd*.pc'); do
+        sed "s|^prefix=.*|prefix=$prefix|" "$f" > "$dir/pc/$(basename "$f")"
+    done
+    printf '%s\n' '#include <clmsd_mpi.h>' '#include <stdio.h>' \
+        'int main(void) { size_t lo, rows; clmsd_status st = clmsd_mpi_split(0, 100, 2, 1, &lo, &rows);' \
+        '  printf("%zu %zu\n", lo, rows); return st != CLMSD_SUCCESS || lo != 64 || rows != 36; }' > "$dir/mpi_app.c"
+    # shellcheck disable=SC2046
+    cc "$dir/mpi_app.c" -o "$dir/mpi_app" $(PKG_CONFIG_PATH=$dir/pc pkg-config --cflags --libs clmsd-mpi) \
+        > "$dir/mpi_build.log" 2>&1 || { cat "$dir/mpi_build.log"; echo "FAIL: building against clmsd-mpi.pc"; exit 1; }
+    LD_LIBRARY_PATH=$libdir "$dir/mpi_app" > /dev/null || { echo "FAIL: the program linked with clmsd-mpi"; exit 1; }
+    echo "a program built with pkg-config clmsd-mpi ran"
+fi
 command -v cmake > /dev/null || { echo "SKIP: cmake is not installed (the CMake package is untested)"; exit 77; }
 cmake -S "$src/tests/cmake" -B "$dir/app" -DCMAKE_PREFIX_PATH="$prefix" > "$dir/cmake.log" 2>&1 ||
     { cat "$dir/cmake.log"; echo "FAIL: cmake could not configure find_package(clmsd)"; exit 1; }

@@ -27,9 +27,10 @@ typedef struct trainer {
     clmsd_context *ctx;
     cl_command_queue queue;
     const train_options *o;
-    size_t ntrain, nval, H, B, batches;
-    float *train_x, *val_x, *batch_x;   /* host features */
-    int32_t *train_y, *val_y, *batch_y; /* host labels */
+    size_t ntrain, nval, H, B, batches, last_rows; /* last_rows: of the last batch (B, or the part kept) */
+    int rank;                                      /* 0 without --mpi; only rank 0 evaluates and reports */
+    float *train_x, *val_x, *batch_x;              /* host features */
+    int32_t *train_y, *val_y, *batch_y;            /* host labels */
     cl_mem x_epoch, y_epoch, x_train, y_train, x_val;
     cl_mem w, b, vw, vb, dw, db, losses, eval_loss, val_logits;
     clmsd_head *eval_train, *eval_val;
@@ -145,8 +146,13 @@ static void progress(uint32_t samples, int epoch, int epochs, const train_point 
     fflush(stderr);
 }
 
+/* A run's train steps: of a whole batch, and of the last partial one (--last-batch keep). */
+typedef struct run_steps {
+    train_step *full, *last;
+} run_steps;
+
 /* One iteration: the head's train step on batch `bi` of x, then the SGD update of W and b. */
-static int iterate(trainer *t, clmsd_head *head, cl_mem x, cl_mem y, size_t bi, int iteration)
+static int iterate(trainer *t, const run_steps *steps, cl_mem x, cl_mem y, size_t bi, int iteration)
 {
     /* one loss slot per training iteration; the timing's iterations reuse them */
     size_t slot = (size_t)iteration % (t->batches * (size_t)t->o->epochs);
@@ -162,7 +168,7 @@ static int iterate(trainer *t, clmsd_head *head, cl_mem x, cl_mem y, size_t bi, 
                          .loss_off = slot,
                          .dw = t->dw,
                          .dbias = t->db};
-    if (check(clmsd_head_train_step(head, &a, 0, NULL, NULL), t, "clmsd_head_train_step"))
+    if (train_step_run(bi + 1 == t->batches && steps->last ? steps->last : steps->full, &a))
         return -1;
     return sgd(t, t->w, t->vw, t->dw, DIGITS_CLASSES * t->H) || sgd(t, t->b, t->vb, t->db, DIGITS_CLASSES) ? -1 : 0;
 }
@@ -193,8 +199,14 @@ static int load_epoch(trainer *t, int epoch)
                : 0;
 }
 
-/* The head of one run: K samples, the options' rates, softmax cross-entropy. */
-static clmsd_head *plan(trainer *t, uint32_t samples)
+static void destroy_steps(run_steps *s)
+{
+    train_step_destroy(s->full), train_step_destroy(s->last);
+    *s = (run_steps){NULL, NULL};
+}
+
+/* The heads of one run: K samples, the options' rates, softmax cross-entropy; 0 or -1. */
+static int plan(trainer *t, uint32_t samples, run_steps *out)
 {
     const train_options *o = t->o;
     double rates[TRAIN_MAX_RATES * 16];
@@ -209,34 +221,43 @@ static clmsd_head *plan(trainer *t, uint32_t samples)
                          .loss = CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY,
                          .combine = o->combine,
                          .engine = o->engine};
-    clmsd_head *head = NULL;
-    check(clmsd_head_create(t->ctx, &d, &head), t, "clmsd_head_create");
-    return head;
+    *out = (run_steps){train_step_create(t->ctx, &d, o->mpi), NULL};
+    d.batch = t->last_rows;
+    if (out->full && t->last_rows != t->B)
+        out->last = train_step_create(t->ctx, &d, o->mpi);
+    if (!out->full || (t->last_rows != t->B && !out->last)) {
+        destroy_steps(out);
+        return -1;
+    }
+    return 0;
 }
 
 static int train_one(trainer *t, uint32_t samples, train_run *r)
 {
     const train_options *o = t->o;
-    clmsd_head *head = plan(t, samples);
-    if (!head)
+    run_steps steps;
+    if (plan(t, samples, &steps))
         return -1;
     int total = o->epochs * (int)t->batches;
     r->samples = samples;
     r->iterations = total;
     r->dropout_loss = calloc((size_t)total, sizeof *r->dropout_loss);
     r->evals = calloc((size_t)total / o->eval_every + o->epochs + 2, sizeof *r->evals);
+    r->weights = malloc((DIGITS_CLASSES * t->H + DIGITS_CLASSES) * sizeof *r->weights);
     r->reached = -1;
-    int rc = r->dropout_loss && r->evals ? reset_head(t) : -1;
-    if (rc == 0)
+    int rc = r->dropout_loss && r->evals && r->weights ? reset_head(t) : -1;
+    bool evaluates = t->rank == 0; /* the ranks hold the same weights: one evaluates */
+    if (rc == 0 && evaluates)
         rc = evaluate(t, &r->evals[r->nevals++]); /* iteration 0: the untrained head */
     int iteration = 0;
     for (int epoch = 0; epoch < o->epochs && rc == 0; ++epoch) {
-        progress(samples, epoch, o->epochs, &r->evals[r->nevals - 1]);
+        if (evaluates)
+            progress(samples, epoch, o->epochs, &r->evals[r->nevals - 1]);
         rc = load_epoch(t, epoch);
         for (size_t bi = 0; bi < t->batches && rc == 0; ++bi) {
-            rc = iterate(t, head, t->x_epoch, t->y_epoch, bi, iteration);
+            rc = iterate(t, &steps, t->x_epoch, t->y_epoch, bi, iteration);
             ++iteration;
-            if (rc == 0 && (iteration % o->eval_every == 0 || bi + 1 == t->batches)) {
+            if (rc == 0 && evaluates && (iteration % o->eval_every == 0 || bi + 1 == t->batches)) {
                 train_point *p = &r->evals[r->nevals++];
                 p->iteration = iteration, p->epoch = epoch + 1;
                 rc = evaluate(t, p);
@@ -248,8 +269,12 @@ static int train_one(trainer *t, uint32_t samples, train_run *r)
     if (rc == 0)
         rc = read_buffer(t, t->losses, (size_t)total * 4, r->dropout_loss);
     if (rc == 0)
+        rc = read_buffer(t, t->w, DIGITS_CLASSES * t->H * 4, r->weights);
+    if (rc == 0)
+        rc = read_buffer(t, t->b, DIGITS_CLASSES * 4, r->weights + DIGITS_CLASSES * t->H);
+    if (rc == 0 && evaluates)
         progress(samples, o->epochs, o->epochs, &r->evals[r->nevals - 1]);
-    clmsd_head_destroy(head);
+    destroy_steps(&steps);
     return rc;
 }
 
@@ -261,26 +286,25 @@ enum { WARMUP_ITERATIONS = 5, TIMING_ITERATIONS = 20 };
 
 static int time_runs(trainer *t, train_run *runs, int nruns)
 {
-    clmsd_head *heads[TRAIN_MAX_RUNS] = {NULL};
+    run_steps steps[TRAIN_MAX_RUNS] = {{NULL, NULL}};
     int rc = 0;
     for (int i = 0; i < nruns && rc == 0; ++i) {
-        heads[i] = plan(t, runs[i].samples);
-        rc = heads[i] ? 0 : -1;
+        rc = plan(t, runs[i].samples, &steps[i]);
         for (int it = 0; it < WARMUP_ITERATIONS && rc == 0; ++it)
-            rc = iterate(t, heads[i], t->x_train, t->y_train, (size_t)it % t->batches, it);
+            rc = iterate(t, &steps[i], t->x_train, t->y_train, (size_t)it % t->batches, it);
     }
     for (int round = 0; round < TRAIN_TIMING_ROUNDS && rc == 0; ++round)
         for (int i = 0; i < nruns && rc == 0; ++i) {
             rc = cl_check(clFinish(t->queue), "clFinish");
             double start = now();
             for (int it = 0; it < TIMING_ITERATIONS && rc == 0; ++it)
-                rc = iterate(t, heads[i], t->x_train, t->y_train, (size_t)it % t->batches, it);
+                rc = iterate(t, &steps[i], t->x_train, t->y_train, (size_t)it % t->batches, it);
             if (rc == 0)
                 rc = cl_check(clFinish(t->queue), "clFinish");
             runs[i].round_ms[round] = 1e3 * (now() - start) / TIMING_ITERATIONS;
         }
     for (int i = 0; i < nruns; ++i)
-        clmsd_head_destroy(heads[i]);
+        destroy_steps(&steps[i]);
     return rc;
 }
 
@@ -297,12 +321,25 @@ int clmsd_cli_train(int argc, char **argv)
     t.nval = data.count / 5;
     t.ntrain = data.count - t.nval;
     t.batches = t.ntrain / t.B;
-    if (t.batches == 0) {
+    t.last_rows = o.keep_last && t.ntrain % t.B ? t.ntrain % t.B : t.B;
+    t.batches += t.last_rows != t.B;
+    if (t.ntrain < t.B) {
         fprintf(stderr, "clmsd train: --batch %zu is larger than the %zu training samples\n", t.B, t.ntrain);
+        digits_free(&data);
         return 2;
     }
+    int ranks = 1;
+    if (o.mpi && train_mpi_init(&argc, &argv, &t.rank, &ranks)) {
+        digits_free(&data);
+        return 1;
+    }
+    if (t.rank != 0 && !freopen("/dev/null", "w", stdout)) /* rank 0 reports */
+        return 1;
     if (clmsd_context_create(o.device, &t.ctx) != CLMSD_SUCCESS) {
         fprintf(stderr, "clmsd train: %s\n", clmsd_context_last_error(NULL));
+        if (o.mpi)
+            train_mpi_finish(1);
+        digits_free(&data);
         return 1;
     }
     t.queue = clmsd_context_queue(t.ctx);
@@ -348,12 +385,16 @@ int clmsd_cli_train(int argc, char **argv)
         goto out;
 
     printf("clmsd train on %s\n", clmsd_context_device_name(t.ctx));
-    printf("digits (%s): %zu training and %zu validation samples, random ReLU features 64 -> %zu, %zu batches of %zu\n",
-           o.data, t.ntrain, t.nval, t.H, t.batches, t.B);
+    printf(
+        "digits (%s): %zu training and %zu validation samples, random ReLU features 64 -> %zu, %zu batches of %zu%s\n",
+        o.data, t.ntrain, t.nval, t.H, t.batches, t.B, t.last_rows != t.B ? " (the last one short)" : "");
+    if (o.mpi)
+        printf("data-parallel over %d MPI ranks (each batch cut by clmsd_mpi_split)\n", ranks);
     printf("head: softmax cross-entropy, %s, drop rate %s, SGD lr %g momentum %g, %d epochs, seed %llu\n",
            o.combine == CLMSD_AVERAGE_LOSSES ? "average losses (paper)" : "average logits (Kaggle)",
            o.nrates ? "per sample (--rates)" : "shared", o.lr, o.momentum, o.epochs, (unsigned long long)o.seed);
-    fprintf(stderr, "compiling kernels (a few seconds; tens of seconds for CLBlast on a cold pocl cache)...\n");
+    if (t.rank == 0)
+        fprintf(stderr, "compiling kernels (a few seconds; tens of seconds for CLBlast on a cold pocl cache)...\n");
     if (check(clmsd_context_warmup(t.ctx), &t, "warm-up"))
         goto out;
     /* CLBlast compiles Sscal and Saxpy on their first call: pay it before any run is timed */
@@ -362,16 +403,18 @@ int clmsd_cli_train(int argc, char **argv)
     for (; done < o.runs; ++done)
         if (train_one(&t, o.samples[done], &runs[done]))
             goto out;
-    fprintf(stderr, "timing every K side by side...\n");
+    if (t.rank == 0)
+        fprintf(stderr, "timing every K side by side...\n");
     if (time_runs(&t, runs, o.runs))
         goto out;
-    for (int i = 0; i < o.runs; ++i)
+    for (int i = 0; i < o.runs && t.rank == 0; ++i)
         train_print_run(&o, &runs[i], t.batches);
-    train_print_table(&o, runs, o.runs);
-    rc = o.out ? (train_write_outputs(&o, runs, o.runs, t.batches) ? 1 : 0) : 0;
+    if (t.rank == 0)
+        train_print_table(&o, runs, o.runs);
+    rc = o.out && t.rank == 0 ? (train_write_outputs(&o, runs, o.runs, t.batches, DIGITS_CLASSES, t.H) ? 1 : 0) : 0;
 out:
     for (int i = 0; i < TRAIN_MAX_RUNS; ++i)
-        free(runs[i].dropout_loss), free(runs[i].evals);
+        free(runs[i].dropout_loss), free(runs[i].evals), free(runs[i].weights);
     cl_mem all[] = {t.x_epoch, t.y_epoch, t.x_train, t.y_train, t.x_val,  t.w,         t.vw,
                     t.dw,      t.b,       t.vb,      t.db,      t.losses, t.eval_loss, t.val_logits};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i)
@@ -382,5 +425,7 @@ out:
     free(features), free(split), free(t.train_x), free(t.val_x), free(t.batch_x), free(t.train_y), free(t.val_y),
         free(t.batch_y);
     digits_free(&data);
+    if (o.mpi)
+        train_mpi_finish(rc);
     return rc;
 }

@@ -25,10 +25,25 @@ typedef struct train_options {
     const char *device, *out, *data;
     char default_data[4096]; /* where data points unless --data says otherwise */
     uint64_t seed;
+    int keep_last; /* train on the last partial batch of an epoch too */
+    int mpi;       /* data-parallel over MPI_COMM_WORLD */
 } train_options;
 
 /* Parses argv into o: 0, 1 when --help was printed, -1 after a message on stderr. */
 int train_parse(int argc, char **argv, train_options *o);
+
+/* train_step.c: the train step of one batch size, on one device or data-parallel over MPI */
+typedef struct train_step train_step;
+/* with --mpi: MPI_Init and this rank; 0, or -1 after a message (also: built without MPI) */
+int train_mpi_init(int *argc, char ***argv, int *rank, int *ranks);
+/* MPI_Finalize; after a failure MPI_Abort, so that no rank waits for this one */
+void train_mpi_finish(int failed);
+/* NULL after a message */
+train_step *train_step_create(clmsd_context *ctx, const clmsd_head_desc *desc, int mpi);
+/* args as for clmsd_head_train_step on the whole batch (offsets of its first row); 0, or -1 after
+ * a message. Collective with --mpi. */
+int train_step_run(train_step *step, const clmsd_head_args *args);
+void train_step_destroy(train_step *step);
 
 typedef struct train_point {
     int iteration, epoch;
@@ -41,13 +56,16 @@ typedef struct train_run {
     train_point *evals;
     int nevals, iterations, reached;
     double round_ms[TRAIN_TIMING_ROUNDS]; /* ms per iteration of the train step and the update */
+    float *weights;                       /* the trained head: W [C, H], then b [C] */
 } train_run;
 
 /* The median over the timing rounds of the ms per iteration: robust to a round the machine slowed. */
 double train_ms_per_iteration(const train_run *r);
 void train_print_run(const train_options *o, const train_run *r, size_t batches);
 void train_print_table(const train_options *o, const train_run *runs, int nruns);
-/* curves.csv, evals.csv, summary.csv and training.png (gnuplot) into o->out; 0 on success. */
-int train_write_outputs(const train_options *o, const train_run *runs, int nruns, size_t batches);
+/* curves.csv, evals.csv, summary.csv, training.png (gnuplot) and weights_k<K>.bin (classes C,
+ * features H) into o->out; 0 on success. */
+int train_write_outputs(const train_options *o, const train_run *runs, int nruns, size_t batches, size_t classes,
+                        size_t features);
 
 #endif

@@ -23,7 +23,8 @@ static const char train_usage[] =
     "  --rates LIST     per-sample drop rates, sample k uses rates[k % n] (e.g. 0.1,0.2,0.3,0.4,0.5)\n"
     "  --combine MODE   losses (the paper: mean of K losses) or logits (Kaggle: loss of mean logits)\n"
     "  --epochs N       passes over the training set (default 10)\n"
-    "  --batch N        batch size (default 16; the last partial batch of an epoch is dropped)\n"
+    "  --batch N        batch size (default 16)\n"
+    "  --last-batch M   drop (default) or keep the last partial batch of an epoch\n"
     "  --lr X           learning rate (default 0.05)\n"
     "  --momentum X     SGD momentum (default 0.9)\n"
     "  --hidden H       width of the random feature layer (default 512)\n"
@@ -33,7 +34,11 @@ static const char train_usage[] =
     "  --device SPEC    OpenCL device (\"P:D\" or a name substring; default $CLMSD_DEVICE, GPU, CPU)\n"
     "  --seed N         seed of the split, the features, the masks (default 2019)\n"
     "  --data FILE      the digits CSV (default the installed data/digits.csv.gz; $CLMSD_DATA_DIR)\n"
-    "  --out DIR        write curves.csv, evals.csv, summary.csv and training.png into DIR\n";
+    "  --out DIR        write curves.csv, evals.csv, summary.csv, training.png and the trained\n"
+    "                   heads weights_k1.bin, weights_k2.bin, ... (W [10, H] then b [10], float32\n"
+    "                   little-endian) into DIR\n"
+    "  --mpi            data-parallel over the ranks of mpirun (each batch cut by clmsd_mpi_split):\n"
+    "                   the same weights and curves, bit for bit, for any number of ranks\n";
 
 /* the option lines of the usage text, for the message about an unknown option */
 static const char *options_text(void) { return strstr(train_usage, "  --samples"); }
@@ -96,6 +101,10 @@ int train_parse(int argc, char **argv, train_options *o)
             fprintf(stderr, "clmsd train: unknown option %s; the options are:\n%s", a, options_text());
             return -1;
         }
+        if (!strcmp(a, "--mpi")) { /* the one option without a value */
+            o->mpi = 1;
+            continue;
+        }
         if (!v) {
             fprintf(stderr, "clmsd train: %s needs a value (see --help)\n", a);
             return -1;
@@ -127,6 +136,11 @@ int train_parse(int argc, char **argv, train_options *o)
                 o->combine = CLMSD_AVERAGE_LOSSES;
             else if (!strcmp(v, "logits"))
                 o->combine = CLMSD_AVERAGE_LOGITS;
+            else
+                goto bad;
+        } else if (!strcmp(a, "--last-batch")) {
+            if (!strcmp(v, "drop") || !strcmp(v, "keep"))
+                o->keep_last = !strcmp(v, "keep");
             else
                 goto bad;
         } else if (!strcmp(a, "--engine")) {

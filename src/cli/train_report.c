@@ -58,7 +58,24 @@ void train_print_run(const train_options *o, const train_run *r, size_t batches)
     }
 }
 
-int train_write_outputs(const train_options *o, const train_run *runs, int nruns, size_t batches)
+/* W then b as float32 little-endian, whatever the host's byte order */
+static int write_weights(const char *path, const float *v, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; ++i) {
+        uint32_t bits;
+        memcpy(&bits, &v[i], sizeof bits);
+        unsigned char le[4] = {bits & 0xff, (bits >> 8) & 0xff, (bits >> 16) & 0xff, bits >> 24};
+        rc = fwrite(le, 1, 4, f) == 4 ? 0 : -1;
+    }
+    return fclose(f) == 0 ? rc : -1;
+}
+
+int train_write_outputs(const train_options *o, const train_run *runs, int nruns, size_t batches, size_t classes,
+                        size_t features)
 {
     if (mkdir(o->out, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "clmsd train: cannot create %s: %s\n", o->out, strerror(errno));
@@ -84,6 +101,13 @@ int train_write_outputs(const train_options *o, const train_run *runs, int nruns
             fprintf(f, "%u,%d,%d,%.9g,%.6f\n", (unsigned)runs[i].samples, runs[i].evals[e].iteration,
                     runs[i].evals[e].epoch, (double)runs[i].evals[e].clean_loss, (double)runs[i].evals[e].val_accuracy);
     fclose(f);
+    for (int i = 0; i < nruns; ++i) {
+        snprintf(path, sizeof path, "%s/weights_k%u.bin", o->out, (unsigned)runs[i].samples);
+        if (write_weights(path, runs[i].weights, classes * features + classes)) {
+            fprintf(stderr, "clmsd train: cannot write %s: %s\n", path, strerror(errno));
+            return -1;
+        }
+    }
     snprintf(path, sizeof path, "%s/summary.csv", o->out);
     if (!(f = fopen(path, "w")))
         return -1;
@@ -122,6 +146,7 @@ int train_write_outputs(const train_options *o, const train_run *runs, int nruns
         fprintf(stderr, "clmsd train: gnuplot failed: install gnuplot-nox for %s/training.png\n", o->out);
         return -1;
     }
-    printf("\nwrote %s/curves.csv, evals.csv, summary.csv and the plot %s/training.png\n", o->out, o->out);
+    printf("\nwrote %s/curves.csv, evals.csv, summary.csv, weights_k*.bin and the plot %s/training.png\n", o->out,
+           o->out);
     return 0;
 }

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/* `clmsd train`'s train step of one batch size: one head on this process's device, or with --mpi
+ * this rank's part of a data-parallel head (clmsd_mpi.h) on the rows clmsd_mpi_split gives it, so
+ * that every batch, a last partial one included, is cut into nodes of the canonical tree and the
+ * weights come out the same bits for any number of ranks. All of the tool's MPI is here. */
+#include "train.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#ifdef CLMSD_HAVE_MPI
+#include <clmsd_mpi.h>
+#endif
+
+struct train_step {
+    clmsd_context *ctx;
+    clmsd_head *head;
+#ifdef CLMSD_HAVE_MPI
+    clmsd_mpi_head *mpi;
+#endif
+    size_t first_row, features;
+};
+
+int train_mpi_init(int *argc, char ***argv, int *rank, int *ranks)
+{
+#ifdef CLMSD_HAVE_MPI
+    if (MPI_Init(argc, argv) != MPI_SUCCESS) {
+        fprintf(stderr, "clmsd train: MPI_Init failed\n");
+        return -1;
+    }
+    MPI_Comm_rank(MPI_COMM_WORLD, rank);
+    MPI_Comm_size(MPI_COMM_WORLD, ranks);
+    return 0;
+#else
+    (void)argc, (void)argv, (void)rank, (void)ranks;
+    fprintf(stderr, "clmsd train: --mpi: this clmsd was built without MPI (install libopenmpi-dev and rebuild)\n");
+    return -1;
+#endif
+}
+
+void train_mpi_finish(int failed)
+{
+#ifdef CLMSD_HAVE_MPI
+    if (failed) /* a rank that failed outside a collective call: the others must not wait for it */
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    MPI_Finalize();
+#else
+    (void)failed;
+#endif
+}
+
+train_step *train_step_create(clmsd_context *ctx, const clmsd_head_desc *desc, int mpi)
+{
+    train_step *s = calloc(1, sizeof *s);
+    if (!s) {
+        fprintf(stderr, "clmsd train: out of memory\n");
+        return NULL;
+    }
+    s->ctx = ctx, s->features = desc->features;
+    clmsd_status st;
+    const char *message;
+#ifdef CLMSD_HAVE_MPI
+    if (mpi) {
+        int rank, ranks;
+        size_t rows;
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+        MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+        st = clmsd_mpi_split(0, desc->batch, ranks, rank, &s->first_row, &rows);
+        if (st == CLMSD_SUCCESS)
+            st = clmsd_mpi_head_create(ctx, desc, s->first_row, rows, MPI_COMM_WORLD, &s->mpi);
+        message = clmsd_mpi_last_error(NULL);
+    } else
+#endif
+    {
+        (void)mpi;
+        st = clmsd_head_create(ctx, desc, &s->head);
+        message = clmsd_context_last_error(ctx);
+    }
+    if (st != CLMSD_SUCCESS) {
+        fprintf(stderr, "clmsd train: planning the head failed: %s: %s\n", clmsd_status_string(st), message);
+        train_step_destroy(s);
+        return NULL;
+    }
+    return s;
+}
+
+int train_step_run(train_step *s, const clmsd_head_args *args)
+{
+    clmsd_status st;
+    const char *message;
+#ifdef CLMSD_HAVE_MPI
+    if (s->mpi) { /* this rank's rows of the batch */
+        clmsd_head_args a = *args;
+        a.x_off += s->first_row * s->features;
+        a.target_off += s->first_row;
+        st = clmsd_mpi_head_train_step(s->mpi, &a);
+        message = clmsd_mpi_last_error(s->mpi);
+    } else
+#endif
+    {
+        st = clmsd_head_train_step(s->head, args, 0, NULL, NULL);
+        message = clmsd_context_last_error(s->ctx);
+    }
+    if (st != CLMSD_SUCCESS)
+        fprintf(stderr, "clmsd train: the train step failed: %s: %s\n", clmsd_status_string(st), message);
+    return st == CLMSD_SUCCESS ? 0 : -1;
+}
+
+void train_step_destroy(train_step *s)
+{
+    if (!s)
+        return;
+    clmsd_head_destroy(s->head);
+#ifdef CLMSD_HAVE_MPI
+    clmsd_mpi_head_destroy(s->mpi);
+#endif
+    free(s);
+}
