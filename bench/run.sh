@@ -17,6 +17,7 @@ command -v clinfo >/dev/null && clinfo -l | tee "$out/clinfo.txt" || echo "(clin
 tools/build.sh
 ./build/clmsd devices | tee "$out/devices.txt"
 ./build/clmsd selftest | tee "$out/selftest.txt" || true
+rm -f "$out/mpi.txt"
 ./build/clmsd-bench --json "$out/bench.jsonl" "$@" | tee "$out/bench.txt"
 peer=""
 quick=""
@@ -39,6 +40,16 @@ fi
 if [ -x "$jax_python" ]; then
     "$jax_python" bench/jax_peer.py $quick --json "$out/jax.jsonl" | tee "$out/jax.txt"
     peer="$peer $out/jax.jsonl"
+fi
+# the data-parallel step against the single-process one, 1 and 2 ranks (docs/distributed.md)
+if [ -x build/clmsd-bench-mpi ] && command -v mpirun >/dev/null; then
+    rm -f "$out/mpi.jsonl"
+    for np in 1 2; do
+        OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe --bind-to none -np "$np" \
+            build/clmsd-bench-mpi --json "$out/mpi.jsonl" | tee -a "$out/mpi.txt"
+    done
+else
+    echo "(no data-parallel benchmark: clmsd was built without MPI, or mpirun is missing)"
 fi
 python3 bench/report.py "$out" "$out/bench.jsonl" $peer | tee "$out/report.txt"
 # GPUs on paper beside the measured figures: registers, stack and occupancy per kernel (sm_90, gfx90a)
