@@ -230,17 +230,22 @@ static void plan_locally(clmsd_mpi_head *h, const clmsd_head_desc *desc, size_t 
     }
 }
 
+static const char *engine_name(uint64_t engine)
+{
+    return engine == CLMSD_ENGINE_FUSED ? "fused" : engine == CLMSD_ENGINE_CLBLAST ? "clblast" : "auto";
+}
+
 /* The same verdict on every rank: the first rank that failed, else the first disagreement. */
-static clmsd_status agree_on_plan(clmsd_mpi_head *h, const plan_record *all)
+static clmsd_status agree_on_plan(int ranks, const plan_record *all)
 {
     char *e = thread_error;
     size_t es = sizeof thread_error;
-    for (int r = 0; r < h->ranks; ++r)
+    for (int r = 0; r < ranks; ++r)
         if (all[r].v.status != CLMSD_SUCCESS)
             return shared_fail(e, es, &all[r].v, r);
     const plan_record *p = &all[0];
     uint64_t next = 0, engine = 0;
-    for (int r = 0; r < h->ranks; ++r) {
+    for (int r = 0; r < ranks; ++r) {
         const plan_record *q = &all[r];
         if (q->batch != p->batch || q->features != p->features || q->classes != p->classes ||
             q->samples != p->samples || q->loss != p->loss || q->combine != p->combine ||
@@ -261,8 +266,9 @@ static clmsd_status agree_on_plan(clmsd_mpi_head *h, const plan_record *all)
         next += q->rows;
         if (q->rows && engine && q->engine != engine)
             return fail_here(e, es, CLMSD_ERROR_INVALID_ARGUMENT,
-                             "ranks disagree on the engine (%llu and %llu): set the same desc.engine on every rank",
-                             (unsigned long long)engine, (unsigned long long)q->engine);
+                             "ranks disagree on the engine (rank %d: %s, a rank before it: %s): set the same "
+                             "desc.engine on every rank",
+                             r, engine_name(q->engine), engine_name(engine));
         if (q->rows)
             engine = q->engine;
     }
@@ -312,14 +318,14 @@ clmsd_status clmsd_mpi_head_create(clmsd_context *ctx, const clmsd_head_desc *de
     rc = all ? MPI_Allgather(&mine, sizeof mine, MPI_BYTE, all, sizeof mine, MPI_BYTE, comm) : MPI_SUCCESS;
     clmsd_status st = rc != MPI_SUCCESS ? mpi_failed(e, es, rc, "MPI_Allgather")
                       : !all            ? fail_here(e, es, CLMSD_ERROR_OUT_OF_MEMORY, "out of host memory")
-                                        : agree_on_plan(h, all);
+                                        : agree_on_plan(ranks, all);
     if (st == CLMSD_SUCCESS && (rc = MPI_Comm_dup(comm, &h->comm)) != MPI_SUCCESS) {
         h->comm = MPI_COMM_NULL;
         st = mpi_failed(e, es, rc, "MPI_Comm_dup");
     }
     if (st == CLMSD_SUCCESS) {
         h->desc = *desc;
-        h->desc.rates = NULL;
+        h->desc.rates = NULL, h->desc.rate = 0.0; /* the loss scale needs neither */
         for (int r = 0; r < ranks; ++r)
             h->first_rows[r] = all[r].first_row, h->row_counts[r] = all[r].rows;
         *out = h;
