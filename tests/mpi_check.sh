@@ -4,9 +4,11 @@
 # exact split, 3 ranks with the exact split (one rank holds no rows) and with an even split (shards
 # that are not tree nodes), and a job whose 4 ranks run on 4 devices (pocl pthread, pocl basic,
 # Oclgrind, rusticl). Each job is bounded in time (mpirun --timeout), so a hang fails.
-# Usage: mpi_check.sh TEST_MPI
+# Then clmsd-bench-mpi on 2 ranks, briefly: its table and JSON rows.
+# Usage: mpi_check.sh TEST_MPI CLMSD_BENCH_MPI
 set -eu
 test_mpi=$1
+bench_mpi=$2
 # as root Open MPI asks for both of these; 4 ranks on 2 cores need --oversubscribe
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_btl=self,vader OMPI_MCA_rmaps_base_oversubscribe=1
@@ -32,4 +34,9 @@ if [ -z "$missing" ]; then
 else
     echo "SKIP: the mixed-device job needs pocl, Oclgrind and rusticl; not installed: $missing"
 fi
+unset OCL_ICD_VENDORS POCL_DEVICES
+json=$(mktemp)
+job -np 2 "$bench_mpi" --runs 2 --shapes quest,binary --json "$json"
+[ "$(grep -c '"bench": "mpi_train_step".*"ranks": 2' "$json")" -eq 2 ] || { echo "FAIL: clmsd-bench-mpi wrote no JSON rows"; failed=1; }
+rm -f "$json"
 [ "$failed" -eq 0 ] && echo "PASS: every MPI job" || exit 1
