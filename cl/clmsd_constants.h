@@ -18,6 +18,10 @@
 #define CLMSD_ROW_BLOCK 16
 
 /* Loss ids as the kernels read them: the values of the public clmsd_loss (checked in head.c). */
+/* the pooled head's layer l draws its dropout from stream sample CLMSD_LAYER_SAMPLE + l, apart
+ * from the head's samples 0 .. K-1 (docs/rng.md) */
+#define CLMSD_LAYER_SAMPLE 0x80000000u
+
 #define CLMSD_KERNEL_LOSS_CE 0
 #define CLMSD_KERNEL_LOSS_BCE 1
 #define CLMSD_KERNEL_LOSS_MSE 2

@@ -179,6 +179,10 @@ typedef struct clmsd_head_desc {
     clmsd_combine combine;
     clmsd_engine engine;
     cl_mem workspace;                /* optional: >= clmsd_head_workspace_size() bytes, or NULL */
+    size_t layers;                   /* L >= 2: the layer-pooled head (QUEST; docs/api.md): X is L
+                                        layers' rows, pooled by softmax weights after a dropout of
+                                        each layer; 0 or 1: one feature matrix */
+    double layer_rate;               /* the layers' drop probability (stream samples 2^31 + l) */
 } clmsd_head_desc;
 
 /* Data-parallel use (docs/distributed.md): a call that is one shard of a global batch. Its rows
@@ -207,6 +211,13 @@ typedef struct clmsd_head_args {
                                          get this shard's node of the canonical tree, the loss
                                          unscaled (times clmsd_head_loss_scale() once combined);
                                          ignored must be NULL (docs/distributed.md) */
+    /* the layer-pooled head (desc.layers = L >= 2): x and dx hold L layers of B rows of H, layer
+     * l's row b at off + l * layer_stride + b * row_stride (0: dense [L, B, H]; the CLS rows of
+     * L hidden states [B, T, H] in one buffer: row_stride T*H, layer_stride B*T*H) */
+    size_t x_layer_stride, x_row_stride;
+    size_t dx_layer_stride, dx_row_stride;
+    cl_mem layer_weights;  size_t layer_weights_off;  /* float [L] logits, softmax-normalised */
+    cl_mem dlayer_weights; size_t dlayer_weights_off; /* out float [L], optional (train_step) */
 } clmsd_head_args;
 
 /* The bytes of device memory a head of this shape needs as its workspace (desc->workspace). */

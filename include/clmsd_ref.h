@@ -38,6 +38,8 @@ typedef struct clmsd_ref_head_args {
     double *logits;              /* out [B, C] */
     uint32_t *ignored;           /* out [1] */
     double *dx, *dw, *dbias;     /* out [B, H], [C, H], [C]; always overwritten */
+    const float *layer_weights;  /* pooled head (desc.layers >= 2): [L] logits; x and dx dense [L, B, H] */
+    double *dlayer_weights;      /* out [L] */
 } clmsd_ref_head_args;
 
 CLMSD_API clmsd_status clmsd_ref_head_train_step(const clmsd_head_desc *desc, const clmsd_ref_head_args *args);
@@ -55,6 +57,8 @@ typedef struct clmsd_ref_head_exact_args {
     uint32_t *ignored;
     float *dx, *dw, *dbias;
     int accumulate;
+    const float *layer_weights;  /* pooled head (desc.layers >= 2): [L]; x and dx dense [L, B, H] */
+    float *dlayer_weights;
 } clmsd_ref_head_exact_args;
 
 CLMSD_API clmsd_status clmsd_ref_head_exact_train_step(const clmsd_head_desc *desc,

@@ -188,10 +188,10 @@ clmsd_status clmsd__run_kernel(clmsd_context *ctx, clmsd__kernel_id id, size_t w
     return st ? st : clmsd__order(ctx);
 }
 
-clmsd_status clmsd__fill_u32(clmsd_context *ctx, cl_mem buf, size_t offset, uint32_t value)
+clmsd_status clmsd__fill(clmsd_context *ctx, cl_mem buf, size_t offset, size_t count, uint32_t pattern)
 {
-    cl_int err =
-        clEnqueueFillBuffer(ctx->queue, buf, &value, sizeof value, offset * sizeof value, sizeof value, 0, NULL, NULL);
+    cl_int err = clEnqueueFillBuffer(ctx->queue, buf, &pattern, sizeof pattern, offset * sizeof pattern,
+                                     count * sizeof pattern, 0, NULL, NULL);
     return err == CL_SUCCESS ? clmsd__order(ctx) : clmsd__fail_cl(ctx, err, "clEnqueueFillBuffer");
 }
 

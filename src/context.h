@@ -28,6 +28,11 @@ typedef enum clmsd__kernel_id {
     CLMSD__K_FUSED_LOGITS_GPU,
     CLMSD__K_FUSED_DW_GPU,
     CLMSD__K_FUSED_DX_GPU,
+    CLMSD__K_LAYER_SOFTMAX,
+    CLMSD__K_LAYER_POOL,
+    CLMSD__K_LAYER_UNPOOL,
+    CLMSD__K_LAYER_GRAD_COLUMNS,
+    CLMSD__K_LAYER_WEIGHT_GRAD,
     CLMSD__K_COUNT
 } clmsd__kernel_id;
 
@@ -84,8 +89,9 @@ clmsd_status clmsd__run_kernel(clmsd_context *ctx, clmsd__kernel_id id, size_t w
                                size_t count);
 #define CLMSD__RUN(ctx, id, work_items, ...) clmsd__run_kernel(ctx, id, work_items, CLMSD__ARGS(__VA_ARGS__))
 #define CLMSD__SET_ARGS(ctx, id, ...) clmsd__set_args(ctx, id, CLMSD__ARGS(__VA_ARGS__))
-/* Writes one uint32 at element `offset` of buf (a float buffer), ordered before what follows. */
-clmsd_status clmsd__fill_u32(clmsd_context *ctx, cl_mem buf, size_t offset, uint32_t value);
+/* Fills `count` 4-byte elements of buf from element `offset` with the bits `pattern`, ordered
+ * before what follows. */
+clmsd_status clmsd__fill(clmsd_context *ctx, cl_mem buf, size_t offset, size_t count, uint32_t pattern);
 clmsd_status clmsd__begin(clmsd_context *ctx, cl_uint num_wait, const cl_event *wait);
 clmsd_status clmsd__finish(clmsd_context *ctx, cl_event *event);
 clmsd_status clmsd__order(clmsd_context *ctx);

@@ -95,7 +95,9 @@ clmsd_status clmsd_head_create(clmsd_context *ctx, const clmsd_head_desc *desc, 
     h->impl = engines[engine];
     h->rows = clmsd__head_stacked_rows(desc);
     h->ws_xd = l.xd, h->ws_z = l.z, h->ws_g = l.g, h->ws_rowloss = l.rowloss, h->ws_counter = l.counter;
-    h->ws_loss_part = l.loss_part, h->ws_part = l.part, h->ws_wt = l.wt, h->ldg = l.ldg;
+    h->ws_loss_part = l.loss_part, h->ws_part = l.part, h->ws_wt = l.wt, h->ws_pool = l.pool, h->ldg = l.ldg;
+    if (desc->layers >= 2)
+        clmsd_rate_params(desc->layer_rate, &h->layer_threshold, &h->layer_scale);
     if (engine == CLMSD_ENGINE_FUSED && ctx->gpu_tiling) /* 4-class vectors; the workspace fits either tiling */
         h->ldg = (desc->classes + 3) / 4 * 4;
 
@@ -168,6 +170,46 @@ static clmsd_status check_shard(clmsd_head *head, const clmsd_head_args *a)
     return CLMSD_SUCCESS;
 }
 
+/* The extent of L layers of B rows of H at strides (ls, rs): (L-1) ls + (B-1) rs + H elements. */
+static bool layers_extent(const clmsd_head_desc *d, size_t ls, size_t rs, size_t *out)
+{
+    size_t a, b;
+    return clmsd__mul(d->layers - 1, ls, &a) && clmsd__mul(d->batch - 1, rs, &b) && clmsd__add(a, b, out) &&
+           clmsd__add(*out, d->features, out);
+}
+
+/* A pooled head's layers (x, dx at their strides) and layer weights. dx's rows must not overlap:
+ * rows apart by at least H, and layers apart by a whole layer, or rows apart by all the layers. */
+static clmsd_status check_layers(clmsd_head *head, const clmsd_head_args *a, clmsd__head_mode mode)
+{
+    clmsd_context *ctx = head->ctx;
+    const clmsd_head_desc *d = &head->desc;
+    size_t h = d->features, l = d->layers, extent;
+    size_t xr = clmsd__row_stride(d, a->x_row_stride), xl = clmsd__layer_stride(d, a->x_layer_stride, xr);
+    clmsd_status st;
+    if (a->shard)
+        return clmsd__fail(ctx, CLMSD_ERROR_UNSUPPORTED, "a pooled head (layers %zu) takes no shard", l);
+    if (xr < h || !layers_extent(d, xl, xr, &extent))
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "x: row stride %zu below H %zu, or the layers overflow", xr,
+                           h);
+    if ((st = clmsd__check_buffer(ctx, "x", a->x, a->x_off, extent, 4)) ||
+        (st = clmsd__check_buffer(ctx, "layer_weights", a->layer_weights, a->layer_weights_off, l, 4)))
+        return st;
+    if (mode != CLMSD__TRAIN)
+        return CLMSD_SUCCESS;
+    if ((st = check_optional(ctx, "dlayer_weights", a->dlayer_weights, a->dlayer_weights_off, l, 4)) || !a->dx)
+        return st;
+    size_t dr = clmsd__row_stride(d, a->dx_row_stride), dl = clmsd__layer_stride(d, a->dx_layer_stride, dr);
+    bool fits = layers_extent(d, dl, dr, &extent); /* then neither product below overflows */
+    bool layers_apart = fits && dr >= h && dl >= (d->batch - 1) * dr + h;
+    bool rows_apart = fits && dl >= h && dr >= (l - 1) * dl + h;
+    if (!layers_apart && !rows_apart)
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE,
+                           "dx: layer stride %zu and row stride %zu make rows of [L %zu, B %zu, H %zu] overlap", dl, dr,
+                           l, d->batch, h);
+    return clmsd__check_buffer(ctx, "dx", a->dx, a->dx_off, extent, 4);
+}
+
 /* Validates every argument of a call before anything is enqueued. */
 static clmsd_status check_args(clmsd_head *head, const clmsd_head_args *a, clmsd__head_mode mode, clmsd__stream *s)
 {
@@ -178,7 +220,7 @@ static clmsd_status check_args(clmsd_head *head, const clmsd_head_args *a, clmsd
     size_t bh = d->batch * d->features, ch = d->classes * d->features, bc = d->batch * d->classes;
     bool ce = d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY;
     clmsd_status st;
-    if ((st = clmsd__check_buffer(ctx, "x", a->x, a->x_off, bh, sizeof(float))) ||
+    if ((st = d->layers >= 2 ? check_layers(head, a, mode) : clmsd__check_buffer(ctx, "x", a->x, a->x_off, bh, 4)) ||
         (st = clmsd__check_buffer(ctx, "w", a->w, a->w_off, ch, sizeof(float))) ||
         (st = check_optional(ctx, "bias", a->bias, a->bias_off, d->classes, sizeof(float))) ||
         (st = check_optional(ctx, "logits", a->logits, a->logits_off, bc, sizeof(float))))
@@ -196,7 +238,7 @@ static clmsd_status check_args(clmsd_head *head, const clmsd_head_args *a, clmsd
         (st = check_optional(ctx, "ignored", a->ignored, a->ignored_off, 1, sizeof(uint32_t))))
         return st;
     if (mode == CLMSD__TRAIN &&
-        ((st = check_optional(ctx, "dx", a->dx, a->dx_off, bh, sizeof(float))) ||
+        ((st = d->layers >= 2 ? CLMSD_SUCCESS : check_optional(ctx, "dx", a->dx, a->dx_off, bh, sizeof(float))) ||
          (st = check_optional(ctx, "dw", a->dw, a->dw_off, ch, sizeof(float))) ||
          (st = check_optional(ctx, "dbias", a->dbias, a->dbias_off, d->classes, sizeof(float)))))
         return st;
@@ -220,7 +262,7 @@ static clmsd_status head_call(clmsd_head *head, const clmsd_head_args *args, clm
     if (st == CLMSD_SUCCESS)
         st = clmsd__begin(ctx, num_wait, wait);
     if (st == CLMSD_SUCCESS)
-        st = head->impl->run(head, args, &s, mode);
+        st = head->desc.layers >= 2 ? clmsd__pooled_run(head, args, &s, mode) : head->impl->run(head, args, &s, mode);
     if (st == CLMSD_SUCCESS)
         st = clmsd__finish(ctx, event);
     return st;

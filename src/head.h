@@ -34,7 +34,9 @@ struct clmsd_head {
     cl_mem params; /* K thresholds, then K scales (float bits) */
     cl_mem workspace;
     bool owns_workspace;
-    size_t ws_xd, ws_z, ws_g, ws_rowloss, ws_counter, ws_loss_part, ws_part, ws_wt; /* offsets in floats */
+    size_t ws_xd, ws_z, ws_g, ws_rowloss, ws_counter, ws_loss_part, ws_part, ws_wt, ws_pool; /* offsets in floats */
+    uint32_t layer_threshold; /* the pooled head's layer dropout (T and s of layer_rate) */
+    float layer_scale;
     size_t ldg; /* columns of G: C (CLBlast), C padded to CLMSD_CLASS_TILE (fused, CPU tiling) or to 4 (GPU) */
 };
 
@@ -45,5 +47,19 @@ clmsd_status clmsd__head_loss(clmsd_head *head, const clmsd_head_args *args, con
 clmsd_status clmsd__head_mean_logits(clmsd_head *head, cl_mem bias, size_t bias_off, cl_uint samples, float inv_samples,
                                      cl_mem out, size_t out_off);
 clmsd_status clmsd__head_bias_grad(clmsd_head *head, const clmsd_head_args *args, const clmsd__stream *s);
+
+/* head_pool.c: the layer-pooled head (desc.layers >= 2) around an engine: softmax weights, the
+ * pooled rows, the engine's head on them, then dX of every layer and the weights' gradient */
+clmsd_status clmsd__pooled_run(clmsd_head *head, const clmsd_head_args *args, const clmsd__stream *s,
+                               clmsd__head_mode mode);
+/* the pooled head's strides, 0 meaning dense [L, B, H] */
+static inline size_t clmsd__row_stride(const clmsd_head_desc *d, size_t stride)
+{
+    return stride ? stride : d->features;
+}
+static inline size_t clmsd__layer_stride(const clmsd_head_desc *d, size_t stride, size_t row_stride)
+{
+    return stride ? stride : d->batch * row_stride;
+}
 
 #endif

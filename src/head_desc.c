@@ -26,7 +26,18 @@ clmsd_status clmsd__check_head_desc(clmsd_context *ctx, const clmsd_head_desc *d
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE,
                            "the head [B %zu, H %zu, C %zu, K %u] exceeds the stream's 2^34 elements or size_t",
                            desc->batch, desc->features, desc->classes, (unsigned)desc->samples);
-    return clmsd__check_rates(ctx, desc->samples, desc->rates, desc->rate);
+    clmsd_status st = clmsd__check_rates(ctx, desc->samples, desc->rates, desc->rate);
+    if (st != CLMSD_SUCCESS || desc->layers < 2)
+        return st;
+    size_t pooled;
+    if (desc->layers >= CLMSD_LAYER_SAMPLE || desc->samples > CLMSD_LAYER_SAMPLE ||
+        !clmsd__mul(elements, desc->layers, &pooled))
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE,
+                           "a pooled head of %zu layers and %u samples: both must be below 2^31, L B H within size_t",
+                           desc->layers, (unsigned)desc->samples);
+    if (!(desc->layer_rate >= 0.0 && desc->layer_rate < 1.0))
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_RATE, "layer_rate %g is not in [0, 1)", desc->layer_rate);
+    return CLMSD_SUCCESS;
 }
 
 clmsd_dropout_desc clmsd__head_stream(const clmsd_head_desc *desc, uint64_t seed, uint64_t step, size_t row_offset)
@@ -77,12 +88,20 @@ bool clmsd__head_layout(const clmsd_head_desc *desc, clmsd_engine engine, clmsd_
     }
     if (!clmsd__mul(blocks, per_block, &npart))
         return false;
+    /* the pooled head: a [L], P [B, H], dP [B, H], the dA block sums [blocks, L H], their roots
+     * [L H], dA [L] */
+    size_t layers = desc->layers >= 2 ? desc->layers : 0, bh = desc->batch * desc->features, lh, npool = 0;
+    if (layers && !(clmsd__mul(layers, desc->features, &lh) && clmsd__mul(blocks + 1, lh, &npool) &&
+                    clmsd__add(npool, 2 * layers, &npool) && clmsd__add(npool, 2 * bh, &npool)))
+        return false;
     l->xd = 0;
     l->z = nh;
-    return clmsd__add(l->z, nc, &l->g) && clmsd__add(l->g, ng, &l->rowloss) && clmsd__add(l->rowloss, n, &l->counter) &&
-           clmsd__add(l->counter, 1, &l->loss_part) && clmsd__add(l->loss_part, blocks, &l->part) &&
-           clmsd__add(l->part, npart, &l->wt) && clmsd__add(l->wt, nwt, &l->floats) &&
-           l->floats <= SIZE_MAX / sizeof(float);
+    if (!(clmsd__add(l->z, nc, &l->g) && clmsd__add(l->g, ng, &l->rowloss) && clmsd__add(l->rowloss, n, &l->counter) &&
+          clmsd__add(l->counter, 1, &l->loss_part) && clmsd__add(l->loss_part, blocks, &l->part) &&
+          clmsd__add(l->part, npart, &l->wt) && clmsd__add(l->wt, nwt, &l->pool) &&
+          clmsd__add(l->pool, npool, &l->floats)))
+        return false;
+    return l->floats <= SIZE_MAX / sizeof(float);
 }
 
 float clmsd__head_inv_samples(const clmsd_head_desc *desc) { return (float)(1.0 / desc->samples); }

@@ -18,11 +18,12 @@ size_t clmsd__head_stacked_rows(const clmsd_head_desc *desc);
 /* The workspace in floats: Xd [N, H] (later dXd; the fused engine needs only Xbar [B, H] with
  * average logits), Z [N, C], G [N, ldg], row losses [N], 1 counter, the loss's block sums
  * [blocks], the block sums of dW and db [blocks, C*H + C] (CLBlast: of db only, [blocks, C]),
- * and for the fused engine's CPU tiling WT [H, ldg]. blocks bounds the row blocks a call touches
+ * for the fused engine's CPU tiling WT [H, ldg], and for a pooled head its layer weights and
+ * pooled rows (clmsd__head_layout). blocks bounds the row blocks a call touches
  * at any row offset (canonical order v2). Offsets in elements; AUTO sizes for either engine and
  * either tiling. */
 typedef struct clmsd__head_workspace {
-    size_t xd, z, g, rowloss, counter, loss_part, part, wt, floats, ldg;
+    size_t xd, z, g, rowloss, counter, loss_part, part, wt, pool, floats, ldg;
 } clmsd__head_workspace;
 size_t clmsd__head_max_blocks(const clmsd_head_desc *desc);
 bool clmsd__head_layout(const clmsd_head_desc *desc, clmsd_engine engine, clmsd__head_workspace *out);

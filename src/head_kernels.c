@@ -22,7 +22,7 @@ clmsd_status clmsd__head_loss(clmsd_head *h, const clmsd_head_args *a, const clm
     clmsd_status st = CLMSD_SUCCESS;
     bool ce = d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY;
     if (ce && shard) /* the whole batch's count, in place of the shard's */
-        st = clmsd__fill_u32(h->ctx, h->workspace, h->ws_counter, (uint32_t)shard->valid_ids);
+        st = clmsd__fill(h->ctx, h->workspace, h->ws_counter, 1, (uint32_t)shard->valid_ids);
     else if (ce && !counted)
         st = CLMSD__RUN(h->ctx, CLMSD__K_HEAD_COUNT_VALID, ONE_GROUP, CLMSD__MEM(a->target), CLMSD__U64(a->target_off),
                         CLMSD__U64(d->batch), CLMSD__U32(d->classes), CLMSD__MEM(h->workspace),

@@ -34,6 +34,11 @@ static const char *const kernel_names[CLMSD__K_COUNT] = {
     [CLMSD__K_FUSED_LOGITS_GPU] = "clmsd_fused_logits_gpu",
     [CLMSD__K_FUSED_DW_GPU] = "clmsd_fused_dw_gpu",
     [CLMSD__K_FUSED_DX_GPU] = "clmsd_fused_dx_gpu",
+    [CLMSD__K_LAYER_SOFTMAX] = "clmsd_layer_softmax",
+    [CLMSD__K_LAYER_POOL] = "clmsd_layer_pool",
+    [CLMSD__K_LAYER_UNPOOL] = "clmsd_layer_unpool",
+    [CLMSD__K_LAYER_GRAD_COLUMNS] = "clmsd_layer_grad_columns",
+    [CLMSD__K_LAYER_WEIGHT_GRAD] = "clmsd_layer_weight_grad",
 };
 
 const char *clmsd__kernel_name(clmsd__kernel_id id) { return kernel_names[id]; }

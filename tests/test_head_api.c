@@ -21,19 +21,24 @@ Test(head, bad_input, .timeout = 900)
         const char *what;
         clmsd_status expect;
     } descs[] = {
-        {{0, H, C, K, NULL, 0.5, 0, 0, 0, NULL}, "B = 0", CLMSD_ERROR_INVALID_SIZE},
-        {{B, 0, C, K, NULL, 0.5, 0, 0, 0, NULL}, "H = 0", CLMSD_ERROR_INVALID_SIZE},
-        {{B, H, 0, K, NULL, 0.5, 0, 0, 0, NULL}, "C = 0", CLMSD_ERROR_INVALID_SIZE},
-        {{B, H, C, 0, NULL, 0.5, 0, 0, 0, NULL}, "K = 0", CLMSD_ERROR_INVALID_SIZE},
-        {{SIZE_MAX / 2, H, C, K, NULL, 0.5, 0, 0, 0, NULL}, "overflowing B * H", CLMSD_ERROR_INVALID_SIZE},
-        {{B, (size_t)1 << 33, C, K, NULL, 0.5, 0, 0, 0, NULL}, "B * H past 2^34", CLMSD_ERROR_INVALID_SIZE},
-        {{B, H, (size_t)1 << 40, K, NULL, 0.5, 0, 0, 0, NULL}, "C past 2^31", CLMSD_ERROR_INVALID_SIZE},
-        {{B, H, C, K, NULL, 1.0, 0, 0, 0, NULL}, "rate 1", CLMSD_ERROR_INVALID_RATE},
-        {{B, H, C, K, NULL, NAN, 0, 0, 0, NULL}, "rate NaN", CLMSD_ERROR_INVALID_RATE},
-        {{B, H, C, K, (const double[]){0.1, -0.1}, 0.0, 0, 0, 0, NULL}, "rates[1] < 0", CLMSD_ERROR_INVALID_RATE},
-        {{B, H, C, K, NULL, 0.5, (clmsd_loss)7, 0, 0, NULL}, "loss 7", CLMSD_ERROR_INVALID_ARGUMENT},
-        {{B, H, C, K, NULL, 0.5, 0, (clmsd_combine)-1, 0, NULL}, "combine -1", CLMSD_ERROR_INVALID_ARGUMENT},
-        {{B, H, C, K, NULL, 0.5, 0, 0, (clmsd_engine)9, NULL}, "engine 9", CLMSD_ERROR_INVALID_ARGUMENT},
+        {{0, H, C, K, NULL, 0.5, 0, 0, 0, NULL, 0, 0.0}, "B = 0", CLMSD_ERROR_INVALID_SIZE},
+        {{B, 0, C, K, NULL, 0.5, 0, 0, 0, NULL, 0, 0.0}, "H = 0", CLMSD_ERROR_INVALID_SIZE},
+        {{B, H, 0, K, NULL, 0.5, 0, 0, 0, NULL, 0, 0.0}, "C = 0", CLMSD_ERROR_INVALID_SIZE},
+        {{B, H, C, 0, NULL, 0.5, 0, 0, 0, NULL, 0, 0.0}, "K = 0", CLMSD_ERROR_INVALID_SIZE},
+        {{SIZE_MAX / 2, H, C, K, NULL, 0.5, 0, 0, 0, NULL, 0, 0.0}, "overflowing B * H", CLMSD_ERROR_INVALID_SIZE},
+        {{B, (size_t)1 << 33, C, K, NULL, 0.5, 0, 0, 0, NULL, 0, 0.0}, "B * H past 2^34", CLMSD_ERROR_INVALID_SIZE},
+        {{B, H, (size_t)1 << 40, K, NULL, 0.5, 0, 0, 0, NULL, 0, 0.0}, "C past 2^31", CLMSD_ERROR_INVALID_SIZE},
+        {{B, H, C, K, NULL, 1.0, 0, 0, 0, NULL, 0, 0.0}, "rate 1", CLMSD_ERROR_INVALID_RATE},
+        {{B, H, C, K, NULL, NAN, 0, 0, 0, NULL, 0, 0.0}, "rate NaN", CLMSD_ERROR_INVALID_RATE},
+        {{B, H, C, K, (const double[]){0.1, -0.1}, 0.0, 0, 0, 0, NULL, 0, 0.0},
+         "rates[1] < 0",
+         CLMSD_ERROR_INVALID_RATE},
+        {{B, H, C, K, NULL, 0.5, (clmsd_loss)7, 0, 0, NULL, 0, 0.0}, "loss 7", CLMSD_ERROR_INVALID_ARGUMENT},
+        {{B, H, C, K, NULL, 0.5, 0, (clmsd_combine)-1, 0, NULL, 0, 0.0}, "combine -1", CLMSD_ERROR_INVALID_ARGUMENT},
+        {{B, H, C, K, NULL, 0.5, 0, 0, 0, NULL, 2, 1.0}, "layer_rate 1", CLMSD_ERROR_INVALID_RATE},
+        {{B, H, C, K, NULL, 0.5, 0, 0, 0, NULL, 3, NAN}, "layer_rate NaN", CLMSD_ERROR_INVALID_RATE},
+        {{B, H, C, K, NULL, 0.5, 0, 0, 0, NULL, (size_t)1 << 31, 0.1}, "2^31 layers", CLMSD_ERROR_INVALID_SIZE},
+        {{B, H, C, K, NULL, 0.5, 0, 0, (clmsd_engine)9, NULL, 0, 0.0}, "engine 9", CLMSD_ERROR_INVALID_ARGUMENT},
     };
     for (size_t i = 0; i < sizeof descs / sizeof descs[0]; ++i) {
         clmsd_status st = clmsd_head_create(ctx, &descs[i].d, &head);

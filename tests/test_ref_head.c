@@ -127,3 +127,96 @@ Test(ref_head, hand_computed_losses)
     cr_assert_eq(clmsd_ref_head_train_step(&d, &a), CLMSD_SUCCESS);
     cr_assert(fabs(l - (log1p(exp(1.0)) + log1p(exp(-1.0))) / 2) < 1e-15, "BCE %.17g", l);
 }
+
+/* The layer-pooled head (L = 4 layers, layer rate 0.5: scale 2, exact): analytic gradients of the
+ * loss for the layers' rows, the layer-weight logits, W and b against central differences. */
+enum { PL = 4 };
+
+typedef struct pooled_problem {
+    clmsd_head_desc d;
+    float x[PL * B * H], lw[PL], w[C * H], bias[C], tf[B * C];
+    int32_t ti[B];
+} pooled_problem;
+
+static double pooled_loss(pooled_problem *p, double *dx, double *dlw, double *dw, double *db)
+{
+    double l;
+    clmsd_ref_head_args a = {.seed = 8,
+                             .step = 3,
+                             .row_offset = 1,
+                             .x = p->x,
+                             .w = p->w,
+                             .bias = p->bias,
+                             .target = p->d.loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? (const void *)p->ti
+                                                                                     : (const void *)p->tf,
+                             .loss = &l,
+                             .dx = dx,
+                             .dw = dw,
+                             .dbias = db,
+                             .layer_weights = p->lw,
+                             .dlayer_weights = dlw};
+    cr_assert_eq(clmsd_ref_head_train_step(&p->d, &a), CLMSD_SUCCESS);
+    return l;
+}
+
+static double pooled_central(pooled_problem *p, float *v)
+{
+    float keep = *v;
+    *v = keep + (float)h;
+    double up = pooled_loss(p, NULL, NULL, NULL, NULL);
+    *v = keep - (float)h;
+    double down = pooled_loss(p, NULL, NULL, NULL, NULL);
+    *v = keep;
+    return (up - down) / (2 * h);
+}
+
+static void check_pooled(clmsd_loss loss, clmsd_combine combine)
+{
+    pooled_problem p = {.d = {.batch = B,
+                              .features = H,
+                              .classes = C,
+                              .samples = K,
+                              .rates = rates,
+                              .loss = loss,
+                              .combine = combine,
+                              .layers = PL,
+                              .layer_rate = 0.5}};
+    test_fill(p.x, PL * B * H, 21);
+    test_fill(p.lw, PL, 22);
+    test_fill(p.w, C * H, 23);
+    test_fill(p.bias, C, 24);
+    for (int i = 0; i < B * C; ++i)
+        p.tf[i] = loss == CLMSD_LOSS_BCE_WITH_LOGITS ? (float)(i % 5) / 4.0f : p.x[i] / 2.0f;
+    p.ti[0] = 1, p.ti[1] = 3, p.ti[2] = -100;
+    double dx[PL * B * H], dlw[PL], dw[C * H], db[C];
+    pooled_loss(&p, dx, dlw, dw, db);
+    const double tol = 10 * h * h;
+    struct {
+        const char *name;
+        float *v;
+        const double *g;
+        int n;
+    } inputs[] = {
+        {"dx", p.x, dx, PL * B * H}, {"dlayer_weights", p.lw, dlw, PL}, {"dw", p.w, dw, C * H}, {"db", p.bias, db, C}};
+    int zeros = 0;
+    for (size_t k = 0; k < sizeof inputs / sizeof inputs[0]; ++k)
+        for (int i = 0; i < inputs[k].n; ++i) {
+            double fd = pooled_central(&p, &inputs[k].v[i]), g = inputs[k].g[i];
+            cr_assert(fabs(fd - g) <= tol * (1 + fabs(g)), "%s[%d]: analytic %.12g, central %.12g", inputs[k].name, i,
+                      g, fd);
+            zeros += k == 0 && g == 0.0;
+        }
+    cr_assert(zeros > 0 && zeros < PL * B * H, "dx: the layers' dropout should zero some elements, not all (%d)",
+              zeros);
+    double most = 0;
+    for (int i = 0; i < PL; ++i)
+        most = fmax(most, fabs(dlw[i]));
+    cr_assert(most > 1e-4, "the layer weights' gradient should not vanish (%.3g)", most);
+}
+
+Test(ref_head, pooled_gradients_bce_average_logits) { check_pooled(CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOGITS); }
+Test(ref_head, pooled_gradients_cross_entropy_average_losses)
+{
+    check_pooled(CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES);
+}
+Test(ref_head, pooled_gradients_mse_average_logits) { check_pooled(CLMSD_LOSS_MSE, CLMSD_AVERAGE_LOGITS); }

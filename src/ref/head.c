@@ -4,6 +4,7 @@
 #include "clmsd_ref.h"
 #include "../head_desc.h"
 #include "../stream_desc.h"
+#include "../../cl/clmsd_constants.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@ typedef struct ref_head {
     uint32_t K;
     double *keep_scale; /* [K, B, H]: keep_k * s_k */
     double valid;       /* CE: number of ids in [0, C) */
+    const double *xin;  /* the pooled head's P [B, H] in double, else NULL: a->x */
 } ref_head;
 
 /* loss of one row z [C] for batch row b, and dl/dz into g (unscaled: the caller scales). */
@@ -56,6 +58,8 @@ static double row_loss(const ref_head *r, size_t b, const double *z, double *g)
 static double dropped(const ref_head *r, size_t k, size_t b, size_t h)
 {
     float ks = (float)r->keep_scale[(k * r->B + b) * r->H + h];
+    if (r->xin) /* the pooled rows are not a float of the caller's: plain mathematics */
+        return r->xin[b * r->H + h] * ks;
     return ks != 0.0f ? (double)(r->a->x[b * r->H + h] * ks) : 0.0;
 }
 
@@ -91,14 +95,14 @@ static double row_step(const ref_head *r, size_t b, const double *xrow, double w
     return l;
 }
 
-static clmsd_status run(const clmsd_head_desc *d, const clmsd_ref_head_args *a, bool dropout)
+static clmsd_status run(const clmsd_head_desc *d, const clmsd_ref_head_args *a, bool dropout, const double *xin)
 {
     clmsd_status st = clmsd__check_head_desc(NULL, d);
     if (st != CLMSD_SUCCESS)
         return st;
     if (!a || !a->x || !a->w || (dropout && !a->target))
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "the reference needs x, w and (with dropout) target");
-    ref_head r = {d, a, d->batch, d->features, d->classes, dropout ? d->samples : 1, NULL, 0};
+    ref_head r = {d, a, d->batch, d->features, d->classes, dropout ? d->samples : 1, NULL, 0, xin};
     size_t B = r.B, H = r.H, C = r.C, K = r.K;
     clmsd__stream s;
     clmsd_dropout_desc dd = clmsd__head_stream(d, a->seed, a->step, a->row_offset);
@@ -182,12 +186,73 @@ done:
     return st;
 }
 
+/* The pooled head: a = softmax(layer weights), P = sum_l a_l xd_l (xd_l = keep_l ? x_l * s : 0,
+ * the stream's float product), the head on P, then dX_l = keep_l s a_l dP and
+ * dw_l = a_l (dA_l - sum_j a_j dA_j) with dA_l = sum_{b,h} dP xd_l. Outputs in double. */
+static clmsd_status run_pooled(const clmsd_head_desc *d, const clmsd_ref_head_args *a, bool dropout)
+{
+    if (!a || !a->x || !a->layer_weights)
+        return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "the pooled reference needs x and layer_weights");
+    size_t L = d->layers, B = d->batch, H = d->features, bh = B * H;
+    uint32_t threshold;
+    float scale;
+    clmsd_rate_params(dropout ? d->layer_rate : 0.0, &threshold, &scale);
+    double *w = malloc(L * sizeof *w), *da = malloc(L * sizeof *da), *p = calloc(bh, sizeof *p);
+    double *dp = malloc(bh * sizeof *dp);
+    float *xd = malloc(L * bh * sizeof *xd);
+    unsigned char *kept = malloc(L * bh);
+    clmsd_status st = CLMSD_SUCCESS;
+    if (!w || !da || !p || !dp || !xd || !kept) {
+        st = clmsd__fail(NULL, CLMSD_ERROR_OUT_OF_MEMORY, "out of host memory");
+        goto done;
+    }
+    double m = -INFINITY, sum = 0.0;
+    for (size_t l = 0; l < L; ++l)
+        m = fmax(m, a->layer_weights[l]);
+    for (size_t l = 0; l < L; ++l)
+        sum += w[l] = exp(a->layer_weights[l] - m);
+    for (size_t l = 0; l < L; ++l)
+        w[l] /= sum;
+    for (size_t l = 0; l < L; ++l)
+        for (size_t b = 0; b < B; ++b)
+            for (size_t h = 0; h < H; ++h) {
+                uint64_t e = (uint64_t)(a->row_offset + b) * H + h;
+                size_t i = (l * B + b) * H + h;
+                kept[i] = clmsd_ref_stream_word(a->seed, a->step, CLMSD_LAYER_SAMPLE + (uint32_t)l, e) >= threshold;
+                xd[i] = kept[i] ? a->x[i] * scale : 0.0f;
+                p[b * H + h] += w[l] * xd[i];
+            }
+    clmsd_head_desc inner = *d;
+    inner.layers = 0;
+    clmsd_ref_head_args e = *a;
+    e.dx = dp;
+    if ((st = run(&inner, &e, dropout, p)) != CLMSD_SUCCESS || !dropout)
+        goto done;
+    double dot = 0.0;
+    for (size_t l = 0; l < L; ++l) {
+        da[l] = 0.0;
+        for (size_t i = 0; i < bh; ++i) {
+            da[l] += dp[i] * xd[l * bh + i];
+            if (a->dx) /* keep_l s a_l dP */
+                a->dx[l * bh + i] = kept[l * bh + i] ? dp[i] * w[l] * scale : 0.0;
+        }
+        dot += w[l] * da[l];
+    }
+    for (size_t l = 0; a->dlayer_weights && l < L; ++l)
+        a->dlayer_weights[l] = w[l] * (da[l] - dot);
+done:
+    free(w), free(da), free(p), free(dp), free(xd), free(kept);
+    return st;
+}
+
 clmsd_status clmsd_ref_head_train_step(const clmsd_head_desc *desc, const clmsd_ref_head_args *args)
 {
-    return run(desc, args, true);
+    clmsd_status st = clmsd__check_head_desc(NULL, desc);
+    return st ? st : desc->layers >= 2 ? run_pooled(desc, args, true) : run(desc, args, true, NULL);
 }
 
 clmsd_status clmsd_ref_head_predict(const clmsd_head_desc *desc, const clmsd_ref_head_args *args)
 {
-    return run(desc, args, false);
+    clmsd_status st = clmsd__check_head_desc(NULL, desc);
+    return st ? st : desc->layers >= 2 ? run_pooled(desc, args, false) : run(desc, args, false, NULL);
 }

@@ -8,6 +8,7 @@
 #include "../head_desc.h"
 #include "../stream_desc.h"
 
+#include "../../cl/clmsd_constants.h"
 #include "../../cl/clmsd_math.h"
 #include "../../cl/clmsd_tree.h"
 
@@ -272,12 +273,133 @@ done:
     return st;
 }
 
+/* The pooled head (cl/pool.cl's orders): a = softmax(layer weights), P = sum_l a_l
+ * dropout_l(X_l), the head above on P, then dX_l and the weights' gradient from its dP. */
+typedef struct pooled {
+    const clmsd_head_desc *d;
+    const clmsd_ref_head_exact_args *a;
+    size_t L, B, H;
+    uint32_t threshold;
+    float scale, *w, *p, *dp, *col, *part;
+} pooled;
+
+static bool layer_keep(const pooled *q, size_t l, size_t b, size_t h)
+{
+    uint64_t e = (uint64_t)(q->a->row_offset + b) * q->H + h;
+    return clmsd_ref_stream_word(q->a->seed, q->a->step, CLMSD_LAYER_SAMPLE + (uint32_t)l, e) >= q->threshold;
+}
+
+static float layer_x(const pooled *q, size_t l, size_t b, size_t h) { return q->a->x[(l * q->B + b) * q->H + h]; }
+
+static void layer_softmax(pooled *q)
+{
+    float m = -INFINITY, s = -0.0f;
+    for (size_t l = 0; l < q->L; ++l)
+        m = fmaxf(m, q->a->layer_weights[l]);
+    for (size_t l = 0; l < q->L; ++l) {
+        q->w[l] = clmsd_exp(q->a->layer_weights[l] - m);
+        s = s + q->w[l];
+    }
+    float r = clmsd_recip(s);
+    for (size_t l = 0; l < q->L; ++l)
+        q->w[l] = q->w[l] * r;
+}
+
+static void pool(pooled *q, bool masked)
+{
+    for (size_t b = 0; b < q->B; ++b)
+        for (size_t h = 0; h < q->H; ++h) {
+            float acc = -0.0f;
+            for (size_t l = 0; l < q->L; ++l) {
+                if (!masked)
+                    acc = fmaf(q->w[l], layer_x(q, l, b, h), acc);
+                else if (layer_keep(q, l, b, h))
+                    acc = fmaf(q->w[l], layer_x(q, l, b, h) * q->scale, acc);
+            }
+            q->p[b * q->H + h] = acc;
+        }
+}
+
+static void pooled_backward(pooled *q)
+{
+    const clmsd_ref_head_exact_args *a = q->a;
+    size_t L = q->L, B = q->B, H = q->H;
+    for (size_t l = 0; a->dx && l < L; ++l)
+        for (size_t b = 0; b < B; ++b)
+            for (size_t h = 0; h < H; ++h) {
+                bool kept = layer_keep(q, l, b, h);
+                float v = kept ? (q->dp[b * H + h] * q->w[l]) * q->scale : 0.0f, *out = &a->dx[(l * B + b) * H + h];
+                *out = !a->accumulate ? v : kept ? *out + v : *out;
+            }
+    if (!a->dlayer_weights)
+        return;
+    uint64_t blocks = clmsd_block_count(a->row_offset, B);
+    for (size_t l = 0; l < L; ++l) /* the columns: block chains over rows, then the tree */
+        for (size_t h = 0; h < H; ++h) {
+            for (uint64_t s = 0; s < blocks; ++s) {
+                uint64_t lo, hi;
+                clmsd_block_rows(a->row_offset, B, s, &lo, &hi);
+                float acc = -0.0f;
+                for (uint64_t b = lo; b < hi; ++b)
+                    if (layer_keep(q, l, b, h))
+                        acc = fmaf(q->dp[b * H + h], layer_x(q, l, b, h) * q->scale, acc);
+                q->part[s] = acc;
+            }
+            q->col[l * H + h] = clmsd_tree_sum(q->part, 1, clmsd_first_block(a->row_offset), blocks);
+        }
+    float dot = -0.0f;
+    for (size_t l = 0; l < L; ++l) { /* dA_l, kept in col[l H] */
+        float acc = -0.0f;
+        for (size_t h = 0; h < H; ++h)
+            acc = acc + q->col[l * H + h];
+        q->col[l * H] = acc;
+        dot = fmaf(q->w[l], acc, dot);
+    }
+    for (size_t l = 0; l < L; ++l) {
+        float v = q->w[l] * (q->col[l * H] - dot);
+        a->dlayer_weights[l] = a->accumulate ? a->dlayer_weights[l] + v : v;
+    }
+}
+
+static clmsd_status run_pooled(const clmsd_head_desc *d, const clmsd_ref_head_exact_args *a, bool train)
+{
+    if (!a || !a->x || !a->layer_weights)
+        return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "the pooled exact reference needs x and layer_weights");
+    pooled q = {.d = d, .a = a, .L = d->layers, .B = d->batch, .H = d->features};
+    clmsd_rate_params(d->layer_rate, &q.threshold, &q.scale);
+    size_t bh = q.B * q.H;
+    bool back = train && (a->dx || a->dlayer_weights);
+    q.w = malloc(q.L * sizeof *q.w), q.p = malloc(bh * sizeof *q.p), q.dp = malloc(bh * sizeof *q.dp);
+    q.col = malloc(q.L * q.H * sizeof *q.col), q.part = malloc(clmsd__head_max_blocks(d) * sizeof *q.part);
+    clmsd_status st = CLMSD_SUCCESS;
+    if (!q.w || !q.p || !q.dp || !q.col || !q.part) {
+        st = clmsd__fail(NULL, CLMSD_ERROR_OUT_OF_MEMORY, "out of host memory");
+        goto done;
+    }
+    layer_softmax(&q);
+    pool(&q, train);
+    clmsd_head_desc inner = *d; /* the head on P */
+    inner.layers = 0;
+    clmsd_ref_head_exact_args e = *a;
+    e.x = q.p, e.dx = back ? q.dp : NULL;
+    for (size_t i = 0; back && a->accumulate && i < bh; ++i)
+        q.dp[i] = -0.0f; /* as the device: dP accumulated onto the identity */
+    st = run(&inner, &e, train);
+    if (st == CLMSD_SUCCESS && back)
+        pooled_backward(&q);
+done:
+    free(q.w), free(q.p), free(q.dp), free(q.col), free(q.part);
+    return st;
+}
+
 clmsd_status clmsd_ref_head_exact_train_step(const clmsd_head_desc *desc, const clmsd_ref_head_exact_args *args)
 {
-    return run(desc, args, true);
+    clmsd_status st = clmsd__check_head_desc(NULL, desc);
+    return st ? st : desc->layers >= 2 ? run_pooled(desc, args, true) : run(desc, args, true);
 }
 
 clmsd_status clmsd_ref_head_exact_predict(const clmsd_head_desc *desc, const clmsd_ref_head_exact_args *args)
 {
-    return run(desc, args, false);
+    clmsd_status st = clmsd__check_head_desc(NULL, desc);
+    return st ? st : desc->layers >= 2 ? run_pooled(desc, args, false) : run(desc, args, false);
 }
