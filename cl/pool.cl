@@ -12,7 +12,7 @@ inline bool clmsd_layer_keep(ulong seed, ulong step, uint l, ulong row_offset, u
 {
     ulong e = (row_offset + b) * features + h;
     philox4x32_ctr_t u = clmsd_stream_block(seed, step, CLMSD_LAYER_SAMPLE + l, e >> 2);
-    return u.v[e & 3] >= threshold;
+    return clmsd_word4(u, (uint)(e & 3)) >= threshold; /* (selects: an index would put u in slow memory) */
 }
 
 /* a = softmax(w): m = fmax from -inf, l ascending; s = sum of clmsd_exp(w_l - m) from -0.0f,
