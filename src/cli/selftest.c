@@ -287,6 +287,97 @@ static void check_head(check *c, clmsd_loss loss, clmsd_combine combine, clmsd_e
             clReleaseMemObject(all[i]);
 }
 
+/* The layer-pooled head (3 layers, strided in place): the fused engine bit for bit equal to the
+ * exact reference, in the same fused hash. */
+static void check_pooled_head(check *c, clmsd_loss loss, clmsd_combine combine)
+{
+    enum { L = 3, B = 6, H = 21, C = 4, ROW = 2 * H }; /* rows of x two rows apart: the CLS rows of [B, 2, H] */
+    clmsd_head_desc d = {.batch = B,
+                         .features = H,
+                         .classes = C,
+                         .samples = 3,
+                         .rate = 0.4,
+                         .loss = loss,
+                         .combine = combine,
+                         .engine = CLMSD_ENGINE_FUSED,
+                         .layers = L,
+                         .layer_rate = 0.2};
+    float x[L * B * ROW], dense[L * B * H], lw[L] = {0.3f, -0.1f, 0.5f}, w[C * H], bias[C], tf[B * C];
+    int32_t ti[B] = {3, 0, -1, 2, 1, 3};
+    for (size_t i = 0; i < L * B * ROW; ++i)
+        x[i] = sinf((float)i * 0.37f);
+    for (size_t i = 0; i < L * B; ++i)
+        memcpy(dense + i * H, x + i * ROW, H * sizeof *x);
+    for (size_t i = 0; i < C * H; ++i)
+        w[i] = 0.3f * cosf((float)i);
+    for (size_t i = 0; i < C; ++i)
+        bias[i] = 0.05f * (float)i, tf[i] = 0.0f;
+    for (size_t i = 0; i < B * C; ++i)
+        tf[i] = (float)(i % 4) / 3.0f;
+    const void *target = loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? (const void *)ti : (const void *)tf;
+    size_t tbytes = loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? sizeof ti : sizeof tf;
+    enum { OUT = 1 + B * C + C * H + C + L + L * B * H };
+    float out[OUT], ref[OUT];
+    clmsd_ref_head_exact_args ea = {.seed = 3,
+                                    .step = 1,
+                                    .row_offset = 9,
+                                    .x = dense,
+                                    .w = w,
+                                    .bias = bias,
+                                    .target = target,
+                                    .loss = ref,
+                                    .logits = ref + 1,
+                                    .dw = ref + 1 + B * C,
+                                    .dbias = ref + 1 + B * C + C * H,
+                                    .layer_weights = lw,
+                                    .dlayer_weights = ref + 1 + B * C + C * H + C,
+                                    .dx = ref + 1 + B * C + C * H + C + L};
+    clmsd_ref_head_exact_train_step(&d, &ea);
+    clmsd_head *head = NULL;
+    cl_mem bx = upload(c, x, sizeof x), bw = upload(c, w, sizeof w), bb = upload(c, bias, sizeof bias);
+    cl_mem blw = upload(c, lw, sizeof lw), bt = upload(c, target, tbytes), bo = upload(c, NULL, sizeof out);
+    bool ok = bx && bw && bb && blw && bt && bo && clmsd_head_create(c->ctx, &d, &head) == CLMSD_SUCCESS;
+    clmsd_head_args a = {.seed = 3,
+                         .step = 1,
+                         .row_offset = 9,
+                         .x = bx,
+                         .x_row_stride = ROW,
+                         .w = bw,
+                         .bias = bb,
+                         .target = bt,
+                         .layer_weights = blw,
+                         .loss = bo,
+                         .logits = bo,
+                         .logits_off = 1,
+                         .dw = bo,
+                         .dw_off = 1 + B * C,
+                         .dbias = bo,
+                         .dbias_off = 1 + B * C + C * H,
+                         .dlayer_weights = bo,
+                         .dlayer_weights_off = 1 + B * C + C * H + C,
+                         .dx = bo,
+                         .dx_off = 1 + B * C + C * H + C + L};
+    ok = ok && clmsd_head_train_step(head, &a, 0, NULL, NULL) == CLMSD_SUCCESS && download(c, bo, out, sizeof out);
+    cl_device_fp_config fp = 0;
+    clGetDeviceInfo(clmsd_context_device(c->ctx), CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
+    if (!ok) {
+        c->fused_ok = false;
+        fail(c, "pooled head call failed: %s", clmsd_context_last_error(c->ctx));
+    } else if (!same_floats(out, ref, OUT, (fp & CL_FP_FMA) == 0)) {
+        c->fused_ok = false;
+        fail(c, "%s", "the fused pooled head differs from the exact reference");
+    }
+    for (size_t i = 0; ok && i < OUT; ++i)
+        out[i] = out[i] == 0.0f ? 0.0f : out[i]; /* the hash takes -0 as +0 (see same_floats) */
+    if (ok)
+        c->fused_hash = fnv(c->fused_hash, out, sizeof out);
+    clmsd_head_destroy(head);
+    cl_mem all[] = {bx, bw, bb, blw, bt, bo};
+    for (int i = 0; i < 6; ++i)
+        if (all[i])
+            clReleaseMemObject(all[i]);
+}
+
 static int run_device(const char *spec, const char *label, check *c)
 {
     *c = (check){.dropout_ok = true,
@@ -316,6 +407,8 @@ static int run_device(const char *spec, const char *label, check *c)
         for (int loss = 0; loss <= CLMSD_LOSS_MSE; ++loss)
             for (int combine = 0; combine <= CLMSD_AVERAGE_LOGITS; ++combine)
                 check_head(c, (clmsd_loss)loss, (clmsd_combine)combine, (clmsd_engine)engine);
+    check_pooled_head(c, CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOGITS);
+    check_pooled_head(c, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES);
     /* the other tiling on the same device ($CLMSD_TILING at context creation): the same bits */
     char tilings[16];
     snprintf(tilings, sizeof tilings, "%s", clmsd_context_tiling(c->ctx));
@@ -329,6 +422,8 @@ static int run_device(const char *spec, const char *label, check *c)
         for (int loss = 0; loss <= CLMSD_LOSS_MSE; ++loss)
             for (int combine = 0; combine <= CLMSD_AVERAGE_LOGITS; ++combine)
                 check_head(c, (clmsd_loss)loss, (clmsd_combine)combine, CLMSD_ENGINE_FUSED);
+        check_pooled_head(c, CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOGITS);
+        check_pooled_head(c, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES);
         clmsd_context_destroy(c->ctx);
     } else {
         fail(c, "no context with the other tiling: %s", clmsd_context_last_error(NULL));
@@ -342,7 +437,8 @@ static int run_device(const char *spec, const char *label, check *c)
     if (c->failures)
         printf("FAIL  %s: %d checks failed; first: %s\n", clmsd_context_device_name(c->ctx), c->failures, c->first);
     else
-        printf("PASS  %s: Philox known answers, stream words, dropout and the fused head bit-exact under the cpu "
+        printf("PASS  %s: Philox known answers, stream words, dropout and the fused head (plain and layer-pooled) "
+               "bit-exact under the cpu "
                "and gpu tilings; CLBlast head within %.2f of its tolerance%s\n",
                clmsd_context_device_name(c->ctx), c->clblast_ratio,
                c->denormals
