@@ -20,23 +20,28 @@ typedef struct shape {
     double rate;
     bool kaggle_rates; /* per-sample rates 0.1, 0.2, ... 0.5 */
     bool quick;
+    size_t layers; /* the layer-pooled head: L layers of [B, H], their dropout rate */
+    double layer_rate;
 } shape;
 
 static const double kaggle_rates[5] = {0.1, 0.2, 0.3, 0.4, 0.5};
 
 static const shape shapes[] = {
     {"kaggle-ce", "Kaggle CE head", 32, 768, 30, 8, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, 0.5, false,
-     true},
+     true, 0, 0},
     {"quest", "QUEST head, BCE, average logits", 8, 1024, 30, 5, CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOGITS, 0.5,
-     false, true},
+     false, true, 0, 0},
     {"token", "token classification, rates 0.1-0.5", 4096, 768, 15, 5, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY,
-     CLMSD_AVERAGE_LOSSES, 0, true, false},
+     CLMSD_AVERAGE_LOSSES, 0, true, false, 0, 0},
     {"cifar", "paper's CIFAR head", 128, 512, 100, 8, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, 0.5,
-     false, false},
+     false, false, 0, 0},
     {"imagenet", "ImageNet-sized head", 256, 2048, 1000, 8, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, 0.5,
-     false, false},
-    {"binary", "binary head", 64, 1024, 2, 16, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, 0.5, false,
-     true},
+     false, false, 0, 0},
+    {"binary", "binary head", 64, 1024, 2, 16, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, 0.5, false, true,
+     0, 0},
+    /* the QUEST model's whole head: 25 layers' CLS rows pooled (docs/api.md), then 5 samples */
+    {"quest-seed", "QUEST model's head, 25 layers pooled", 8, 1024, 30, 5, CLMSD_LOSS_BCE_WITH_LOGITS,
+     CLMSD_AVERAGE_LOGITS, 0.5, false, true, 25, 0.1},
 };
 #define SHAPES (sizeof shapes / sizeof shapes[0])
 
@@ -60,7 +65,7 @@ static const char bench_usage[] =
     "  --quick          shapes kaggle-ce, quest, binary and smaller limit buffers\n"
     "  --other-tiling   also the fused train_step in the other tiling of the kernels (fused-gpu on a\n"
     "                   CPU, fused-cpu on a GPU: CLMSD_TILING), to measure what the other shape costs\n"
-    "  --shapes LIST    any of kaggle-ce, quest, token, cifar, imagenet, binary (default all)\n"
+    "  --shapes LIST    any of kaggle-ce, quest, token, cifar, imagenet, binary, quest-seed (default all)\n"
     "  --engines LIST   any of fused, clblast, naive (default all)\n"
     "  --ops LIST       any of forward, train_step, predict (default all)\n"
     "  --runs N         timed runs per figure, at least 10 (default 10)\n"
@@ -269,17 +274,22 @@ static void bench_shape(bench_run *r, const shape *sh)
                          .rate = sh->rate,
                          .loss = sh->loss,
                          .combine = sh->combine,
-                         .engine = CLMSD_ENGINE_AUTO};
-    size_t B = sh->B, H = sh->H, C = sh->C;
+                         .engine = CLMSD_ENGINE_AUTO,
+                         .layers = sh->layers,
+                         .layer_rate = sh->layer_rate};
+    size_t B = sh->B, H = sh->H, C = sh->C, L = sh->layers ? sh->layers : 1;
     bool ce = sh->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY;
-    cl_mem x = filled(r, B * H * 4, 1, false, 0), w = filled(r, C * H * 4, 2, false, 0),
-           bias = filled(r, C * 4, 3, false, 0);
+    cl_mem x = filled(r, L * B * H * 4, 1, false, 0), w = filled(r, C * H * 4, 2, false, 0),
+           bias = filled(r, C * 4, 3, false, 0), layer_weights = filled(r, L * 4, 5, false, 0);
     cl_mem target = ce ? filled(r, B * 4, 4, true, C) : filled(r, B * C * 4, 4, false, 0);
     cl_int err;
     cl_context cc = clmsd_context_cl_context(r->ctx);
-    cl_mem out = clCreateBuffer(cc, CL_MEM_READ_WRITE, (1 + B * C + B * H + C * H + C) * 4, NULL, &err);
-    printf("\n  %s: %s (K %u, B %zu, H %zu, C %zu, %s, %s)\n", sh->name, sh->what, (unsigned)sh->K, B, H, C,
+    cl_mem out = clCreateBuffer(cc, CL_MEM_READ_WRITE, (1 + B * C + L * B * H + C * H + C + L) * 4, NULL, &err);
+    printf("\n  %s: %s (K %u, B %zu, H %zu, C %zu, %s, %s", sh->name, sh->what, (unsigned)sh->K, B, H, C,
            ce ? "softmax CE" : "BCE", sh->combine == CLMSD_AVERAGE_LOSSES ? "average losses" : "average logits");
+    if (sh->layers)
+        printf(", L %zu, layer p %g", sh->layers, sh->layer_rate);
+    printf(")\n");
     printf("    %-10s %-9s %10s %10s %9s %8s %9s %10s\n", "op", "engine", "min ms", "median", "GFLOP/s", "GB/s",
            "roofline", "vs clblast");
     for (int op = 0; op < 3; ++op) {
@@ -293,7 +303,8 @@ static void bench_shape(bench_run *r, const shape *sh)
             bool other = e == 2;
             const char *name = other ? r->other_name : engine_name(engine);
             clmsd_context *ctx = other ? r->other : r->ctx;
-            if (!listed(o->engines, engine_name(engine)) || (engine == BENCH_NAIVE && op != BENCH_FORWARD) ||
+            if (!listed(o->engines, engine_name(engine)) ||
+                (engine == BENCH_NAIVE && (op != BENCH_FORWARD || sh->layers)) ||
                 (other && (!ctx || op != BENCH_TRAIN_STEP)))
                 continue;
             char what[128];
@@ -309,10 +320,14 @@ static void bench_shape(bench_run *r, const shape *sh)
                                        .target = target,
                                        .loss = out,
                                        .logits = out,
-                                       .logits_off = 1};
+                                       .logits_off = 1,
+                                       .layer_weights = sh->layers ? layer_weights : NULL};
             if (op == BENCH_TRAIN_STEP)
                 j.args.logits = NULL, j.args.dx = out, j.args.dx_off = 1 + B * C, j.args.dw = out,
-                j.args.dw_off = 1 + B * C + B * H, j.args.dbias = out, j.args.dbias_off = 1 + B * C + B * H + C * H;
+                j.args.dw_off = 1 + B * C + L * B * H, j.args.dbias = out,
+                j.args.dbias_off = 1 + B * C + L * B * H + C * H;
+            if (op == BENCH_TRAIN_STEP && sh->layers)
+                j.args.dlayer_weights = out, j.args.dlayer_weights_off = 1 + B * C + L * B * H + C * H + C;
             if (engine == BENCH_NAIVE) {
                 j.xd = clCreateBuffer(cc, CL_MEM_READ_WRITE, B * H * 4, NULL, &err);
                 j.z = clCreateBuffer(cc, CL_MEM_READ_WRITE, (size_t)sh->K * B * C * 4, NULL, &err);
@@ -344,11 +359,12 @@ static void bench_shape(bench_run *r, const shape *sh)
                 fprintf(r->json, ", ");
                 json_string(r->json, "shape", sh->name);
                 fprintf(r->json,
-                        ", \"K\": %u, \"B\": %zu, \"H\": %zu, \"C\": %zu, \"loss\": \"%s\", \"combine\": \"%s\", "
+                        ", \"K\": %u, \"B\": %zu, \"H\": %zu, \"C\": %zu, \"L\": %zu, \"loss\": \"%s\", "
+                        "\"combine\": \"%s\", "
                         "\"op\": \"%s\", \"engine\": \"%s\", \"tiling\": \"%s\", \"runs\": %d, \"min_ms\": %.6f, "
                         "\"median_ms\": %.6f, "
                         "\"flops\": %.6g, \"bytes\": %.6g, \"gflops\": %.6g, \"gbps\": %.6g, \"roofline\": %.6g}\n",
-                        (unsigned)sh->K, B, H, C, ce ? "ce" : "bce",
+                        (unsigned)sh->K, B, H, C, sh->layers, ce ? "ce" : "bce",
                         sh->combine == CLMSD_AVERAGE_LOSSES ? "losses" : "logits", op_names[op], name,
                         clmsd_context_tiling(ctx), s.runs, s.min_ms, s.median_ms, flops, bytes, flops / sec / 1e9,
                         bytes / sec / 1e9, bound / sec);
@@ -359,6 +375,7 @@ static void bench_shape(bench_run *r, const shape *sh)
         }
     }
     clReleaseMemObject(x), clReleaseMemObject(w), clReleaseMemObject(bias), clReleaseMemObject(target);
+    clReleaseMemObject(layer_weights);
     clReleaseMemObject(out);
 }
 

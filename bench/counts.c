@@ -6,22 +6,29 @@ double bench_flops(const clmsd_head_desc *d, bench_op op, clmsd_engine engine)
 {
     double B = (double)d->batch, H = (double)d->features, C = (double)d->classes, K = d->samples;
     double n = d->combine == CLMSD_AVERAGE_LOSSES ? K * B : B; /* rows through the head's GEMMs */
+    /* the pooled head: the weighted sum over L layers (an fma per element), and backward dX of
+     * every layer and the weights' gradient (a multiply and an fma) */
+    double pool = d->layers >= 2 ? 2 * (double)d->layers * B * H : 0;
     if (op == BENCH_PREDICT)
-        return 2 * B * H * C;
+        return 2 * B * H * C + pool;
     if (engine == BENCH_NAIVE)
         return 2 * K * B * H * C; /* K separate GEMMs, whatever the combine mode */
     double gemm = 2 * n * H * C;
-    return op == BENCH_FORWARD ? gemm : 3 * gemm; /* logits; + dW + dX */
+    return op == BENCH_FORWARD ? gemm + pool : 3 * gemm + 2 * pool; /* logits; + dW + dX */
 }
 
 double bench_bytes(const clmsd_head_desc *d, bench_op op, clmsd_engine engine)
 {
     double B = (double)d->batch, H = (double)d->features, C = (double)d->classes, K = d->samples;
     bool logits_mode = d->combine == CLMSD_AVERAGE_LOGITS;
+    /* the pooled head reads the L layers' rows and writes P (forward); backward reads them again
+     * (the weights' gradient) and writes dX of every layer */
+    double layers = d->layers >= 2 ? (double)d->layers * B * H : 0;
+    double pool_fwd = layers ? layers + B * H : 0, pool_back = layers ? 2 * layers + 2 * B * H : 0;
     double n = logits_mode ? B : K * B;
     double x = B * H, w = C * H, out = B * C, z = n * C;
     if (op == BENCH_PREDICT)
-        return 4 * (x + w + out);
+        return 4 * (x + w + out + pool_fwd);
     if (engine == BENCH_NAIVE) /* per sample: read x, write Xd_k; the GEMM reads Xd_k, W, writes Z_k */
         return 4 * K * (3 * x + w + out);
     /* forward: read X and W, write Z and the mean logits */
@@ -31,11 +38,11 @@ double bench_bytes(const clmsd_head_desc *d, bench_op op, clmsd_engine engine)
     if (engine == CLMSD_ENGINE_CLBLAST || logits_mode)
         fwd += 2 * copies;
     if (op == BENCH_FORWARD)
-        return 4 * fwd;
+        return 4 * (fwd + pool_fwd);
     /* dW: read G and X (fused, averaged: Xbar; CLBlast: Xd), write dW; dX: read G and W, write dX */
     double dw = z + (engine == CLMSD_ENGINE_CLBLAST || logits_mode ? copies : x) + w;
     double dx = z + w + x;
     if (engine == CLMSD_ENGINE_CLBLAST) /* dXd = G W written and read back by the mask kernel */
         dx += 2 * copies;
-    return 4 * (fwd + dw + dx);
+    return 4 * (fwd + dw + dx + pool_fwd + pool_back);
 }

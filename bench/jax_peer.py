@@ -56,7 +56,7 @@ def main():
     device = "JAX %s %s (XLA)" % (jax.__version__, jax.devices()[0].platform.upper())
     key = jax.random.PRNGKey(0)
     with open(args.json, "w") as out:
-        for shape in selected(args.quick, args.shapes):
+        for shape in selected(args.quick, args.shapes, pooled=False):  # (no JAX layer-pooled head yet)
             name, K, B, H, C, loss, combine, rates, _ = shape
             kx, kw, kt = jax.random.split(jax.random.fold_in(key, len(name)), 3)
             x = jax.random.normal(kx, (B, H), jnp.float32)

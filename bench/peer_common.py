@@ -14,13 +14,20 @@ SHAPES = [
     ("cifar", 8, 128, 512, 100, "ce", "losses", [0.5] * 8, False),
     ("imagenet", 8, 256, 2048, 1000, "ce", "losses", [0.5] * 8, False),
     ("binary", 16, 64, 1024, 2, "ce", "losses", [0.5] * 16, True),
+    ("quest-seed", 5, 8, 1024, 30, "bce", "logits", [0.5] * 5, True),
 ]
+# the layer-pooled shapes: name -> (L layers, their drop rate); the peers write them as the QUEST
+# model's code is (bench/torch_peer.py)
+LAYERS = {"quest-seed": (25, 0.1)}
 
 
-def selected(quick, names):
-    """The shapes of a run: --quick ones only, and only those --shapes names (comma-separated)."""
+def selected(quick, names, pooled=True):
+    """The shapes of a run: --quick ones only, and only those --shapes names (comma-separated);
+    pooled=False leaves out the layer-pooled shapes."""
     for shape in SHAPES:
         if (quick and not shape[8]) or (names and shape[0] not in names.split(",")):
+            continue
+        if not pooled and shape[0] in LAYERS:
             continue
         yield shape
 
@@ -41,6 +48,7 @@ def record(out, device, driver, engine, shape, op, runs, lo, med):
     """One JSON line as clmsd-bench writes it, and the line on stdout."""
     name, K, B, H, C, loss, combine = shape[:7]
     row = {"device": device, "driver": driver, "kind": "head", "shape": name, "K": K, "B": B, "H": H, "C": C,
-           "loss": loss, "combine": combine, "op": op, "engine": engine, "runs": runs, "min_ms": lo, "median_ms": med}
+           "L": LAYERS.get(name, (0, 0))[0], "loss": loss, "combine": combine, "op": op, "engine": engine,
+           "runs": runs, "min_ms": lo, "median_ms": med}
     out.write(json.dumps(row) + "\n")
     print("  %-10s %-10s %-8s min %9.3f ms  median %9.3f ms" % (name, op, engine, lo, med), flush=True)

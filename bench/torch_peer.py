@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from peer_common import record, selected, timed
+from peer_common import LAYERS, record, selected, timed
 
 
 class MultiSampleDropoutHead(nn.Module):
@@ -28,6 +28,50 @@ class MultiSampleDropoutHead(nn.Module):
 
     def forward(self, x):
         return [self.fc(dropout(x)) for dropout in self.dropouts]
+
+
+class QuestHead(nn.Module):
+    """The QUEST model's whole head, as its code is: each layer's CLS row through its own dropout,
+    softmax layer weights, then 5 dropout samples through one classifier, logits averaged."""
+
+    def __init__(self, hidden, classes, layers, layer_rate, rate):
+        super().__init__()
+        self.layer_weights = nn.Parameter(torch.zeros(layers))
+        self.dropout = nn.Dropout(layer_rate)
+        self.high_dropout = nn.Dropout(rate)
+        self.classifier = nn.Linear(hidden, classes)
+
+    def forward(self, hidden_layers):
+        cls_outputs = torch.stack([self.dropout(layer[:, 0, :]) for layer in hidden_layers], dim=2)
+        cls_output = (torch.softmax(self.layer_weights, dim=0) * cls_outputs).sum(-1)
+        return torch.mean(torch.stack([self.classifier(self.high_dropout(cls_output)) for _ in range(5)], dim=0), dim=0)
+
+
+def quest_ops(shape):
+    """forward, train_step and predict of the QUEST model's head (the layer-pooled shapes)."""
+    name, K, B, H, C = shape[:5]
+    layers, layer_rate = LAYERS[name]
+    head = QuestHead(H, C, layers, layer_rate, shape[7][0]).train()
+    hidden = [torch.randn(B, 1, H, requires_grad=True) for _ in range(layers)]
+    target = torch.rand(B, C)
+
+    def forward():
+        with torch.no_grad():
+            F.binary_cross_entropy_with_logits(head(hidden), target)
+
+    def train_step():
+        head.zero_grad(set_to_none=True)
+        for x in hidden:
+            x.grad = None
+        F.binary_cross_entropy_with_logits(head(hidden), target).backward()
+
+    def predict():
+        with torch.no_grad():
+            head.eval()
+            head(hidden)
+            head.train()
+
+    return forward, train_step, predict
 
 
 def loss_of(logits, target, loss, combine):
@@ -52,6 +96,11 @@ def main():
     with open(args.json, "w") as out:
         for shape in selected(args.quick, args.shapes):
             name, K, B, H, C, loss, combine, rates, _ = shape
+            if name in LAYERS:
+                for op, fn in zip(("forward", "train_step", "predict"), quest_ops(shape)):
+                    lo, med = timed(fn, args.runs)
+                    record(out, device, "torch " + torch.__version__, "pytorch", shape, op, args.runs, lo, med)
+                continue
             head = MultiSampleDropoutHead(H, C, rates).train()
             x = torch.randn(B, H, requires_grad=True)
             target = torch.randint(0, C, (B,)) if loss == "ce" else torch.rand(B, C)

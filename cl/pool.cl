@@ -6,13 +6,51 @@
  * either engine, run on P. */
 #pragma OPENCL FP_CONTRACT OFF
 
-/* keep_l for element (b, h): the stream word of sample CLMSD_LAYER_SAMPLE + l, element e */
-inline bool clmsd_layer_keep(ulong seed, ulong step, uint l, ulong row_offset, ulong b, ulong h, ulong features,
-                             uint threshold)
+/* The pooled kernels walk the stream's Philox blocks: work-item q holds block q0 + q, the elements
+ * e = 4 (q0 + q) + j (j = 0 .. 3) that lie in the call's [row_offset H, (row_offset + B) H), one
+ * block per layer for all four. clmsd_layer_block gives element j's local index (b H + h), or -1. */
+inline long clmsd_layer_element(ulong q, uint j, ulong batch, ulong features, ulong row_offset)
 {
-    ulong e = (row_offset + b) * features + h;
-    philox4x32_ctr_t u = clmsd_stream_block(seed, step, CLMSD_LAYER_SAMPLE + l, e >> 2);
-    return clmsd_word4(u, (uint)(e & 3)) >= threshold; /* (selects: an index would put u in slow memory) */
+    ulong begin = row_offset * features, e = 4 * (begin / 4 + q) + j;
+    return e >= begin && e < begin + batch * features ? (long)(e - begin) : -1;
+}
+
+/* The block's words for layers l0 .. l0 + 7 at once (clmsd_stream_block8: Philox on vector lanes,
+ * eight times the rate of one block at a time on a CPU): lane i of w[j] is element j's word of
+ * layer l0 + i. */
+inline clmsd_philox8 clmsd_layer_words8(ulong seed, ulong step, uint l0, ulong q, ulong features, ulong row_offset)
+{
+    uint8 k = (uint8)(CLMSD_LAYER_SAMPLE + l0) + (uint8)(0, 1, 2, 3, 4, 5, 6, 7);
+    return clmsd_stream_block8(seed, step, k, (uint8)((uint)(row_offset * features / 4 + q)));
+}
+
+/* word j of element lane i: u.w[j] lane i, by constant selects (an index would put u in slow
+ * memory on a GPU) */
+inline uint clmsd_layer_word(clmsd_philox8 u, uint j, uint i);
+
+/* lane i of v, by constant selects (an index would put v in slow memory on a GPU) */
+inline uint clmsd_lane8(uint8 v, uint i)
+{
+    return i == 0   ? v.s0
+           : i == 1 ? v.s1
+           : i == 2 ? v.s2
+           : i == 3 ? v.s3
+           : i == 4 ? v.s4
+           : i == 5 ? v.s5
+           : i == 6 ? v.s6
+                    : v.s7;
+}
+
+inline uint clmsd_layer_word(clmsd_philox8 u, uint j, uint i)
+{
+    return clmsd_lane8(j == 0 ? u.w[0] : j == 1 ? u.w[1] : j == 2 ? u.w[2] : u.w[3], i);
+}
+
+/* layer l's element i (local b H + h) of x at its strides */
+inline ulong clmsd_layer_at(ulong i, uint l, ulong features, ulong layer_stride, ulong row_stride)
+{
+    ulong b = i / features;
+    return l * layer_stride + b * row_stride + (i - b * features);
 }
 
 /* a = softmax(w): m = fmax from -inf, l ascending; s = sum of clmsd_exp(w_l - m) from -0.0f,
@@ -34,80 +72,138 @@ __kernel void clmsd_layer_softmax(__global const float *w, ulong w_off, uint lay
         a[a_off + l] = a[a_off + l] * r;
 }
 
-/* P[b, h] = from -0.0f, l ascending: keep_l ? fma(a_l, x_l[b, h] * scale, acc) : acc; without
- * dropout (predict) fma(a_l, x_l[b, h], acc). One work-item per element. */
-__kernel void clmsd_layer_pool(__global const float *x, ulong x_off, ulong layer_stride, ulong row_stride,
-                               __global const float *a, ulong a_off, __global float *p, ulong p_off, ulong batch,
-                               ulong features, uint layers, int masked, uint threshold, float scale, ulong row_offset,
-                               ulong seed, ulong step)
+/* The keep bits of layer l0 + n for the four elements: from the eight layers' words (wide: the
+ * CPU kernels) or from layer l0 + n's own block (the GPU kernels: a clmsd_philox8 lives in slow
+ * memory there). */
+inline uint4 clmsd_layer_keep4(bool wide, clmsd_philox8 u8, ulong seed, ulong step, uint l0, uint n, ulong q,
+                               ulong features, ulong row_offset, uint threshold)
 {
-    ulong i = get_global_id(0);
-    if (i >= batch * features)
-        return;
-    ulong b = i / features, h = i - b * features;
-    float acc = -0.0f;
-    for (uint l = 0; l < layers; ++l) {
-        float v = x[x_off + l * layer_stride + b * row_stride + h];
-        if (!masked)
-            acc = fma(a[a_off + l], v, acc);
-        else if (clmsd_layer_keep(seed, step, l, row_offset, b, h, features, threshold))
-            acc = fma(a[a_off + l], v * scale, acc);
-    }
-    p[p_off + i] = acc;
+    if (wide)
+        return (uint4)(clmsd_layer_word(u8, 0, n) >= threshold, clmsd_layer_word(u8, 1, n) >= threshold,
+                       clmsd_layer_word(u8, 2, n) >= threshold, clmsd_layer_word(u8, 3, n) >= threshold);
+    philox4x32_ctr_t u = clmsd_stream_block(seed, step, CLMSD_LAYER_SAMPLE + l0 + n, row_offset * features / 4 + q);
+    return (uint4)(u.v[0] >= threshold, u.v[1] >= threshold, u.v[2] >= threshold, u.v[3] >= threshold);
 }
 
-/* dX_l[b, h] = keep_l ? (dP[b, h] * a_l) * scale : 0.0f (accumulate: dx + that, a dropped
- * element left as it is). One work-item per element of [B, H], every layer. */
-__kernel void clmsd_layer_unpool(__global const float *dp, ulong dp_off, __global const float *a, ulong a_off,
-                                 __global float *dx, ulong dx_off, ulong layer_stride, ulong row_stride, ulong batch,
-                                 ulong features, uint layers, uint threshold, float scale, ulong row_offset, ulong seed,
-                                 ulong step, int accumulate)
+inline uint clmsd_select4(uint4 v, uint j) { return j == 0 ? v.x : j == 1 ? v.y : j == 2 ? v.z : v.w; }
+
+/* P[i] = from -0.0f, l ascending: keep_l ? fma(a_l, x_l[i] * scale, acc) : acc; without dropout
+ * (predict) fma(a_l, x_l[i], acc). One work-item per Philox block. */
+inline void clmsd_layer_pool_body(bool wide, __global const float *x, ulong x_off, ulong layer_stride, ulong row_stride,
+                                  __global const float *a, ulong a_off, __global float *p, ulong p_off, ulong batch,
+                                  ulong features, uint layers, int masked, uint threshold, float scale,
+                                  ulong row_offset, ulong seed, ulong step, ulong blocks)
 {
-    ulong i = get_global_id(0);
-    if (i >= batch * features)
+    ulong q = get_global_id(0);
+    if (q >= blocks)
         return;
-    ulong b = i / features, h = i - b * features;
-    float g = dp[dp_off + i];
-    for (uint l = 0; l < layers; ++l) {
-        __global float *out = dx + dx_off + l * layer_stride + b * row_stride + h;
-        bool keep = clmsd_layer_keep(seed, step, l, row_offset, b, h, features, threshold);
-        float v = keep ? (g * a[a_off + l]) * scale : 0.0f;
-        if (!accumulate)
-            *out = v;
-        else if (keep)
-            *out = *out + v;
+    long i[4];
+    float acc[4] = {-0.0f, -0.0f, -0.0f, -0.0f};
+    for (uint j = 0; j < 4; ++j)
+        i[j] = clmsd_layer_element(q, j, batch, features, row_offset);
+    for (uint l0 = 0; l0 < layers; l0 += 8) {
+        clmsd_philox8 u8 = {{(uint8)(0), (uint8)(0), (uint8)(0), (uint8)(0)}};
+        if (wide && masked)
+            u8 = clmsd_layer_words8(seed, step, l0, q, features, row_offset);
+        for (uint n = 0; n < 8 && l0 + n < layers; ++n) {
+            uint l = l0 + n;
+            uint4 keep = masked ? clmsd_layer_keep4(wide, u8, seed, step, l0, n, q, features, row_offset, threshold)
+                                : (uint4)(1);
+            float al = a[a_off + l];
+            for (uint j = 0; j < 4; ++j) {
+                if (i[j] < 0 || !clmsd_select4(keep, j))
+                    continue;
+                float v = x[x_off + clmsd_layer_at((ulong)i[j], l, features, layer_stride, row_stride)];
+                acc[j] = fma(al, masked ? v * scale : v, acc[j]);
+            }
+        }
+    }
+    for (uint j = 0; j < 4; ++j)
+        if (i[j] >= 0)
+            p[p_off + (ulong)i[j]] = acc[j];
+}
+
+#define CLMSD_LAYER_POOL_ARGS                                                                                         \
+    __global const float *x, ulong x_off, ulong layer_stride, ulong row_stride, __global const float *a, ulong a_off, \
+        __global float *p, ulong p_off, ulong batch, ulong features, uint layers, int masked, uint threshold,         \
+        float scale, ulong row_offset, ulong seed, ulong step, ulong blocks
+#define CLMSD_LAYER_POOL_PASS                                                                                  \
+    x, x_off, layer_stride, row_stride, a, a_off, p, p_off, batch, features, layers, masked, threshold, scale, \
+        row_offset, seed, step, blocks
+__kernel void clmsd_layer_pool(CLMSD_LAYER_POOL_ARGS) { clmsd_layer_pool_body(true, CLMSD_LAYER_POOL_PASS); }
+__kernel void clmsd_layer_pool_gpu(CLMSD_LAYER_POOL_ARGS) { clmsd_layer_pool_body(false, CLMSD_LAYER_POOL_PASS); }
+
+/* dX_l[i] = keep_l ? (dP[i] * a_l) * scale : 0.0f (accumulate: dx + that, a dropped element left
+ * as it is); and dA_l's part of this block, part[q L + l] = from -0.0f, the block's elements
+ * ascending: keep_l ? fma(dP[i], x_l[i] * scale, acc) : acc (when part is given). One work-item
+ * per Philox block, every layer. */
+inline void clmsd_layer_unpool_body(bool wide, __global const float *dp, ulong dp_off, __global const float *a,
+                                    ulong a_off, __global const float *x, ulong x_off, ulong x_layer_stride,
+                                    ulong x_row_stride, __global float *dx, ulong dx_off, ulong dx_layer_stride,
+                                    ulong dx_row_stride, __global float *part, ulong part_off, ulong batch,
+                                    ulong features, uint layers, uint threshold, float scale, ulong row_offset,
+                                    ulong seed, ulong step, ulong blocks, int accumulate)
+{
+    ulong q = get_global_id(0);
+    if (q >= blocks)
+        return;
+    long i[4];
+    float g[4];
+    for (uint j = 0; j < 4; ++j) {
+        i[j] = clmsd_layer_element(q, j, batch, features, row_offset);
+        g[j] = i[j] >= 0 ? dp[dp_off + (ulong)i[j]] : 0.0f;
+    }
+    for (uint l0 = 0; l0 < layers; l0 += 8) {
+        clmsd_philox8 u8 = {{(uint8)(0), (uint8)(0), (uint8)(0), (uint8)(0)}};
+        if (wide)
+            u8 = clmsd_layer_words8(seed, step, l0, q, features, row_offset);
+        for (uint n = 0; n < 8 && l0 + n < layers; ++n) {
+            uint l = l0 + n;
+            uint4 keep = clmsd_layer_keep4(wide, u8, seed, step, l0, n, q, features, row_offset, threshold);
+            float al = a[a_off + l], acc = -0.0f;
+            for (uint j = 0; j < 4; ++j) {
+                if (i[j] < 0)
+                    continue;
+                bool kept = clmsd_select4(keep, j);
+                if (dx) {
+                    __global float *out =
+                        dx + dx_off + clmsd_layer_at((ulong)i[j], l, features, dx_layer_stride, dx_row_stride);
+                    float v = kept ? (g[j] * al) * scale : 0.0f;
+                    if (!accumulate)
+                        *out = v;
+                    else if (kept)
+                        *out = *out + v;
+                }
+                if (part && kept)
+                    acc = fma(g[j],
+                              x[x_off + clmsd_layer_at((ulong)i[j], l, features, x_layer_stride, x_row_stride)] * scale,
+                              acc);
+            }
+            if (part)
+                part[part_off + q * layers + l] = acc;
+        }
     }
 }
 
-/* dA_l's columns: col[l H + h] = the tree over the call's row blocks of the block chains of
- * keep_l ? fma(dP[b, h], x_l[b, h] * scale, acc) : acc, rows b ascending, from -0.0f. The block
- * sums go to part[s * L H + l H + h]. One work-item per (l, h). */
-__kernel void clmsd_layer_grad_columns(__global const float *dp, ulong dp_off, __global const float *x, ulong x_off,
-                                       ulong layer_stride, ulong row_stride, __global float *part, ulong part_off,
-                                       __global float *col, ulong col_off, ulong batch, ulong features, uint layers,
-                                       uint threshold, float scale, ulong row_offset, ulong seed, ulong step)
+#define CLMSD_LAYER_UNPOOL_ARGS                                                                                        \
+    __global const float *dp, ulong dp_off, __global const float *a, ulong a_off, __global const float *x,             \
+        ulong x_off, ulong x_layer_stride, ulong x_row_stride, __global float *dx, ulong dx_off,                       \
+        ulong dx_layer_stride, ulong dx_row_stride, __global float *part, ulong part_off, ulong batch, ulong features, \
+        uint layers, uint threshold, float scale, ulong row_offset, ulong seed, ulong step, ulong blocks,              \
+        int accumulate
+#define CLMSD_LAYER_UNPOOL_PASS                                                                                     \
+    dp, dp_off, a, a_off, x, x_off, x_layer_stride, x_row_stride, dx, dx_off, dx_layer_stride, dx_row_stride, part, \
+        part_off, batch, features, layers, threshold, scale, row_offset, seed, step, blocks, accumulate
+__kernel void clmsd_layer_unpool(CLMSD_LAYER_UNPOOL_ARGS) { clmsd_layer_unpool_body(true, CLMSD_LAYER_UNPOOL_PASS); }
+__kernel void clmsd_layer_unpool_gpu(CLMSD_LAYER_UNPOOL_ARGS)
 {
-    ulong i = get_global_id(0), lh = (ulong)layers * features;
-    if (i >= lh)
-        return;
-    uint l = (uint)(i / features);
-    ulong h = i - (ulong)l * features, blocks = clmsd_block_count(row_offset, batch);
-    for (ulong s = 0; s < blocks; ++s) {
-        ulong lo, hi;
-        clmsd_block_rows(row_offset, batch, s, &lo, &hi);
-        float acc = -0.0f;
-        for (ulong b = lo; b < hi; ++b)
-            if (clmsd_layer_keep(seed, step, l, row_offset, b, h, features, threshold))
-                acc = fma(dp[dp_off + b * features + h], x[x_off + l * layer_stride + b * row_stride + h] * scale, acc);
-        part[part_off + s * lh + i] = acc;
-    }
-    col[col_off + i] = clmsd_tree_sum(part + part_off + i, lh, clmsd_first_block(row_offset), blocks);
+    clmsd_layer_unpool_body(false, CLMSD_LAYER_UNPOOL_PASS);
 }
 
-/* dA_l = the columns summed h ascending from -0.0f; dot = from -0.0f, l ascending, fma(a_l, dA_l,
- * dot); dw_l = a_l * (dA_l - dot) (accumulate: dw + that). One work-item. */
-__kernel void clmsd_layer_weight_grad(__global const float *col, ulong col_off, __global const float *a, ulong a_off,
-                                      __global float *da, ulong da_off, ulong features, uint layers, __global float *dw,
+/* dA_l = from -0.0f, blocks q ascending: acc + part[q L + l]; dot = from -0.0f, l ascending,
+ * fma(a_l, dA_l, dot); dw_l = a_l * (dA_l - dot) (accumulate: dw + that). One work-item. */
+__kernel void clmsd_layer_weight_grad(__global const float *part, ulong part_off, ulong blocks, __global const float *a,
+                                      ulong a_off, __global float *da, ulong da_off, uint layers, __global float *dw,
                                       ulong dw_off, int accumulate)
 {
     if (get_global_id(0) != 0)
@@ -115,8 +211,8 @@ __kernel void clmsd_layer_weight_grad(__global const float *col, ulong col_off, 
     float dot = -0.0f;
     for (uint l = 0; l < layers; ++l) {
         float acc = -0.0f;
-        for (ulong h = 0; h < features; ++h)
-            acc = acc + col[col_off + (ulong)l * features + h];
+        for (ulong q = 0; q < blocks; ++q)
+            acc = acc + part[part_off + q * layers + l];
         da[da_off + l] = acc;
         dot = fma(a[a_off + l], acc, dot);
     }

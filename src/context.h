@@ -31,7 +31,8 @@ typedef enum clmsd__kernel_id {
     CLMSD__K_LAYER_SOFTMAX,
     CLMSD__K_LAYER_POOL,
     CLMSD__K_LAYER_UNPOOL,
-    CLMSD__K_LAYER_GRAD_COLUMNS,
+    CLMSD__K_LAYER_POOL_GPU,
+    CLMSD__K_LAYER_UNPOOL_GPU,
     CLMSD__K_LAYER_WEIGHT_GRAD,
     CLMSD__K_COUNT
 } clmsd__kernel_id;

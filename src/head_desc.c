@@ -68,6 +68,14 @@ static size_t padded_classes(const clmsd_head_desc *desc)
 
 size_t clmsd__head_max_blocks(const clmsd_head_desc *desc) { return (desc->batch - 1) / CLMSD_ROW_BLOCK + 2; }
 
+size_t clmsd__layer_blocks(const clmsd_head_desc *desc, size_t row_offset)
+{
+    size_t begin = row_offset * desc->features, end = begin + desc->batch * desc->features;
+    return (end - 1) / 4 - begin / 4 + 1;
+}
+
+size_t clmsd__layer_max_blocks(const clmsd_head_desc *desc) { return (desc->batch * desc->features - 1) / 4 + 2; }
+
 bool clmsd__head_layout(const clmsd_head_desc *desc, clmsd_engine engine, clmsd__head_workspace *l)
 {
     size_t n = clmsd__head_stacked_rows(desc), nh, nc, ng, nwt = 0, per_block, npart;
@@ -88,10 +96,9 @@ bool clmsd__head_layout(const clmsd_head_desc *desc, clmsd_engine engine, clmsd_
     }
     if (!clmsd__mul(blocks, per_block, &npart))
         return false;
-    /* the pooled head: a [L], P [B, H], dP [B, H], the dA block sums [blocks, L H], their roots
-     * [L H], dA [L] */
-    size_t layers = desc->layers >= 2 ? desc->layers : 0, bh = desc->batch * desc->features, lh, npool = 0;
-    if (layers && !(clmsd__mul(layers, desc->features, &lh) && clmsd__mul(blocks + 1, lh, &npool) &&
+    /* the pooled head: a [L], P [B, H], dP [B, H], dA's part per Philox block [Q, L], dA [L] */
+    size_t layers = desc->layers >= 2 ? desc->layers : 0, bh = desc->batch * desc->features, npool = 0;
+    if (layers && !(clmsd__mul(clmsd__layer_max_blocks(desc), layers, &npool) &&
                     clmsd__add(npool, 2 * layers, &npool) && clmsd__add(npool, 2 * bh, &npool)))
         return false;
     l->xd = 0;

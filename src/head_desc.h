@@ -26,6 +26,10 @@ typedef struct clmsd__head_workspace {
     size_t xd, z, g, rowloss, counter, loss_part, part, wt, pool, floats, ldg;
 } clmsd__head_workspace;
 size_t clmsd__head_max_blocks(const clmsd_head_desc *desc);
+/* The pooled head's Philox blocks of one layer's [B, H] from global row row_offset (the
+ * work-items of its kernels), and their bound at any row offset. */
+size_t clmsd__layer_blocks(const clmsd_head_desc *desc, size_t row_offset);
+size_t clmsd__layer_max_blocks(const clmsd_head_desc *desc);
 bool clmsd__head_layout(const clmsd_head_desc *desc, clmsd_engine engine, clmsd__head_workspace *out);
 
 /* Host-side constants of a head: 1/K, the BCE/MSE loss and gradient scale 1 / (K' B C) for a mean

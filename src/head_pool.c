@@ -2,22 +2,24 @@
 /* The layer-pooled head (cl/pool.cl): the QUEST model's head, whose input is the CLS rows of L
  * backbone layers. a = softmax(layer weights); P = sum_l a_l dropout_l(X_l), each layer on its
  * own stream sample; then the multi-sample head of either engine on P; then dX_l and the weights'
- * gradient from the head's dP. The engines never see the layers: P and dP live in the pooled
+ * gradient from the head's dP, in two tilings of the same sums (the CPU kernels draw eight
+ * layers' Philox blocks at once on vector lanes, the GPU kernels one block at a time, in
+ * registers). The engines never see the layers: P and dP live in the pooled
  * part of the workspace, and the engine's call reads P as its x and writes dP as its dx. */
 #include "head.h"
 
-/* offsets (floats) of the pooled part: a [L], P [B, H], dP [B, H], part [blocks, L H], col [L H], dA [L] */
+/* offsets (floats) of the pooled part: a [L], P [B, H], dP [B, H], part [Q, L], dA [L] */
 typedef struct pool_layout {
-    size_t a, p, dp, part, col, da;
+    size_t a, p, dp, part, da;
 } pool_layout;
 
 static pool_layout layout(const clmsd_head *h)
 {
     const clmsd_head_desc *d = &h->desc;
-    size_t bh = d->batch * d->features, lh = d->layers * d->features;
+    size_t bh = d->batch * d->features;
     pool_layout o = {.a = h->ws_pool};
     o.p = o.a + d->layers, o.dp = o.p + bh, o.part = o.dp + bh;
-    o.col = o.part + clmsd__head_max_blocks(d) * lh, o.da = o.col + lh;
+    o.da = o.part + clmsd__layer_max_blocks(d) * d->layers;
     return o;
 }
 
@@ -25,28 +27,20 @@ static clmsd_status backward(clmsd_head *h, const clmsd_head_args *a, const pool
 {
     const clmsd_head_desc *d = &h->desc;
     cl_uint layers = (cl_uint)d->layers;
-    size_t bh = d->batch * d->features;
+    size_t q = clmsd__layer_blocks(d, a->row_offset);
     size_t xr = clmsd__row_stride(d, a->x_row_stride), xl = clmsd__layer_stride(d, a->x_layer_stride, xr);
-    clmsd_status st = CLMSD_SUCCESS;
-    if (a->dx) {
-        size_t dr = clmsd__row_stride(d, a->dx_row_stride), dl = clmsd__layer_stride(d, a->dx_layer_stride, dr);
-        st = CLMSD__RUN(h->ctx, CLMSD__K_LAYER_UNPOOL, bh, CLMSD__MEM(h->workspace), CLMSD__U64(o->dp),
-                        CLMSD__MEM(h->workspace), CLMSD__U64(o->a), CLMSD__MEM(a->dx), CLMSD__U64(a->dx_off),
-                        CLMSD__U64(dl), CLMSD__U64(dr), CLMSD__U64(d->batch), CLMSD__U64(d->features),
-                        CLMSD__U32(layers), CLMSD__U32(h->layer_threshold), CLMSD__F32(h->layer_scale),
-                        CLMSD__U64(a->row_offset), CLMSD__U64(a->seed), CLMSD__U64(a->step), CLMSD__I32(a->accumulate));
-    }
+    size_t dr = clmsd__row_stride(d, a->dx_row_stride), dl = clmsd__layer_stride(d, a->dx_layer_stride, dr);
+    clmsd_status st = CLMSD__RUN(
+        h->ctx, h->ctx->gpu_tiling ? CLMSD__K_LAYER_UNPOOL_GPU : CLMSD__K_LAYER_UNPOOL, q, CLMSD__MEM(h->workspace),
+        CLMSD__U64(o->dp), CLMSD__MEM(h->workspace), CLMSD__U64(o->a), CLMSD__MEM(a->x), CLMSD__U64(a->x_off),
+        CLMSD__U64(xl), CLMSD__U64(xr), CLMSD__MEM(a->dx), CLMSD__U64(a->dx_off), CLMSD__U64(dl), CLMSD__U64(dr),
+        CLMSD__MEM(a->dlayer_weights ? h->workspace : NULL), CLMSD__U64(o->part), CLMSD__U64(d->batch),
+        CLMSD__U64(d->features), CLMSD__U32(layers), CLMSD__U32(h->layer_threshold), CLMSD__F32(h->layer_scale),
+        CLMSD__U64(a->row_offset), CLMSD__U64(a->seed), CLMSD__U64(a->step), CLMSD__U64(q), CLMSD__I32(a->accumulate));
     if (st == CLMSD_SUCCESS && a->dlayer_weights)
-        st = CLMSD__RUN(h->ctx, CLMSD__K_LAYER_GRAD_COLUMNS, d->layers * d->features, CLMSD__MEM(h->workspace),
-                        CLMSD__U64(o->dp), CLMSD__MEM(a->x), CLMSD__U64(a->x_off), CLMSD__U64(xl), CLMSD__U64(xr),
-                        CLMSD__MEM(h->workspace), CLMSD__U64(o->part), CLMSD__MEM(h->workspace), CLMSD__U64(o->col),
-                        CLMSD__U64(d->batch), CLMSD__U64(d->features), CLMSD__U32(layers),
-                        CLMSD__U32(h->layer_threshold), CLMSD__F32(h->layer_scale), CLMSD__U64(a->row_offset),
-                        CLMSD__U64(a->seed), CLMSD__U64(a->step));
-    if (st == CLMSD_SUCCESS && a->dlayer_weights)
-        st = CLMSD__RUN(h->ctx, CLMSD__K_LAYER_WEIGHT_GRAD, 1, CLMSD__MEM(h->workspace), CLMSD__U64(o->col),
-                        CLMSD__MEM(h->workspace), CLMSD__U64(o->a), CLMSD__MEM(h->workspace), CLMSD__U64(o->da),
-                        CLMSD__U64(d->features), CLMSD__U32(layers), CLMSD__MEM(a->dlayer_weights),
+        st = CLMSD__RUN(h->ctx, CLMSD__K_LAYER_WEIGHT_GRAD, 1, CLMSD__MEM(h->workspace), CLMSD__U64(o->part),
+                        CLMSD__U64(q), CLMSD__MEM(h->workspace), CLMSD__U64(o->a), CLMSD__MEM(h->workspace),
+                        CLMSD__U64(o->da), CLMSD__U32(layers), CLMSD__MEM(a->dlayer_weights),
                         CLMSD__U64(a->dlayer_weights_off), CLMSD__I32(a->accumulate));
     return st;
 }
@@ -55,17 +49,18 @@ clmsd_status clmsd__pooled_run(clmsd_head *h, const clmsd_head_args *a, const cl
 {
     const clmsd_head_desc *d = &h->desc;
     pool_layout o = layout(h);
+    size_t q = clmsd__layer_blocks(d, a->row_offset);
     size_t xr = clmsd__row_stride(d, a->x_row_stride), xl = clmsd__layer_stride(d, a->x_layer_stride, xr);
     clmsd_status st =
         CLMSD__RUN(h->ctx, CLMSD__K_LAYER_SOFTMAX, 1, CLMSD__MEM(a->layer_weights), CLMSD__U64(a->layer_weights_off),
                    CLMSD__U32(d->layers), CLMSD__MEM(h->workspace), CLMSD__U64(o.a));
     if (st == CLMSD_SUCCESS)
-        st =
-            CLMSD__RUN(h->ctx, CLMSD__K_LAYER_POOL, d->batch * d->features, CLMSD__MEM(a->x), CLMSD__U64(a->x_off),
-                       CLMSD__U64(xl), CLMSD__U64(xr), CLMSD__MEM(h->workspace), CLMSD__U64(o.a),
-                       CLMSD__MEM(h->workspace), CLMSD__U64(o.p), CLMSD__U64(d->batch), CLMSD__U64(d->features),
-                       CLMSD__U32(d->layers), CLMSD__I32(mode != CLMSD__PREDICT), CLMSD__U32(h->layer_threshold),
-                       CLMSD__F32(h->layer_scale), CLMSD__U64(a->row_offset), CLMSD__U64(a->seed), CLMSD__U64(a->step));
+        st = CLMSD__RUN(h->ctx, h->ctx->gpu_tiling ? CLMSD__K_LAYER_POOL_GPU : CLMSD__K_LAYER_POOL, q, CLMSD__MEM(a->x),
+                        CLMSD__U64(a->x_off), CLMSD__U64(xl), CLMSD__U64(xr), CLMSD__MEM(h->workspace), CLMSD__U64(o.a),
+                        CLMSD__MEM(h->workspace), CLMSD__U64(o.p), CLMSD__U64(d->batch), CLMSD__U64(d->features),
+                        CLMSD__U32(d->layers), CLMSD__I32(mode != CLMSD__PREDICT), CLMSD__U32(h->layer_threshold),
+                        CLMSD__F32(h->layer_scale), CLMSD__U64(a->row_offset), CLMSD__U64(a->seed), CLMSD__U64(a->step),
+                        CLMSD__U64(q));
     bool back = mode == CLMSD__TRAIN && (a->dx || a->dlayer_weights);
     clmsd_head_args e = *a; /* the engine's call: x = P, dx = dP */
     e.x = h->workspace, e.x_off = o.p;

@@ -37,7 +37,8 @@ static const char *const kernel_names[CLMSD__K_COUNT] = {
     [CLMSD__K_LAYER_SOFTMAX] = "clmsd_layer_softmax",
     [CLMSD__K_LAYER_POOL] = "clmsd_layer_pool",
     [CLMSD__K_LAYER_UNPOOL] = "clmsd_layer_unpool",
-    [CLMSD__K_LAYER_GRAD_COLUMNS] = "clmsd_layer_grad_columns",
+    [CLMSD__K_LAYER_POOL_GPU] = "clmsd_layer_pool_gpu",
+    [CLMSD__K_LAYER_UNPOOL_GPU] = "clmsd_layer_unpool_gpu",
     [CLMSD__K_LAYER_WEIGHT_GRAD] = "clmsd_layer_weight_grad",
 };
 

@@ -280,7 +280,7 @@ typedef struct pooled {
     const clmsd_ref_head_exact_args *a;
     size_t L, B, H;
     uint32_t threshold;
-    float scale, *w, *p, *dp, *col, *part;
+    float scale, *w, *p, *dp, *da;
 } pooled;
 
 static bool layer_keep(const pooled *q, size_t l, size_t b, size_t h)
@@ -333,30 +333,28 @@ static void pooled_backward(pooled *q)
             }
     if (!a->dlayer_weights)
         return;
-    uint64_t blocks = clmsd_block_count(a->row_offset, B);
-    for (size_t l = 0; l < L; ++l) /* the columns: block chains over rows, then the tree */
-        for (size_t h = 0; h < H; ++h) {
-            for (uint64_t s = 0; s < blocks; ++s) {
-                uint64_t lo, hi;
-                clmsd_block_rows(a->row_offset, B, s, &lo, &hi);
-                float acc = -0.0f;
-                for (uint64_t b = lo; b < hi; ++b)
-                    if (layer_keep(q, l, b, h))
-                        acc = fmaf(q->dp[b * H + h], layer_x(q, l, b, h) * q->scale, acc);
-                q->part[s] = acc;
-            }
-            q->col[l * H + h] = clmsd_tree_sum(q->part, 1, clmsd_first_block(a->row_offset), blocks);
-        }
+    /* dA_l: per Philox block of the layer's stream (elements ascending, those in the call), a
+     * chain from -0.0f; then the blocks' chains added in block order from -0.0f */
+    uint64_t begin = (uint64_t)a->row_offset * H, end = begin + (uint64_t)B * H;
     float dot = -0.0f;
-    for (size_t l = 0; l < L; ++l) { /* dA_l, kept in col[l H] */
-        float acc = -0.0f;
-        for (size_t h = 0; h < H; ++h)
-            acc = acc + q->col[l * H + h];
-        q->col[l * H] = acc;
-        dot = fmaf(q->w[l], acc, dot);
+    for (size_t l = 0; l < L; ++l) {
+        float da = -0.0f;
+        for (uint64_t blk = begin / 4; blk <= (end - 1) / 4; ++blk) {
+            float acc = -0.0f;
+            for (uint64_t e = 4 * blk; e < 4 * blk + 4; ++e) {
+                if (e < begin || e >= end)
+                    continue;
+                size_t b = (size_t)((e - begin) / H), h = (size_t)((e - begin) % H);
+                if (layer_keep(q, l, b, h))
+                    acc = fmaf(q->dp[b * H + h], layer_x(q, l, b, h) * q->scale, acc);
+            }
+            da = da + acc;
+        }
+        q->da[l] = da;
+        dot = fmaf(q->w[l], da, dot);
     }
     for (size_t l = 0; l < L; ++l) {
-        float v = q->w[l] * (q->col[l * H] - dot);
+        float v = q->w[l] * (q->da[l] - dot);
         a->dlayer_weights[l] = a->accumulate ? a->dlayer_weights[l] + v : v;
     }
 }
@@ -370,9 +368,9 @@ static clmsd_status run_pooled(const clmsd_head_desc *d, const clmsd_ref_head_ex
     size_t bh = q.B * q.H;
     bool back = train && (a->dx || a->dlayer_weights);
     q.w = malloc(q.L * sizeof *q.w), q.p = malloc(bh * sizeof *q.p), q.dp = malloc(bh * sizeof *q.dp);
-    q.col = malloc(q.L * q.H * sizeof *q.col), q.part = malloc(clmsd__head_max_blocks(d) * sizeof *q.part);
+    q.da = malloc(q.L * sizeof *q.da);
     clmsd_status st = CLMSD_SUCCESS;
-    if (!q.w || !q.p || !q.dp || !q.col || !q.part) {
+    if (!q.w || !q.p || !q.dp || !q.da) {
         st = clmsd__fail(NULL, CLMSD_ERROR_OUT_OF_MEMORY, "out of host memory");
         goto done;
     }
@@ -388,7 +386,7 @@ static clmsd_status run_pooled(const clmsd_head_desc *d, const clmsd_ref_head_ex
     if (st == CLMSD_SUCCESS && back)
         pooled_backward(&q);
 done:
-    free(q.w), free(q.p), free(q.dp), free(q.col), free(q.part);
+    free(q.w), free(q.p), free(q.dp), free(q.da);
     return st;
 }
 
