@@ -7,6 +7,8 @@
  * Usage: mpirun -np P clmsd-bench-mpi [--runs N] [--shapes LIST] [--json FILE] */
 #include <clmsd_mpi.h>
 
+#include "bench.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,13 +34,6 @@ static const shape shapes[] = {
 };
 
 static int rank, ranks;
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -130,13 +125,13 @@ static void time_steps(clmsd_context *ctx, clmsd_head *single, clmsd_mpi_head *m
         for (int i = -3; i < runs; ++i) {
             if (mh)
                 MPI_Barrier(MPI_COMM_WORLD);
-            double start = now();
+            double start = bench_now();
             clmsd_head_args a = args_of(b, (uint64_t)(i + 3));
             if (mh ? clmsd_mpi_head_train_step(mh, &a) != CLMSD_SUCCESS
                    : clmsd_head_train_step(single, &a, 0, NULL, NULL) != CLMSD_SUCCESS ||
                          clFinish(clmsd_context_queue(ctx)) != CL_SUCCESS)
                 fail_step(ctx, mh);
-            double mine = 1e3 * (now() - start), slowest = mine;
+            double mine = 1e3 * (bench_now() - start), slowest = mine;
             if (mh)
                 MPI_Allreduce(&mine, &slowest, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
             if (i >= 0)
