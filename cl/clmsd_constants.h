@@ -7,8 +7,8 @@
 /* Classes per vector tile of the fused kernels; heads of up to half a tile pad to half a tile. */
 #define CLMSD_CLASS_TILE 32
 
-/* Samples of one batch row per fused-logits work-item: each W^T row is loaded once for them. */
-#define CLMSD_LOGIT_SAMPLES 2
+/* Rows of the CPU tiling's register tile (cl/fused.cl): 8 rows by 32 classes, 16 AVX-512 registers. */
+#define CLMSD_LOGIT_SAMPLES 8
 
 /* Lanes of the canonical single-group reduction tree; any work-group size computes it. */
 #define CLMSD_REDUCE_GROUP 64

@@ -89,68 +89,106 @@ inline clmsd_float32 clmsd_drop_run32(clmsd_float32 v, clmsd_run32 u, uint thres
     return r;
 }
 
-/* Z[k*B + b, c] = sum_h xd_k[b, h] * W[c, h], an fma chain h ascending from -0.0f, for a tile of classes and up
- * to 2 samples of one batch row; masked = 0: x itself, one sample. The masked path works in runs
- * of 32 elements: the dropped values of both samples are made with 8-wide compares and selects
- * first, so the inner loop is only broadcasts and multiply-adds, and its 8 accumulators and 4
- * W^T vectors fit in 16 AVX registers. */
+/* The register tile of the fused GEMMs: 8 rows by 32 classes (or features), 16 float16
+ * accumulators, which with the two vectors of the other operand and 8 broadcasts fit the 32
+ * vector registers of AVX-512 (a GEMM micro-kernel: 16 fma per 2 vector loads). Row j of a tile
+ * is sample k0 + j of one batch row (masked) or batch row b0 + j (plain); rows past the end
+ * compute on a copy of the last row and are never stored. */
+#define CLMSD_TILE_ROWS CLMSD_LOGIT_SAMPLES
+/* (named variables, not an array: pocl keeps arrays of vectors in memory) */
+#define CLMSD_TILE_DECLARE(a)                                                                                        \
+    float16 a##0l = -0.0f, a##0h = -0.0f, a##1l = -0.0f, a##1h = -0.0f, a##2l = -0.0f, a##2h = -0.0f, a##3l = -0.0f, \
+            a##3h = -0.0f, a##4l = -0.0f, a##4h = -0.0f, a##5l = -0.0f, a##5h = -0.0f, a##6l = -0.0f, a##6h = -0.0f, \
+            a##7l = -0.0f, a##7h = -0.0f
+#define CLMSD_TILE_EACH(m, a) m(a, 0) m(a, 1) m(a, 2) m(a, 3) m(a, 4) m(a, 5) m(a, 6) m(a, 7)
+
+/* one step of every row's chain: acc_j = fma(v(j), w, acc_j); the high half only when wide */
+#define CLMSD_ROW_FMA(a, j)                            \
+    {                                                  \
+        float16 b_ = (float16)(CLMSD_TILE_V(j));       \
+        a##j##l = fma(b_, CLMSD_TILE_W0, a##j##l);     \
+        if (CLMSD_TILE_WIDE)                           \
+            a##j##h = fma(b_, CLMSD_TILE_W1, a##j##h); \
+    }
+
+/* Z[k*B + b, c] = sum_h xd_k[b, h] * W[c, h], an fma chain h ascending from -0.0f, for a tile of
+ * classes and 8 rows: 8 samples of one batch row (masked), or 8 batch rows of x itself (one
+ * sample). The masked path works in runs of 32 elements: the dropped values of the 8 samples are
+ * made with 16-wide compares and selects into a private tile first, so the inner loop is only W^T
+ * loads, broadcasts and multiply-adds. */
 __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global const float *wt, ulong wt_off,
                                  __global float *z, ulong z_off, ulong batch, ulong features, uint classes, uint cpad,
                                  uint samples, int masked, __global const uint *params, ulong row_offset, ulong seed,
                                  ulong step)
 {
     bool wide = cpad >= CLMSD_CLASS_TILE;
-    uint tiles = wide ? cpad / CLMSD_CLASS_TILE : 1, groups = (samples + CLMSD_LOGIT_SAMPLES - 1) / CLMSD_LOGIT_SAMPLES;
+    uint tiles = wide ? cpad / CLMSD_CLASS_TILE : 1;
+    /* masked: groups of 8 samples per batch row; plain: groups of 8 batch rows */
+    ulong groups = masked ? (samples + CLMSD_TILE_ROWS - 1) / CLMSD_TILE_ROWS : 1;
+    ulong rows = masked ? batch : (batch + CLMSD_TILE_ROWS - 1) / CLMSD_TILE_ROWS;
     /* the class tile is the slowest index: consecutive work-items (one core's) share a W^T tile,
      * H x 32 floats, which then stays in its cache (imagenet's whole W^T is 8 MB) */
-    ulong i = get_global_id(0), ct = i / ((ulong)batch * groups), b = i % batch;
+    ulong i = get_global_id(0), ct = i / (rows * groups);
     if (ct >= tiles)
         return;
-    uint c0 = (uint)ct * CLMSD_CLASS_TILE, k0 = (uint)(i / batch % groups) * CLMSD_LOGIT_SAMPLES;
-    uint nk = min((uint)CLMSD_LOGIT_SAMPLES, samples - k0);
-    __global const float *xr = x + x_off + b * features;
+    uint c0 = (uint)ct * CLMSD_CLASS_TILE;
     __global const float *wr = wt + wt_off + c0;
-    float16 a00 = -0.0f, a01 = -0.0f, a10 = -0.0f, a11 = -0.0f;
+    CLMSD_TILE_DECLARE(acc);
+#define CLMSD_TILE_W0 w0
+#define CLMSD_TILE_W1 w1
+#define CLMSD_TILE_WIDE wide
+    ulong b0, zrow, zstride; /* output row j: zrow + j * zstride, for j < n */
+    uint n;
     if (!masked) {
+        b0 = i % rows * CLMSD_TILE_ROWS;
+        n = (uint)min((ulong)CLMSD_TILE_ROWS, batch - b0);
+        zrow = b0, zstride = 1;
+        __global const float *xr = x + x_off + b0 * features;
+        ulong last = (n - 1) * features;
+#define CLMSD_TILE_V(j) xr[min((ulong)(j)*features, last) + h]
         for (ulong h = 0; h < features; ++h) {
-            float v = xr[h];
-            a00 = fma((float16)v, vload16(0, wr + h * cpad), a00);
-            if (wide)
-                a01 = fma((float16)v, vload16(0, wr + h * cpad + 16), a01);
+            float16 w0 = vload16(0, wr + h * cpad), w1 = wide ? vload16(0, wr + h * cpad + 16) : w0;
+            CLMSD_TILE_EACH(CLMSD_ROW_FMA, acc)
         }
+#undef CLMSD_TILE_V
     } else {
-        uint t0 = params[k0], t1 = nk > 1 ? params[k0 + 1] : 0xffffffffu;
-        float s0 = as_float(params[samples + k0]), s1 = nk > 1 ? as_float(params[samples + k0 + 1]) : 0.0f;
+        ulong b = i % batch;
+        uint k0 = (uint)(i / batch % groups) * CLMSD_TILE_ROWS;
+        n = min((uint)CLMSD_TILE_ROWS, samples - k0);
+        zrow = (ulong)k0 * batch + b, zstride = batch;
+        __global const float *xr = x + x_off + b * features;
         ulong e0 = (row_offset + b) * features, e1 = e0 + features;
         for (ulong q = e0 >> 2; q <= (e1 - 1) >> 2; q += 8) {
             clmsd_float32 xv = clmsd_load_run32(xr, 4 * q, e0, e1);
-            clmsd_float32 d0 = clmsd_drop_run32(xv, clmsd_stream_run32(seed, step, k0, (uint)q), t0, s0);
-            clmsd_float32 d1; /* a second sample past K is never stored: no Philox drawn for it */
-            d1.lo = d1.hi = 0.0f;
-            if (nk > 1)
-                d1 = clmsd_drop_run32(xv, clmsd_stream_run32(seed, step, k0 + 1, (uint)q), t1, s1);
-            float xd[2][32];
-            vstore16(d0.lo, 0, xd[0]), vstore16(d0.hi, 1, xd[0]);
-            vstore16(d1.lo, 0, xd[1]), vstore16(d1.hi, 1, xd[1]);
+            float xd[CLMSD_TILE_ROWS][32];
+            for (uint j = 0; j < CLMSD_TILE_ROWS; ++j) {
+                /* samples past K are never stored: no Philox drawn for them */
+                uint k = k0 + min(j, n - 1);
+                clmsd_float32 d = j < n ? clmsd_drop_run32(xv, clmsd_stream_run32(seed, step, k, (uint)q), params[k],
+                                                           as_float(params[samples + k]))
+                                        : xv;
+                vstore16(d.lo, 0, xd[j]);
+                vstore16(d.hi, 1, xd[j]);
+            }
             ulong first = max(4 * q, e0), stop = min(4 * q + 32, e1);
             for (ulong e = first; e < stop; ++e) {
                 ulong h = e - e0;
                 uint t = (uint)(e - 4 * q);
-                float v0 = xd[0][t], v1 = xd[1][t];
-                float16 w0 = vload16(0, wr + h * cpad);
-                a00 = fma((float16)v0, w0, a00);
-                a10 = fma((float16)v1, w0, a10);
-                if (wide) {
-                    float16 w1 = vload16(0, wr + h * cpad + 16);
-                    a01 = fma((float16)v0, w1, a01);
-                    a11 = fma((float16)v1, w1, a11);
-                }
+                float16 w0 = vload16(0, wr + h * cpad), w1 = wide ? vload16(0, wr + h * cpad + 16) : w0;
+#define CLMSD_TILE_V(j) xd[j][t]
+                CLMSD_TILE_EACH(CLMSD_ROW_FMA, acc)
+#undef CLMSD_TILE_V
             }
         }
     }
-    clmsd_store_tile(z, z_off + ((ulong)k0 * batch + b) * classes + c0, classes - c0, a00, a01);
-    if (nk > 1)
-        clmsd_store_tile(z, z_off + ((ulong)(k0 + 1) * batch + b) * classes + c0, classes - c0, a10, a11);
+#undef CLMSD_TILE_W0
+#undef CLMSD_TILE_W1
+#undef CLMSD_TILE_WIDE
+#define CLMSD_ROW_STORE(a, j) \
+    if (j < n)                \
+        clmsd_store_tile(z, z_off + (zrow + j * zstride) * classes + c0, classes - c0, a##j##l, a##j##h);
+    CLMSD_TILE_EACH(CLMSD_ROW_STORE, acc)
+#undef CLMSD_ROW_STORE
 }
 
 /* p[0 .. n-1] and zeros: the tail of a row never reads past it */
@@ -264,10 +302,10 @@ __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __
 
 /* dX[b, h] (+)= sum over k ascending of keep_k s_k t_k, t_k = sum_c G[k*B + b, c] W[c, h] (an
  * fma chain, c ascending from -0.0f); the k sum from -0.0f, acc = keep_k ? fma(t_k, s_k, acc) : acc;
- * averaged: one t from G[b] for every k, and the sum times 1/K. One
- * work-item owns one run of 32 stream elements of one row (runs_per_row of them per row: the
- * first and last may be partial when rows do not start on a block), so each Philox call serves
- * 32 features of one sample, and t, the sum and the W^T loads stay in 12 AVX registers. */
+ * averaged: one t from G[b] for every k, and the sum times 1/K. One work-item owns one run of 32
+ * stream elements of one row (runs_per_row of them per row: the first and last may be partial when
+ * rows do not start on a block), so each Philox call serves 32 features of one sample. The t_k of 8
+ * samples are one register tile (8 rows by 32 features): each W row segment loaded serves 16 fma. */
 __kernel void clmsd_fused_dx(__global const float *g, ulong g_off, ulong ldg, __global const float *w, ulong w_off,
                              __global float *dx, ulong dx_off, ulong batch, ulong features, uint classes, uint samples,
                              int averaged, float inv_samples, __global const uint *params, ulong row_offset, ulong seed,
@@ -281,28 +319,57 @@ __kernel void clmsd_fused_dx(__global const float *g, ulong g_off, ulong ldg, __
     ulong e0 = (row_offset + b) * features, e1 = e0 + features, q = (e0 >> 2) + run * 8, at = 4 * q;
     if (at >= e1)
         return;
-    clmsd_float32 t, acc;
+    __global const float *wc = w + w_off;
+    clmsd_float32 acc;
     acc.lo = acc.hi = -0.0f;
-    for (uint k = 0; k < samples; ++k) {
-        if (k == 0 || !averaged) {
-            __global const float *gr = g + g_off + ((averaged ? 0 : (ulong)k * batch) + b) * ldg;
-            t.lo = t.hi = -0.0f;
-            for (uint c = 0; c < classes; ++c) {
-                clmsd_float32 wv = clmsd_load_run32(w + w_off + (ulong)c * features, at, e0, e1);
-                float gc = gr[c];
-                t.lo = fma((float16)gc, wv.lo, t.lo);
-                t.hi = fma((float16)gc, wv.hi, t.hi);
-            }
-        }
-        clmsd_run32 u = clmsd_stream_run32(seed, step, k, (uint)q);
-        uint threshold = params[k];
-        float16 sk = as_float(params[samples + k]);
-        acc.lo = select(acc.lo, fma(t.lo, sk, acc.lo), u.lo >= (uint16)threshold);
-        acc.hi = select(acc.hi, fma(t.hi, sk, acc.hi), u.hi >= (uint16)threshold);
+    /* acc (+)= keep_k ? t * s_k : nothing, for sample k */
+#define CLMSD_DX_COMBINE(k, tlo, thi)                                                  \
+    {                                                                                  \
+        clmsd_run32 u_ = clmsd_stream_run32(seed, step, (k), (uint)q);                 \
+        uint threshold_ = params[k];                                                   \
+        float16 sk_ = as_float(params[samples + (k)]);                                 \
+        acc.lo = select(acc.lo, fma((tlo), sk_, acc.lo), u_.lo >= (uint16)threshold_); \
+        acc.hi = select(acc.hi, fma((thi), sk_, acc.hi), u_.hi >= (uint16)threshold_); \
     }
     if (averaged) {
+        clmsd_float32 t;
+        __global const float *gr = g + g_off + b * ldg;
+        t.lo = t.hi = -0.0f;
+        for (uint c = 0; c < classes; ++c) {
+            clmsd_float32 wv = clmsd_load_run32(wc + (ulong)c * features, at, e0, e1);
+            float gc = gr[c];
+            t.lo = fma((float16)gc, wv.lo, t.lo);
+            t.hi = fma((float16)gc, wv.hi, t.hi);
+        }
+        for (uint k = 0; k < samples; ++k)
+            CLMSD_DX_COMBINE(k, t.lo, t.hi)
         acc.lo = acc.lo * inv_samples;
         acc.hi = acc.hi * inv_samples;
     }
+    for (uint k0 = 0; !averaged && k0 < samples; k0 += CLMSD_TILE_ROWS) {
+        /* row j of the tile: t of sample k0 + j (past K: a copy of the last, never used) */
+        uint n = min((uint)CLMSD_TILE_ROWS, samples - k0);
+        ulong gs = batch * ldg, glast = (n - 1) * gs;
+        __global const float *g0 = g + g_off + ((ulong)k0 * batch + b) * ldg;
+        CLMSD_TILE_DECLARE(t);
+        for (uint c = 0; c < classes; ++c) {
+            clmsd_float32 wv = clmsd_load_run32(wc + (ulong)c * features, at, e0, e1);
+#define CLMSD_TILE_V(j) g0[min((ulong)(j)*gs, glast) + c]
+#define CLMSD_TILE_W0 wv.lo
+#define CLMSD_TILE_W1 wv.hi
+#define CLMSD_TILE_WIDE 1
+            CLMSD_TILE_EACH(CLMSD_ROW_FMA, t)
+#undef CLMSD_TILE_V
+#undef CLMSD_TILE_W0
+#undef CLMSD_TILE_W1
+#undef CLMSD_TILE_WIDE
+        }
+#define CLMSD_ROW_COMBINE(a, j) \
+    if (j < n)                  \
+    CLMSD_DX_COMBINE(k0 + j, a##j##l, a##j##h)
+        CLMSD_TILE_EACH(CLMSD_ROW_COMBINE, t)
+#undef CLMSD_ROW_COMBINE
+    }
+#undef CLMSD_DX_COMBINE
     clmsd_store_run32(dx + dx_off + b * features, at, e0, e1, acc, accumulate);
 }
