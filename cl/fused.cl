@@ -217,52 +217,57 @@ inline void clmsd_bias_block_tile(__global const float *g, ulong ldg, ulong batc
         out[c] = v[c];
 }
 
+/* Stacked rows of one pass of the dW kernel: units of 8 samples of one batch row, 16 of them */
+#define CLMSD_DW_UNITS 16
+
 /* The v2 block sums of dW: part[s * count + c*H + h] = sum over the block's batch rows b
  * ascending, then k ascending, of G[k*B + b, c] * xd_k[b, h] as an fma chain from -0.0f (averaged:
  * G[b, c] * Xbar[b, h]); with db, part[s * count + C*H + c] likewise of G[k*B + b, c]. The tree
- * (clmsd_block_tree) then combines the blocks. One work-item owns block s, a tile of classes and
- * 4 consecutive features, and draws the stream words of its 4 features for 8 samples at once. */
+ * (clmsd_block_tree) then combines the blocks. One work-item owns block s and 8 consecutive
+ * features for every class: it makes the dropped features of up to 128 stacked rows once (eight
+ * samples' Philox blocks at a time) into a private array, then runs each tile of 32 classes over
+ * them as a register tile (8 features by 32 classes, 16 fma per row of G loaded), so no stream
+ * word is drawn twice. Blocks of more stacked rows take several passes, each tile's sums paused
+ * in `part` between them (the chain's order is unchanged). */
 __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __global const float *x, ulong x_off,
                              __global float *part, ulong part_off, ulong count, ulong batch, ulong features,
                              uint classes, uint samples, int averaged, __global const uint *params, ulong row_offset,
                              ulong seed, ulong step, int with_db)
 {
-    ulong quads = (features + 3) / 4, tiles = (classes + CLMSD_CLASS_TILE - 1) / CLMSD_CLASS_TILE;
-    ulong i = get_global_id(0), blk = i / (quads * tiles), ct = i / quads % tiles;
+    ulong octs = (features + 7) / 8, quads = (features + 3) / 4,
+          tiles = (classes + CLMSD_CLASS_TILE - 1) / CLMSD_CLASS_TILE;
+    ulong i = get_global_id(0), blk = i / octs, o = i % octs;
     if (blk >= clmsd_block_count(row_offset, batch))
         return;
-    ulong h0 = (i % quads) * 4, lo, hi;
+    ulong h0 = o * 8, lo, hi;
     clmsd_block_rows(row_offset, batch, blk, &lo, &hi);
-    uint c0 = (uint)ct * CLMSD_CLASS_TILE, nh = (uint)min((ulong)4, features - h0);
-    bool wide = ldg >= CLMSD_CLASS_TILE;
-    float16 a00 = -0.0f, a01 = -0.0f, a10 = -0.0f, a11 = -0.0f, a20 = -0.0f, a21 = -0.0f, a30 = -0.0f, a31 = -0.0f;
-    /* the 4 features of the quad take G's row gr times the 4 lanes of v (AVX2 spills some of the
-     * 16 accumulators; tiles that fit draw each stream word twice: docs/benchmarks.md) */
-#define CLMSD_DW_ACCUMULATE(v, gr)                                                        \
-    {                                                                                     \
-        float16 g0 = vload16(0, (gr) + c0);                                               \
-        a00 = fma((float16)((v).s0), g0, a00), a10 = fma((float16)((v).s1), g0, a10);     \
-        a20 = fma((float16)((v).s2), g0, a20), a30 = fma((float16)((v).s3), g0, a30);     \
-        if (wide) {                                                                       \
-            float16 g1 = vload16(1, (gr) + c0);                                           \
-            a01 = fma((float16)((v).s0), g1, a01), a11 = fma((float16)((v).s1), g1, a11); \
-            a21 = fma((float16)((v).s2), g1, a21), a31 = fma((float16)((v).s3), g1, a31); \
-        }                                                                                 \
-    }
-    for (ulong b = lo; b < hi; ++b) {
-        float4 xv = clmsd_load4(x + x_off + b * features + h0, nh);
-        if (averaged) {
-            CLMSD_DW_ACCUMULATE(xv, g + g_off + b * ldg)
-            continue;
-        }
-        /* feature j of the quad is word (off + j) of blocks q, q + 1 */
-        ulong e = (row_offset + b) * features + h0, q = e >> 2;
-        uint off = (uint)(e & 3);
-        bool straddle = off + nh > 4;
-        for (uint kc = 0; kc < samples; kc += 8) {
+    uint nh = (uint)min((ulong)8, features - h0), kgroups = averaged ? 1 : (samples + 7) / 8;
+    bool wide = ldg >= CLMSD_CLASS_TILE, second = 2 * o + 1 < quads; /* the oct's second quad exists */
+    ulong units = (hi - lo) * kgroups, gs = batch * ldg;
+    __global float *pb = part + part_off + blk * count;
+    /* xd[u][f][j]: feature h0 + f of stacked row j of unit u (sample kc + j of its batch row) */
+    float xd[CLMSD_DW_UNITS][8][8];
+    for (ulong u0 = 0; u0 < units; u0 += CLMSD_DW_UNITS) {
+        uint nu = (uint)min((ulong)CLMSD_DW_UNITS, units - u0);
+        for (uint u = 0; u < nu; ++u) {
+            ulong b = lo + (u0 + u) / kgroups;
+            uint kc = (uint)((u0 + u) % kgroups) * 8;
+            __global const float *xr = x + x_off + b * features + h0;
+            float xv[8];
+            for (uint f = 0; f < 8; ++f)
+                xv[f] = f < nh ? xr[f] : 0.0f;
+            if (averaged) {
+                for (uint f = 0; f < 8; ++f)
+                    xd[u][f][0] = xv[f];
+                continue;
+            }
+            /* feature f is word (off + f) of blocks q, q + 1, q + 2 */
+            ulong e = (row_offset + b) * features + h0, q = e >> 2;
+            uint off = (uint)(e & 3), nblk = (off + nh + 3) / 4;
             uint8 ks = (uint8)kc + CLMSD_LANES8;
-            clmsd_philox8 u0 = clmsd_stream_block8(seed, step, ks, (uint8)((uint)q));
-            clmsd_philox8 u1 = straddle ? clmsd_stream_block8(seed, step, ks, (uint8)((uint)q + 1)) : u0;
+            clmsd_philox8 u0b = clmsd_stream_block8(seed, step, ks, (uint8)((uint)q));
+            clmsd_philox8 u1b = nblk > 1 ? clmsd_stream_block8(seed, step, ks, (uint8)((uint)q + 1)) : u0b;
+            clmsd_philox8 u2b = nblk > 2 ? clmsd_stream_block8(seed, step, ks, (uint8)((uint)q + 2)) : u1b;
             /* lane i: sample kc + i (past K: keeps nothing, never used) */
             uint8 threshold = 0xffffffffu;
             float8 scale = 0.0f;
@@ -273,31 +278,57 @@ __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __
             CLMSD_DW_PARAMS(0, s0) CLMSD_DW_PARAMS(1, s1) CLMSD_DW_PARAMS(2, s2) CLMSD_DW_PARAMS(3, s3)
             CLMSD_DW_PARAMS(4, s4) CLMSD_DW_PARAMS(5, s5) CLMSD_DW_PARAMS(6, s6) CLMSD_DW_PARAMS(7, s7)
 #undef CLMSD_DW_PARAMS
-            /* dj lane i: xd of feature j for sample kc + i. (The words come from an array, not a
-             * chain of ?: on vectors, which Oclgrind 21.10 evaluates wrongly.) */
-            uint8 w[8] = {u0.w[0], u0.w[1], u0.w[2], u0.w[3], u1.w[0], u1.w[1], u1.w[2], u1.w[3]};
-            float8 d0 = select((float8)0.0f, xv.s0 * scale, w[off] >= threshold);
-            float8 d1 = select((float8)0.0f, xv.s1 * scale, w[off + 1] >= threshold);
-            float8 d2 = select((float8)0.0f, xv.s2 * scale, w[off + 2] >= threshold);
-            float8 d3 = select((float8)0.0f, xv.s3 * scale, w[off + 3] >= threshold);
-#define CLMSD_DW_SAMPLE(lane, s)                                                                     \
-    if (kc + (lane) < samples)                                                                       \
-        CLMSD_DW_ACCUMULATE(((float4)(d0.s, d1.s, d2.s, d3.s)), g + g_off + ((ulong)(kc + (lane)) * batch + b) * ldg)
-            CLMSD_DW_SAMPLE(0, s0) CLMSD_DW_SAMPLE(1, s1) CLMSD_DW_SAMPLE(2, s2) CLMSD_DW_SAMPLE(3, s3)
-            CLMSD_DW_SAMPLE(4, s4) CLMSD_DW_SAMPLE(5, s5) CLMSD_DW_SAMPLE(6, s6) CLMSD_DW_SAMPLE(7, s7)
-#undef CLMSD_DW_SAMPLE
-            /* clang-format on */
+                /* clang-format on */
+                /* (the words come from an array, not a chain of ?: on vectors, which Oclgrind 21.10
+             * evaluates wrongly) */
+                uint8 w[12] = {u0b.w[0], u0b.w[1], u0b.w[2], u0b.w[3], u1b.w[0], u1b.w[1],
+                               u1b.w[2], u1b.w[3], u2b.w[0], u2b.w[1], u2b.w[2], u2b.w[3]};
+            for (uint f = 0; f < 8; ++f)
+                vstore8(select((float8)0.0f, xv[f] * scale, w[off + f] >= threshold), 0, xd[u][f]);
+        }
+        for (ulong ct = 0; ct < tiles; ++ct) {
+            uint c0 = (uint)ct * CLMSD_CLASS_TILE;
+            /* the tiled layout (clmsd_block_tree): 128 floats per quad of features, feature j of
+             * the quad then class lane c at j*32 + c; the oct's two quads are consecutive */
+            __global float *pw = pb + (ct * quads + 2 * o) * 128;
+            CLMSD_TILE_DECLARE(a);
+            if (u0 > 0) { /* the sums so far, paused here by the last pass */
+#define CLMSD_ROW_LOAD(a, j) \
+    if (j < 4 || second)     \
+        a##j##l = vload16(0, pw + j * 32), a##j##h = vload16(1, pw + j * 32);
+                CLMSD_TILE_EACH(CLMSD_ROW_LOAD, a)
+#undef CLMSD_ROW_LOAD
+            }
+            for (uint u = 0; u < nu; ++u) {
+                ulong b = lo + (u0 + u) / kgroups;
+                uint kc = (uint)((u0 + u) % kgroups) * 8, nk = averaged ? 1 : min(8u, samples - kc);
+                __global const float *gr = g + g_off + ((averaged ? 0 : (ulong)kc * batch) + b) * ldg + c0;
+                for (uint j = 0; j < nk; ++j, gr += gs) {
+                    float16 g0 = vload16(0, gr), g1 = wide ? vload16(1, gr) : g0;
+#define CLMSD_TILE_V(f) xd[u][f][j]
+#define CLMSD_TILE_W0 g0
+#define CLMSD_TILE_W1 g1
+#define CLMSD_TILE_WIDE wide
+                    CLMSD_TILE_EACH(CLMSD_ROW_FMA, a)
+#undef CLMSD_TILE_V
+#undef CLMSD_TILE_W0
+#undef CLMSD_TILE_W1
+#undef CLMSD_TILE_WIDE
+                }
+            }
+#define CLMSD_ROW_STORE(a, j) \
+    if (j < 4 || second)      \
+        vstore16(a##j##l, 0, pw + j * 32), vstore16(a##j##h, 1, pw + j * 32);
+            CLMSD_TILE_EACH(CLMSD_ROW_STORE, a)
+#undef CLMSD_ROW_STORE
         }
     }
-#undef CLMSD_DW_ACCUMULATE
-    /* the tiled layout (clmsd_block_tree): 128 consecutive floats per work-item, feature j of the
-     * quad then class lane c at j*32 + c, so the block sums leave in 8 vector stores */
-    __global float *pb = part + part_off + blk * count, *pw = pb + (ct * quads + i % quads) * 128;
-    vstore16(a00, 0, pw), vstore16(a01, 1, pw), vstore16(a10, 2, pw), vstore16(a11, 3, pw);
-    vstore16(a20, 4, pw), vstore16(a21, 5, pw), vstore16(a30, 6, pw), vstore16(a31, 7, pw);
-    if (with_db && h0 == 0) /* the bias gradient's block sums of the tile, rather than a launch of their own */
-        clmsd_bias_block_tile(g + g_off + c0, ldg, batch, averaged ? 1 : samples, lo, hi,
-                              min((uint)CLMSD_CLASS_TILE, classes - c0), pb + tiles * quads * 128 + c0);
+    if (with_db && o == 0) /* the bias gradient's block sums, rather than a launch of their own */
+        for (ulong ct = 0; ct < tiles; ++ct) {
+            uint c0 = (uint)ct * CLMSD_CLASS_TILE;
+            clmsd_bias_block_tile(g + g_off + c0, ldg, batch, averaged ? 1 : samples, lo, hi,
+                                  min((uint)CLMSD_CLASS_TILE, classes - c0), pb + tiles * quads * 128 + c0);
+        }
 }
 
 /* dX[b, h] (+)= sum over k ascending of keep_k s_k t_k, t_k = sum_c G[k*B + b, c] W[c, h] (an

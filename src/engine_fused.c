@@ -58,7 +58,8 @@ static clmsd_status dw(clmsd_head *h, const clmsd_head_args *a, const clmsd__str
     size_t ch = gpu ? d->classes * d->features : class_groups * CLMSD_CLASS_TILE * quads * 4;
     size_t count = ch + d->classes;
     clmsd_status st =
-        CLMSD__RUN(h->ctx, gpu ? CLMSD__K_FUSED_DW_GPU : CLMSD__K_FUSED_DW, blocks * class_groups * quads,
+        CLMSD__RUN(h->ctx, gpu ? CLMSD__K_FUSED_DW_GPU : CLMSD__K_FUSED_DW,
+                   blocks * (gpu ? class_groups * quads : (d->features + 7) / 8), /* CPU: 8 features, every class */
                    CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_g), CLMSD__U64(h->ldg), CLMSD__MEM(x), CLMSD__U64(x_off),
                    CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_part), CLMSD__U64(count), CLMSD__U64(d->batch),
                    CLMSD__U64(d->features), CLMSD__U32(d->classes), CLMSD__U32(d->samples), CLMSD__I32(averaged),
