@@ -111,11 +111,28 @@ inline clmsd_float32 clmsd_drop_run32(clmsd_float32 v, clmsd_run32 u, uint thres
             a##j##h = fma(b_, CLMSD_TILE_W1, a##j##h); \
     }
 
-/* Z[k*B + b, c] = sum_h xd_k[b, h] * W[c, h], an fma chain h ascending from -0.0f, for a tile of
- * classes and 8 rows: 8 samples of one batch row (masked), or 8 batch rows of x itself (one
- * sample). The masked path works in runs of 32 elements: the dropped values of the 8 samples are
- * made with 16-wide compares and selects into a private tile first, so the inner loop is only W^T
- * loads, broadcasts and multiply-adds. */
+/* the first `count` (at most 32) classes of a tile into two float16, zeros past them */
+inline void clmsd_load_tile(__global const float *z, ulong at, uint count, float16 *lo, float16 *hi)
+{
+    float in[CLMSD_CLASS_TILE];
+    for (uint j = 0; j < CLMSD_CLASS_TILE; ++j)
+        in[j] = j < count ? z[at + j] : 0.0f;
+    *lo = vload16(0, in);
+    *hi = vload16(1, in);
+}
+
+/* Stream runs (of 32 elements) per pass of the masked logits: 8 samples' dropped features of 128
+ * elements, 4 KB, made once and used by every class tile */
+#define CLMSD_LOGIT_RUNS 4
+
+/* Z[k*B + b, c] = sum_h xd_k[b, h] * W[c, h], an fma chain h ascending from -0.0f, 8 rows at a
+ * time: 8 samples of one batch row (masked), or 8 batch rows of x itself (plain, one sample).
+ * Plain: one tile of 32 classes per work-item, the class tile the slowest index, so consecutive
+ * work-items (one core's) share a W^T tile (H x 32 floats) in their cache. Masked: every class
+ * tile per work-item, in passes of 128 elements: the dropped values of the 8 samples are made with
+ * 16-wide compares and selects into a private array first, each stream word once (not once per
+ * class tile: imagenet has 32), then each class tile runs over them as a register tile, its sums
+ * paused in Z between passes (the chain's order is unchanged). */
 __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global const float *wt, ulong wt_off,
                                  __global float *z, ulong z_off, ulong batch, ulong features, uint classes, uint cpad,
                                  uint samples, int masked, __global const uint *params, ulong row_offset, ulong seed,
@@ -123,72 +140,82 @@ __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global 
 {
     bool wide = cpad >= CLMSD_CLASS_TILE;
     uint tiles = wide ? cpad / CLMSD_CLASS_TILE : 1;
-    /* masked: groups of 8 samples per batch row; plain: groups of 8 batch rows */
-    ulong groups = masked ? (samples + CLMSD_TILE_ROWS - 1) / CLMSD_TILE_ROWS : 1;
-    ulong rows = masked ? batch : (batch + CLMSD_TILE_ROWS - 1) / CLMSD_TILE_ROWS;
-    /* the class tile is the slowest index: consecutive work-items (one core's) share a W^T tile,
-     * H x 32 floats, which then stays in its cache (imagenet's whole W^T is 8 MB) */
-    ulong i = get_global_id(0), ct = i / (rows * groups);
-    if (ct >= tiles)
-        return;
-    uint c0 = (uint)ct * CLMSD_CLASS_TILE;
-    __global const float *wr = wt + wt_off + c0;
-    CLMSD_TILE_DECLARE(acc);
+    ulong i = get_global_id(0);
 #define CLMSD_TILE_W0 w0
 #define CLMSD_TILE_W1 w1
 #define CLMSD_TILE_WIDE wide
-    ulong b0, zrow, zstride; /* output row j: zrow + j * zstride, for j < n */
-    uint n;
+#define CLMSD_ROW_STORE(a, j) \
+    if (j < n)                \
+        clmsd_store_tile(z, z_off + (zrow + j * zstride) * classes + c0, classes - c0, a##j##l, a##j##h);
     if (!masked) {
-        b0 = i % rows * CLMSD_TILE_ROWS;
-        n = (uint)min((ulong)CLMSD_TILE_ROWS, batch - b0);
-        zrow = b0, zstride = 1;
+        ulong rows = (batch + CLMSD_TILE_ROWS - 1) / CLMSD_TILE_ROWS, ct = i / rows;
+        if (ct >= tiles)
+            return;
+        uint c0 = (uint)ct * CLMSD_CLASS_TILE;
+        __global const float *wr = wt + wt_off + c0;
+        ulong b0 = i % rows * CLMSD_TILE_ROWS, zrow = b0, zstride = 1; /* output row j: zrow + j * zstride */
+        uint n = (uint)min((ulong)CLMSD_TILE_ROWS, batch - b0);
         __global const float *xr = x + x_off + b0 * features;
         ulong last = (n - 1) * features;
+        CLMSD_TILE_DECLARE(acc);
 #define CLMSD_TILE_V(j) xr[min((ulong)(j)*features, last) + h]
         for (ulong h = 0; h < features; ++h) {
             float16 w0 = vload16(0, wr + h * cpad), w1 = wide ? vload16(0, wr + h * cpad + 16) : w0;
             CLMSD_TILE_EACH(CLMSD_ROW_FMA, acc)
         }
 #undef CLMSD_TILE_V
-    } else {
-        ulong b = i % batch;
-        uint k0 = (uint)(i / batch % groups) * CLMSD_TILE_ROWS;
-        n = min((uint)CLMSD_TILE_ROWS, samples - k0);
-        zrow = (ulong)k0 * batch + b, zstride = batch;
-        __global const float *xr = x + x_off + b * features;
-        ulong e0 = (row_offset + b) * features, e1 = e0 + features;
-        for (ulong q = e0 >> 2; q <= (e1 - 1) >> 2; q += 8) {
+        CLMSD_TILE_EACH(CLMSD_ROW_STORE, acc)
+        return;
+    }
+    ulong groups = (samples + CLMSD_TILE_ROWS - 1) / CLMSD_TILE_ROWS, b = i % batch;
+    if (i >= groups * batch)
+        return;
+    uint k0 = (uint)(i / batch) * CLMSD_TILE_ROWS, n = min((uint)CLMSD_TILE_ROWS, samples - k0);
+    ulong zrow = (ulong)k0 * batch + b, zstride = batch;
+    __global const float *xr = x + x_off + b * features;
+    ulong e0 = (row_offset + b) * features, e1 = e0 + features, qfirst = e0 >> 2;
+    float xd[CLMSD_TILE_ROWS][CLMSD_LOGIT_RUNS * 32];
+    for (ulong qp = qfirst; qp <= (e1 - 1) >> 2; qp += 8 * CLMSD_LOGIT_RUNS) {
+        for (uint r = 0; r < CLMSD_LOGIT_RUNS && 4 * (qp + 8 * r) < e1; ++r) {
+            ulong q = qp + 8 * r;
             clmsd_float32 xv = clmsd_load_run32(xr, 4 * q, e0, e1);
-            float xd[CLMSD_TILE_ROWS][32];
             for (uint j = 0; j < CLMSD_TILE_ROWS; ++j) {
                 /* samples past K are never stored: no Philox drawn for them */
                 uint k = k0 + min(j, n - 1);
                 clmsd_float32 d = j < n ? clmsd_drop_run32(xv, clmsd_stream_run32(seed, step, k, (uint)q), params[k],
                                                            as_float(params[samples + k]))
                                         : xv;
-                vstore16(d.lo, 0, xd[j]);
-                vstore16(d.hi, 1, xd[j]);
+                vstore16(d.lo, 2 * r, xd[j]);
+                vstore16(d.hi, 2 * r + 1, xd[j]);
             }
-            ulong first = max(4 * q, e0), stop = min(4 * q + 32, e1);
+        }
+        ulong first = max(4 * qp, e0), stop = min(4 * qp + 32 * CLMSD_LOGIT_RUNS, e1);
+        for (uint ct = 0; ct < tiles; ++ct) {
+            uint c0 = ct * CLMSD_CLASS_TILE;
+            __global const float *wr = wt + wt_off + c0;
+            CLMSD_TILE_DECLARE(acc);
+            if (qp != qfirst) { /* the sums so far, paused in Z by the last pass */
+#define CLMSD_ROW_LOAD(a, j) \
+    if (j < n)               \
+        clmsd_load_tile(z, z_off + (zrow + j * zstride) * classes + c0, classes - c0, &a##j##l, &a##j##h);
+                CLMSD_TILE_EACH(CLMSD_ROW_LOAD, acc)
+#undef CLMSD_ROW_LOAD
+            }
             for (ulong e = first; e < stop; ++e) {
                 ulong h = e - e0;
-                uint t = (uint)(e - 4 * q);
+                uint t = (uint)(e - 4 * qp);
                 float16 w0 = vload16(0, wr + h * cpad), w1 = wide ? vload16(0, wr + h * cpad + 16) : w0;
 #define CLMSD_TILE_V(j) xd[j][t]
                 CLMSD_TILE_EACH(CLMSD_ROW_FMA, acc)
 #undef CLMSD_TILE_V
             }
+            CLMSD_TILE_EACH(CLMSD_ROW_STORE, acc)
         }
     }
+#undef CLMSD_ROW_STORE
 #undef CLMSD_TILE_W0
 #undef CLMSD_TILE_W1
 #undef CLMSD_TILE_WIDE
-#define CLMSD_ROW_STORE(a, j) \
-    if (j < n)                \
-        clmsd_store_tile(z, z_off + (zrow + j * zstride) * classes + c0, classes - c0, a##j##l, a##j##h);
-    CLMSD_TILE_EACH(CLMSD_ROW_STORE, acc)
-#undef CLMSD_ROW_STORE
 }
 
 /* p[0 .. n-1] and zeros: the tail of a row never reads past it */
