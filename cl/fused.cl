@@ -9,13 +9,15 @@
  * This is the CPU tiling (pocl: wide vectors, few work-items, long loops); cl/fused_gpu.cl is the
  * GPU tiling of the same sums, to the same bits.
  *
- * Rows are stacked: row n = k*B + b holds sample k of batch row b. W is read transposed and padded
- * (WT [H, CP]) and G has CP columns, so a tile of classes is one contiguous vector load. CP is a
- * multiple of CLMSD_CLASS_TILE (32), or 16 for heads of up to 16 classes: then only the first half
- * of each tile is computed ("narrow"). */
+ * Rows are stacked: row n = k*B + b holds sample k of batch row b. W is read transposed, padded
+ * and tiled (WT [CP / TW][H][TW], TW = min(CP, 32): a class tile's H rows are one contiguous
+ * stream, not H strided rows on as many pages) and G has CP columns, so a tile of classes is one
+ * contiguous vector load. CP is a multiple of CLMSD_CLASS_TILE (32), or 16 for heads of up to 16
+ * classes: then only the first half of each tile is computed ("narrow"). */
 #pragma OPENCL FP_CONTRACT OFF
 
-/* WT[h, c] = W[c, h] for c < C, 0 in the padding; with a counter, the CE head's valid ids too */
+/* WT[c / TW][h][c % TW] = W[c, h] for c < C, 0 in the padding; with a counter, the CE head's
+ * valid ids too */
 __kernel void clmsd_transpose_pad(__global const float *w, ulong w_off, __global float *wt, ulong wt_off,
                                   ulong features, uint classes, uint cpad, __global const uint *target,
                                   ulong target_off, ulong batch, __global uint *counter, ulong counter_off)
@@ -25,15 +27,23 @@ __kernel void clmsd_transpose_pad(__global const float *w, ulong w_off, __global
         counter[counter_off] = clmsd_count_valid_ids(target + target_off, batch, classes);
     if (i >= features)
         return;
-    /* one row of WT per work-item: no division per element */
-    __global float *row = wt + wt_off + i * cpad;
-    for (uint c = 0; c < cpad; ++c)
-        row[c] = c < classes ? w[w_off + (ulong)c * features + i] : 0.0f;
+    /* one feature of WT per work-item: TW consecutive floats per class tile, no division */
+    uint tw = min(cpad, (uint)CLMSD_CLASS_TILE);
+    for (uint c0 = 0; c0 < cpad; c0 += tw) {
+        __global float *row = wt + wt_off + ((ulong)c0 * features + i * tw);
+        for (uint c = c0; c < c0 + tw; ++c)
+            row[c - c0] = c < classes ? w[w_off + (ulong)c * features + i] : 0.0f;
+    }
 }
 
 /* the first `count` (at most 32) classes of a tile, held in two float16 */
 inline void clmsd_store_tile(__global float *z, ulong at, uint count, float16 lo, float16 hi)
 {
+    if (count >= CLMSD_CLASS_TILE) {
+        vstore16(lo, 0, z + at);
+        vstore16(hi, 1, z + at);
+        return;
+    }
     float out[CLMSD_CLASS_TILE];
     vstore16(lo, 0, out);
     vstore16(hi, 1, out);
@@ -114,6 +124,11 @@ inline clmsd_float32 clmsd_drop_run32(clmsd_float32 v, clmsd_run32 u, uint thres
 /* the first `count` (at most 32) classes of a tile into two float16, zeros past them */
 inline void clmsd_load_tile(__global const float *z, ulong at, uint count, float16 *lo, float16 *hi)
 {
+    if (count >= CLMSD_CLASS_TILE) {
+        *lo = vload16(0, z + at);
+        *hi = vload16(1, z + at);
+        return;
+    }
     float in[CLMSD_CLASS_TILE];
     for (uint j = 0; j < CLMSD_CLASS_TILE; ++j)
         in[j] = j < count ? z[at + j] : 0.0f;
@@ -139,7 +154,7 @@ __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global 
                                  ulong step)
 {
     bool wide = cpad >= CLMSD_CLASS_TILE;
-    uint tiles = wide ? cpad / CLMSD_CLASS_TILE : 1;
+    uint tiles = wide ? cpad / CLMSD_CLASS_TILE : 1, tw = wide ? CLMSD_CLASS_TILE : cpad;
     ulong i = get_global_id(0);
 #define CLMSD_TILE_W0 w0
 #define CLMSD_TILE_W1 w1
@@ -152,7 +167,7 @@ __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global 
         if (ct >= tiles)
             return;
         uint c0 = (uint)ct * CLMSD_CLASS_TILE;
-        __global const float *wr = wt + wt_off + c0;
+        __global const float *wr = wt + wt_off + (ulong)c0 * features; /* tile ct: c0 = ct * tw */
         ulong b0 = i % rows * CLMSD_TILE_ROWS, zrow = b0, zstride = 1; /* output row j: zrow + j * zstride */
         uint n = (uint)min((ulong)CLMSD_TILE_ROWS, batch - b0);
         __global const float *xr = x + x_off + b0 * features;
@@ -160,7 +175,7 @@ __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global 
         CLMSD_TILE_DECLARE(acc);
 #define CLMSD_TILE_V(j) xr[min((ulong)(j)*features, last) + h]
         for (ulong h = 0; h < features; ++h) {
-            float16 w0 = vload16(0, wr + h * cpad), w1 = wide ? vload16(0, wr + h * cpad + 16) : w0;
+            float16 w0 = vload16(0, wr + h * tw), w1 = wide ? vload16(1, wr + h * tw) : w0;
             CLMSD_TILE_EACH(CLMSD_ROW_FMA, acc)
         }
 #undef CLMSD_TILE_V
@@ -192,7 +207,7 @@ __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global 
         ulong first = max(4 * qp, e0), stop = min(4 * qp + 32 * CLMSD_LOGIT_RUNS, e1);
         for (uint ct = 0; ct < tiles; ++ct) {
             uint c0 = ct * CLMSD_CLASS_TILE;
-            __global const float *wr = wt + wt_off + c0;
+            __global const float *wr = wt + wt_off + (ulong)c0 * features;
             CLMSD_TILE_DECLARE(acc);
             if (qp != qfirst) { /* the sums so far, paused in Z by the last pass */
 #define CLMSD_ROW_LOAD(a, j) \
@@ -204,7 +219,7 @@ __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global 
             for (ulong e = first; e < stop; ++e) {
                 ulong h = e - e0;
                 uint t = (uint)(e - 4 * qp);
-                float16 w0 = vload16(0, wr + h * cpad), w1 = wide ? vload16(0, wr + h * cpad + 16) : w0;
+                float16 w0 = vload16(0, wr + h * tw), w1 = wide ? vload16(1, wr + h * tw) : w0;
 #define CLMSD_TILE_V(j) xd[j][t]
                 CLMSD_TILE_EACH(CLMSD_ROW_FMA, acc)
 #undef CLMSD_TILE_V
