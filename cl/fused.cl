@@ -112,7 +112,8 @@ inline clmsd_float32 clmsd_drop_run32(clmsd_float32 v, clmsd_run32 u, uint thres
             a##7l = -0.0f, a##7h = -0.0f
 #define CLMSD_TILE_EACH(m, a) m(a, 0) m(a, 1) m(a, 2) m(a, 3) m(a, 4) m(a, 5) m(a, 6) m(a, 7)
 
-/* one step of every row's chain: acc_j = fma(v(j), w, acc_j); the high half only when wide */
+/* one step of every row's chain: acc_j = fma(v(j), w, acc_j); the high half only when the tile's
+ * second 16 classes hold one */
 #define CLMSD_ROW_FMA(a, j)                            \
     {                                                  \
         float16 b_ = (float16)(CLMSD_TILE_V(j));       \
@@ -158,7 +159,7 @@ __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global 
     ulong i = get_global_id(0);
 #define CLMSD_TILE_W0 w0
 #define CLMSD_TILE_W1 w1
-#define CLMSD_TILE_WIDE wide
+#define CLMSD_TILE_WIDE hi
 #define CLMSD_ROW_STORE(a, j) \
     if (j < n)                \
         clmsd_store_tile(z, z_off + (zrow + j * zstride) * classes + c0, classes - c0, a##j##l, a##j##h);
@@ -167,6 +168,7 @@ __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global 
         if (ct >= tiles)
             return;
         uint c0 = (uint)ct * CLMSD_CLASS_TILE;
+        bool hi = wide && c0 + 16 < classes;                           /* the tile's second half holds a class */
         __global const float *wr = wt + wt_off + (ulong)c0 * features; /* tile ct: c0 = ct * tw */
         ulong b0 = i % rows * CLMSD_TILE_ROWS, zrow = b0, zstride = 1; /* output row j: zrow + j * zstride */
         uint n = (uint)min((ulong)CLMSD_TILE_ROWS, batch - b0);
@@ -175,7 +177,7 @@ __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global 
         CLMSD_TILE_DECLARE(acc);
 #define CLMSD_TILE_V(j) xr[min((ulong)(j)*features, last) + h]
         for (ulong h = 0; h < features; ++h) {
-            float16 w0 = vload16(0, wr + h * tw), w1 = wide ? vload16(1, wr + h * tw) : w0;
+            float16 w0 = vload16(0, wr + h * tw), w1 = hi ? vload16(1, wr + h * tw) : w0;
             CLMSD_TILE_EACH(CLMSD_ROW_FMA, acc)
         }
 #undef CLMSD_TILE_V
@@ -207,6 +209,7 @@ __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global 
         ulong first = max(4 * qp, e0), stop = min(4 * qp + 32 * CLMSD_LOGIT_RUNS, e1);
         for (uint ct = 0; ct < tiles; ++ct) {
             uint c0 = ct * CLMSD_CLASS_TILE;
+            bool hi = wide && c0 + 16 < classes;
             __global const float *wr = wt + wt_off + (ulong)c0 * features;
             CLMSD_TILE_DECLARE(acc);
             if (qp != qfirst) { /* the sums so far, paused in Z by the last pass */
@@ -219,7 +222,7 @@ __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global 
             for (ulong e = first; e < stop; ++e) {
                 ulong h = e - e0;
                 uint t = (uint)(e - 4 * qp);
-                float16 w0 = vload16(0, wr + h * tw), w1 = wide ? vload16(1, wr + h * tw) : w0;
+                float16 w0 = vload16(0, wr + h * tw), w1 = hi ? vload16(1, wr + h * tw) : w0;
 #define CLMSD_TILE_V(j) xd[j][t]
                 CLMSD_TILE_EACH(CLMSD_ROW_FMA, acc)
 #undef CLMSD_TILE_V
@@ -330,6 +333,7 @@ __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __
         }
         for (ulong ct = 0; ct < tiles; ++ct) {
             uint c0 = (uint)ct * CLMSD_CLASS_TILE;
+            bool hi = wide && c0 + 16 < classes; /* the tile's second half holds a class */
             /* the tiled layout (clmsd_block_tree): 128 floats per quad of features, feature j of
              * the quad then class lane c at j*32 + c; the oct's two quads are consecutive */
             __global float *pw = pb + (ct * quads + 2 * o) * 128;
@@ -346,11 +350,11 @@ __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __
                 uint kc = (uint)((u0 + u) % kgroups) * 8, nk = averaged ? 1 : min(8u, samples - kc);
                 __global const float *gr = g + g_off + ((averaged ? 0 : (ulong)kc * batch) + b) * ldg + c0;
                 for (uint j = 0; j < nk; ++j, gr += gs) {
-                    float16 g0 = vload16(0, gr), g1 = wide ? vload16(1, gr) : g0;
+                    float16 g0 = vload16(0, gr), g1 = hi ? vload16(1, gr) : g0;
 #define CLMSD_TILE_V(f) xd[u][f][j]
 #define CLMSD_TILE_W0 g0
 #define CLMSD_TILE_W1 g1
-#define CLMSD_TILE_WIDE wide
+#define CLMSD_TILE_WIDE hi
                     CLMSD_TILE_EACH(CLMSD_ROW_FMA, a)
 #undef CLMSD_TILE_V
 #undef CLMSD_TILE_W0
