@@ -42,30 +42,32 @@ CLMSD_TREE_FN void clmsd_block_rows(CLMSD_TREE_U64 row_offset, CLMSD_TREE_U64 ba
 /* The tree over global blocks j0 .. j0 + blocks - 1, in place: on entry p[s * stride] holds block
  * j0 + s's sum, on return p[0] holds the root. Level by level, a node's value stays in the slot
  * of its first present block, so a node with one present child needs no operation. Defined once
- * for any element type, loaded and stored by LOAD(ptr) and STORE(ptr, v): clmsd_tree_sum on
- * floats, and in the kernels clmsd_tree_sum16 on 16 consecutive floats, lane by lane. */
-#define CLMSD_TREE_SUM_DEFINE(name, type, LOAD, STORE)                                                         \
-    CLMSD_TREE_FN type name(CLMSD_TREE_PTR p, CLMSD_TREE_U64 stride, CLMSD_TREE_U64 j0, CLMSD_TREE_U64 blocks) \
-    {                                                                                                          \
-        CLMSD_TREE_U64 j1 = j0 + blocks - 1;                                                                   \
-        for (unsigned l = 0; (j0 >> l) != (j1 >> l); ++l) {                                                    \
-            CLMSD_TREE_U64 first = j0 >> l, last = j1 >> l;                                                    \
-            for (CLMSD_TREE_U64 m = first & ~(CLMSD_TREE_U64)1; m + 1 <= last; m += 2) {                       \
-                if (m < first) /* the left child holds no block: the right one is the node */                  \
-                    continue;                                                                                  \
-                CLMSD_TREE_U64 left = m == first ? 0 : (m << l) - j0, right = ((m + 1) << l) - j0;             \
-                STORE(p + left * stride, LOAD(p + left * stride) + LOAD(p + right * stride));                  \
-            }                                                                                                  \
-        }                                                                                                      \
-        return LOAD(p);                                                                                        \
+ * for any element type and pointer PTR, loaded and stored by LOAD(ptr) and STORE(ptr, v):
+ * clmsd_tree_sum on floats, and in the kernels clmsd_tree_sum16 (global) and
+ * clmsd_tree_sum16_private on 16 consecutive floats, lane by lane. */
+#define CLMSD_TREE_SUM_DEFINE(name, type, PTR, LOAD, STORE)                                         \
+    CLMSD_TREE_FN type name(PTR p, CLMSD_TREE_U64 stride, CLMSD_TREE_U64 j0, CLMSD_TREE_U64 blocks) \
+    {                                                                                               \
+        CLMSD_TREE_U64 j1 = j0 + blocks - 1;                                                        \
+        for (unsigned l = 0; (j0 >> l) != (j1 >> l); ++l) {                                         \
+            CLMSD_TREE_U64 first = j0 >> l, last = j1 >> l;                                         \
+            for (CLMSD_TREE_U64 m = first & ~(CLMSD_TREE_U64)1; m + 1 <= last; m += 2) {            \
+                if (m < first) /* the left child holds no block: the right one is the node */       \
+                    continue;                                                                       \
+                CLMSD_TREE_U64 left = m == first ? 0 : (m << l) - j0, right = ((m + 1) << l) - j0;  \
+                STORE(p + left * stride, LOAD(p + left * stride) + LOAD(p + right * stride));       \
+            }                                                                                       \
+        }                                                                                           \
+        return LOAD(p);                                                                             \
     }
 #define CLMSD_TREE_LOAD1(ptr) (*(ptr))
 #define CLMSD_TREE_STORE1(ptr, v) (*(ptr) = (v))
-CLMSD_TREE_SUM_DEFINE(clmsd_tree_sum, float, CLMSD_TREE_LOAD1, CLMSD_TREE_STORE1)
+CLMSD_TREE_SUM_DEFINE(clmsd_tree_sum, float, CLMSD_TREE_PTR, CLMSD_TREE_LOAD1, CLMSD_TREE_STORE1)
 #ifdef __OPENCL_VERSION__
 #define CLMSD_TREE_LOAD16(ptr) vload16(0, (ptr))
 #define CLMSD_TREE_STORE16(ptr, v) vstore16((v), 0, (ptr))
-CLMSD_TREE_SUM_DEFINE(clmsd_tree_sum16, float16, CLMSD_TREE_LOAD16, CLMSD_TREE_STORE16)
+CLMSD_TREE_SUM_DEFINE(clmsd_tree_sum16, float16, CLMSD_TREE_PTR, CLMSD_TREE_LOAD16, CLMSD_TREE_STORE16)
+CLMSD_TREE_SUM_DEFINE(clmsd_tree_sum16_private, float16, float *, CLMSD_TREE_LOAD16, CLMSD_TREE_STORE16)
 #endif
 
 #ifndef __OPENCL_VERSION__

@@ -195,8 +195,16 @@ __kernel void clmsd_block_tree(__global float *part, ulong part_off, ulong strid
         ulong quads = (features + 3) / 4, c0 = o / (128 * quads) * 32 + o % 32, h = o / 128 % quads * 4 + o / 32 % 4;
         if (c0 >= tiled_classes || h >= features)
             return;
-        float v[16];
-        vstore16(clmsd_tree_sum16(part + part_off + o, stride, first_block, blocks), 0, v);
+        /* up to 64 blocks: the tree on a private copy, as block sums 2^k * 4 bytes apart share one
+         * cache set and would evict each other in place */
+        float v[16 * 64];
+        if (blocks <= 64) {
+            for (ulong s = 0; s < blocks; ++s)
+                vstore16(vload16(0, part + part_off + o + s * stride), s, v);
+            vstore16(clmsd_tree_sum16_private(v, 16, first_block, blocks), 0, v);
+        } else {
+            vstore16(clmsd_tree_sum16(part + part_off + o, stride, first_block, blocks), 0, v);
+        }
         __global float *out = out1 + out1_off + c0 * features + h;
         for (uint j = 0; j < 16 && c0 + j < tiled_classes; ++j, out += features)
             *out = accumulate ? *out + v[j] : v[j];

@@ -128,6 +128,7 @@ static const head_case cases[] = {
     {3, 9, 4, 64, NULL, 0.5, true, 0},          /* K = 64 */
     {32, 131, 30, 8, NULL, 0.5, true, 1},       /* a Kaggle-like head, H not a multiple of 64 */
     {5, 64, 7, 5, kaggle_rates, 0.0, false, 1}, /* per-sample rates, no bias, accumulate */
+    {1100, 9, 33, 2, NULL, 0.5, true, 0},       /* 69 row blocks: the dW tree past its private copy */
 };
 
 static void check_all(clmsd_loss loss, clmsd_combine combine, clmsd_engine engine)
