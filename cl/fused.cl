@@ -17,7 +17,8 @@
 #pragma OPENCL FP_CONTRACT OFF
 
 /* WT[c / TW][h][c % TW] = W[c, h] for c < C, 0 in the padding; with a counter, the CE head's
- * valid ids too */
+ * valid ids too. One work-item per class tile and 16 features: 16-wide loads along W's rows, a
+ * transpose in private memory, TW-float rows out. */
 __kernel void clmsd_transpose_pad(__global const float *w, ulong w_off, __global float *wt, ulong wt_off,
                                   ulong features, uint classes, uint cpad, __global const uint *target,
                                   ulong target_off, ulong batch, __global uint *counter, ulong counter_off)
@@ -25,15 +26,24 @@ __kernel void clmsd_transpose_pad(__global const float *w, ulong w_off, __global
     ulong i = get_global_id(0);
     if (counter && i == 0) /* the count of valid class ids, rather than a launch of its own */
         counter[counter_off] = clmsd_count_valid_ids(target + target_off, batch, classes);
-    if (i >= features)
-        return;
-    /* one feature of WT per work-item: TW consecutive floats per class tile, no division */
     uint tw = min(cpad, (uint)CLMSD_CLASS_TILE);
-    for (uint c0 = 0; c0 < cpad; c0 += tw) {
-        __global float *row = wt + wt_off + ((ulong)c0 * features + i * tw);
-        for (uint c = c0; c < c0 + tw; ++c)
-            row[c - c0] = c < classes ? w[w_off + (ulong)c * features + i] : 0.0f;
+    ulong groups = (features + 15) / 16, ct = i / groups, h0 = i % groups * 16;
+    if (ct >= cpad / tw)
+        return;
+    uint c0 = (uint)ct * tw, nh = (uint)min((ulong)16, features - h0);
+    float block[CLMSD_CLASS_TILE][16];
+    for (uint c = 0; c < tw; ++c) {
+        __global const float *row = w + w_off + (ulong)(c0 + c) * features + h0;
+        if (c0 + c < classes && nh == 16)
+            vstore16(vload16(0, row), 0, block[c]);
+        else
+            for (uint f = 0; f < 16; ++f)
+                block[c][f] = c0 + c < classes && f < nh ? row[f] : 0.0f;
     }
+    __global float *out = wt + wt_off + ((ulong)c0 * features + h0 * tw);
+    for (uint f = 0; f < nh; ++f)
+        for (uint c = 0; c < tw; ++c)
+            out[f * tw + c] = block[c][f];
 }
 
 /* the first `count` (at most 32) classes of a tile, held in two float16 */

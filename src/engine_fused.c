@@ -17,10 +17,12 @@
 static clmsd_status transpose_w(clmsd_head *h, const clmsd_head_args *a, bool count)
 {
     const clmsd_head_desc *d = &h->desc;
-    return CLMSD__RUN(h->ctx, CLMSD__K_TRANSPOSE_PAD, d->features, CLMSD__MEM(a->w), CLMSD__U64(a->w_off),
-                      CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_wt), CLMSD__U64(d->features), CLMSD__U32(d->classes),
-                      CLMSD__U32(h->ldg), CLMSD__MEM(count ? a->target : NULL), CLMSD__U64(a->target_off),
-                      CLMSD__U64(d->batch), CLMSD__MEM(count ? h->workspace : NULL), CLMSD__U64(h->ws_counter));
+    size_t tiles = h->ldg < CLMSD_CLASS_TILE ? 1 : h->ldg / CLMSD_CLASS_TILE;
+    return CLMSD__RUN(h->ctx, CLMSD__K_TRANSPOSE_PAD, tiles * ((d->features + 15) / 16), CLMSD__MEM(a->w),
+                      CLMSD__U64(a->w_off), CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_wt), CLMSD__U64(d->features),
+                      CLMSD__U32(d->classes), CLMSD__U32(h->ldg), CLMSD__MEM(count ? a->target : NULL),
+                      CLMSD__U64(a->target_off), CLMSD__U64(d->batch), CLMSD__MEM(count ? h->workspace : NULL),
+                      CLMSD__U64(h->ws_counter));
 }
 
 /* Z = xd W^T into the workspace; s NULL (predict) means no masks. */
