@@ -387,6 +387,44 @@ __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __
         }
 }
 
+/* The v2 tree of the dW kernel's block sums (in place in part: block s of sum o at
+ * part[s * stride + o]) into dW [classes, features], then db's n2 sums into db. dW's sums are in
+ * the tiled layout [C/32][H/4][4][32]: sum o is class (o / (128 Q)) * 32 + o % 32 and feature
+ * (o / 128 % Q) * 4 + o / 32 % 4, Q = ceil(features / 4); padding sums are not stored. One
+ * work-item per 16 consecutive sums of dW (n1 / 16 of them: the tree on vectors, on a private
+ * copy of up to 64 blocks, since block sums 2^k floats apart share one cache set and would evict
+ * each other in place), then one per sum of db. */
+__kernel void clmsd_block_tree_tiled(__global float *part, ulong part_off, ulong stride, ulong first_block,
+                                     ulong blocks, __global float *dw, ulong dw_off, ulong n1, __global float *db,
+                                     ulong db_off, ulong n2, uint classes, ulong features, int accumulate)
+{
+    ulong o = get_global_id(0), vectors = n1 / 16;
+    if (o >= vectors) {
+        o = o - vectors + n1;
+        if (o >= n1 + n2)
+            return;
+        float v = clmsd_tree_sum(part + part_off + o, stride, first_block, blocks);
+        __global float *out = db + db_off + (o - n1);
+        *out = accumulate ? *out + v : v;
+        return;
+    }
+    o *= 16;
+    ulong quads = (features + 3) / 4, c0 = o / (128 * quads) * 32 + o % 32, h = o / 128 % quads * 4 + o / 32 % 4;
+    if (c0 >= classes || h >= features)
+        return;
+    float v[16 * 64];
+    if (blocks <= 64) {
+        for (ulong s = 0; s < blocks; ++s)
+            vstore16(vload16(0, part + part_off + o + s * stride), s, v);
+        vstore16(clmsd_tree_sum16_private(v, 16, first_block, blocks), 0, v);
+    } else {
+        vstore16(clmsd_tree_sum16(part + part_off + o, stride, first_block, blocks), 0, v);
+    }
+    __global float *out = dw + dw_off + c0 * features + h;
+    for (uint j = 0; j < 16 && c0 + j < classes; ++j, out += features)
+        *out = accumulate ? *out + v[j] : v[j];
+}
+
 /* dX[b, h] (+)= sum over k ascending of keep_k s_k t_k, t_k = sum_c G[k*B + b, c] W[c, h] (an
  * fma chain, c ascending from -0.0f); the k sum from -0.0f, acc = keep_k ? fma(t_k, s_k, acc) : acc;
  * averaged: one t from G[b] for every k, and the sum times 1/K. One work-item owns one run of 32

@@ -179,39 +179,13 @@ __kernel void clmsd_head_mean_logits(__global const float *z, ulong z_off, ulong
 }
 
 /* The v2 tree over the call's blocks of n1 + n2 block sums, in place in part (block s of sum o at
- * part[s * stride + o]): the first n1 go to out1, the next n2 to out2[o - n1]. Dense layout
- * (tiled_classes 0, one work-item per sum): sum o is out1[o]. Tiled layout (the CPU tiling's dW,
- * [C/32][H/4][4][32]; one work-item per 16 consecutive sums of out1, so the tree runs on vectors
- * and the index arithmetic once per 16, then one per sum of out2): sum o is class
- * (o / (128 Q)) * 32 + o % 32 and feature (o / 128 % Q) * 4 + o / 32 % 4 of out1 [tiled_classes,
- * features], Q = ceil(features / 4); padding sums are not stored. */
+ * part[s * stride + o]): the first n1 go to out1[o], the next n2 to out2[o - n1]. (The CPU
+ * tiling's dW, in its tiled layout, has clmsd_block_tree_tiled in cl/fused.cl.) */
 __kernel void clmsd_block_tree(__global float *part, ulong part_off, ulong stride, ulong first_block, ulong blocks,
                                __global float *out1, ulong out1_off, ulong n1, __global float *out2, ulong out2_off,
-                               ulong n2, uint tiled_classes, ulong features, int accumulate)
+                               ulong n2, int accumulate)
 {
-    ulong o = get_global_id(0), vectors = tiled_classes ? n1 / 16 : 0;
-    if (o < vectors) {
-        o *= 16;
-        ulong quads = (features + 3) / 4, c0 = o / (128 * quads) * 32 + o % 32, h = o / 128 % quads * 4 + o / 32 % 4;
-        if (c0 >= tiled_classes || h >= features)
-            return;
-        /* up to 64 blocks: the tree on a private copy, as block sums 2^k * 4 bytes apart share one
-         * cache set and would evict each other in place */
-        float v[16 * 64];
-        if (blocks <= 64) {
-            for (ulong s = 0; s < blocks; ++s)
-                vstore16(vload16(0, part + part_off + o + s * stride), s, v);
-            vstore16(clmsd_tree_sum16_private(v, 16, first_block, blocks), 0, v);
-        } else {
-            vstore16(clmsd_tree_sum16(part + part_off + o, stride, first_block, blocks), 0, v);
-        }
-        __global float *out = out1 + out1_off + c0 * features + h;
-        for (uint j = 0; j < 16 && c0 + j < tiled_classes; ++j, out += features)
-            *out = accumulate ? *out + v[j] : v[j];
-        return;
-    }
-    if (tiled_classes)
-        o = o - vectors + n1;
+    ulong o = get_global_id(0);
     if (o >= n1 + n2)
         return;
     __global float *out = o < n1 ? out1 + out1_off + o : out2 + out2_off + (o - n1);

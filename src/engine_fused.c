@@ -71,12 +71,18 @@ static clmsd_status dw(clmsd_head *h, const clmsd_head_args *a, const clmsd__str
     if (st != CLMSD_SUCCESS)
         return st;
     size_t n_db = with_db ? d->classes : 0;
-    /* the tiled dW's tree: one work-item per 16 sums (ch is a multiple of 128) */
-    return CLMSD__RUN(h->ctx, CLMSD__K_BLOCK_TREE, (gpu ? ch : ch / 16) + n_db, CLMSD__MEM(h->workspace),
-                      CLMSD__U64(h->ws_part), CLMSD__U64(count), CLMSD__U64(clmsd_first_block(s->row_offset)),
-                      CLMSD__U64(blocks), CLMSD__MEM(a->dw), CLMSD__U64(a->dw_off), CLMSD__U64(ch),
-                      CLMSD__MEM(a->dbias), CLMSD__U64(a->dbias_off), CLMSD__U64(n_db),
-                      CLMSD__U32(gpu ? 0 : d->classes), CLMSD__U64(d->features), CLMSD__I32(a->accumulate));
+    cl_ulong first = clmsd_first_block(s->row_offset);
+    if (gpu)
+        return CLMSD__RUN(h->ctx, CLMSD__K_BLOCK_TREE, ch + n_db, CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_part),
+                          CLMSD__U64(count), CLMSD__U64(first), CLMSD__U64(blocks), CLMSD__MEM(a->dw),
+                          CLMSD__U64(a->dw_off), CLMSD__U64(ch), CLMSD__MEM(a->dbias), CLMSD__U64(a->dbias_off),
+                          CLMSD__U64(n_db), CLMSD__I32(a->accumulate));
+    /* the tiled layout: one work-item per 16 sums of dW (ch is a multiple of 128), one per db */
+    return CLMSD__RUN(h->ctx, CLMSD__K_BLOCK_TREE_TILED, ch / 16 + n_db, CLMSD__MEM(h->workspace),
+                      CLMSD__U64(h->ws_part), CLMSD__U64(count), CLMSD__U64(first), CLMSD__U64(blocks),
+                      CLMSD__MEM(a->dw), CLMSD__U64(a->dw_off), CLMSD__U64(ch), CLMSD__MEM(a->dbias),
+                      CLMSD__U64(a->dbias_off), CLMSD__U64(n_db), CLMSD__U32(d->classes), CLMSD__U64(d->features),
+                      CLMSD__I32(a->accumulate));
 }
 
 /* Runs of 32 stream elements (8 Philox blocks) per row, CPU tiling. With H a multiple of 4 every

@@ -27,6 +27,7 @@ static const char *const kernel_names[CLMSD__K_COUNT] = {
     [CLMSD__K_FUSED_LOGITS] = "clmsd_fused_logits",
     [CLMSD__K_FUSED_DW] = "clmsd_fused_dw",
     [CLMSD__K_FUSED_DX] = "clmsd_fused_dx",
+    [CLMSD__K_BLOCK_TREE_TILED] = "clmsd_block_tree_tiled",
     [CLMSD__K_BLOCK_TREE] = "clmsd_block_tree",
     [CLMSD__K_DROPOUT_FORWARD_GPU] = "clmsd_dropout_forward_gpu",
     [CLMSD__K_DROPOUT_MASK_GPU] = "clmsd_dropout_mask_gpu",

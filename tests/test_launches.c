@@ -46,7 +46,7 @@ Test(launches, gpu_tiling_fills_a_gpu_on_the_token_head, .timeout = 1200)
     *(void **)&launch_items = dlsym(RTLD_DEFAULT, "fault_launch_items");
     cr_assert(launch_items, "run with LD_PRELOAD=libclmsd_fault_shim.so (meson test does)");
     token_step("cpu");
-    const char *cpu[] = {"clmsd_fused_logits", "clmsd_fused_dw", "clmsd_fused_dx", "clmsd_block_tree"};
+    const char *cpu[] = {"clmsd_fused_logits", "clmsd_fused_dw", "clmsd_fused_dx", "clmsd_block_tree_tiled"};
     for (int i = 0; i < 4; ++i)
         cr_log_info("cpu tiling: %s %zu work-items", cpu[i], launch_items(cpu[i]));
     token_step("gpu");
