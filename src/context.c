@@ -15,8 +15,11 @@ static clmsd_context *context_alloc(void)
     return ctx;
 }
 
-/* The kernels' tiling: $CLMSD_TILING (cpu or gpu) when set, else GPU tiling on GPUs. Either gives
- * the same bits (canonical order v2); the choice is only about speed. */
+/* The kernels' tiling: $CLMSD_TILING (cpu or gpu) when set, else the GPU tiling on GPUs and on
+ * Mesa's rusticl, whose llvmpipe CPU device runs work-items in SIMD lanes as a GPU does (the GPU
+ * tiling measured 4x faster there), and the CPU tiling elsewhere (pocl: 2-20x faster than the GPU
+ * tiling; docs/benchmarks.md). Either gives the same bits (canonical order v2); the choice is only
+ * about speed. */
 static clmsd_status choose_tiling(cl_device_id device, bool *gpu)
 {
     const char *env = getenv("CLMSD_TILING");
@@ -27,8 +30,13 @@ static clmsd_status choose_tiling(cl_device_id device, bool *gpu)
         return CLMSD_SUCCESS;
     }
     cl_device_type type = 0;
+    cl_platform_id platform = NULL;
+    char name[64] = "";
     clGetDeviceInfo(device, CL_DEVICE_TYPE, sizeof type, &type, NULL);
-    *gpu = (type & CL_DEVICE_TYPE_GPU) != 0;
+    if (clGetDeviceInfo(device, CL_DEVICE_PLATFORM, sizeof platform, &platform, NULL) == CL_SUCCESS)
+        clGetPlatformInfo(platform, CL_PLATFORM_NAME, sizeof name, name, NULL);
+    name[sizeof name - 1] = '\0';
+    *gpu = (type & CL_DEVICE_TYPE_GPU) != 0 || strcmp(name, "rusticl") == 0;
     return CLMSD_SUCCESS;
 }
 

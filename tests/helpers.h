@@ -29,8 +29,24 @@ static inline bool test_device_keeps_denormals(clmsd_context *ctx)
  * (docs/portability.md); bit comparisons then take +0 == -0. */
 static bool test_zero_sign_free;
 
+/* $CLMSD_TEST_TILING=other (the *_other_tiling tests): every context of the test takes the tiling
+ * its device does not get by default (the GPU tiling on pocl, the CPU tiling on rusticl), so both
+ * tilings run on every device of every setup. */
+static inline void test_choose_other_tiling(void)
+{
+    const char *want = getenv("CLMSD_TEST_TILING");
+    if (!want || strcmp(want, "other") || getenv("CLMSD_TILING"))
+        return;
+    clmsd_context *probe = NULL;
+    clmsd_status st = clmsd_context_create(NULL, &probe);
+    cr_assert_eq(st, CLMSD_SUCCESS, "no context: %s", clmsd_context_last_error(NULL));
+    setenv("CLMSD_TILING", strcmp(clmsd_context_tiling(probe), "gpu") ? "gpu" : "cpu", 1);
+    clmsd_context_destroy(probe);
+}
+
 static inline clmsd_context *test_context(void)
 {
+    test_choose_other_tiling();
     clmsd_context *ctx = NULL;
     clmsd_status st = clmsd_context_create(NULL, &ctx);
     cr_assert_eq(st, CLMSD_SUCCESS, "no context: %s", clmsd_context_last_error(NULL));
