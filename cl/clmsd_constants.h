@@ -7,8 +7,9 @@
 /* Classes per vector tile of the fused kernels; heads of up to half a tile pad to half a tile. */
 #define CLMSD_CLASS_TILE 32
 
-/* Rows of the CPU tiling's register tile (cl/fused.cl): 8 rows by 32 classes, 16 AVX-512 registers. */
-#define CLMSD_LOGIT_SAMPLES 8
+/* Rows of the CPU tiling's register tile (cl/fused.cl): 8 rows by 32 classes, 16 AVX-512 registers.
+ * (The tile's macros name its 8 rows one by one: this is not a tuning knob.) */
+#define CLMSD_TILE_ROWS 8
 
 /* Lanes of the canonical single-group reduction tree; any work-group size computes it. */
 #define CLMSD_REDUCE_GROUP 64

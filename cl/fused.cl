@@ -17,8 +17,8 @@
 #pragma OPENCL FP_CONTRACT OFF
 
 /* WT[c / TW][h][c % TW] = W[c, h] for c < C, 0 in the padding; with a counter, the CE head's
- * valid ids too. One work-item per class tile and 16 features: 16-wide loads along W's rows, a
- * transpose in private memory, TW-float rows out. */
+ * valid ids too. One work-item per class tile and 16 features (no private array: pocl gives every
+ * work-item of a group its own copy of one). */
 __kernel void clmsd_transpose_pad(__global const float *w, ulong w_off, __global float *wt, ulong wt_off,
                                   ulong features, uint classes, uint cpad, __global const uint *target,
                                   ulong target_off, ulong batch, __global uint *counter, ulong counter_off)
@@ -31,19 +31,12 @@ __kernel void clmsd_transpose_pad(__global const float *w, ulong w_off, __global
     if (ct >= cpad / tw)
         return;
     uint c0 = (uint)ct * tw, nh = (uint)min((ulong)16, features - h0);
-    float block[CLMSD_CLASS_TILE][16];
-    for (uint c = 0; c < tw; ++c) {
-        __global const float *row = w + w_off + (ulong)(c0 + c) * features + h0;
-        if (c0 + c < classes && nh == 16)
-            vstore16(vload16(0, row), 0, block[c]);
-        else
-            for (uint f = 0; f < 16; ++f)
-                block[c][f] = c0 + c < classes && f < nh ? row[f] : 0.0f;
-    }
+    /* the tile's 16-feature slice of W is tw row segments of 64 bytes: read from cache 16 times */
+    __global const float *in = w + w_off + (ulong)c0 * features + h0;
     __global float *out = wt + wt_off + ((ulong)c0 * features + h0 * tw);
     for (uint f = 0; f < nh; ++f)
         for (uint c = 0; c < tw; ++c)
-            out[f * tw + c] = block[c][f];
+            out[f * tw + c] = c0 + c < classes ? in[(ulong)c * features + f] : 0.0f;
 }
 
 /* the first `count` (at most 32) classes of a tile, held in two float16 */
@@ -114,7 +107,6 @@ inline clmsd_float32 clmsd_drop_run32(clmsd_float32 v, clmsd_run32 u, uint thres
  * vector registers of AVX-512 (a GEMM micro-kernel: 16 fma per 2 vector loads). Row j of a tile
  * is sample k0 + j of one batch row (masked) or batch row b0 + j (plain); rows past the end
  * compute on a copy of the last row and are never stored. */
-#define CLMSD_TILE_ROWS CLMSD_LOGIT_SAMPLES
 /* (named variables, not an array: pocl keeps arrays of vectors in memory) */
 #define CLMSD_TILE_DECLARE(a)                                                                                        \
     float16 a##0l = -0.0f, a##0h = -0.0f, a##1l = -0.0f, a##1h = -0.0f, a##2l = -0.0f, a##2h = -0.0f, a##3l = -0.0f, \
@@ -275,15 +267,16 @@ inline void clmsd_bias_block_tile(__global const float *g, ulong ldg, ulong batc
 /* Stacked rows of one pass of the dW kernel: units of 8 samples of one batch row, 16 of them */
 #define CLMSD_DW_UNITS 16
 
-/* The v2 block sums of dW: part[s * count + c*H + h] = sum over the block's batch rows b
- * ascending, then k ascending, of G[k*B + b, c] * xd_k[b, h] as an fma chain from -0.0f (averaged:
- * G[b, c] * Xbar[b, h]); with db, part[s * count + C*H + c] likewise of G[k*B + b, c]. The tree
- * (clmsd_block_tree) then combines the blocks. One work-item owns block s and 8 consecutive
- * features for every class: it makes the dropped features of up to 128 stacked rows once (eight
- * samples' Philox blocks at a time) into a private array, then runs each tile of 32 classes over
- * them as a register tile (8 features by 32 classes, 16 fma per row of G loaded), so no stream
- * word is drawn twice. Blocks of more stacked rows take several passes, each tile's sums paused
- * in `part` between them (the chain's order is unchanged). */
+/* The v2 block sums of dW and db for block s: at part + s * count, dW's sums of G[k*B + b, c] *
+ * xd_k[b, h] (averaged: G[b, c] * Xbar[b, h]) in the tiled layout of clmsd_block_tree_tiled, then
+ * db's sums of G[k*B + b, c]; each an fma chain (db: a sum) from -0.0f over the block's batch rows
+ * b ascending, then k ascending. The tree (clmsd_block_tree_tiled) then combines the blocks. One
+ * work-item owns block s and 8 consecutive features for every class: it makes the dropped
+ * features of up to 128 stacked rows once (eight samples' Philox blocks at a time) into a private
+ * array, then runs each tile of 32 classes over them as a register tile (8 features by 32
+ * classes, 16 fma per row of G loaded), so no stream word is drawn twice. Blocks of more stacked
+ * rows take several passes, each tile's sums paused in `part` between them (the chain's order is
+ * unchanged). */
 __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __global const float *x, ulong x_off,
                              __global float *part, ulong part_off, ulong count, ulong batch, ulong features,
                              uint classes, uint samples, int averaged, __global const uint *params, ulong row_offset,
@@ -333,18 +326,18 @@ __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __
             CLMSD_DW_PARAMS(0, s0) CLMSD_DW_PARAMS(1, s1) CLMSD_DW_PARAMS(2, s2) CLMSD_DW_PARAMS(3, s3)
             CLMSD_DW_PARAMS(4, s4) CLMSD_DW_PARAMS(5, s5) CLMSD_DW_PARAMS(6, s6) CLMSD_DW_PARAMS(7, s7)
 #undef CLMSD_DW_PARAMS
-                /* clang-format on */
-                /* (the words come from an array, not a chain of ?: on vectors, which Oclgrind 21.10
+            /* (the words come from an array, not a chain of ?: on vectors, which Oclgrind 21.10
              * evaluates wrongly) */
-                uint8 w[12] = {u0b.w[0], u0b.w[1], u0b.w[2], u0b.w[3], u1b.w[0], u1b.w[1],
-                               u1b.w[2], u1b.w[3], u2b.w[0], u2b.w[1], u2b.w[2], u2b.w[3]};
+            uint8 w[12] = {u0b.w[0], u0b.w[1], u0b.w[2], u0b.w[3], u1b.w[0], u1b.w[1],
+                           u1b.w[2], u1b.w[3], u2b.w[0], u2b.w[1], u2b.w[2], u2b.w[3]};
+            /* clang-format on */
             for (uint f = 0; f < 8; ++f)
                 vstore8(select((float8)0.0f, xv[f] * scale, w[off + f] >= threshold), 0, xd[u][f]);
         }
         for (ulong ct = 0; ct < tiles; ++ct) {
             uint c0 = (uint)ct * CLMSD_CLASS_TILE;
             bool hi = wide && c0 + 16 < classes; /* the tile's second half holds a class */
-            /* the tiled layout (clmsd_block_tree): 128 floats per quad of features, feature j of
+            /* the tiled layout (clmsd_block_tree_tiled): 128 floats per quad of features, feature j of
              * the quad then class lane c at j*32 + c; the oct's two quads are consecutive */
             __global float *pw = pb + (ct * quads + 2 * o) * 128;
             CLMSD_TILE_DECLARE(a);

@@ -40,8 +40,8 @@ static clmsd_status logits(clmsd_head *h, const clmsd_head_args *a, const clmsd_
     size_t tiles = h->ldg < CLMSD_CLASS_TILE ? 1 : h->ldg / CLMSD_CLASS_TILE;
     /* a work-item's 8 rows: 8 samples of a batch row for every class tile (masked), or 8 batch
      * rows for one class tile (plain) */
-    size_t work_items = masked ? (samples + CLMSD_LOGIT_SAMPLES - 1) / CLMSD_LOGIT_SAMPLES * d->batch
-                               : (d->batch + CLMSD_LOGIT_SAMPLES - 1) / CLMSD_LOGIT_SAMPLES * tiles;
+    size_t work_items = masked ? (samples + CLMSD_TILE_ROWS - 1) / CLMSD_TILE_ROWS * d->batch
+                               : (d->batch + CLMSD_TILE_ROWS - 1) / CLMSD_TILE_ROWS * tiles;
     return CLMSD__RUN(h->ctx, CLMSD__K_FUSED_LOGITS, work_items, CLMSD__MEM(x), CLMSD__U64(x_off),
                       CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_wt), CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_z),
                       CLMSD__U64(d->batch), CLMSD__U64(d->features), CLMSD__U32(d->classes), CLMSD__U32(h->ldg),

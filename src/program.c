@@ -72,6 +72,11 @@ static clmsd_status build_failure(clmsd_context *ctx, cl_int err)
     return st;
 }
 
+/* Work-items per group at most, whatever the device allows: pocl gives every work-item of a group
+ * its own copy of a kernel's private arrays (the CPU tiling's 4 KB passes), and 4096 of them
+ * overflow a thread's stack. (The default size, 128, is below it.) */
+enum { MAX_LOCAL_SIZE = 256 };
+
 /* A 1-D work-group size from the kernel's limits and preferred multiple (32 or 64 on GPUs,
  * the vector width on pocl). Results never depend on it: every kernel's sums are ordered.
  * $CLMSD_LOCAL_SIZE forces one (capped by the kernel's limit), for the tests that prove that. */
@@ -80,6 +85,8 @@ static size_t choose_local_size(clmsd_context *ctx, cl_kernel kernel, size_t *mu
     size_t max_wg = 1;
     *multiple = 1;
     clGetKernelWorkGroupInfo(kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof max_wg, &max_wg, NULL);
+    if (max_wg > MAX_LOCAL_SIZE)
+        max_wg = MAX_LOCAL_SIZE;
     clGetKernelWorkGroupInfo(kernel, ctx->device, CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE, sizeof *multiple,
                              multiple, NULL);
     if (*multiple == 0 || *multiple > max_wg)
