@@ -17,7 +17,7 @@ static clmsd_context *context_alloc(void)
 
 /* The kernels' tiling: $CLMSD_TILING (cpu or gpu) when set, else the GPU tiling on GPUs and on
  * Mesa's rusticl, whose llvmpipe CPU device runs work-items in SIMD lanes as a GPU does (the GPU
- * tiling measured 4x faster there), and the CPU tiling elsewhere (pocl: 2-20x faster than the GPU
+ * tiling measured 1.5-5x faster there), and the CPU tiling elsewhere (pocl: 2-20x faster than the GPU
  * tiling; docs/benchmarks.md). Either gives the same bits (canonical order v2); the choice is only
  * about speed. */
 static clmsd_status choose_tiling(cl_device_id device, bool *gpu)
