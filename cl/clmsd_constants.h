@@ -4,6 +4,13 @@
 #ifndef CLMSD_CONSTANTS_H
 #define CLMSD_CONSTANTS_H
 
+#ifdef __OPENCL_VERSION__
+/* Every helper of the kernels is forced inline: OpenCL C's `inline` (C99's) leaves a function the
+ * compiler chose not to inline an unresolved external where nothing is linked in after it (clang
+ * for nvptx, then ptxas, which fails). */
+#define CLMSD_INLINE __attribute__((always_inline)) inline
+#endif
+
 /* Classes per vector tile of the fused kernels; heads of up to half a tile pad to half a tile. */
 #define CLMSD_CLASS_TILE 32
 
@@ -22,6 +29,18 @@
 /* the pooled head's layer l draws its dropout from stream sample CLMSD_LAYER_SAMPLE + l, apart
  * from the head's samples 0 .. K-1 (docs/rng.md) */
 #define CLMSD_LAYER_SAMPLE 0x80000000u
+
+/* the u8 stream's Philox block b of 16 elements has counter word 0 = CLMSD_U8_BLOCK_TAG | b, so
+ * its blocks are never v1's (docs/rng.md); b < 2^30 since elements are < 2^34 */
+#define CLMSD_U8_BLOCK_TAG 0x80000000u
+
+/* Stream and storage-type ids as the kernels read them: the values of the public clmsd_stream and
+ * clmsd_type (checked in stream_desc.c). */
+#define CLMSD_KERNEL_STREAM_V1 0
+#define CLMSD_KERNEL_STREAM_U8 1
+#define CLMSD_KERNEL_F32 0
+#define CLMSD_KERNEL_F16 1
+#define CLMSD_KERNEL_BF16 2
 
 #define CLMSD_KERNEL_LOSS_CE 0
 #define CLMSD_KERNEL_LOSS_BCE 1

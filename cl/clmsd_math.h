@@ -10,7 +10,7 @@
 #define CLMSD_MATH_H
 
 #ifdef __OPENCL_VERSION__
-#define CLMSD_FN inline
+#define CLMSD_FN CLMSD_INLINE
 #define CLMSD_AS_UINT(f) as_uint(f)
 #define CLMSD_AS_FLOAT(u) as_float(u)
 #define CLMSD_RINT(f) rint(f)
@@ -80,7 +80,7 @@ CLMSD_FN float clmsd_exp(float x)
 /* clmsd_exp on 16 lanes at once: each lane takes exactly the operations of clmsd_exp (the special
  * cases by select instead of branches; out-of-range lanes compute on 0 and are replaced), so the
  * bits are those of 16 scalar calls, as the host reference makes them. OpenCL C only. */
-inline float16 clmsd_exp16(float16 x)
+CLMSD_INLINE float16 clmsd_exp16(float16 x)
 {
     float16 xs = select((float16)0.0f, x, x >= -104.0f && x <= 89.0f);
     CLMSD_EXP_CORE(float16, xs, rint, n, p)

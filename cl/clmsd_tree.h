@@ -11,7 +11,7 @@
 #define CLMSD_TREE_H
 
 #ifdef __OPENCL_VERSION__
-#define CLMSD_TREE_FN inline
+#define CLMSD_TREE_FN CLMSD_INLINE
 #define CLMSD_TREE_PTR __global float *
 #define CLMSD_TREE_U64 ulong
 #else

@@ -40,7 +40,7 @@ __kernel void clmsd_transpose_pad(__global const float *w, ulong w_off, __global
 }
 
 /* the first `count` (at most 32) classes of a tile, held in two float16 */
-inline void clmsd_store_tile(__global float *z, ulong at, uint count, float16 lo, float16 hi)
+CLMSD_INLINE void clmsd_store_tile(__global float *z, ulong at, uint count, float16 lo, float16 hi)
 {
     if (count >= CLMSD_CLASS_TILE) {
         vstore16(lo, 0, z + at);
@@ -59,42 +59,63 @@ typedef struct clmsd_float32 {
     float16 lo, hi;
 } clmsd_float32;
 
-/* y[at - first + t] for the elements at + t of [first, stop), zeros for the others */
-inline clmsd_float32 clmsd_load_run32(__global const float *y, ulong at, ulong first, ulong stop)
+/* element y0 + at - first + t of y (of type) for the elements at + t of [first, stop), zeros for
+ * the others */
+CLMSD_INLINE clmsd_float32 clmsd_load_run32(__global const float *y, ulong y0, uint type, ulong at, ulong first,
+                                            ulong stop)
 {
     clmsd_float32 r;
     if (at >= first && at + 32 <= stop) {
-        r.lo = vload16(0, y + at - first);
-        r.hi = vload16(1, y + at - first);
+        r.lo = clmsd_load_x16(y, y0 + at - first, type);
+        r.hi = clmsd_load_x16(y, y0 + at - first + 16, type);
         return r;
     }
     float v[32];
     for (uint t = 0; t < 32; ++t)
-        v[t] = at + t >= first && at + t < stop ? y[at + t - first] : 0.0f;
+        v[t] = at + t >= first && at + t < stop ? clmsd_load_x(y, y0 + at + t - first, type) : 0.0f;
     r.lo = vload16(0, v);
     r.hi = vload16(1, v);
     return r;
 }
 
-/* y[at - first + t] (+)= v[t] for the elements at + t of [first, stop) */
-inline void clmsd_store_run32(__global float *y, ulong at, ulong first, ulong stop, clmsd_float32 v, int accumulate)
+/* element y0 + at - first + t of y (of type) (+)= v[t] for the elements at + t of [first, stop) */
+CLMSD_INLINE void clmsd_store_run32(__global float *y, ulong y0, uint type, ulong at, ulong first, ulong stop,
+                                    clmsd_float32 v, int accumulate)
 {
     if (at >= first && at + 32 <= stop && !accumulate) {
-        vstore16(v.lo, 0, y + at - first);
-        vstore16(v.hi, 1, y + at - first);
+        clmsd_store_x16(y, y0 + at - first, type, v.lo);
+        clmsd_store_x16(y, y0 + at - first + 16, type, v.hi);
         return;
     }
     float out[32];
     vstore16(v.lo, 0, out);
     vstore16(v.hi, 1, out);
-    for (ulong e = max(at, first); e < min(at + 32, stop); ++e) {
-        __global float *o = y + e - first;
-        *o = accumulate ? *o + out[e - at] : out[e - at];
-    }
+    for (ulong e = max(at, first); e < min(at + 32, stop); ++e)
+        clmsd_store_x(y, y0 + e - first, type, out[e - at], accumulate);
+}
+
+/* u8: the values of the 32 elements of blocks i and i + 1 of clmsd_words32's 8 */
+CLMSD_INLINE clmsd_run32 clmsd_run32_of_words(const uint *words, uint i)
+{
+    clmsd_run32 r;
+    r.lo = clmsd_bytes16(words[i], words[8 + i], words[16 + i], words[24 + i]);
+    r.hi = clmsd_bytes16(words[i + 1], words[9 + i], words[17 + i], words[25 + i]);
+    return r;
+}
+
+/* u8: the values of lane j's (a sample's) blocks in a and b, 16 elements each */
+CLMSD_INLINE clmsd_run32 clmsd_run32_lane(clmsd_philox8 a, clmsd_philox8 b, uint j)
+{
+    clmsd_run32 r;
+    r.lo =
+        clmsd_bytes16(clmsd_lane8(a.w[0], j), clmsd_lane8(a.w[1], j), clmsd_lane8(a.w[2], j), clmsd_lane8(a.w[3], j));
+    r.hi =
+        clmsd_bytes16(clmsd_lane8(b.w[0], j), clmsd_lane8(b.w[1], j), clmsd_lane8(b.w[2], j), clmsd_lane8(b.w[3], j));
+    return r;
 }
 
 /* keep ? v * scale : 0.0f, lane by lane, keep = word >= threshold */
-inline clmsd_float32 clmsd_drop_run32(clmsd_float32 v, clmsd_run32 u, uint threshold, float scale)
+CLMSD_INLINE clmsd_float32 clmsd_drop_run32(clmsd_float32 v, clmsd_run32 u, uint threshold, float scale)
 {
     clmsd_float32 r;
     r.lo = select((float16)0.0f, v.lo * scale, u.lo >= (uint16)threshold);
@@ -125,7 +146,7 @@ inline clmsd_float32 clmsd_drop_run32(clmsd_float32 v, clmsd_run32 u, uint thres
     }
 
 /* the first `count` (at most 32) classes of a tile into two float16, zeros past them */
-inline void clmsd_load_tile(__global const float *z, ulong at, uint count, float16 *lo, float16 *hi)
+CLMSD_INLINE void clmsd_load_tile(__global const float *z, ulong at, uint count, float16 *lo, float16 *hi)
 {
     if (count >= CLMSD_CLASS_TILE) {
         *lo = vload16(0, z + at);
@@ -151,10 +172,10 @@ inline void clmsd_load_tile(__global const float *z, ulong at, uint count, float
  * 16-wide compares and selects into a private array first, each stream word once (not once per
  * class tile: imagenet has 32), then each class tile runs over them as a register tile, its sums
  * paused in Z between passes (the chain's order is unchanged). */
-__kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global const float *wt, ulong wt_off,
-                                 __global float *z, ulong z_off, ulong batch, ulong features, uint classes, uint cpad,
-                                 uint samples, int masked, __global const uint *params, ulong row_offset, ulong seed,
-                                 ulong step)
+__kernel void clmsd_fused_logits(__global const float *x, ulong x_off, uint x_type, __global const float *wt,
+                                 ulong wt_off, __global float *z, ulong z_off, ulong batch, ulong features,
+                                 uint classes, uint cpad, uint samples, int masked, __global const uint *params,
+                                 ulong row_offset, ulong seed, ulong step, int u8)
 {
     bool wide = cpad >= CLMSD_CLASS_TILE;
     uint tiles = wide ? cpad / CLMSD_CLASS_TILE : 1, tw = wide ? CLMSD_CLASS_TILE : cpad;
@@ -174,10 +195,9 @@ __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global 
         __global const float *wr = wt + wt_off + (ulong)c0 * features; /* tile ct: c0 = ct * tw */
         ulong b0 = i % rows * CLMSD_TILE_ROWS, zrow = b0, zstride = 1; /* output row j: zrow + j * zstride */
         uint n = (uint)min((ulong)CLMSD_TILE_ROWS, batch - b0);
-        __global const float *xr = x + x_off + b0 * features;
-        ulong last = (n - 1) * features;
+        ulong xr = x_off + b0 * features, last = (n - 1) * features;
         CLMSD_TILE_DECLARE(acc);
-#define CLMSD_TILE_V(j) xr[min((ulong)(j)*features, last) + h]
+#define CLMSD_TILE_V(j) clmsd_load_x(x, xr + min((ulong)(j)*features, last) + h, x_type)
         for (ulong h = 0; h < features; ++h) {
             float16 w0 = vload16(0, wr + h * tw), w1 = hi ? vload16(1, wr + h * tw) : w0;
             CLMSD_TILE_EACH(CLMSD_ROW_FMA, acc)
@@ -191,18 +211,24 @@ __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global 
         return;
     uint k0 = (uint)(i / batch) * CLMSD_TILE_ROWS, n = min((uint)CLMSD_TILE_ROWS, samples - k0);
     ulong zrow = (ulong)k0 * batch + b, zstride = batch;
-    __global const float *xr = x + x_off + b * features;
-    ulong e0 = (row_offset + b) * features, e1 = e0 + features, qfirst = e0 >> 2;
+    ulong xr = x_off + b * features;
+    /* a pass starts on a stream block: 4 elements (v1) or 16 (u8, whose pass is 8 blocks) */
+    ulong e0 = (row_offset + b) * features, e1 = e0 + features, qfirst = u8 ? e0 >> 4 << 2 : e0 >> 2;
     float xd[CLMSD_TILE_ROWS][CLMSD_LOGIT_RUNS * 32];
+    uint u8w[CLMSD_TILE_ROWS][32]; /* u8: the pass's 8 blocks of each sample (clmsd_words32) */
     for (ulong qp = qfirst; qp <= (e1 - 1) >> 2; qp += 8 * CLMSD_LOGIT_RUNS) {
+        for (uint j = 0; u8 && j < n; ++j)
+            clmsd_words32(seed, step, k0 + j, qp >> 2, 1, u8w[j]);
         for (uint r = 0; r < CLMSD_LOGIT_RUNS && 4 * (qp + 8 * r) < e1; ++r) {
             ulong q = qp + 8 * r;
-            clmsd_float32 xv = clmsd_load_run32(xr, 4 * q, e0, e1);
+            clmsd_float32 xv = clmsd_load_run32(x, xr, x_type, 4 * q, e0, e1);
             for (uint j = 0; j < CLMSD_TILE_ROWS; ++j) {
                 /* samples past K are never stored: no Philox drawn for them */
                 uint k = k0 + min(j, n - 1);
-                clmsd_float32 d = j < n ? clmsd_drop_run32(xv, clmsd_stream_run32(seed, step, k, (uint)q), params[k],
-                                                           as_float(params[samples + k]))
+                clmsd_float32 d = j < n ? clmsd_drop_run32(xv,
+                                                           u8 ? clmsd_run32_of_words(u8w[j], 2 * r)
+                                                              : clmsd_stream_run32(seed, step, k, (uint)q),
+                                                           params[k], as_float(params[samples + k]))
                                         : xv;
                 vstore16(d.lo, 2 * r, xd[j]);
                 vstore16(d.hi, 2 * r + 1, xd[j]);
@@ -239,15 +265,15 @@ __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, __global 
 }
 
 /* p[0 .. n-1] and zeros: the tail of a row never reads past it */
-inline float4 clmsd_load4(__global const float *p, uint n)
+CLMSD_INLINE float4 clmsd_load4(__global const float *p, uint n)
 {
     return n == 4 ? vload4(0, p) : (float4)(p[0], n > 1 ? p[1] : 0.0f, n > 2 ? p[2] : 0.0f, 0.0f);
 }
 
 /* The v2 block sums of G's columns over batch rows [lo, hi) (b ascending, then k) for the `count`
  * classes of one tile, 16 classes per vector, stored to out[0 .. count-1] */
-inline void clmsd_bias_block_tile(__global const float *g, ulong ldg, ulong batch, uint samples, ulong lo, ulong hi,
-                                  uint count, __global float *out)
+CLMSD_INLINE void clmsd_bias_block_tile(__global const float *g, ulong ldg, ulong batch, uint samples, ulong lo,
+                                        ulong hi, uint count, __global float *out)
 {
     float16 s0 = -0.0f, s1 = -0.0f;
     for (ulong b = lo; b < hi; ++b)
@@ -278,9 +304,9 @@ inline void clmsd_bias_block_tile(__global const float *g, ulong ldg, ulong batc
  * rows take several passes, each tile's sums paused in `part` between them (the chain's order is
  * unchanged). */
 __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __global const float *x, ulong x_off,
-                             __global float *part, ulong part_off, ulong count, ulong batch, ulong features,
-                             uint classes, uint samples, int averaged, __global const uint *params, ulong row_offset,
-                             ulong seed, ulong step, int with_db)
+                             uint x_type, __global float *part, ulong part_off, ulong count, ulong batch,
+                             ulong features, uint classes, uint samples, int averaged, __global const uint *params,
+                             ulong row_offset, ulong seed, ulong step, int u8, int with_db)
 {
     ulong octs = (features + 7) / 8, quads = (features + 3) / 4,
           tiles = (classes + CLMSD_CLASS_TILE - 1) / CLMSD_CLASS_TILE;
@@ -300,21 +326,23 @@ __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __
         for (uint u = 0; u < nu; ++u) {
             ulong b = lo + (u0 + u) / kgroups;
             uint kc = (uint)((u0 + u) % kgroups) * 8;
-            __global const float *xr = x + x_off + b * features + h0;
+            ulong xr = x_off + b * features + h0;
             float xv[8];
             for (uint f = 0; f < 8; ++f)
-                xv[f] = f < nh ? xr[f] : 0.0f;
+                xv[f] = f < nh ? clmsd_load_x(x, xr + f, x_type) : 0.0f;
             if (averaged) {
                 for (uint f = 0; f < 8; ++f)
                     xd[u][f][0] = xv[f];
                 continue;
             }
-            /* feature f is word (off + f) of blocks q, q + 1, q + 2 */
-            ulong e = (row_offset + b) * features + h0, q = e >> 2;
-            uint off = (uint)(e & 3), nblk = (off + nh + 3) / 4;
+            /* v1: feature f is word (off + f) of blocks q, q + 1, q + 2; u8: byte (off + f) % 4 of
+             * word (off + f) / 4 of u8 blocks q, q + 1 */
+            ulong e = (row_offset + b) * features + h0, q = u8 ? e >> 4 : e >> 2;
+            uint off = (uint)(u8 ? e & 15 : e & 3), nblk = u8 ? (off + nh + 15) / 16 : (off + nh + 3) / 4;
+            uint tag = u8 ? CLMSD_U8_BLOCK_TAG : 0u;
             uint8 ks = (uint8)kc + CLMSD_LANES8;
-            clmsd_philox8 u0b = clmsd_stream_block8(seed, step, ks, (uint8)((uint)q));
-            clmsd_philox8 u1b = nblk > 1 ? clmsd_stream_block8(seed, step, ks, (uint8)((uint)q + 1)) : u0b;
+            clmsd_philox8 u0b = clmsd_stream_block8(seed, step, ks, (uint8)(tag | (uint)q));
+            clmsd_philox8 u1b = nblk > 1 ? clmsd_stream_block8(seed, step, ks, (uint8)(tag | (uint)(q + 1))) : u0b;
             clmsd_philox8 u2b = nblk > 2 ? clmsd_stream_block8(seed, step, ks, (uint8)((uint)q + 2)) : u1b;
             /* lane i: sample kc + i (past K: keeps nothing, never used) */
             uint8 threshold = 0xffffffffu;
@@ -331,8 +359,11 @@ __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __
             uint8 w[12] = {u0b.w[0], u0b.w[1], u0b.w[2], u0b.w[3], u1b.w[0], u1b.w[1],
                            u1b.w[2], u1b.w[3], u2b.w[0], u2b.w[1], u2b.w[2], u2b.w[3]};
             /* clang-format on */
-            for (uint f = 0; f < 8; ++f)
-                vstore8(select((float8)0.0f, xv[f] * scale, w[off + f] >= threshold), 0, xd[u][f]);
+            for (uint f = 0; f < 8; ++f) {
+                uint o = off + f;
+                uint8 v = u8 ? (w[o >> 2] >> (uint8)(8 * (o & 3))) & (uint8)0xFFu : w[o];
+                vstore8(select((float8)0.0f, xv[f] * scale, v >= threshold), 0, xd[u][f]);
+            }
         }
         for (ulong ct = 0; ct < tiles; ++ct) {
             uint c0 = (uint)ct * CLMSD_CLASS_TILE;
@@ -425,16 +456,19 @@ __kernel void clmsd_block_tree_tiled(__global float *part, ulong part_off, ulong
  * rows do not start on a block), so each Philox call serves 32 features of one sample. The t_k of 8
  * samples are one register tile (8 rows by 32 features): each W row segment loaded serves 16 fma. */
 __kernel void clmsd_fused_dx(__global const float *g, ulong g_off, ulong ldg, __global const float *w, ulong w_off,
-                             __global float *dx, ulong dx_off, ulong batch, ulong features, uint classes, uint samples,
-                             int averaged, float inv_samples, __global const uint *params, ulong row_offset, ulong seed,
-                             ulong step, int accumulate, ulong runs_per_row)
+                             __global float *dx, ulong dx_off, uint dx_type, ulong batch, ulong features, uint classes,
+                             uint samples, int averaged, float inv_samples, __global const uint *params,
+                             ulong row_offset, ulong seed, ulong step, int u8, int accumulate, ulong runs_per_row)
 {
     /* the run is the slowest index: consecutive work-items share W's columns of the run (C x 32
      * floats) in their cache */
     ulong i = get_global_id(0), run = i / batch, b = i % batch;
     if (run >= runs_per_row)
         return;
-    ulong e0 = (row_offset + b) * features, e1 = e0 + features, q = (e0 >> 2) + run * 8, at = 4 * q;
+    /* a run starts on a stream block: v1 runs are 8 blocks, u8 runs 2 (u8 blocks bu, bu + 1) */
+    ulong e0 = (row_offset + b) * features, e1 = e0 + features;
+    ulong q = (u8 ? e0 >> 4 << 2 : e0 >> 2) + run * 8, at = 4 * q;
+    uint bu = (uint)(q >> 2);
     if (at >= e1)
         return;
     __global const float *wc = w + w_off;
@@ -443,18 +477,19 @@ __kernel void clmsd_fused_dx(__global const float *g, ulong g_off, ulong ldg, __
     /* acc (+)= keep_k ? t * s_k : nothing, for sample k */
 #define CLMSD_DX_COMBINE(k, tlo, thi)                                                  \
     {                                                                                  \
-        clmsd_run32 u_ = clmsd_stream_run32(seed, step, (k), (uint)q);                 \
+        clmsd_run32 u_ = CLMSD_DX_RUN(k);                                              \
         uint threshold_ = params[k];                                                   \
         float16 sk_ = as_float(params[samples + (k)]);                                 \
         acc.lo = select(acc.lo, fma((tlo), sk_, acc.lo), u_.lo >= (uint16)threshold_); \
         acc.hi = select(acc.hi, fma((thi), sk_, acc.hi), u_.hi >= (uint16)threshold_); \
     }
+#define CLMSD_DX_RUN(k) (u8 ? clmsd_stream_run32_u8(seed, step, (k), bu) : clmsd_stream_run32(seed, step, (k), (uint)q))
     if (averaged) {
         clmsd_float32 t;
         __global const float *gr = g + g_off + b * ldg;
         t.lo = t.hi = -0.0f;
         for (uint c = 0; c < classes; ++c) {
-            clmsd_float32 wv = clmsd_load_run32(wc + (ulong)c * features, at, e0, e1);
+            clmsd_float32 wv = clmsd_load_run32(wc, (ulong)c * features, CLMSD_KERNEL_F32, at, e0, e1);
             float gc = gr[c];
             t.lo = fma((float16)gc, wv.lo, t.lo);
             t.hi = fma((float16)gc, wv.hi, t.hi);
@@ -471,7 +506,7 @@ __kernel void clmsd_fused_dx(__global const float *g, ulong g_off, ulong ldg, __
         __global const float *g0 = g + g_off + ((ulong)k0 * batch + b) * ldg;
         CLMSD_TILE_DECLARE(t);
         for (uint c = 0; c < classes; ++c) {
-            clmsd_float32 wv = clmsd_load_run32(wc + (ulong)c * features, at, e0, e1);
+            clmsd_float32 wv = clmsd_load_run32(wc, (ulong)c * features, CLMSD_KERNEL_F32, at, e0, e1);
 #define CLMSD_TILE_V(j) g0[min((ulong)(j)*gs, glast) + c]
 #define CLMSD_TILE_W0 wv.lo
 #define CLMSD_TILE_W1 wv.hi
@@ -482,12 +517,22 @@ __kernel void clmsd_fused_dx(__global const float *g, ulong g_off, ulong ldg, __
 #undef CLMSD_TILE_W1
 #undef CLMSD_TILE_WIDE
         }
+        /* u8: the tile's 8 samples' two blocks in two Philox calls, a sample per lane */
+        clmsd_philox8 ua, ub;
+        if (u8) {
+            uint8 ks = (uint8)k0 + CLMSD_LANES8;
+            ua = clmsd_stream_block8(seed, step, ks, (uint8)(CLMSD_U8_BLOCK_TAG | bu));
+            ub = clmsd_stream_block8(seed, step, ks, (uint8)(CLMSD_U8_BLOCK_TAG | (bu + 1)));
+        }
+#undef CLMSD_DX_RUN
+#define CLMSD_DX_RUN(k) (u8 ? clmsd_run32_lane(ua, ub, (k)-k0) : clmsd_stream_run32(seed, step, (k), (uint)q))
 #define CLMSD_ROW_COMBINE(a, j) \
     if (j < n)                  \
     CLMSD_DX_COMBINE(k0 + j, a##j##l, a##j##h)
         CLMSD_TILE_EACH(CLMSD_ROW_COMBINE, t)
 #undef CLMSD_ROW_COMBINE
     }
+#undef CLMSD_DX_RUN
 #undef CLMSD_DX_COMBINE
-    clmsd_store_run32(dx + dx_off + b * features, at, e0, e1, acc, accumulate);
+    clmsd_store_run32(dx, dx_off + b * features, dx_type, at, e0, e1, acc, accumulate);
 }

@@ -3,33 +3,38 @@
  * same bits, shaped for a GPU: many work-items with a few outputs each, W read in place (no
  * transpose), no private arrays indexed at run time, few registers. Work-items per launch on the
  * token head (K 5, B 4096, H 768, C 15): logits K*B*ceil(C/4) = 81,920, dW blocks*ceil(C/4)*H/4 =
- * 196,608, dX B*H/4 = 786,432. The stream words of element e come from Philox block e/4. G has
+ * 196,608, dX B*H/4 = 786,432. Element e's stream value comes from its group of 4 (clmsd_quad_values,
+ * one Philox call: the u8 stream recomputes its block for each quarter, a GPU's Philox being cheap
+ * beside its memory traffic). X is read as x_type, dX stored as dx_type. G has
  * ldg >= ceil(C/4)*4 columns, zeros past C. Uses clmsd_load4 of cl/fused.cl. */
 #pragma OPENCL FP_CONTRACT OFF
 
-/* the 4 words of elements e .. e+3 (crossing into the next block when e is not a multiple of 4) */
-inline uint4 clmsd_words_at(ulong seed, ulong step, uint k, ulong e)
+/* the values of elements e .. e+3 (crossing into the next group of 4 when e is not a multiple of 4) */
+CLMSD_INLINE uint4 clmsd_values_at(ulong seed, ulong step, uint k, ulong e, int u8)
 {
-    philox4x32_ctr_t u0 = clmsd_stream_block(seed, step, k, e >> 2), u1 = u0;
+    uint4 u0 = clmsd_quad_values(seed, step, k, e >> 2, u8), u1 = u0;
     uint off = (uint)(e & 3);
     if (off)
-        u1 = clmsd_stream_block(seed, step, k, (e >> 2) + 1);
-    return (uint4)(clmsd_word8(u0, u1, off), clmsd_word8(u0, u1, off + 1), clmsd_word8(u0, u1, off + 2),
-                   clmsd_word8(u0, u1, off + 3));
+        u1 = clmsd_quad_values(seed, step, k, (e >> 2) + 1, u8);
+    /* whole-vector selects of constant swizzles (an index by off would live in memory on a GPU) */
+    return off == 0   ? u0
+           : off == 1 ? (uint4)(u0.s123, u1.s0)
+           : off == 2 ? (uint4)(u0.s23, u1.s01)
+                      : (uint4)(u0.s3, u1.s012);
 }
 
 /* keep ? v * s : 0.0f per lane */
-inline float4 clmsd_drop4(float4 v, uint4 words, uint threshold, float s)
+CLMSD_INLINE float4 clmsd_drop4(float4 v, uint4 words, uint threshold, float s)
 {
     return select((float4)0.0f, v * s, words >= (uint4)threshold);
 }
 
 /* Z[n, c] = fma chain over h ascending from -0.0f of xd[n, h] W[c, h] for 4 classes of one stacked
  * row n = k*B + b; masked = 0: x itself (predict, Xbar) with samples = 1. */
-__kernel void clmsd_fused_logits_gpu(__global const float *x, ulong x_off, __global const float *w, ulong w_off,
-                                     __global float *z, ulong z_off, ulong batch, ulong features, uint classes,
-                                     uint samples, int masked, __global const uint *params, ulong row_offset,
-                                     ulong seed, ulong step)
+__kernel void clmsd_fused_logits_gpu(__global const float *x, ulong x_off, uint x_type, __global const float *w,
+                                     ulong w_off, __global float *z, ulong z_off, ulong batch, ulong features,
+                                     uint classes, uint samples, int masked, __global const uint *params,
+                                     ulong row_offset, ulong seed, ulong step, int u8)
 {
     uint quads = (classes + 3) / 4;
     ulong i = get_global_id(0), n = i / quads;
@@ -38,7 +43,8 @@ __kernel void clmsd_fused_logits_gpu(__global const float *x, ulong x_off, __glo
     uint c0 = (uint)(i % quads) * 4, k = (uint)(n / batch);
     ulong b = n % batch;
     /* the rows of classes past C repeat the last class: loads stay in bounds, nothing is stored */
-    __global const float *xr = x + x_off + b * features, *wr = w + w_off;
+    ulong xr = x_off + b * features;
+    __global const float *wr = w + w_off;
     __global const float *w0 = wr + (ulong)c0 * features, *w1 = wr + (ulong)min(c0 + 1, classes - 1) * features;
     __global const float *w2 = wr + (ulong)min(c0 + 2, classes - 1) * features;
     __global const float *w3 = wr + (ulong)min(c0 + 3, classes - 1) * features;
@@ -49,14 +55,14 @@ __kernel void clmsd_fused_logits_gpu(__global const float *x, ulong x_off, __glo
      * a block */
     ulong e0 = (row_offset + b) * features, e1 = e0 + features;
     for (ulong q = e0 >> 2; 4 * q < e1; ++q) {
-        philox4x32_ctr_t u = clmsd_stream_block(seed, step, k, q);
+        uint4 u = masked ? clmsd_quad_values(seed, step, k, q, u8) : (uint4)0;
         for (uint j = 0; j < 4; ++j) {
             ulong e = 4 * q + j, h = e - e0;
             if (e < e0 || e >= e1)
                 continue;
-            float v = xr[h];
+            float v = clmsd_load_x(x, xr + h, x_type);
             if (masked)
-                v = clmsd_word4(u, j) >= threshold ? v * s : 0.0f;
+                v = clmsd_lane4(u, j) >= threshold ? v * s : 0.0f;
             acc = fma((float4)v, (float4)(w0[h], w1[h], w2[h], w3[h]), acc);
         }
     }
@@ -73,9 +79,9 @@ __kernel void clmsd_fused_logits_gpu(__global const float *x, ulong x_off, __glo
 /* clmsd_fused_dw's block sums (and db's with them), 4 classes by 4 features per work-item:
  * part[s * count + c*H + h], part[s * count + C*H + c]. */
 __kernel void clmsd_fused_dw_gpu(__global const float *g, ulong g_off, ulong ldg, __global const float *x, ulong x_off,
-                                 __global float *part, ulong part_off, ulong count, ulong batch, ulong features,
-                                 uint classes, uint samples, int averaged, __global const uint *params,
-                                 ulong row_offset, ulong seed, ulong step, int with_db)
+                                 uint x_type, __global float *part, ulong part_off, ulong count, ulong batch,
+                                 ulong features, uint classes, uint samples, int averaged, __global const uint *params,
+                                 ulong row_offset, ulong seed, ulong step, int u8, int with_db)
 {
     ulong hq = (features + 3) / 4, cq = (classes + 3) / 4, i = get_global_id(0), blk = i / (hq * cq);
     if (blk >= clmsd_block_count(row_offset, batch))
@@ -86,12 +92,12 @@ __kernel void clmsd_fused_dw_gpu(__global const float *g, ulong g_off, ulong ldg
     uint kn = averaged ? 1 : samples;
     float4 a0 = -0.0f, a1 = -0.0f, a2 = -0.0f, a3 = -0.0f, db = -0.0f; /* a_c lane j: class c0 + c, feature h0 + j */
     for (ulong b = lo; b < hi; ++b) {
-        float4 xv = clmsd_load4(x + x_off + b * features + h0, (uint)nh);
+        float4 xv = clmsd_load_x4(x, x_off + b * features + h0, x_type, (uint)nh);
         ulong e = (row_offset + b) * features + h0;
         for (uint k = 0; k < kn; ++k) {
-            float4 d =
-                averaged ? xv
-                         : clmsd_drop4(xv, clmsd_words_at(seed, step, k, e), params[k], as_float(params[samples + k]));
+            float4 d = averaged ? xv
+                                : clmsd_drop4(xv, clmsd_values_at(seed, step, k, e, u8), params[k],
+                                              as_float(params[samples + k]));
             float4 gv = vload4(0, g + g_off + ((ulong)k * batch + b) * ldg + c0);
             a0 = fma((float4)gv.s0, d, a0);
             a1 = fma((float4)gv.s1, d, a1);
@@ -120,9 +126,10 @@ __kernel void clmsd_fused_dw_gpu(__global const float *g, ulong g_off, ulong ldg
 
 /* dX[b, h] (+)= clmsd_fused_dx's sums for 4 features of one batch row per work-item */
 __kernel void clmsd_fused_dx_gpu(__global const float *g, ulong g_off, ulong ldg, __global const float *w, ulong w_off,
-                                 __global float *dx, ulong dx_off, ulong batch, ulong features, uint classes,
-                                 uint samples, int averaged, float inv_samples, __global const uint *params,
-                                 ulong row_offset, ulong seed, ulong step, int accumulate)
+                                 __global float *dx, ulong dx_off, uint dx_type, ulong batch, ulong features,
+                                 uint classes, uint samples, int averaged, float inv_samples,
+                                 __global const uint *params, ulong row_offset, ulong seed, ulong step, int u8,
+                                 int accumulate)
 {
     ulong hq = (features + 3) / 4, i = get_global_id(0), b = i / hq;
     if (b >= batch)
@@ -136,17 +143,17 @@ __kernel void clmsd_fused_dx_gpu(__global const float *g, ulong g_off, ulong ldg
             for (uint c = 0; c < classes; ++c)
                 t = fma((float4)gr[c], clmsd_load4(w + w_off + (ulong)c * features + h0, (uint)nh), t);
         }
-        int4 keep = clmsd_words_at(seed, step, k, e) >= (uint4)params[k];
+        int4 keep = clmsd_values_at(seed, step, k, e, u8) >= (uint4)params[k];
         acc = select(acc, fma(t, (float4)as_float(params[samples + k]), acc), keep);
     }
     if (averaged)
         acc = acc * inv_samples;
-    __global float *o = dx + dx_off + b * features + h0;
-    o[0] = accumulate ? o[0] + acc.s0 : acc.s0;
+    ulong o = dx_off + b * features + h0;
+    clmsd_store_x(dx, o, dx_type, acc.s0, accumulate);
     if (nh > 1)
-        o[1] = accumulate ? o[1] + acc.s1 : acc.s1;
+        clmsd_store_x(dx, o + 1, dx_type, acc.s1, accumulate);
     if (nh > 2)
-        o[2] = accumulate ? o[2] + acc.s2 : acc.s2;
+        clmsd_store_x(dx, o + 2, dx_type, acc.s2, accumulate);
     if (nh > 3)
-        o[3] = accumulate ? o[3] + acc.s3 : acc.s3;
+        clmsd_store_x(dx, o + 3, dx_type, acc.s3, accumulate);
 }

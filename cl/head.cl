@@ -16,14 +16,14 @@
     }                                                                   \
     barrier(CLK_LOCAL_MEM_FENCE);
 
-inline uint clmsd_is_valid_id(uint word, uint classes)
+CLMSD_INLINE uint clmsd_is_valid_id(uint word, uint classes)
 {
     int y = as_int(word);
     return y >= 0 && (uint)y < classes ? 1u : 0u;
 }
 
 /* the number of class ids in [0, C) among the B targets, by one work-item (the fused engine) */
-inline uint clmsd_count_valid_ids(__global const uint *target, ulong batch, uint classes)
+CLMSD_INLINE uint clmsd_count_valid_ids(__global const uint *target, ulong batch, uint classes)
 {
     uint n = 0;
     for (ulong b = 0; b < batch; ++b)
@@ -48,8 +48,8 @@ __kernel void clmsd_head_count_valid(__global const uint *target, ulong target_o
         counter[counter_off] = part[0];
 }
 
-inline float clmsd_logit(__global const float *z, ulong row, uint c, __global const float *bias, ulong bias_off,
-                         int has_bias)
+CLMSD_INLINE float clmsd_logit(__global const float *z, ulong row, uint c, __global const float *bias, ulong bias_off,
+                               int has_bias)
 {
     float v = z[row + c];
     return has_bias ? v + bias[bias_off + c] : v;
@@ -123,8 +123,8 @@ __kernel void clmsd_head_loss_rows(__global const float *z, ulong z_off, ulong r
 
 /* The v2 block sum of one column of a [K' B, ld] matrix of stacked rows (row k*B + b): the
  * call's block s, its batch rows ascending and, within each, the samples k ascending. */
-inline float clmsd_block_column_sum(__global const float *m, ulong ld, ulong batch, ulong samples, ulong row_offset,
-                                    ulong s)
+CLMSD_INLINE float clmsd_block_column_sum(__global const float *m, ulong ld, ulong batch, ulong samples,
+                                          ulong row_offset, ulong s)
 {
     ulong lo, hi;
     clmsd_block_rows(row_offset, batch, s, &lo, &hi);
@@ -208,4 +208,12 @@ __kernel void clmsd_head_bias_grad(__global const float *g, ulong g_off, ulong l
         p[s * classes] = clmsd_block_column_sum(g + g_off + c, ldg, batch, rows / batch, row_offset, s);
     float acc = clmsd_tree_sum(p, classes, clmsd_first_block(row_offset), blocks);
     db[db_off + c] = accumulate ? db[db_off + c] + acc : acc;
+}
+
+/* y[i] = x[i] widened to fp32, for i < n: the CLBlast engine's predict on fp16 or bf16 features */
+__kernel void clmsd_widen(__global const float *x, ulong x_off, uint x_type, __global float *y, ulong y_off, ulong n)
+{
+    ulong i = get_global_id(0);
+    if (i < n)
+        y[y_off + i] = clmsd_load_x(x, x_off + i, x_type);
 }

@@ -9,7 +9,7 @@
 /* The pooled kernels walk the stream's Philox blocks: work-item q holds block q0 + q, the elements
  * e = 4 (q0 + q) + j (j = 0 .. 3) that lie in the call's [row_offset H, (row_offset + B) H), one
  * block per layer for all four. clmsd_layer_block gives element j's local index (b H + h), or -1. */
-inline long clmsd_layer_element(ulong q, uint j, ulong batch, ulong features, ulong row_offset)
+CLMSD_INLINE long clmsd_layer_element(ulong q, uint j, ulong batch, ulong features, ulong row_offset)
 {
     ulong begin = row_offset * features, e = 4 * (begin / 4 + q) + j;
     return e >= begin && e < begin + batch * features ? (long)(e - begin) : -1;
@@ -18,18 +18,20 @@ inline long clmsd_layer_element(ulong q, uint j, ulong batch, ulong features, ul
 /* The block's words for layers l0 .. l0 + 7 at once (clmsd_stream_block8: Philox on vector lanes,
  * eight times the rate of one block at a time on a CPU): lane i of w[j] is element j's word of
  * layer l0 + i. */
-inline clmsd_philox8 clmsd_layer_words8(ulong seed, ulong step, uint l0, ulong q, ulong features, ulong row_offset)
+CLMSD_INLINE clmsd_philox8 clmsd_layer_words8(ulong seed, ulong step, uint l0, ulong q, ulong features,
+                                              ulong row_offset, int u8)
 {
     uint8 k = (uint8)(CLMSD_LAYER_SAMPLE + l0) + (uint8)(0, 1, 2, 3, 4, 5, 6, 7);
-    return clmsd_stream_block8(seed, step, k, (uint8)((uint)(row_offset * features / 4 + q)));
+    ulong gq = row_offset * features / 4 + q; /* the global group of 4 elements; u8: a quarter block */
+    return clmsd_stream_block8(seed, step, k, (uint8)(u8 ? CLMSD_U8_BLOCK_TAG | (uint)(gq >> 2) : (uint)gq));
 }
 
 /* word j of element lane i: u.w[j] lane i, by constant selects (an index would put u in slow
  * memory on a GPU) */
-inline uint clmsd_layer_word(clmsd_philox8 u, uint j, uint i);
+CLMSD_INLINE uint clmsd_layer_word(clmsd_philox8 u, uint j, uint i);
 
 /* lane i of v, by constant selects (an index would put v in slow memory on a GPU) */
-inline uint clmsd_lane8(uint8 v, uint i)
+CLMSD_INLINE uint clmsd_lane8(uint8 v, uint i)
 {
     return i == 0   ? v.s0
            : i == 1 ? v.s1
@@ -41,13 +43,13 @@ inline uint clmsd_lane8(uint8 v, uint i)
                     : v.s7;
 }
 
-inline uint clmsd_layer_word(clmsd_philox8 u, uint j, uint i)
+CLMSD_INLINE uint clmsd_layer_word(clmsd_philox8 u, uint j, uint i)
 {
     return clmsd_lane8(j == 0 ? u.w[0] : j == 1 ? u.w[1] : j == 2 ? u.w[2] : u.w[3], i);
 }
 
 /* layer l's element i (local b H + h) of x at its strides */
-inline ulong clmsd_layer_at(ulong i, uint l, ulong features, ulong layer_stride, ulong row_stride)
+CLMSD_INLINE ulong clmsd_layer_at(ulong i, uint l, ulong features, ulong layer_stride, ulong row_stride)
 {
     ulong b = i / features;
     return l * layer_stride + b * row_stride + (i - b * features);
@@ -75,24 +77,32 @@ __kernel void clmsd_layer_softmax(__global const float *w, ulong w_off, uint lay
 /* The keep bits of layer l0 + n for the four elements: from the eight layers' words (wide: the
  * CPU kernels) or from layer l0 + n's own block (the GPU kernels: a clmsd_philox8 lives in slow
  * memory there). */
-inline uint4 clmsd_layer_keep4(bool wide, clmsd_philox8 u8, ulong seed, ulong step, uint l0, uint n, ulong q,
-                               ulong features, ulong row_offset, uint threshold)
+CLMSD_INLINE uint4 clmsd_layer_keep4(bool wide, clmsd_philox8 w8, ulong seed, ulong step, uint l0, uint n, ulong q,
+                                     ulong features, ulong row_offset, uint threshold, int u8)
 {
-    if (wide)
-        return (uint4)(clmsd_layer_word(u8, 0, n) >= threshold, clmsd_layer_word(u8, 1, n) >= threshold,
-                       clmsd_layer_word(u8, 2, n) >= threshold, clmsd_layer_word(u8, 3, n) >= threshold);
-    philox4x32_ctr_t u = clmsd_stream_block(seed, step, CLMSD_LAYER_SAMPLE + l0 + n, row_offset * features / 4 + q);
-    return (uint4)(u.v[0] >= threshold, u.v[1] >= threshold, u.v[2] >= threshold, u.v[3] >= threshold);
+    ulong gq = row_offset * features / 4 + q;
+    uint4 v;
+    if (wide && u8) { /* the bytes of word gq % 4 of the u8 block */
+        uint w = clmsd_layer_word(w8, (uint)(gq & 3), n);
+        v = (uint4)(w, w >> 8, w >> 16, w >> 24) & (uint4)0xFFu;
+    } else if (wide) {
+        v = (uint4)(clmsd_layer_word(w8, 0, n), clmsd_layer_word(w8, 1, n), clmsd_layer_word(w8, 2, n),
+                    clmsd_layer_word(w8, 3, n));
+    } else {
+        v = clmsd_quad_values(seed, step, CLMSD_LAYER_SAMPLE + l0 + n, gq, u8);
+    }
+    return select((uint4)0, (uint4)1, v >= (uint4)threshold);
 }
 
-inline uint clmsd_select4(uint4 v, uint j) { return j == 0 ? v.x : j == 1 ? v.y : j == 2 ? v.z : v.w; }
+CLMSD_INLINE uint clmsd_select4(uint4 v, uint j) { return j == 0 ? v.x : j == 1 ? v.y : j == 2 ? v.z : v.w; }
 
 /* P[i] = from -0.0f, l ascending: keep_l ? fma(a_l, x_l[i] * scale, acc) : acc; without dropout
  * (predict) fma(a_l, x_l[i], acc). One work-item per Philox block. */
-inline void clmsd_layer_pool_body(bool wide, __global const float *x, ulong x_off, ulong layer_stride, ulong row_stride,
-                                  __global const float *a, ulong a_off, __global float *p, ulong p_off, ulong batch,
-                                  ulong features, uint layers, int masked, uint threshold, float scale,
-                                  ulong row_offset, ulong seed, ulong step, ulong blocks)
+CLMSD_INLINE void clmsd_layer_pool_body(bool wide, __global const float *x, ulong x_off, uint x_type,
+                                        ulong layer_stride, ulong row_stride, __global const float *a, ulong a_off,
+                                        __global float *p, ulong p_off, ulong batch, ulong features, uint layers,
+                                        int masked, uint threshold, float scale, ulong row_offset, ulong seed,
+                                        ulong step, ulong blocks, int u8)
 {
     ulong q = get_global_id(0);
     if (q >= blocks)
@@ -102,18 +112,19 @@ inline void clmsd_layer_pool_body(bool wide, __global const float *x, ulong x_of
     for (uint j = 0; j < 4; ++j)
         i[j] = clmsd_layer_element(q, j, batch, features, row_offset);
     for (uint l0 = 0; l0 < layers; l0 += 8) {
-        clmsd_philox8 u8 = {{(uint8)(0), (uint8)(0), (uint8)(0), (uint8)(0)}};
+        clmsd_philox8 w8 = {{(uint8)(0), (uint8)(0), (uint8)(0), (uint8)(0)}};
         if (wide && masked)
-            u8 = clmsd_layer_words8(seed, step, l0, q, features, row_offset);
+            w8 = clmsd_layer_words8(seed, step, l0, q, features, row_offset, u8);
         for (uint n = 0; n < 8 && l0 + n < layers; ++n) {
             uint l = l0 + n;
-            uint4 keep = masked ? clmsd_layer_keep4(wide, u8, seed, step, l0, n, q, features, row_offset, threshold)
+            uint4 keep = masked ? clmsd_layer_keep4(wide, w8, seed, step, l0, n, q, features, row_offset, threshold, u8)
                                 : (uint4)(1);
             float al = a[a_off + l];
             for (uint j = 0; j < 4; ++j) {
                 if (i[j] < 0 || !clmsd_select4(keep, j))
                     continue;
-                float v = x[x_off + clmsd_layer_at((ulong)i[j], l, features, layer_stride, row_stride)];
+                float v =
+                    clmsd_load_x(x, x_off + clmsd_layer_at((ulong)i[j], l, features, layer_stride, row_stride), x_type);
                 acc[j] = fma(al, masked ? v * scale : v, acc[j]);
             }
         }
@@ -124,12 +135,12 @@ inline void clmsd_layer_pool_body(bool wide, __global const float *x, ulong x_of
 }
 
 #define CLMSD_LAYER_POOL_ARGS                                                                                         \
-    __global const float *x, ulong x_off, ulong layer_stride, ulong row_stride, __global const float *a, ulong a_off, \
-        __global float *p, ulong p_off, ulong batch, ulong features, uint layers, int masked, uint threshold,         \
-        float scale, ulong row_offset, ulong seed, ulong step, ulong blocks
-#define CLMSD_LAYER_POOL_PASS                                                                                  \
-    x, x_off, layer_stride, row_stride, a, a_off, p, p_off, batch, features, layers, masked, threshold, scale, \
-        row_offset, seed, step, blocks
+    __global const float *x, ulong x_off, uint x_type, ulong layer_stride, ulong row_stride, __global const float *a, \
+        ulong a_off, __global float *p, ulong p_off, ulong batch, ulong features, uint layers, int masked,            \
+        uint threshold, float scale, ulong row_offset, ulong seed, ulong step, ulong blocks, int u8
+#define CLMSD_LAYER_POOL_PASS                                                                                          \
+    x, x_off, x_type, layer_stride, row_stride, a, a_off, p, p_off, batch, features, layers, masked, threshold, scale, \
+        row_offset, seed, step, blocks, u8
 __kernel void clmsd_layer_pool(CLMSD_LAYER_POOL_ARGS) { clmsd_layer_pool_body(true, CLMSD_LAYER_POOL_PASS); }
 __kernel void clmsd_layer_pool_gpu(CLMSD_LAYER_POOL_ARGS) { clmsd_layer_pool_body(false, CLMSD_LAYER_POOL_PASS); }
 
@@ -137,12 +148,13 @@ __kernel void clmsd_layer_pool_gpu(CLMSD_LAYER_POOL_ARGS) { clmsd_layer_pool_bod
  * as it is); and dA_l's part of this block, part[q L + l] = from -0.0f, the block's elements
  * ascending: keep_l ? fma(dP[i], x_l[i] * scale, acc) : acc (when part is given). One work-item
  * per Philox block, every layer. */
-inline void clmsd_layer_unpool_body(bool wide, __global const float *dp, ulong dp_off, __global const float *a,
-                                    ulong a_off, __global const float *x, ulong x_off, ulong x_layer_stride,
-                                    ulong x_row_stride, __global float *dx, ulong dx_off, ulong dx_layer_stride,
-                                    ulong dx_row_stride, __global float *part, ulong part_off, ulong batch,
-                                    ulong features, uint layers, uint threshold, float scale, ulong row_offset,
-                                    ulong seed, ulong step, ulong blocks, int accumulate)
+CLMSD_INLINE void clmsd_layer_unpool_body(bool wide, __global const float *dp, ulong dp_off, __global const float *a,
+                                          ulong a_off, __global const float *x, ulong x_off, uint x_type,
+                                          ulong x_layer_stride, ulong x_row_stride, __global float *dx, ulong dx_off,
+                                          uint dx_type, ulong dx_layer_stride, ulong dx_row_stride,
+                                          __global float *part, ulong part_off, ulong batch, ulong features,
+                                          uint layers, uint threshold, float scale, ulong row_offset, ulong seed,
+                                          ulong step, ulong blocks, int u8, int accumulate)
 {
     ulong q = get_global_id(0);
     if (q >= blocks)
@@ -154,30 +166,28 @@ inline void clmsd_layer_unpool_body(bool wide, __global const float *dp, ulong d
         g[j] = i[j] >= 0 ? dp[dp_off + (ulong)i[j]] : 0.0f;
     }
     for (uint l0 = 0; l0 < layers; l0 += 8) {
-        clmsd_philox8 u8 = {{(uint8)(0), (uint8)(0), (uint8)(0), (uint8)(0)}};
+        clmsd_philox8 w8 = {{(uint8)(0), (uint8)(0), (uint8)(0), (uint8)(0)}};
         if (wide)
-            u8 = clmsd_layer_words8(seed, step, l0, q, features, row_offset);
+            w8 = clmsd_layer_words8(seed, step, l0, q, features, row_offset, u8);
         for (uint n = 0; n < 8 && l0 + n < layers; ++n) {
             uint l = l0 + n;
-            uint4 keep = clmsd_layer_keep4(wide, u8, seed, step, l0, n, q, features, row_offset, threshold);
+            uint4 keep = clmsd_layer_keep4(wide, w8, seed, step, l0, n, q, features, row_offset, threshold, u8);
             float al = a[a_off + l], acc = -0.0f;
+#pragma unroll /* (i[] and g[] in registers: a loop left rolled indexes them in memory on a GPU) */
             for (uint j = 0; j < 4; ++j) {
                 if (i[j] < 0)
                     continue;
                 bool kept = clmsd_select4(keep, j);
-                if (dx) {
-                    __global float *out =
-                        dx + dx_off + clmsd_layer_at((ulong)i[j], l, features, dx_layer_stride, dx_row_stride);
-                    float v = kept ? (g[j] * al) * scale : 0.0f;
-                    if (!accumulate)
-                        *out = v;
-                    else if (kept)
-                        *out = *out + v;
-                }
+                if (dx && (kept || !accumulate))
+                    clmsd_store_x(dx, dx_off + clmsd_layer_at((ulong)i[j], l, features, dx_layer_stride, dx_row_stride),
+                                  dx_type, kept ? (g[j] * al) * scale : 0.0f, accumulate);
                 if (part && kept)
-                    acc = fma(g[j],
-                              x[x_off + clmsd_layer_at((ulong)i[j], l, features, x_layer_stride, x_row_stride)] * scale,
-                              acc);
+                    acc = fma(
+                        g[j],
+                        clmsd_load_x(x, x_off + clmsd_layer_at((ulong)i[j], l, features, x_layer_stride, x_row_stride),
+                                     x_type) *
+                            scale,
+                        acc);
             }
             if (part)
                 part[part_off + q * layers + l] = acc;
@@ -185,15 +195,16 @@ inline void clmsd_layer_unpool_body(bool wide, __global const float *dp, ulong d
     }
 }
 
-#define CLMSD_LAYER_UNPOOL_ARGS                                                                                        \
-    __global const float *dp, ulong dp_off, __global const float *a, ulong a_off, __global const float *x,             \
-        ulong x_off, ulong x_layer_stride, ulong x_row_stride, __global float *dx, ulong dx_off,                       \
-        ulong dx_layer_stride, ulong dx_row_stride, __global float *part, ulong part_off, ulong batch, ulong features, \
-        uint layers, uint threshold, float scale, ulong row_offset, ulong seed, ulong step, ulong blocks,              \
-        int accumulate
-#define CLMSD_LAYER_UNPOOL_PASS                                                                                     \
-    dp, dp_off, a, a_off, x, x_off, x_layer_stride, x_row_stride, dx, dx_off, dx_layer_stride, dx_row_stride, part, \
-        part_off, batch, features, layers, threshold, scale, row_offset, seed, step, blocks, accumulate
+#define CLMSD_LAYER_UNPOOL_ARGS                                                                                      \
+    __global const float *dp, ulong dp_off, __global const float *a, ulong a_off, __global const float *x,           \
+        ulong x_off, uint x_type, ulong x_layer_stride, ulong x_row_stride, __global float *dx, ulong dx_off,        \
+        uint dx_type, ulong dx_layer_stride, ulong dx_row_stride, __global float *part, ulong part_off, ulong batch, \
+        ulong features, uint layers, uint threshold, float scale, ulong row_offset, ulong seed, ulong step,          \
+        ulong blocks, int u8, int accumulate
+#define CLMSD_LAYER_UNPOOL_PASS                                                                                       \
+    dp, dp_off, a, a_off, x, x_off, x_type, x_layer_stride, x_row_stride, dx, dx_off, dx_type, dx_layer_stride,       \
+        dx_row_stride, part, part_off, batch, features, layers, threshold, scale, row_offset, seed, step, blocks, u8, \
+        accumulate
 __kernel void clmsd_layer_unpool(CLMSD_LAYER_UNPOOL_ARGS) { clmsd_layer_unpool_body(true, CLMSD_LAYER_UNPOOL_PASS); }
 __kernel void clmsd_layer_unpool_gpu(CLMSD_LAYER_UNPOOL_ARGS)
 {

@@ -109,10 +109,28 @@ CLMSD_API const char *clmsd_context_device_name(const clmsd_context *ctx);
 CLMSD_API const char *clmsd_context_tiling(const clmsd_context *ctx);
 
 /* ------------------------------------------------------------------------------------------------
- * Dropout with K samples on the clmsd-philox-v1 stream (docs/rng.md)
+ * Dropout with K samples on the clmsd-philox-v1 streams (docs/rng.md)
  * ---------------------------------------------------------------------------------------------- */
 
 #define CLMSD_MAX_ELEMENTS (UINT64_C(1) << 34) /* (row_offset + rows) * cols must not exceed this */
+
+/* The stream a mask is drawn from (docs/rng.md). Values are pinned. */
+typedef enum clmsd_stream {
+    CLMSD_STREAM_PHILOX_V1 = 0,   /* clmsd-philox-v1: a 32-bit word per element, any rate in [0, 1) */
+    CLMSD_STREAM_PHILOX_V1_U8 = 1 /* clmsd-philox-v1-u8: a byte per element (one Philox block per 16
+                                     elements), rates exact multiples of 1/256 */
+} clmsd_stream;
+
+/* The storage type of the features X and their gradient dX; the arithmetic is fp32 (loads widen
+ * exactly, dX stores round to nearest even: docs/canonical-order.md). Values are pinned. */
+typedef enum clmsd_type {
+    CLMSD_FLOAT32 = 0,
+    CLMSD_FLOAT16 = 1, /* IEEE binary16 */
+    CLMSD_BFLOAT16 = 2 /* the high half of an fp32 */
+} clmsd_type;
+
+/* Bytes per element of a type; 0 for a value that is not a clmsd_type. */
+CLMSD_API size_t clmsd_type_size(clmsd_type type);
 
 typedef struct clmsd_dropout_desc {
     uint64_t seed, step;  /* stream key and training step */
@@ -121,6 +139,9 @@ typedef struct clmsd_dropout_desc {
     double rate;
     size_t rows, cols;    /* the matrix x is [rows, cols] */
     size_t row_offset;    /* global row of local row 0: masks are keyed on global rows */
+    clmsd_stream stream;  /* CLMSD_STREAM_PHILOX_V1 (0) or CLMSD_STREAM_PHILOX_V1_U8 */
+    clmsd_type x_type;    /* forward's x (y stays float) */
+    clmsd_type dx_type;   /* backward's dx (dy stays float) */
 } clmsd_dropout_desc;
 
 /* y_k = dropout_k(x) for k < K; y is [K, rows, cols], sample k at y_off + k * rows * ldy. */
@@ -139,13 +160,18 @@ CLMSD_API clmsd_status clmsd_dropout_mask(clmsd_context *ctx, const clmsd_dropou
                                           cl_uint num_wait, const cl_event *wait, cl_event *event);
 
 /* The raw stream words u(seed, step, k, e) for e in [4 * first_block, 4 * (first_block + blocks)):
- * out is uint32 [4 * blocks]. Any Philox4x32-10 input is a block: ctr = {block, k, step}, key = seed. */
+ * out is uint32 [4 * blocks]. Any Philox4x32-10 input is a block: ctr = {block, k, step}, key = seed
+ * (the u8 stream's block b is block 2^31 + b: docs/rng.md). */
 CLMSD_API clmsd_status clmsd_stream_words(clmsd_context *ctx, uint64_t seed, uint64_t step, uint32_t k,
                                           uint32_t first_block, size_t blocks, cl_mem out, size_t out_off,
                                           cl_uint num_wait, const cl_event *wait, cl_event *event);
 
 /* Threshold T = floor(p * 2^32) and scale s = (float)(1 / (1 - p)) of a rate, as the spec defines. */
 CLMSD_API clmsd_status clmsd_rate_params(double rate, uint32_t *threshold, float *scale);
+/* The same for either stream: v1 as above; u8 T = p * 256 for a rate that is a multiple of 1/256
+ * (else CLMSD_ERROR_INVALID_RATE). keep = value >= T, the value being the element's stream word
+ * (v1) or byte (u8). */
+CLMSD_API clmsd_status clmsd_stream_rate_params(clmsd_stream stream, double rate, uint32_t *threshold, float *scale);
 
 /* ------------------------------------------------------------------------------------------------
  * The multi-sample dropout head: Z_k = dropout_k(X) W^T + b, loss, gradients (docs/api.md)
@@ -183,6 +209,10 @@ typedef struct clmsd_head_desc {
                                         layers' rows, pooled by softmax weights after a dropout of
                                         each layer; 0 or 1: one feature matrix */
     double layer_rate;               /* the layers' drop probability (stream samples 2^31 + l) */
+    clmsd_stream stream;             /* every mask of the head, layers' too: CLMSD_STREAM_PHILOX_V1 (0)
+                                        or CLMSD_STREAM_PHILOX_V1_U8 */
+    clmsd_type x_type;               /* args.x */
+    clmsd_type dx_type;              /* args.dx (W, b, logits and their gradients stay float) */
 } clmsd_head_desc;
 
 /* Data-parallel use (docs/distributed.md): a call that is one shard of a global batch. Its rows
@@ -196,14 +226,14 @@ typedef struct clmsd_head_shard {
 typedef struct clmsd_head_args {
     uint64_t seed, step;
     size_t row_offset;                /* global row of X's row 0 (masks are keyed on it) */
-    cl_mem x;      size_t x_off;      /* float [B, H], required */
+    cl_mem x;      size_t x_off;      /* x_type [B, H], required */
     cl_mem w;      size_t w_off;      /* float [C, H] row-major, required */
     cl_mem bias;   size_t bias_off;   /* float [C], or NULL for no bias */
     cl_mem target; size_t target_off; /* int32 [B] (CE) or float [B, C] (BCE, MSE); forward/train */
     cl_mem loss;   size_t loss_off;   /* out float [1], optional */
     cl_mem logits; size_t logits_off; /* out float [B, C] mean logits, optional (required: predict) */
     cl_mem ignored; size_t ignored_off; /* out uint32 [1]: class ids outside [0, C), optional */
-    cl_mem dx;     size_t dx_off;     /* out float [B, H], optional (train_step) */
+    cl_mem dx;     size_t dx_off;     /* out dx_type [B, H], optional (train_step) */
     cl_mem dw;     size_t dw_off;     /* out float [C, H], optional (train_step) */
     cl_mem dbias;  size_t dbias_off;  /* out float [C], optional (train_step) */
     int accumulate;                   /* add into dx, dw, dbias instead of overwriting them */

@@ -16,12 +16,23 @@ extern "C" {
 
 /* The stream word u(seed, step, k, e) (docs/rng.md) and the Philox4x32-10 block under it. */
 CLMSD_API uint32_t clmsd_ref_stream_word(uint64_t seed, uint64_t step, uint32_t k, uint64_t e);
+/* The u8 stream's byte of element e (clmsd-philox-v1-u8), and the value either stream compares
+ * with its threshold (clmsd_stream_rate_params): the word (v1) or the byte (u8). */
+CLMSD_API uint32_t clmsd_ref_stream_byte(uint64_t seed, uint64_t step, uint32_t k, uint64_t e);
+CLMSD_API uint32_t clmsd_ref_stream_value(clmsd_stream stream, uint64_t seed, uint64_t step, uint32_t k, uint64_t e);
 CLMSD_API void clmsd_ref_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
 CLMSD_API clmsd_status clmsd_ref_dropout_forward(const clmsd_dropout_desc *desc, const float *x, size_t ldx,
                                                  float *y, size_t ldy);
 CLMSD_API clmsd_status clmsd_ref_dropout_backward(const clmsd_dropout_desc *desc, const float *dy, size_t ldy,
                                                   float *dx, size_t ldx, int accumulate);
 CLMSD_API clmsd_status clmsd_ref_dropout_mask(const clmsd_dropout_desc *desc, uint8_t *mask);
+
+/* The storage types (clmsd_type) as the kernels convert them: to_float widens n elements of
+ * `type` exactly; from_float rounds n floats to nearest even (a NaN stays a NaN). The references
+ * here take and give fp32 arrays whatever desc.x_type and dx_type say: widen the features first,
+ * and round a reference dx (its float result, after any accumulation) to compare with a device's. */
+CLMSD_API clmsd_status clmsd_ref_to_float(clmsd_type type, const void *src, size_t n, float *dst);
+CLMSD_API clmsd_status clmsd_ref_from_float(clmsd_type type, const float *src, size_t n, void *dst);
 
 /* ------------------------------------------------------------------------------------------------
  * The head

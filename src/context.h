@@ -35,6 +35,7 @@ typedef enum clmsd__kernel_id {
     CLMSD__K_LAYER_POOL_GPU,
     CLMSD__K_LAYER_UNPOOL_GPU,
     CLMSD__K_LAYER_WEIGHT_GRAD,
+    CLMSD__K_WIDEN,
     CLMSD__K_COUNT
 } clmsd__kernel_id;
 

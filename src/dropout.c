@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Public dropout API on the clmsd-philox-v1 stream: validation, then the kernels of cl/dropout.cl. */
+/* Public dropout API on either stream: validation, then the kernels of cl/dropout.cl. */
 #include "dropout.h"
 
 #include <stdlib.h>
@@ -33,7 +33,7 @@ static clmsd_status make_params(clmsd_context *ctx, const clmsd__stream *s, cons
     uint32_t *table = malloc(2 * (size_t)s->samples * sizeof *table);
     if (!table)
         return clmsd__fail(ctx, CLMSD_ERROR_OUT_OF_MEMORY, "out of host memory for %u rates", (unsigned)s->samples);
-    clmsd__rate_table(s->samples, desc->rates, desc->rate, table);
+    clmsd__rate_table(s->stream, s->samples, desc->rates, desc->rate, table);
     cl_int err;
     *out = clCreateBuffer(ctx->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, 2 * (size_t)s->samples * sizeof *table,
                           table, &err);
@@ -42,7 +42,7 @@ static clmsd_status make_params(clmsd_context *ctx, const clmsd__stream *s, cons
 }
 
 /* A dropout kernel in the context's tiling, and its work-items per sample: the CPU tiling gives a
- * work-item 8 Philox blocks, the GPU tiling one. */
+ * work-item 8 of the stream's Philox blocks, the GPU tiling 4 elements. */
 static clmsd__kernel_id tiled(const clmsd_context *ctx, clmsd__kernel_id cpu, clmsd__kernel_id gpu)
 {
     return ctx->gpu_tiling ? gpu : cpu;
@@ -50,32 +50,38 @@ static clmsd__kernel_id tiled(const clmsd_context *ctx, clmsd__kernel_id cpu, cl
 
 static size_t work_items(const clmsd_context *ctx, const clmsd__stream *s)
 {
-    return ctx->gpu_tiling ? s->quads : (s->quads + 7) / 8;
+    return ctx->gpu_tiling ? s->quads : (s->blocks + 7) / 8;
 }
 
-/* the stream's arguments, in the order every dropout kernel takes them */
-#define STREAM_ARGS(s)                                                                                   \
+/* the stream's arguments, in the order every dropout kernel takes them: the work-items' units are
+ * groups of 4 elements (GPU tiling) or the stream's blocks (CPU tiling) */
+#define STREAM_ARGS(ctx, s)                                                                              \
     CLMSD__U32((s)->samples), CLMSD__U64((s)->rows), CLMSD__U64((s)->cols), CLMSD__U64((s)->row_offset), \
-        CLMSD__U64((s)->seed), CLMSD__U64((s)->step), CLMSD__U64((s)->first_quad), CLMSD__U64((s)->quads)
+        CLMSD__U64((s)->seed), CLMSD__U64((s)->step),                                                    \
+        CLMSD__U64((ctx)->gpu_tiling ? (s)->first_quad : (s)->first_block),                              \
+        CLMSD__U64((ctx)->gpu_tiling ? (s)->quads : (s)->blocks), CLMSD__I32((s)->stream)
 
 clmsd_status clmsd__enqueue_dropout_forward(clmsd_context *ctx, const clmsd__stream *s, cl_mem params, cl_mem x,
-                                            size_t x_off, size_t ldx, cl_mem y, size_t y_off, size_t ldy)
+                                            size_t x_off, size_t ldx, clmsd_type x_type, cl_mem y, size_t y_off,
+                                            size_t ldy)
 {
     clmsd__kernel_id id = tiled(ctx, CLMSD__K_DROPOUT_FORWARD, CLMSD__K_DROPOUT_FORWARD_GPU);
-    clmsd_status st = CLMSD__SET_ARGS(ctx, id, CLMSD__MEM(x), CLMSD__U64(x_off), CLMSD__U64(ldx), CLMSD__MEM(y),
-                                      CLMSD__U64(y_off), CLMSD__U64(ldy), CLMSD__MEM(params), STREAM_ARGS(s));
+    clmsd_status st =
+        CLMSD__SET_ARGS(ctx, id, CLMSD__MEM(x), CLMSD__U64(x_off), CLMSD__U64(ldx), CLMSD__U32(x_type), CLMSD__MEM(y),
+                        CLMSD__U64(y_off), CLMSD__U64(ldy), CLMSD__MEM(params), STREAM_ARGS(ctx, s));
     return st ? st : clmsd__launch(ctx, id, work_items(ctx, s), s->samples);
 }
 
 clmsd_status clmsd__enqueue_dropout_sum(clmsd_context *ctx, const clmsd__stream *s, cl_mem params, cl_mem dy,
-                                        size_t dy_off, size_t dy_kstride, size_t ldy, cl_mem dx, size_t dx_off,
-                                        size_t ldx, float scale, int apply_scale, int accumulate)
+                                        size_t dy_off, size_t dy_kstride, size_t ldy, clmsd_type dy_type, cl_mem dx,
+                                        size_t dx_off, size_t ldx, clmsd_type dx_type, float scale, int apply_scale,
+                                        int accumulate)
 {
     clmsd__kernel_id id = tiled(ctx, CLMSD__K_DROPOUT_SUM, CLMSD__K_DROPOUT_SUM_GPU);
-    clmsd_status st =
-        CLMSD__SET_ARGS(ctx, id, CLMSD__MEM(dy), CLMSD__U64(dy_off), CLMSD__U64(dy_kstride), CLMSD__U64(ldy),
-                        CLMSD__MEM(dx), CLMSD__U64(dx_off), CLMSD__U64(ldx), CLMSD__MEM(params), STREAM_ARGS(s),
-                        CLMSD__F32(scale), CLMSD__I32(apply_scale), CLMSD__I32(accumulate));
+    clmsd_status st = CLMSD__SET_ARGS(ctx, id, CLMSD__MEM(dy), CLMSD__U64(dy_off), CLMSD__U64(dy_kstride),
+                                      CLMSD__U64(ldy), CLMSD__U32(dy_type), CLMSD__MEM(dx), CLMSD__U64(dx_off),
+                                      CLMSD__U64(ldx), CLMSD__U32(dx_type), CLMSD__MEM(params), STREAM_ARGS(ctx, s),
+                                      CLMSD__F32(scale), CLMSD__I32(apply_scale), CLMSD__I32(accumulate));
     return st ? st : clmsd__launch(ctx, id, work_items(ctx, s), 0);
 }
 
@@ -84,7 +90,7 @@ static clmsd_status enqueue_mask(clmsd_context *ctx, const clmsd__stream *s, cl_
 {
     clmsd__kernel_id id = tiled(ctx, CLMSD__K_DROPOUT_MASK, CLMSD__K_DROPOUT_MASK_GPU);
     clmsd_status st =
-        CLMSD__SET_ARGS(ctx, id, CLMSD__MEM(mask), CLMSD__U64(mask_off), CLMSD__MEM(params), STREAM_ARGS(s));
+        CLMSD__SET_ARGS(ctx, id, CLMSD__MEM(mask), CLMSD__U64(mask_off), CLMSD__MEM(params), STREAM_ARGS(ctx, s));
     return st ? st : clmsd__launch(ctx, id, work_items(ctx, s), s->samples);
 }
 
@@ -111,10 +117,10 @@ static clmsd_status run(clmsd_context *ctx, const clmsd__stream *s, const clmsd_
         st = clmsd__begin(ctx, num_wait, wait);
     if (st == CLMSD_SUCCESS) {
         if (which == CLMSD__K_DROPOUT_FORWARD)
-            st = clmsd__enqueue_dropout_forward(ctx, s, params, a, a_off, lda, b, b_off, ldb);
+            st = clmsd__enqueue_dropout_forward(ctx, s, params, a, a_off, lda, s->x_type, b, b_off, ldb);
         else if (which == CLMSD__K_DROPOUT_SUM)
-            st = clmsd__enqueue_dropout_sum(ctx, s, params, a, a_off, s->rows * lda, lda, b, b_off, ldb, 1.0f, 0,
-                                            accumulate);
+            st = clmsd__enqueue_dropout_sum(ctx, s, params, a, a_off, s->rows * lda, lda, CLMSD_FLOAT32, b, b_off, ldb,
+                                            s->dx_type, 1.0f, 0, accumulate);
         else
             st = enqueue_mask(ctx, s, params, a, a_off);
     }
@@ -134,7 +140,7 @@ clmsd_status clmsd_dropout_forward(clmsd_context *ctx, const clmsd_dropout_desc 
     clmsd__stream s;
     clmsd_status st = prepare(ctx, desc, &s, num_wait, wait);
     if (st == CLMSD_SUCCESS)
-        st = check_matrix(ctx, "x", x, x_off, 1, s.rows, s.cols, ldx, sizeof(float));
+        st = check_matrix(ctx, "x", x, x_off, 1, s.rows, s.cols, ldx, clmsd_type_size(s.x_type));
     if (st == CLMSD_SUCCESS)
         st = check_matrix(ctx, "y", y, y_off, s.samples, s.rows, s.cols, ldy, sizeof(float));
     if (st != CLMSD_SUCCESS)
@@ -153,7 +159,7 @@ clmsd_status clmsd_dropout_backward(clmsd_context *ctx, const clmsd_dropout_desc
     if (st == CLMSD_SUCCESS)
         st = check_matrix(ctx, "dy", dy, dy_off, s.samples, s.rows, s.cols, ldy, sizeof(float));
     if (st == CLMSD_SUCCESS)
-        st = check_matrix(ctx, "dx", dx, dx_off, 1, s.rows, s.cols, ldx, sizeof(float));
+        st = check_matrix(ctx, "dx", dx, dx_off, 1, s.rows, s.cols, ldx, clmsd_type_size(s.dx_type));
     if (st != CLMSD_SUCCESS)
         return st;
     return run(ctx, &s, desc, CLMSD__K_DROPOUT_SUM, dy, dy_off, ldy, dx, dx_off, ldx, accumulate, num_wait, wait,

@@ -36,7 +36,8 @@ static clmsd_status backward(clmsd_head *h, const clmsd_head_args *a, const clms
         bool logits = d->combine == CLMSD_AVERAGE_LOGITS;
         if (st == CLMSD_SUCCESS)
             st = clmsd__enqueue_dropout_sum(ctx, s, h->params, h->workspace, h->ws_xd, logits ? 0 : d->batch * hf, hf,
-                                            a->dx, a->dx_off, hf, clmsd__head_inv_samples(d), logits, a->accumulate);
+                                            CLMSD_FLOAT32, a->dx, a->dx_off, hf, s->dx_type, clmsd__head_inv_samples(d),
+                                            logits, a->accumulate);
         if (st == CLMSD_SUCCESS)
             st = clmsd__order(ctx);
     }
@@ -52,16 +53,25 @@ static clmsd_status run(clmsd_head *h, const clmsd_head_args *a, const clmsd__st
     clmsd__gemm_operand z = {h->workspace, h->ws_z, c, CLBlastTransposeNo};
     if (mode == CLMSD__PREDICT) {
         clmsd__gemm_operand x = {a->x, a->x_off, hf, CLBlastTransposeNo};
-        clmsd_status st = sgemm(ctx, "Z = X W^T", d->batch, c, hf, x, w_t, 0.0f, z);
+        clmsd_status st = CLMSD_SUCCESS;
+        if (s->x_type != CLMSD_FLOAT32) { /* CLBlast reads fp32: X widened into Xd's place first */
+            st = CLMSD__RUN(ctx, CLMSD__K_WIDEN, d->batch * hf, CLMSD__MEM(a->x), CLMSD__U64(a->x_off),
+                            CLMSD__U32(s->x_type), CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_xd),
+                            CLMSD__U64(d->batch * hf));
+            x = (clmsd__gemm_operand){h->workspace, h->ws_xd, hf, CLBlastTransposeNo};
+        }
+        if (st == CLMSD_SUCCESS)
+            st = sgemm(ctx, "Z = X W^T", d->batch, c, hf, x, w_t, 0.0f, z);
         return st ? st : clmsd__head_mean_logits(h, a->bias, a->bias_off, 1, 1.0f, a->logits, a->logits_off);
     }
     bool logits_mode = d->combine == CLMSD_AVERAGE_LOGITS;
     clmsd_status st;
     if (logits_mode) /* Xbar = X * (1/K) sum_k keep_k s_k: the averaged mask */
-        st = clmsd__enqueue_dropout_sum(ctx, s, h->params, a->x, a->x_off, 0, hf, h->workspace, h->ws_xd, hf,
-                                        clmsd__head_inv_samples(d), 1, 0);
+        st = clmsd__enqueue_dropout_sum(ctx, s, h->params, a->x, a->x_off, 0, hf, s->x_type, h->workspace, h->ws_xd, hf,
+                                        CLMSD_FLOAT32, clmsd__head_inv_samples(d), 1, 0);
     else
-        st = clmsd__enqueue_dropout_forward(ctx, s, h->params, a->x, a->x_off, hf, h->workspace, h->ws_xd, hf);
+        st = clmsd__enqueue_dropout_forward(ctx, s, h->params, a->x, a->x_off, hf, s->x_type, h->workspace, h->ws_xd,
+                                            hf);
     if (st == CLMSD_SUCCESS)
         st = clmsd__order(ctx);
     clmsd__gemm_operand xd = {h->workspace, h->ws_xd, hf, CLBlastTransposeNo};

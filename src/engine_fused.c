@@ -13,11 +13,14 @@
 #include "head.h"
 #include "../cl/clmsd_tree.h"
 
+/* the CPU tiling's class tiles: one narrow tile of 16 classes, or ldg / 32 tiles of 32 */
+static size_t class_tiles(const clmsd_head *h) { return h->ldg < CLMSD_CLASS_TILE ? 1 : h->ldg / CLMSD_CLASS_TILE; }
+
 /* WT = W^T, padded; with a CE target, the count of valid ids too (one launch fewer) */
 static clmsd_status transpose_w(clmsd_head *h, const clmsd_head_args *a, bool count)
 {
     const clmsd_head_desc *d = &h->desc;
-    size_t tiles = h->ldg < CLMSD_CLASS_TILE ? 1 : h->ldg / CLMSD_CLASS_TILE;
+    size_t tiles = class_tiles(h);
     return CLMSD__RUN(h->ctx, CLMSD__K_TRANSPOSE_PAD, tiles * ((d->features + 15) / 16), CLMSD__MEM(a->w),
                       CLMSD__U64(a->w_off), CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_wt), CLMSD__U64(d->features),
                       CLMSD__U32(d->classes), CLMSD__U32(h->ldg), CLMSD__MEM(count ? a->target : NULL),
@@ -25,33 +28,32 @@ static clmsd_status transpose_w(clmsd_head *h, const clmsd_head_args *a, bool co
                       CLMSD__U64(h->ws_counter));
 }
 
-/* Z = xd W^T into the workspace; s NULL (predict) means no masks. */
+/* Z = xd W^T into the workspace, x of x_type; masked = 0: no masks (predict, Xbar). */
 static clmsd_status logits(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, cl_mem x, size_t x_off,
-                           cl_uint samples, cl_int masked)
+                           clmsd_type x_type, cl_uint samples, cl_int masked)
 {
     const clmsd_head_desc *d = &h->desc;
     if (h->ctx->gpu_tiling)
         return CLMSD__RUN(h->ctx, CLMSD__K_FUSED_LOGITS_GPU, samples * d->batch * ((d->classes + 3) / 4), CLMSD__MEM(x),
-                          CLMSD__U64(x_off), CLMSD__MEM(a->w), CLMSD__U64(a->w_off), CLMSD__MEM(h->workspace),
-                          CLMSD__U64(h->ws_z), CLMSD__U64(d->batch), CLMSD__U64(d->features), CLMSD__U32(d->classes),
-                          CLMSD__U32(samples), CLMSD__I32(masked), CLMSD__MEM(h->params),
-                          CLMSD__U64(s ? s->row_offset : 0), CLMSD__U64(s ? s->seed : 0), CLMSD__U64(s ? s->step : 0));
-    /* one narrow tile of 16 classes, or ldg / 32 tiles of 32 */
-    size_t tiles = h->ldg < CLMSD_CLASS_TILE ? 1 : h->ldg / CLMSD_CLASS_TILE;
+                          CLMSD__U64(x_off), CLMSD__U32(x_type), CLMSD__MEM(a->w), CLMSD__U64(a->w_off),
+                          CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_z), CLMSD__U64(d->batch), CLMSD__U64(d->features),
+                          CLMSD__U32(d->classes), CLMSD__U32(samples), CLMSD__I32(masked), CLMSD__MEM(h->params),
+                          CLMSD__U64(s->row_offset), CLMSD__U64(s->seed), CLMSD__U64(s->step), CLMSD__I32(s->stream));
+    size_t tiles = class_tiles(h);
     /* a work-item's 8 rows: 8 samples of a batch row for every class tile (masked), or 8 batch
      * rows for one class tile (plain) */
     size_t work_items = masked ? (samples + CLMSD_TILE_ROWS - 1) / CLMSD_TILE_ROWS * d->batch
                                : (d->batch + CLMSD_TILE_ROWS - 1) / CLMSD_TILE_ROWS * tiles;
-    return CLMSD__RUN(h->ctx, CLMSD__K_FUSED_LOGITS, work_items, CLMSD__MEM(x), CLMSD__U64(x_off),
+    return CLMSD__RUN(h->ctx, CLMSD__K_FUSED_LOGITS, work_items, CLMSD__MEM(x), CLMSD__U64(x_off), CLMSD__U32(x_type),
                       CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_wt), CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_z),
                       CLMSD__U64(d->batch), CLMSD__U64(d->features), CLMSD__U32(d->classes), CLMSD__U32(h->ldg),
-                      CLMSD__U32(samples), CLMSD__I32(masked), CLMSD__MEM(h->params), CLMSD__U64(s ? s->row_offset : 0),
-                      CLMSD__U64(s ? s->seed : 0), CLMSD__U64(s ? s->step : 0));
+                      CLMSD__U32(samples), CLMSD__I32(masked), CLMSD__MEM(h->params), CLMSD__U64(s->row_offset),
+                      CLMSD__U64(s->seed), CLMSD__U64(s->step), CLMSD__I32(s->stream));
 }
 
 /* dW's (and db's) block sums into the workspace, then their tree into the caller's buffers */
 static clmsd_status dw(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, cl_mem x, size_t x_off,
-                       cl_int averaged)
+                       clmsd_type x_type, cl_int averaged)
 {
     const clmsd_head_desc *d = &h->desc;
     bool gpu = h->ctx->gpu_tiling, with_db = a->dbias != NULL;
@@ -64,10 +66,10 @@ static clmsd_status dw(clmsd_head *h, const clmsd_head_args *a, const clmsd__str
         CLMSD__RUN(h->ctx, gpu ? CLMSD__K_FUSED_DW_GPU : CLMSD__K_FUSED_DW,
                    blocks * (gpu ? class_groups * quads : (d->features + 7) / 8), /* CPU: 8 features, every class */
                    CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_g), CLMSD__U64(h->ldg), CLMSD__MEM(x), CLMSD__U64(x_off),
-                   CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_part), CLMSD__U64(count), CLMSD__U64(d->batch),
-                   CLMSD__U64(d->features), CLMSD__U32(d->classes), CLMSD__U32(d->samples), CLMSD__I32(averaged),
-                   CLMSD__MEM(h->params), CLMSD__U64(s->row_offset), CLMSD__U64(s->seed), CLMSD__U64(s->step),
-                   CLMSD__I32(with_db));
+                   CLMSD__U32(x_type), CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_part), CLMSD__U64(count),
+                   CLMSD__U64(d->batch), CLMSD__U64(d->features), CLMSD__U32(d->classes), CLMSD__U32(d->samples),
+                   CLMSD__I32(averaged), CLMSD__MEM(h->params), CLMSD__U64(s->row_offset), CLMSD__U64(s->seed),
+                   CLMSD__U64(s->step), CLMSD__I32(s->stream), CLMSD__I32(with_db));
     if (st != CLMSD_SUCCESS)
         return st;
     size_t n_db = with_db ? d->classes : 0;
@@ -85,13 +87,14 @@ static clmsd_status dw(clmsd_head *h, const clmsd_head_args *a, const clmsd__str
                       CLMSD__I32(a->accumulate));
 }
 
-/* Runs of 32 stream elements (8 Philox blocks) per row, CPU tiling. With H a multiple of 4 every
- * row starts on a block boundary and spans H / 4 blocks; otherwise a row may touch a part block at
- * each end. */
-static size_t runs_per_row(const clmsd_head_desc *d)
+/* Runs of 32 stream elements per row, CPU tiling: 8 v1 blocks of 4 elements, or 2 u8 blocks of
+ * 16. With H a multiple of the block every row starts on a block boundary and spans H / block
+ * blocks; otherwise a row may touch a part block at each end. */
+static size_t runs_per_row(const clmsd_head_desc *d, const clmsd__stream *s)
 {
-    size_t h = d->features, blocks = h % 4 == 0 ? h / 4 : (h + 2) / 4 + 1;
-    return (blocks + 7) / 8;
+    size_t n = s->stream == CLMSD_STREAM_PHILOX_V1_U8 ? 16 : 4, per_run = 32 / n, h = d->features;
+    size_t blocks = h % n == 0 ? h / n : (h + n - 2) / n + 1;
+    return (blocks + per_run - 1) / per_run;
 }
 
 static clmsd_status dx(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, cl_int averaged)
@@ -100,17 +103,17 @@ static clmsd_status dx(clmsd_head *h, const clmsd_head_args *a, const clmsd__str
     if (h->ctx->gpu_tiling)
         return CLMSD__RUN(h->ctx, CLMSD__K_FUSED_DX_GPU, d->batch * ((d->features + 3) / 4), CLMSD__MEM(h->workspace),
                           CLMSD__U64(h->ws_g), CLMSD__U64(h->ldg), CLMSD__MEM(a->w), CLMSD__U64(a->w_off),
-                          CLMSD__MEM(a->dx), CLMSD__U64(a->dx_off), CLMSD__U64(d->batch), CLMSD__U64(d->features),
-                          CLMSD__U32(d->classes), CLMSD__U32(d->samples), CLMSD__I32(averaged),
+                          CLMSD__MEM(a->dx), CLMSD__U64(a->dx_off), CLMSD__U32(s->dx_type), CLMSD__U64(d->batch),
+                          CLMSD__U64(d->features), CLMSD__U32(d->classes), CLMSD__U32(d->samples), CLMSD__I32(averaged),
                           CLMSD__F32(clmsd__head_inv_samples(d)), CLMSD__MEM(h->params), CLMSD__U64(s->row_offset),
-                          CLMSD__U64(s->seed), CLMSD__U64(s->step), CLMSD__I32(a->accumulate));
-    size_t runs = runs_per_row(d);
-    return CLMSD__RUN(h->ctx, CLMSD__K_FUSED_DX, d->batch * runs, CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_g),
-                      CLMSD__U64(h->ldg), CLMSD__MEM(a->w), CLMSD__U64(a->w_off), CLMSD__MEM(a->dx),
-                      CLMSD__U64(a->dx_off), CLMSD__U64(d->batch), CLMSD__U64(d->features), CLMSD__U32(d->classes),
-                      CLMSD__U32(d->samples), CLMSD__I32(averaged), CLMSD__F32(clmsd__head_inv_samples(d)),
-                      CLMSD__MEM(h->params), CLMSD__U64(s->row_offset), CLMSD__U64(s->seed), CLMSD__U64(s->step),
-                      CLMSD__I32(a->accumulate), CLMSD__U64(runs));
+                          CLMSD__U64(s->seed), CLMSD__U64(s->step), CLMSD__I32(s->stream), CLMSD__I32(a->accumulate));
+    size_t runs = runs_per_row(d, s);
+    return CLMSD__RUN(
+        h->ctx, CLMSD__K_FUSED_DX, d->batch * runs, CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_g), CLMSD__U64(h->ldg),
+        CLMSD__MEM(a->w), CLMSD__U64(a->w_off), CLMSD__MEM(a->dx), CLMSD__U64(a->dx_off), CLMSD__U32(s->dx_type),
+        CLMSD__U64(d->batch), CLMSD__U64(d->features), CLMSD__U32(d->classes), CLMSD__U32(d->samples),
+        CLMSD__I32(averaged), CLMSD__F32(clmsd__head_inv_samples(d)), CLMSD__MEM(h->params), CLMSD__U64(s->row_offset),
+        CLMSD__U64(s->seed), CLMSD__U64(s->step), CLMSD__I32(s->stream), CLMSD__I32(a->accumulate), CLMSD__U64(runs));
 }
 
 static clmsd_status run(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, clmsd__head_mode mode)
@@ -121,18 +124,19 @@ static clmsd_status run(clmsd_head *h, const clmsd_head_args *a, const clmsd__st
     bool counted = ce_count && !h->ctx->gpu_tiling; /* the CPU tiling's transpose counts the ids */
     clmsd_status st = h->ctx->gpu_tiling ? CLMSD_SUCCESS : transpose_w(h, a, ce_count);
     if (st == CLMSD_SUCCESS && mode == CLMSD__PREDICT)
-        st = logits(h, a, NULL, a->x, a->x_off, 1, 0);
+        st = logits(h, a, s, a->x, a->x_off, s->x_type, 1, 0);
     if (mode == CLMSD__PREDICT)
         return st ? st : clmsd__head_mean_logits(h, a->bias, a->bias_off, 1, 1.0f, a->logits, a->logits_off);
     bool averaged = d->combine == CLMSD_AVERAGE_LOGITS;
     if (st == CLMSD_SUCCESS && averaged) {
-        st = clmsd__enqueue_dropout_sum(h->ctx, s, h->params, a->x, a->x_off, 0, d->features, h->workspace, h->ws_xd,
-                                        d->features, clmsd__head_inv_samples(d), 1, 0);
+        st = clmsd__enqueue_dropout_sum(h->ctx, s, h->params, a->x, a->x_off, 0, d->features, s->x_type, h->workspace,
+                                        h->ws_xd, d->features, CLMSD_FLOAT32, clmsd__head_inv_samples(d), 1, 0);
         if (st == CLMSD_SUCCESS)
             st = clmsd__order(h->ctx);
     }
     if (st == CLMSD_SUCCESS)
-        st = averaged ? logits(h, a, s, h->workspace, h->ws_xd, 1, 0) : logits(h, a, s, a->x, a->x_off, d->samples, 1);
+        st = averaged ? logits(h, a, s, h->workspace, h->ws_xd, CLMSD_FLOAT32, 1, 0)
+                      : logits(h, a, s, a->x, a->x_off, s->x_type, d->samples, 1);
     int grad = mode == CLMSD__TRAIN && (a->dx || a->dw || a->dbias);
     if (st == CLMSD_SUCCESS && a->target)
         st = clmsd__head_loss(h, a, s, grad, counted);
@@ -140,7 +144,8 @@ static clmsd_status run(clmsd_head *h, const clmsd_head_args *a, const clmsd__st
         st = clmsd__head_mean_logits(h, a->bias, a->bias_off, averaged ? 1 : d->samples,
                                      averaged ? 1.0f : clmsd__head_inv_samples(d), a->logits, a->logits_off);
     if (st == CLMSD_SUCCESS && grad && a->dw)
-        st = averaged ? dw(h, a, s, h->workspace, h->ws_xd, 1) : dw(h, a, s, a->x, a->x_off, 0);
+        st = averaged ? dw(h, a, s, h->workspace, h->ws_xd, CLMSD_FLOAT32, 1)
+                      : dw(h, a, s, a->x, a->x_off, s->x_type, 0);
     if (st == CLMSD_SUCCESS && grad && a->dx)
         st = dx(h, a, s, averaged);
     if (st == CLMSD_SUCCESS && grad && a->dbias && !a->dw) /* else made by the dW kernel */

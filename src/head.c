@@ -97,11 +97,11 @@ clmsd_status clmsd_head_create(clmsd_context *ctx, const clmsd_head_desc *desc, 
     h->ws_xd = l.xd, h->ws_z = l.z, h->ws_g = l.g, h->ws_rowloss = l.rowloss, h->ws_counter = l.counter;
     h->ws_loss_part = l.loss_part, h->ws_part = l.part, h->ws_wt = l.wt, h->ws_pool = l.pool, h->ldg = l.ldg;
     if (desc->layers >= 2)
-        clmsd_rate_params(desc->layer_rate, &h->layer_threshold, &h->layer_scale);
+        clmsd_stream_rate_params(desc->stream, desc->layer_rate, &h->layer_threshold, &h->layer_scale);
     if (engine == CLMSD_ENGINE_FUSED && ctx->gpu_tiling) /* 4-class vectors; the workspace fits either tiling */
         h->ldg = (desc->classes + 3) / 4 * 4;
 
-    clmsd__rate_table(desc->samples, desc->rates, desc->rate, table);
+    clmsd__rate_table(desc->stream, desc->samples, desc->rates, desc->rate, table);
     cl_int err;
     h->params =
         clCreateBuffer(ctx->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, words * sizeof *table, table, &err);
@@ -192,7 +192,7 @@ static clmsd_status check_layers(clmsd_head *head, const clmsd_head_args *a, clm
     if (xr < h || !layers_extent(d, xl, xr, &extent))
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "x: row stride %zu below H %zu, or the layers overflow", xr,
                            h);
-    if ((st = clmsd__check_buffer(ctx, "x", a->x, a->x_off, extent, 4)) ||
+    if ((st = clmsd__check_buffer(ctx, "x", a->x, a->x_off, extent, clmsd_type_size(d->x_type))) ||
         (st = clmsd__check_buffer(ctx, "layer_weights", a->layer_weights, a->layer_weights_off, l, 4)))
         return st;
     if (mode != CLMSD__TRAIN)
@@ -207,7 +207,7 @@ static clmsd_status check_layers(clmsd_head *head, const clmsd_head_args *a, clm
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE,
                            "dx: layer stride %zu and row stride %zu make rows of [L %zu, B %zu, H %zu] overlap", dl, dr,
                            l, d->batch, h);
-    return clmsd__check_buffer(ctx, "dx", a->dx, a->dx_off, extent, 4);
+    return clmsd__check_buffer(ctx, "dx", a->dx, a->dx_off, extent, clmsd_type_size(d->dx_type));
 }
 
 /* Validates every argument of a call before anything is enqueued. */
@@ -220,7 +220,9 @@ static clmsd_status check_args(clmsd_head *head, const clmsd_head_args *a, clmsd
     size_t bh = d->batch * d->features, ch = d->classes * d->features, bc = d->batch * d->classes;
     bool ce = d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY;
     clmsd_status st;
-    if ((st = d->layers >= 2 ? check_layers(head, a, mode) : clmsd__check_buffer(ctx, "x", a->x, a->x_off, bh, 4)) ||
+    size_t x_size = clmsd_type_size(d->x_type), dx_size = clmsd_type_size(d->dx_type);
+    if ((st = d->layers >= 2 ? check_layers(head, a, mode)
+                             : clmsd__check_buffer(ctx, "x", a->x, a->x_off, bh, x_size)) ||
         (st = clmsd__check_buffer(ctx, "w", a->w, a->w_off, ch, sizeof(float))) ||
         (st = check_optional(ctx, "bias", a->bias, a->bias_off, d->classes, sizeof(float))) ||
         (st = check_optional(ctx, "logits", a->logits, a->logits_off, bc, sizeof(float))))
@@ -228,6 +230,13 @@ static clmsd_status check_args(clmsd_head *head, const clmsd_head_args *a, clmsd
     if (mode == CLMSD__PREDICT) {
         if (!a->logits)
             return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "predict needs a logits buffer");
+        /* no masks: the stream is read for its storage types only */
+        *s = (clmsd__stream){.stream = d->stream,
+                             .x_type = d->x_type,
+                             .dx_type = d->dx_type,
+                             .samples = d->samples,
+                             .rows = d->batch,
+                             .cols = d->features};
         return CLMSD_SUCCESS;
     }
     bool needs_target = mode == CLMSD__TRAIN || a->loss || a->ignored;
@@ -238,7 +247,7 @@ static clmsd_status check_args(clmsd_head *head, const clmsd_head_args *a, clmsd
         (st = check_optional(ctx, "ignored", a->ignored, a->ignored_off, 1, sizeof(uint32_t))))
         return st;
     if (mode == CLMSD__TRAIN &&
-        ((st = d->layers >= 2 ? CLMSD_SUCCESS : check_optional(ctx, "dx", a->dx, a->dx_off, bh, sizeof(float))) ||
+        ((st = d->layers >= 2 ? CLMSD_SUCCESS : check_optional(ctx, "dx", a->dx, a->dx_off, bh, dx_size)) ||
          (st = check_optional(ctx, "dw", a->dw, a->dw_off, ch, sizeof(float))) ||
          (st = check_optional(ctx, "dbias", a->dbias, a->dbias_off, d->classes, sizeof(float)))))
         return st;

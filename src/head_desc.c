@@ -26,7 +26,9 @@ clmsd_status clmsd__check_head_desc(clmsd_context *ctx, const clmsd_head_desc *d
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE,
                            "the head [B %zu, H %zu, C %zu, K %u] exceeds the stream's 2^34 elements or size_t",
                            desc->batch, desc->features, desc->classes, (unsigned)desc->samples);
-    clmsd_status st = clmsd__check_rates(ctx, desc->samples, desc->rates, desc->rate);
+    clmsd_status st = clmsd__check_rates(ctx, desc->stream, desc->samples, desc->rates, desc->rate);
+    if (st == CLMSD_SUCCESS)
+        st = clmsd__check_types(ctx, desc->x_type, desc->dx_type);
     if (st != CLMSD_SUCCESS || desc->layers < 2)
         return st;
     size_t pooled;
@@ -35,9 +37,7 @@ clmsd_status clmsd__check_head_desc(clmsd_context *ctx, const clmsd_head_desc *d
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE,
                            "a pooled head of %zu layers and %u samples: both must be below 2^31, L B H within size_t",
                            desc->layers, (unsigned)desc->samples);
-    if (!(desc->layer_rate >= 0.0 && desc->layer_rate < 1.0))
-        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_RATE, "layer_rate %g is not in [0, 1)", desc->layer_rate);
-    return CLMSD_SUCCESS;
+    return clmsd__check_rate(ctx, desc->stream, "layer_rate", desc->layer_rate);
 }
 
 clmsd_dropout_desc clmsd__head_stream(const clmsd_head_desc *desc, uint64_t seed, uint64_t step, size_t row_offset)
@@ -49,7 +49,10 @@ clmsd_dropout_desc clmsd__head_stream(const clmsd_head_desc *desc, uint64_t seed
                                 .rate = desc->rate,
                                 .rows = desc->batch,
                                 .cols = desc->features,
-                                .row_offset = row_offset};
+                                .row_offset = row_offset,
+                                .stream = desc->stream,
+                                .x_type = desc->x_type,
+                                .dx_type = desc->dx_type};
 }
 
 size_t clmsd__head_stacked_rows(const clmsd_head_desc *desc)

@@ -33,10 +33,11 @@ static clmsd_status backward(clmsd_head *h, const clmsd_head_args *a, const pool
     clmsd_status st = CLMSD__RUN(
         h->ctx, h->ctx->gpu_tiling ? CLMSD__K_LAYER_UNPOOL_GPU : CLMSD__K_LAYER_UNPOOL, q, CLMSD__MEM(h->workspace),
         CLMSD__U64(o->dp), CLMSD__MEM(h->workspace), CLMSD__U64(o->a), CLMSD__MEM(a->x), CLMSD__U64(a->x_off),
-        CLMSD__U64(xl), CLMSD__U64(xr), CLMSD__MEM(a->dx), CLMSD__U64(a->dx_off), CLMSD__U64(dl), CLMSD__U64(dr),
-        CLMSD__MEM(a->dlayer_weights ? h->workspace : NULL), CLMSD__U64(o->part), CLMSD__U64(d->batch),
-        CLMSD__U64(d->features), CLMSD__U32(layers), CLMSD__U32(h->layer_threshold), CLMSD__F32(h->layer_scale),
-        CLMSD__U64(a->row_offset), CLMSD__U64(a->seed), CLMSD__U64(a->step), CLMSD__U64(q), CLMSD__I32(a->accumulate));
+        CLMSD__U32(d->x_type), CLMSD__U64(xl), CLMSD__U64(xr), CLMSD__MEM(a->dx), CLMSD__U64(a->dx_off),
+        CLMSD__U32(d->dx_type), CLMSD__U64(dl), CLMSD__U64(dr), CLMSD__MEM(a->dlayer_weights ? h->workspace : NULL),
+        CLMSD__U64(o->part), CLMSD__U64(d->batch), CLMSD__U64(d->features), CLMSD__U32(layers),
+        CLMSD__U32(h->layer_threshold), CLMSD__F32(h->layer_scale), CLMSD__U64(a->row_offset), CLMSD__U64(a->seed),
+        CLMSD__U64(a->step), CLMSD__U64(q), CLMSD__I32(d->stream), CLMSD__I32(a->accumulate));
     if (st == CLMSD_SUCCESS && a->dlayer_weights)
         st = CLMSD__RUN(h->ctx, CLMSD__K_LAYER_WEIGHT_GRAD, 1, CLMSD__MEM(h->workspace), CLMSD__U64(o->part),
                         CLMSD__U64(q), CLMSD__MEM(h->workspace), CLMSD__U64(o->a), CLMSD__MEM(h->workspace),
@@ -56,18 +57,21 @@ clmsd_status clmsd__pooled_run(clmsd_head *h, const clmsd_head_args *a, const cl
                    CLMSD__U32(d->layers), CLMSD__MEM(h->workspace), CLMSD__U64(o.a));
     if (st == CLMSD_SUCCESS)
         st = CLMSD__RUN(h->ctx, h->ctx->gpu_tiling ? CLMSD__K_LAYER_POOL_GPU : CLMSD__K_LAYER_POOL, q, CLMSD__MEM(a->x),
-                        CLMSD__U64(a->x_off), CLMSD__U64(xl), CLMSD__U64(xr), CLMSD__MEM(h->workspace), CLMSD__U64(o.a),
-                        CLMSD__MEM(h->workspace), CLMSD__U64(o.p), CLMSD__U64(d->batch), CLMSD__U64(d->features),
-                        CLMSD__U32(d->layers), CLMSD__I32(mode != CLMSD__PREDICT), CLMSD__U32(h->layer_threshold),
-                        CLMSD__F32(h->layer_scale), CLMSD__U64(a->row_offset), CLMSD__U64(a->seed), CLMSD__U64(a->step),
-                        CLMSD__U64(q));
+                        CLMSD__U64(a->x_off), CLMSD__U32(d->x_type), CLMSD__U64(xl), CLMSD__U64(xr),
+                        CLMSD__MEM(h->workspace), CLMSD__U64(o.a), CLMSD__MEM(h->workspace), CLMSD__U64(o.p),
+                        CLMSD__U64(d->batch), CLMSD__U64(d->features), CLMSD__U32(d->layers),
+                        CLMSD__I32(mode != CLMSD__PREDICT), CLMSD__U32(h->layer_threshold), CLMSD__F32(h->layer_scale),
+                        CLMSD__U64(a->row_offset), CLMSD__U64(a->seed), CLMSD__U64(a->step), CLMSD__U64(q),
+                        CLMSD__I32(d->stream));
     bool back = mode == CLMSD__TRAIN && (a->dx || a->dlayer_weights);
     clmsd_head_args e = *a; /* the engine's call: x = P, dx = dP */
     e.x = h->workspace, e.x_off = o.p;
     e.dx = back ? h->workspace : NULL, e.dx_off = o.dp;
     if (st == CLMSD_SUCCESS && back && a->accumulate) /* dP from -0.0f, the identity: -0 + v is v */
         st = clmsd__fill(h->ctx, h->workspace, o.dp, d->batch * d->features, 0x80000000u);
+    clmsd__stream inner = *s; /* P and dP are float */
+    inner.x_type = inner.dx_type = CLMSD_FLOAT32;
     if (st == CLMSD_SUCCESS)
-        st = h->impl->run(h, &e, s, mode);
+        st = h->impl->run(h, &e, &inner, mode);
     return st == CLMSD_SUCCESS && back ? backward(h, a, &o) : st;
 }

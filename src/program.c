@@ -41,6 +41,7 @@ static const char *const kernel_names[CLMSD__K_COUNT] = {
     [CLMSD__K_LAYER_POOL_GPU] = "clmsd_layer_pool_gpu",
     [CLMSD__K_LAYER_UNPOOL_GPU] = "clmsd_layer_unpool_gpu",
     [CLMSD__K_LAYER_WEIGHT_GRAD] = "clmsd_layer_weight_grad",
+    [CLMSD__K_WIDEN] = "clmsd_widen",
 };
 
 const char *clmsd__kernel_name(clmsd__kernel_id id) { return kernel_names[id]; }

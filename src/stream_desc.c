@@ -3,35 +3,96 @@
  * and the host references read (docs/rng.md). No OpenCL here. */
 #include "stream_desc.h"
 
+#include "../cl/clmsd_constants.h"
+
 #include <math.h>
+#include <stdio.h>
+
+_Static_assert(CLMSD_STREAM_PHILOX_V1 == CLMSD_KERNEL_STREAM_V1 && CLMSD_STREAM_PHILOX_V1_U8 == CLMSD_KERNEL_STREAM_U8,
+               "the kernels read the public stream ids");
+_Static_assert(CLMSD_FLOAT32 == CLMSD_KERNEL_F32 && CLMSD_FLOAT16 == CLMSD_KERNEL_F16 &&
+                   CLMSD_BFLOAT16 == CLMSD_KERNEL_BF16,
+               "the kernels read the public type ids");
+
+size_t clmsd_type_size(clmsd_type type)
+{
+    switch (type) {
+    case CLMSD_FLOAT32: return 4;
+    case CLMSD_FLOAT16:
+    case CLMSD_BFLOAT16: return 2;
+    }
+    return 0;
+}
 
 clmsd_status clmsd_rate_params(double rate, uint32_t *threshold, float *scale)
 {
+    return clmsd_stream_rate_params(CLMSD_STREAM_PHILOX_V1, rate, threshold, scale);
+}
+
+clmsd_status clmsd_stream_rate_params(clmsd_stream stream, double rate, uint32_t *threshold, float *scale)
+{
     if (!(rate >= 0.0 && rate < 1.0)) /* also rejects NaN */
         return CLMSD_ERROR_INVALID_RATE;
+    if (stream == CLMSD_STREAM_PHILOX_V1_U8 && ldexp(rate, 8) != floor(ldexp(rate, 8)))
+        return CLMSD_ERROR_INVALID_RATE;
+    if (stream != CLMSD_STREAM_PHILOX_V1 && stream != CLMSD_STREAM_PHILOX_V1_U8)
+        return CLMSD_ERROR_INVALID_ARGUMENT;
     if (threshold)
-        *threshold = (uint32_t)ldexp(rate, 32);
+        *threshold = (uint32_t)ldexp(rate, stream == CLMSD_STREAM_PHILOX_V1_U8 ? 8 : 32);
     if (scale)
         *scale = (float)(1.0 / (1.0 - rate));
     return CLMSD_SUCCESS;
 }
 
-clmsd_status clmsd__check_rates(clmsd_context *ctx, uint32_t samples, const double *rates, double rate)
+clmsd_status clmsd__check_rate(clmsd_context *ctx, clmsd_stream stream, const char *name, double p)
 {
-    for (uint32_t k = 0; k < (rates ? samples : 1); ++k) {
-        double p = rates ? rates[k] : rate;
-        if (clmsd_rate_params(p, NULL, NULL) != CLMSD_SUCCESS)
-            return clmsd__fail(ctx, CLMSD_ERROR_INVALID_RATE, "drop rate %s%u%s is %g: it must lie in [0, 1)",
-                               rates ? "rates[" : "", rates ? k : 0, rates ? "]" : " (rate)", p);
+    if (!(p >= 0.0 && p < 1.0))
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_RATE, "%s is %g: it must lie in [0, 1)", name, p);
+    if (stream == CLMSD_STREAM_PHILOX_V1_U8 && clmsd_stream_rate_params(stream, p, NULL, NULL) != CLMSD_SUCCESS) {
+        double below = floor(ldexp(p, 8)), above = below + 1.0;
+        if (above < 256.0)
+            return clmsd__fail(ctx, CLMSD_ERROR_INVALID_RATE,
+                               "%s is %.17g: the u8 stream takes multiples of 1/256; the nearest are %.17g (%g/256) "
+                               "and %.17g (%g/256)",
+                               name, p, ldexp(below, -8), below, ldexp(above, -8), above);
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_RATE,
+                           "%s is %.17g: the u8 stream takes multiples of 1/256; the nearest is %.17g (255/256)", name,
+                           p, ldexp(below, -8));
     }
     return CLMSD_SUCCESS;
 }
 
-void clmsd__rate_table(uint32_t samples, const double *rates, double rate, uint32_t *params)
+clmsd_status clmsd__check_rates(clmsd_context *ctx, clmsd_stream stream, uint32_t samples, const double *rates,
+                                double rate)
+{
+    if (stream != CLMSD_STREAM_PHILOX_V1 && stream != CLMSD_STREAM_PHILOX_V1_U8)
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "invalid stream %d", (int)stream);
+    for (uint32_t k = 0; k < (rates ? samples : 1); ++k) {
+        char name[40];
+        if (rates)
+            snprintf(name, sizeof name, "drop rate rates[%u]", (unsigned)k);
+        else
+            snprintf(name, sizeof name, "drop rate (rate)");
+        clmsd_status st = clmsd__check_rate(ctx, stream, name, rates ? rates[k] : rate);
+        if (st != CLMSD_SUCCESS)
+            return st;
+    }
+    return CLMSD_SUCCESS;
+}
+
+clmsd_status clmsd__check_types(clmsd_context *ctx, clmsd_type x_type, clmsd_type dx_type)
+{
+    if (clmsd_type_size(x_type) == 0 || clmsd_type_size(dx_type) == 0)
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "invalid storage type (x_type %d, dx_type %d)",
+                           (int)x_type, (int)dx_type);
+    return CLMSD_SUCCESS;
+}
+
+void clmsd__rate_table(clmsd_stream stream, uint32_t samples, const double *rates, double rate, uint32_t *params)
 {
     for (uint32_t k = 0; k < samples; ++k) {
         float scale;
-        clmsd_rate_params(rates ? rates[k] : rate, &params[k], &scale);
+        clmsd_stream_rate_params(stream, rates ? rates[k] : rate, &params[k], &scale);
         union {
             float f;
             uint32_t u;
@@ -53,11 +114,19 @@ clmsd_status clmsd__check_stream(clmsd_context *ctx, const clmsd_dropout_desc *d
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE,
                            "(row_offset %zu + rows %zu) * cols %zu exceeds the stream's 2^34 elements",
                            desc->row_offset, desc->rows, desc->cols);
-    clmsd_status st = clmsd__check_rates(ctx, desc->samples, desc->rates, desc->rate);
+    clmsd_status st = clmsd__check_rates(ctx, desc->stream, desc->samples, desc->rates, desc->rate);
+    if (st == CLMSD_SUCCESS)
+        st = clmsd__check_types(ctx, desc->x_type, desc->dx_type);
     if (st != CLMSD_SUCCESS)
         return st;
     uint64_t begin = (uint64_t)desc->row_offset * desc->cols;
+    unsigned shift = desc->stream == CLMSD_STREAM_PHILOX_V1_U8 ? 4 : 2; /* elements per block: 16 or 4 */
     *out = (clmsd__stream){
+        .stream = desc->stream,
+        .x_type = desc->x_type,
+        .dx_type = desc->dx_type,
+        .first_block = begin >> shift,
+        .blocks = ((end - 1) >> shift) - (begin >> shift) + 1,
         .seed = desc->seed,
         .step = desc->step,
         .samples = desc->samples,

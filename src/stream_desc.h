@@ -10,12 +10,19 @@ typedef struct clmsd__stream {
     uint64_t seed, step;
     uint32_t samples;
     size_t rows, cols, row_offset;
-    uint64_t first_quad, quads; /* Philox blocks covering elements [row_offset*cols, +rows*cols) */
+    clmsd_stream stream;
+    clmsd_type x_type, dx_type;
+    uint64_t first_quad, quads;   /* groups of 4 elements covering [row_offset*cols, +rows*cols) */
+    uint64_t first_block, blocks; /* the stream's Philox blocks covering them (4 or 16 elements) */
 } clmsd__stream;
 
-clmsd_status clmsd__check_rates(clmsd_context *ctx, uint32_t samples, const double *rates, double rate);
+/* One rate, named in the message: in [0, 1), and a multiple of 1/256 on the u8 stream. */
+clmsd_status clmsd__check_rate(clmsd_context *ctx, clmsd_stream stream, const char *name, double p);
+clmsd_status clmsd__check_rates(clmsd_context *ctx, clmsd_stream stream, uint32_t samples, const double *rates,
+                                double rate);
+clmsd_status clmsd__check_types(clmsd_context *ctx, clmsd_type x_type, clmsd_type dx_type);
 /* Writes K thresholds then K scales (as float bits) into params[2K]. */
-void clmsd__rate_table(uint32_t samples, const double *rates, double rate, uint32_t *params);
+void clmsd__rate_table(clmsd_stream stream, uint32_t samples, const double *rates, double rate, uint32_t *params);
 clmsd_status clmsd__check_stream(clmsd_context *ctx, const clmsd_dropout_desc *desc, clmsd__stream *out);
 
 #endif

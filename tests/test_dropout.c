@@ -1,7 +1,29 @@
 /* SPDX-License-Identifier: MIT */
-/* K-sample dropout on the device: bit-exact against the host reference, shard invariance,
- * statistics, backward, identity at p = 0, and bad input. */
+/* K-sample dropout on the device, on both streams and every storage type: bit-exact against the
+ * host reference, shard invariance, statistics, backward, identity at p = 0, and bad input. */
 #include "helpers.h"
+
+/* a stream and the storage types of x (forward) and dx (backward) */
+typedef struct variant {
+    clmsd_stream stream;
+    clmsd_type x_type, dx_type;
+} variant;
+
+static const variant variants[] = {
+    {CLMSD_STREAM_PHILOX_V1, CLMSD_FLOAT32, CLMSD_FLOAT32},
+    {CLMSD_STREAM_PHILOX_V1_U8, CLMSD_FLOAT32, CLMSD_FLOAT32},
+    {CLMSD_STREAM_PHILOX_V1, CLMSD_FLOAT16, CLMSD_FLOAT16},
+    {CLMSD_STREAM_PHILOX_V1_U8, CLMSD_BFLOAT16, CLMSD_BFLOAT16},
+    {CLMSD_STREAM_PHILOX_V1_U8, CLMSD_FLOAT16, CLMSD_BFLOAT16},
+    {CLMSD_STREAM_PHILOX_V1, CLMSD_BFLOAT16, CLMSD_FLOAT32},
+};
+#define VARIANTS (sizeof variants / sizeof variants[0])
+
+/* the nearest rate the stream takes: itself on v1, the nearest multiple of 1/256 on u8 */
+static double stream_rate(clmsd_stream stream, double p)
+{
+    return stream == CLMSD_STREAM_PHILOX_V1_U8 ? fmin(round(p * 256.0), 255.0) / 256.0 : p;
+}
 
 typedef struct shape {
     size_t rows, cols, ldx, ldy, x_off, y_off, row_offset;
@@ -11,27 +33,43 @@ typedef struct shape {
 } shape;
 
 static const double rates64[64] = {0.1, 0.2, 0.3, 0.4, 0.5, 0.0, 0.9, 0.05}; /* the rest 0 */
+static const double rates64_u8[64] = {0.1015625, 0.203125, 0.30078125, 0.3984375, 0.5, 0.0, 0.8984375, 0.05078125};
+
+/* n floats as `type`: typed[] holds them narrowed, and v[] becomes their widened values (what the
+ * host reference reads) */
+static void *as_type(clmsd_type type, float *v, size_t n)
+{
+    void *typed = malloc(n * clmsd_type_size(type));
+    cr_assert_eq(clmsd_ref_from_float(type, v, n, typed), CLMSD_SUCCESS);
+    cr_assert_eq(clmsd_ref_to_float(type, typed, n, v), CLMSD_SUCCESS);
+    return typed;
+}
 
 /* forward, mask and backward (both accumulate modes) equal the host reference bit for bit */
-static void check_shape(clmsd_context *ctx, const shape *t)
+static void check_shape(clmsd_context *ctx, const shape *t, const variant *v)
 {
+    const double *rates = v->stream == CLMSD_STREAM_PHILOX_V1_U8 ? rates64_u8 : rates64;
     clmsd_dropout_desc d = {.seed = 987654321,
                             .step = 3,
                             .samples = t->samples,
-                            .rates = t->per_sample ? rates64 : NULL,
-                            .rate = t->rate,
+                            .rates = t->per_sample ? rates : NULL,
+                            .rate = stream_rate(v->stream, t->rate),
                             .rows = t->rows,
                             .cols = t->cols,
-                            .row_offset = t->row_offset};
+                            .row_offset = t->row_offset,
+                            .stream = v->stream,
+                            .x_type = v->x_type,
+                            .dx_type = v->dx_type};
     size_t nx = t->x_off + t->rows * t->ldx, ny = t->y_off + t->samples * t->rows * t->ldy;
     size_t nm = (size_t)t->samples * t->rows * t->cols;
-    float *x = malloc(nx * 4), *y = malloc(ny * 4), *yref = malloc(ny * 4), *dx = malloc(nx * 4),
-          *dxref = malloc(nx * 4);
+    size_t xs = clmsd_type_size(v->x_type), dxs = clmsd_type_size(v->dx_type);
+    float *x = malloc(nx * 4), *y = malloc(ny * 4), *yref = malloc(ny * 4), *dxref = malloc(nx * 4);
     uint8_t *m = malloc(nm + 3), *mref = malloc(nm);
     test_fill(x, nx, 1);
+    void *xt = as_type(v->x_type, x, nx);
     test_fill(y, ny, 2); /* elements outside the matrix must keep these values */
     memcpy(yref, y, ny * 4);
-    cl_mem bx = test_buffer(ctx, x, nx * 4), by = test_buffer(ctx, y, ny * 4), bm = test_canary_buffer(ctx, nm + 3);
+    cl_mem bx = test_buffer(ctx, xt, nx * xs), by = test_buffer(ctx, y, ny * 4), bm = test_canary_buffer(ctx, nm + 3);
     cr_assert_eq(clmsd_dropout_forward(ctx, &d, bx, t->x_off, t->ldx, by, t->y_off, t->ldy, 0, NULL, NULL),
                  CLMSD_SUCCESS, "%s", clmsd_context_last_error(ctx));
     cr_assert_eq(clmsd_dropout_mask(ctx, &d, bm, 3, 0, NULL, NULL), CLMSD_SUCCESS, "%s", clmsd_context_last_error(ctx));
@@ -39,24 +77,30 @@ static void check_shape(clmsd_context *ctx, const shape *t)
     test_read(ctx, bm, 0, m, nm + 3);
     clmsd_ref_dropout_forward(&d, x + t->x_off, t->ldx, yref + t->y_off, t->ldy);
     clmsd_ref_dropout_mask(&d, mref);
-    cr_assert(memcmp(y, yref, ny * 4) == 0, "forward differs from the reference (rows %zu cols %zu K %u)", t->rows,
-              t->cols, t->samples);
+    cr_assert(memcmp(y, yref, ny * 4) == 0,
+              "forward differs from the reference (rows %zu cols %zu K %u, stream %d x %d)", t->rows, t->cols,
+              t->samples, (int)v->stream, (int)v->x_type);
     cr_assert(m[0] == CANARY && m[1] == CANARY && m[2] == CANARY, "mask wrote before its offset");
-    cr_assert(memcmp(m + 3, mref, nm) == 0, "mask differs from the reference");
+    cr_assert(memcmp(m + 3, mref, nm) == 0, "mask differs from the reference (stream %d)", (int)v->stream);
+    unsigned char *dx = malloc(nx * dxs), *dxref_t = malloc(nx * dxs);
     for (int accumulate = 0; accumulate <= 1; ++accumulate) {
-        test_fill(dx, nx, 3);
-        memcpy(dxref, dx, nx * 4);
-        cl_mem bdx = test_buffer(ctx, dx, nx * 4);
+        test_fill(dxref, nx, 3);
+        void *dx0 = as_type(v->dx_type, dxref, nx); /* dxref: the widened initial dx */
+        cl_mem bdx = test_buffer(ctx, dx0, nx * dxs);
         cr_assert_eq(
             clmsd_dropout_backward(ctx, &d, by, t->y_off, t->ldy, bdx, t->x_off, t->ldx, accumulate, 0, NULL, NULL),
             CLMSD_SUCCESS, "%s", clmsd_context_last_error(ctx));
-        test_read(ctx, bdx, 0, dx, nx * 4);
+        test_read(ctx, bdx, 0, dx, nx * dxs);
         clmsd_ref_dropout_backward(&d, yref + t->y_off, t->ldy, dxref + t->x_off, t->ldx, accumulate);
-        cr_assert(memcmp(dx, dxref, nx * 4) == 0, "backward (accumulate %d) differs from the reference", accumulate);
+        clmsd_ref_from_float(v->dx_type, dxref, nx, dxref_t); /* one rounding of the fp32 result */
+        cr_assert(memcmp(dx, dxref_t, nx * dxs) == 0,
+                  "backward (accumulate %d, stream %d, dx type %d) differs from the reference", accumulate,
+                  (int)v->stream, (int)v->dx_type);
         clReleaseMemObject(bdx);
+        free(dx0);
     }
     clReleaseMemObject(bx), clReleaseMemObject(by), clReleaseMemObject(bm);
-    free(x), free(y), free(yref), free(dx), free(dxref), free(m), free(mref);
+    free(x), free(xt), free(y), free(yref), free(dx), free(dxref), free(dxref_t), free(m), free(mref);
 }
 
 Test(dropout, equals_host_reference, .timeout = 600)
@@ -73,16 +117,22 @@ Test(dropout, equals_host_reference, .timeout = 600)
         {5, 21, 23, 21, 0, 3, 7, 64, 0.2f, true},     /* K = 64, per-sample rates */
         {64, 769, 769, 770, 0, 0, 0, 8, 0.5f, false}, /* a Kaggle-sized feature matrix */
     };
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i)
-        check_shape(ctx, &shapes[i]);
+    for (size_t v = 0; v < VARIANTS; ++v)
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i)
+            check_shape(ctx, &shapes[i], &variants[v]);
     clmsd_context_destroy(ctx);
 }
 
-Test(dropout, shard_invariance, .timeout = 600)
+static void check_shards(clmsd_context *ctx, clmsd_stream stream)
 {
-    clmsd_context *ctx = test_context();
     const size_t cols = 30;
-    clmsd_dropout_desc whole = {.seed = 11, .step = 5, .samples = 3, .rate = 0.4f, .rows = 64, .cols = cols};
+    clmsd_dropout_desc whole = {.seed = 11,
+                                .step = 5,
+                                .samples = 3,
+                                .rate = stream_rate(stream, 0.4),
+                                .rows = 64,
+                                .cols = cols,
+                                .stream = stream};
     float *x = malloc(64 * cols * 4), *y = malloc(3 * 64 * cols * 4), *ya = malloc(3 * 32 * cols * 4),
           *yb = malloc(3 * 32 * cols * 4);
     test_fill(x, 64 * cols, 4);
@@ -104,6 +154,13 @@ Test(dropout, shard_invariance, .timeout = 600)
     }
     clReleaseMemObject(bx), clReleaseMemObject(by), clReleaseMemObject(ba), clReleaseMemObject(bb);
     free(x), free(y), free(ya), free(yb);
+}
+
+Test(dropout, shard_invariance, .timeout = 600)
+{
+    clmsd_context *ctx = test_context();
+    check_shards(ctx, CLMSD_STREAM_PHILOX_V1);
+    check_shards(ctx, CLMSD_STREAM_PHILOX_V1_U8); /* 32 rows of 30: shards that split u8 blocks */
     clmsd_context_destroy(ctx);
 }
 
@@ -129,10 +186,12 @@ static void assert_binomial(size_t count, size_t n, double q, const char *what)
 Test(dropout, statistics, .timeout = 600)
 {
     clmsd_context *ctx = test_context();
-    const float ps[] = {0.1f, 0.5f, 0.9f};
+    const double ps[] = {0.1, 0.5, 0.9, 0.1015625, 0.5, 0.8984375, 1.0 / 256, 255.0 / 256};
     const size_t n = 1000 * 1000;
-    for (int i = 0; i < 3; ++i) {
-        clmsd_dropout_desc d = {.seed = 2026, .step = 1, .samples = 2, .rate = ps[i], .rows = 1000, .cols = 1000};
+    for (int i = 0; i < 8; ++i) {
+        clmsd_stream stream = i < 3 ? CLMSD_STREAM_PHILOX_V1 : CLMSD_STREAM_PHILOX_V1_U8;
+        clmsd_dropout_desc d = {
+            .seed = 2026, .step = 1, .samples = 2, .rate = ps[i], .rows = 1000, .cols = 1000, .stream = stream};
         uint8_t *m = device_mask(ctx, &d);
         d.step = 2;
         uint8_t *m2 = device_mask(ctx, &d);
@@ -251,22 +310,35 @@ Test(dropout, bad_input, .timeout = 600)
     cl_mem bx = test_buffer(ctx, x, sizeof x), by = test_canary_buffer(ctx, ybytes);
     cl_mem foreign = test_buffer(other, x, sizeof x);
     const clmsd_dropout_desc good = {.seed = 1, .step = 1, .samples = K, .rate = 0.5f, .rows = R, .cols = C};
+/* (each case overrides the defaults of DESC) */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
     struct {
         clmsd_dropout_desc d;
         const char *what;
         clmsd_status expect;
     } descs[] = {
-        {{1, 1, 0, NULL, 0.5f, R, C, 0}, "zero samples", CLMSD_ERROR_INVALID_SIZE},
-        {{1, 1, K, NULL, 0.5f, 0, C, 0}, "zero rows", CLMSD_ERROR_INVALID_SIZE},
-        {{1, 1, K, NULL, 0.5f, R, 0, 0}, "zero cols", CLMSD_ERROR_INVALID_SIZE},
-        {{1, 1, K, NULL, NAN, R, C, 0}, "NaN rate", CLMSD_ERROR_INVALID_RATE},
-        {{1, 1, K, NULL, -0.25f, R, C, 0}, "negative rate", CLMSD_ERROR_INVALID_RATE},
-        {{1, 1, K, NULL, 1.0f, R, C, 0}, "rate 1", CLMSD_ERROR_INVALID_RATE},
-        {{1, 1, K, (const double[]){0.5f, 1.5f}, 0.0f, R, C, 0}, "rates[1] 1.5", CLMSD_ERROR_INVALID_RATE},
-        {{1, 1, K, (const double[]){NAN, 0.5f}, 0.0f, R, C, 0}, "rates[0] NaN", CLMSD_ERROR_INVALID_RATE},
-        {{1, 1, K, NULL, 0.5f, R, C, (size_t)1 << 32}, "element count past 2^34", CLMSD_ERROR_INVALID_SIZE},
-        {{1, 1, K, NULL, 0.5f, R, SIZE_MAX, 0}, "overflowing size", CLMSD_ERROR_INVALID_SIZE},
+#define DESC(...) {.seed = 1, .step = 1, .samples = K, .rate = 0.5, .rows = R, .cols = C, __VA_ARGS__}
+        {DESC(.samples = 0), "zero samples", CLMSD_ERROR_INVALID_SIZE},
+        {DESC(.rows = 0), "zero rows", CLMSD_ERROR_INVALID_SIZE},
+        {DESC(.cols = 0), "zero cols", CLMSD_ERROR_INVALID_SIZE},
+        {DESC(.rate = NAN), "NaN rate", CLMSD_ERROR_INVALID_RATE},
+        {DESC(.rate = -0.25), "negative rate", CLMSD_ERROR_INVALID_RATE},
+        {DESC(.rate = 1.0), "rate 1", CLMSD_ERROR_INVALID_RATE},
+        {DESC(.rates = (const double[]){0.5, 1.5}), "rates[1] 1.5", CLMSD_ERROR_INVALID_RATE},
+        {DESC(.rates = (const double[]){NAN, 0.5}), "rates[0] NaN", CLMSD_ERROR_INVALID_RATE},
+        {DESC(.row_offset = (size_t)1 << 32), "element count past 2^34", CLMSD_ERROR_INVALID_SIZE},
+        {DESC(.cols = SIZE_MAX), "overflowing size", CLMSD_ERROR_INVALID_SIZE},
+        {DESC(.stream = CLMSD_STREAM_PHILOX_V1_U8, .rate = 0.1), "u8 rate 0.1", CLMSD_ERROR_INVALID_RATE},
+        {DESC(.stream = CLMSD_STREAM_PHILOX_V1_U8, .rate = 255.5 / 256), "u8 rate 255.5/256", CLMSD_ERROR_INVALID_RATE},
+        {DESC(.stream = CLMSD_STREAM_PHILOX_V1_U8, .rates = (const double[]){0.5, 0.3}), "u8 rates[1] 0.3",
+         CLMSD_ERROR_INVALID_RATE},
+        {DESC(.stream = (clmsd_stream)2), "stream 2", CLMSD_ERROR_INVALID_ARGUMENT},
+        {DESC(.x_type = (clmsd_type)3), "x_type 3", CLMSD_ERROR_INVALID_ARGUMENT},
+        {DESC(.dx_type = (clmsd_type)-1), "dx_type -1", CLMSD_ERROR_INVALID_ARGUMENT},
+#undef DESC
     };
+#pragma GCC diagnostic pop
     for (size_t i = 0; i < sizeof descs / sizeof descs[0]; ++i) {
         clmsd_status st = clmsd_dropout_forward(ctx, &descs[i].d, bx, 0, C, by, 0, C, 0, NULL, NULL);
         cr_assert_eq(st, descs[i].expect, "%s: got %s", descs[i].what, clmsd_status_string(st));
@@ -294,6 +366,21 @@ Test(dropout, bad_input, .timeout = 600)
     cr_assert_eq(clmsd_dropout_mask(ctx, &good, by, ybytes - K * R * C + 1, 0, NULL, NULL), CLMSD_ERROR_INVALID_BUFFER);
     cr_assert_eq(clmsd_dropout_backward(ctx, &good, bx, 0, C, by, 0, C, 0, 0, NULL, NULL), CLMSD_ERROR_INVALID_BUFFER,
                  "dy of [R, C] is too small for K samples");
+    /* the u8 stream's message names the nearest rates it takes */
+    clmsd_dropout_desc u8 = good;
+    u8.stream = CLMSD_STREAM_PHILOX_V1_U8, u8.rate = 0.1;
+    cr_assert_eq(clmsd_dropout_mask(ctx, &u8, by, 0, 0, NULL, NULL), CLMSD_ERROR_INVALID_RATE);
+    cr_assert(strstr(clmsd_context_last_error(ctx), "0.09765625") && strstr(clmsd_context_last_error(ctx), "0.1015625"),
+              "%s", clmsd_context_last_error(ctx));
+    /* a storage type on a buffer sized for another: 2-byte x is R C 2 bytes, fp32 needs twice that */
+    cl_mem half_x = test_buffer(ctx, NULL, R * C * 2);
+    clmsd_dropout_desc f16 = good;
+    f16.x_type = CLMSD_FLOAT16, f16.dx_type = CLMSD_BFLOAT16;
+    cr_assert_eq(clmsd_dropout_forward(ctx, &good, half_x, 0, C, by, 0, C, 0, NULL, NULL), CLMSD_ERROR_INVALID_BUFFER);
+    cr_assert_eq(clmsd_dropout_forward(ctx, &f16, half_x, 1, C, by, 0, C, 0, NULL, NULL), CLMSD_ERROR_INVALID_BUFFER);
+    cr_assert_eq(clmsd_dropout_backward(ctx, &good, by, 0, C, half_x, 0, C, 0, 0, NULL, NULL),
+                 CLMSD_ERROR_INVALID_BUFFER);
+    clReleaseMemObject(half_x);
     test_assert_canary(ctx, by, ybytes, "dropout bad input");
     clReleaseMemObject(bx), clReleaseMemObject(by), clReleaseMemObject(foreign);
     clmsd_context_destroy(other);
@@ -334,4 +421,60 @@ Test(dropout, attach_to_a_callers_queue, .timeout = 600)
     cr_assert_eq(clmsd_context_create_from_queue(NULL, &ctx), CLMSD_ERROR_INVALID_ARGUMENT);
     clReleaseMemObject(bx), clReleaseMemObject(by);
     clmsd_context_destroy(owner);
+}
+
+/* Every fp16 and bf16 value widens on the device as on the host (forward at p = 0 is the
+ * identity), and fp32 values at, around and between neighbouring fp16 / bf16 values round to the
+ * same bits (backward at p = 0, K = 1, is one rounding of dy): ties to even, subnormals, overflow. */
+Test(dropout, storage_conversions_match_the_host, .timeout = 600)
+{
+    clmsd_context *ctx = test_context();
+    bool denormals = test_device_keeps_denormals(ctx);
+    enum { N = 65536, M = 3 * 65536 };
+    uint16_t *bits = malloc(N * 2), *got16 = malloc(M * 2), *ref16 = malloc(M * 2);
+    float *y = malloc(N * 4), *ref = malloc(N * 4), *dy = malloc(M * 4);
+    for (uint32_t i = 0; i < N; ++i)
+        bits[i] = (uint16_t)i;
+    const clmsd_type types[] = {CLMSD_FLOAT16, CLMSD_BFLOAT16};
+    for (int t = 0; t < 2; ++t) {
+        clmsd_dropout_desc d = {.seed = 1, .samples = 1, .rate = 0.0, .rows = 256, .cols = 256, .x_type = types[t]};
+        cl_mem bx = test_buffer(ctx, bits, N * 2), by = test_buffer(ctx, NULL, N * 4);
+        cr_assert_eq(clmsd_dropout_forward(ctx, &d, bx, 0, 256, by, 0, 256, 0, NULL, NULL), CLMSD_SUCCESS);
+        test_read(ctx, by, 0, y, N * 4);
+        clmsd_ref_to_float(types[t], bits, N, ref);
+        for (uint32_t i = 0; i < N; ++i) {
+            if (isnan(ref[i])) {
+                cr_assert(isnan(y[i]), "type %d: %04x widens to a NaN", (int)types[t], i);
+                continue;
+            }
+            if (!denormals && fabsf(ref[i]) < FLT_MIN)
+                continue; /* (an fp32 subnormal: this device flushes it) */
+            cr_assert(test_same_bits(y[i], ref[i]), "type %d: %04x widens to %a, the host to %a", (int)types[t], i,
+                      (double)y[i], (double)ref[i]);
+        }
+        /* each value, the midpoint to the next, and one fp32 ulp either side of that midpoint */
+        for (uint32_t i = 0; i < N; ++i) {
+            float v = ref[i], next = ref[(i + 1) & 0xFFFF], mid = v + (next - v) * 0.5f;
+            if (!isfinite(mid) || (i & 0x7FFF) == 0x7FFF)
+                mid = v;
+            dy[3 * i] = v;
+            dy[3 * i + 1] = mid;
+            dy[3 * i + 2] = nextafterf(mid, (i & 1) ? INFINITY : -INFINITY);
+            for (int j = 0; j < 3; ++j)
+                if (isnan(dy[3 * i + j]) || (!denormals && fabsf(dy[3 * i + j]) < FLT_MIN))
+                    dy[3 * i + j] = 1.0f;
+        }
+        dy[0] = 65519.99f, dy[1] = 65520.0f, dy[2] = 1e30f; /* fp16: 65504, infinity, infinity */
+        d.rows = 768, d.dx_type = types[t];
+        cl_mem bdy = test_buffer(ctx, dy, M * 4), bdx = test_buffer(ctx, NULL, M * 2);
+        cr_assert_eq(clmsd_dropout_backward(ctx, &d, bdy, 0, 256, bdx, 0, 256, 0, 0, NULL, NULL), CLMSD_SUCCESS);
+        test_read(ctx, bdx, 0, got16, M * 2);
+        clmsd_ref_from_float(types[t], dy, M, ref16);
+        for (uint32_t i = 0; i < M; ++i)
+            cr_assert_eq(got16[i], ref16[i], "type %d: %a rounds to %04x on the device, %04x on the host",
+                         (int)types[t], (double)dy[i], got16[i], ref16[i]);
+        clReleaseMemObject(bx), clReleaseMemObject(by), clReleaseMemObject(bdy), clReleaseMemObject(bdx);
+    }
+    free(bits), free(got16), free(ref16), free(y), free(ref), free(dy);
+    clmsd_context_destroy(ctx);
 }

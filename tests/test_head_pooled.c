@@ -22,22 +22,42 @@ typedef struct pooled_case {
     cl_mem bx, blw, bw, bb, bt;
 } pooled_case;
 
+static const double u8_rates[3] = {0.1015625, 0.203125, 0.30078125}; /* multiples of 1/256 */
+
+/* the stream and storage types of a case: x of x_type (the host keeps its widened values), dx
+ * of dx_type */
+static pooled_case make_typed_case(clmsd_context *ctx, clmsd_loss loss, clmsd_combine combine, clmsd_engine engine,
+                                   clmsd_stream stream, clmsd_type x_type, clmsd_type dx_type);
+
 static pooled_case make_case(clmsd_context *ctx, clmsd_loss loss, clmsd_combine combine, clmsd_engine engine)
 {
+    return make_typed_case(ctx, loss, combine, engine, CLMSD_STREAM_PHILOX_V1, CLMSD_FLOAT32, CLMSD_FLOAT32);
+}
+
+static pooled_case make_typed_case(clmsd_context *ctx, clmsd_loss loss, clmsd_combine combine, clmsd_engine engine,
+                                   clmsd_stream stream, clmsd_type x_type, clmsd_type dx_type)
+{
+    bool u8 = stream == CLMSD_STREAM_PHILOX_V1_U8;
     pooled_case p = {.d = {.batch = B,
                            .features = H,
                            .classes = C,
                            .samples = K,
-                           .rates = kaggle_rates,
+                           .rates = u8 ? u8_rates : kaggle_rates,
                            .loss = loss,
                            .combine = combine,
                            .engine = engine,
                            .layers = L,
-                           .layer_rate = 0.1}};
-    size_t nx = BASE + L * X_LAYER;
+                           .layer_rate = u8 ? 0.1015625 : 0.1,
+                           .stream = stream,
+                           .x_type = x_type,
+                           .dx_type = dx_type}};
+    size_t nx = BASE + L * X_LAYER, xs = clmsd_type_size(x_type);
     p.x = malloc(nx * 4), p.dense_x = malloc(L * B * H * 4), p.lw = malloc(L * 4), p.w = malloc(C * H * 4);
     p.bias = malloc(C * 4), p.tf = malloc(B * C * 4), p.ti = malloc(B * 4);
     test_fill(p.x, nx, 31);
+    void *xt = malloc(nx * xs);
+    clmsd_ref_from_float(x_type, p.x, nx, xt);
+    clmsd_ref_to_float(x_type, xt, nx, p.x);
     for (size_t l = 0; l < L; ++l)
         for (size_t b = 0; b < B; ++b)
             memcpy(p.dense_x + (l * B + b) * H, p.x + BASE + l * X_LAYER + b * X_ROW, H * 4);
@@ -50,10 +70,11 @@ static pooled_case make_case(clmsd_context *ctx, clmsd_loss loss, clmsd_combine 
         p.tf[i] = loss == CLMSD_LOSS_BCE_WITH_LOGITS ? (float)((i * 7) % 5) / 4.0f : (float)((i * 3) % 7) / 3.0f - 1.0f;
     for (size_t b = 0; b < B; ++b)
         p.ti[b] = b % 5 == 3 ? -100 : (int32_t)((b * 7 + 1) % C);
-    p.bx = test_buffer(ctx, p.x, nx * 4), p.blw = test_buffer(ctx, p.lw, L * 4),
+    p.bx = test_buffer(ctx, xt, nx * xs), p.blw = test_buffer(ctx, p.lw, L * 4),
     p.bw = test_buffer(ctx, p.w, C * H * 4);
     p.bb = test_buffer(ctx, p.bias, C * 4);
     p.bt = loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? test_buffer(ctx, p.ti, B * 4) : test_buffer(ctx, p.tf, B * C * 4);
+    free(xt);
     return p;
 }
 
@@ -101,14 +122,19 @@ static clmsd_head_args device_args(const pooled_case *p, cl_mem out, cl_mem dx, 
                              .accumulate = accumulate};
 }
 
-static void check_fused(clmsd_loss loss, clmsd_combine combine, int accumulate)
+static void check_typed(clmsd_loss loss, clmsd_combine combine, int accumulate, clmsd_stream stream, clmsd_type x_type,
+                        clmsd_type dx_type)
 {
     clmsd_context *ctx = test_context();
-    pooled_case p = make_case(ctx, loss, combine, CLMSD_ENGINE_FUSED);
+    pooled_case p = make_typed_case(ctx, loss, combine, CLMSD_ENGINE_FUSED, stream, x_type, dx_type);
+    size_t dxs = clmsd_type_size(dx_type);
     float out0[OUT], dx0[DX + TAIL], ref[OUT], rdx[L * B * H];
+    unsigned char dxt[DX * 4 + TAIL * 4], gdxt[DX * 4 + TAIL * 4];
     test_fill(out0, OUT, 41);
     test_fill(dx0, DX, 42);
-    memset(dx0 + DX, CANARY, TAIL * 4);
+    clmsd_ref_from_float(dx_type, dx0, DX, dxt); /* the typed prefill, and dx0 its widened values */
+    clmsd_ref_to_float(dx_type, dxt, DX, dx0);
+    memset(dxt + DX * dxs, CANARY, TAIL * 4);
     memcpy(ref, out0, sizeof ref);
     for (size_t l = 0; l < L; ++l) /* the reference's dx is dense [L, B, H] */
         for (size_t b = 0; b < B; ++b)
@@ -129,14 +155,18 @@ static void check_fused(clmsd_loss loss, clmsd_combine combine, int accumulate)
                                    .dx = rdx,
                                    .accumulate = accumulate};
     cr_assert_eq(clmsd_ref_head_exact_train_step(&p.d, &e), CLMSD_SUCCESS, "%s", clmsd_context_last_error(NULL));
-    cl_mem out = test_buffer(ctx, out0, sizeof out0), dx = test_buffer(ctx, dx0, sizeof dx0);
+    cl_mem out = test_buffer(ctx, out0, sizeof out0), dx = test_buffer(ctx, dxt, DX * dxs + TAIL * 4);
     clmsd_head *head;
     cr_assert_eq(clmsd_head_create(ctx, &p.d, &head), CLMSD_SUCCESS, "%s", clmsd_context_last_error(ctx));
     clmsd_head_args a = device_args(&p, out, dx, accumulate);
     cr_assert_eq(clmsd_head_train_step(head, &a, 0, NULL, NULL), CLMSD_SUCCESS, "%s", clmsd_context_last_error(ctx));
-    float got[OUT], gdx[DX + TAIL];
+    float got[OUT], gdx[DX];
     read_floats(ctx, out, got, OUT);
-    read_floats(ctx, dx, gdx, DX + TAIL);
+    test_read(ctx, dx, 0, gdxt, DX * dxs + TAIL * 4);
+    /* the device's dx widened (exact), the reference's rounded once and widened: equal bits */
+    clmsd_ref_to_float(dx_type, gdxt, DX, gdx);
+    clmsd_ref_from_float(dx_type, rdx, L * B * H, dxt);
+    clmsd_ref_to_float(dx_type, dxt, L * B * H, rdx);
     head_case t = {B, H, C, K, kaggle_rates, 0.0, true, accumulate};
     assert_bits(got, ref, 1, "loss", &t);
     assert_bits(got + 1, ref + 1, B * C, "logits", &t);
@@ -146,13 +176,34 @@ static void check_fused(clmsd_loss loss, clmsd_combine combine, int accumulate)
     for (size_t l = 0; l < L; ++l)
         for (size_t b = 0; b < B; ++b)
             assert_bits(gdx + b * DX_ROW + l * DX_LAYER, rdx + (l * B + b) * H, H, "dx", &t);
-    const unsigned char *tail = (const unsigned char *)(gdx + DX);
     for (size_t i = 0; i < TAIL * 4; ++i)
-        cr_assert_eq(tail[i], CANARY, "dx: written past its last row");
+        cr_assert_eq(gdxt[DX * dxs + i], CANARY, "dx: written past its last row");
     clReleaseMemObject(out), clReleaseMemObject(dx);
     clmsd_head_destroy(head);
     free_case(&p);
     clmsd_context_destroy(ctx);
+}
+
+static void check_fused(clmsd_loss loss, clmsd_combine combine, int accumulate)
+{
+    check_typed(loss, combine, accumulate, CLMSD_STREAM_PHILOX_V1, CLMSD_FLOAT32, CLMSD_FLOAT32);
+}
+
+/* the u8 stream for the layers' and the samples' masks, fp16 and bf16 hidden states and dX */
+Test(pooled, fused_u8_fp16, .timeout = 900)
+{
+    check_typed(CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOGITS, 0, CLMSD_STREAM_PHILOX_V1_U8, CLMSD_FLOAT16,
+                CLMSD_FLOAT16);
+}
+Test(pooled, fused_u8_bf16_accumulate, .timeout = 900)
+{
+    check_typed(CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, 1, CLMSD_STREAM_PHILOX_V1_U8, CLMSD_BFLOAT16,
+                CLMSD_BFLOAT16);
+}
+Test(pooled, fused_bf16_to_fp32_accumulate, .timeout = 900)
+{
+    check_typed(CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOGITS, 1, CLMSD_STREAM_PHILOX_V1, CLMSD_BFLOAT16,
+                CLMSD_FLOAT32);
 }
 
 Test(pooled, fused_cross_entropy_average_losses, .timeout = 900)

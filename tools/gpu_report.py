@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 
-KERNEL_FILES = ["cl/clmsd_constants.h", "cl/clmsd_tree.h", "cl/stream.cl", "cl/dropout.cl", "cl/dropout_gpu.cl",
+KERNEL_FILES = ["cl/clmsd_constants.h", "cl/clmsd_tree.h", "cl/clmsd_storage.h", "cl/stream.cl", "cl/dropout.cl", "cl/dropout_gpu.cl",
                 "cl/clmsd_math.h", "cl/head.cl", "cl/pool.cl", "cl/fused.cl", "cl/fused_gpu.cl"]
 CLC = "/usr/lib/clc"
 PTXAS = shutil.which("ptxas") or "/usr/local/cuda/bin/ptxas"

@@ -7,6 +7,7 @@
 
 #include <clblast_c.h>
 #include <clmsd.h>
+#include <clmsd_ref.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -29,7 +30,8 @@ typedef struct trainer {
     const train_options *o;
     size_t ntrain, nval, H, B, batches, last_rows; /* last_rows: of the last batch (B, or the part kept) */
     int rank;                                      /* 0 without --mpi; only rank 0 evaluates and reports */
-    float *train_x, *val_x, *batch_x;              /* host features */
+    size_t row_bytes;                              /* of a row of features, stored as --x-type */
+    unsigned char *train_x, *val_x, *batch_x;      /* host features, stored as --x-type */
     int32_t *train_y, *val_y, *batch_y;            /* host labels */
     cl_mem x_epoch, y_epoch, x_train, y_train, x_val;
     cl_mem w, b, vw, vb, dw, db, losses, eval_loss, val_logits;
@@ -189,11 +191,11 @@ static int load_epoch(trainer *t, int epoch)
         return -1;
     digits_permutation(t->o->seed, 1000 + (uint64_t)epoch, t->ntrain, perm); /* same order for every K */
     for (size_t n = 0; n < t->ntrain; ++n) {
-        memcpy(t->batch_x + n * t->H, t->train_x + perm[n] * t->H, t->H * sizeof *t->batch_x);
+        memcpy(t->batch_x + n * t->row_bytes, t->train_x + perm[n] * t->row_bytes, t->row_bytes);
         t->batch_y[n] = t->train_y[perm[n]];
     }
     free(perm);
-    return write_buffer(t, t->x_epoch, t->ntrain * t->H * 4, t->batch_x) ||
+    return write_buffer(t, t->x_epoch, t->ntrain * t->row_bytes, t->batch_x) ||
                    write_buffer(t, t->y_epoch, t->ntrain * 4, t->batch_y)
                ? -1
                : 0;
@@ -220,7 +222,10 @@ static int plan(trainer *t, uint32_t samples, run_steps *out)
                          .rate = o->rate,
                          .loss = CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY,
                          .combine = o->combine,
-                         .engine = o->engine};
+                         .engine = o->engine,
+                         .stream = o->stream,
+                         .x_type = o->x_type,
+                         .dx_type = o->x_type};
     *out = (run_steps){train_step_create(t->ctx, &d, o->mpi), NULL};
     d.batch = t->last_rows;
     if (out->full && t->last_rows != t->B)
@@ -317,7 +322,7 @@ int clmsd_cli_train(int argc, char **argv)
     digits data;
     if (digits_load(o.data, &data))
         return 1;
-    trainer t = {.o = &o, .H = o.hidden, .B = o.batch};
+    trainer t = {.o = &o, .H = o.hidden, .B = o.batch, .row_bytes = o.hidden * clmsd_type_size(o.x_type)};
     t.nval = data.count / 5;
     t.ntrain = data.count - t.nval;
     t.batches = t.ntrain / t.B;
@@ -343,22 +348,26 @@ int clmsd_cli_train(int argc, char **argv)
         return 1;
     }
     t.queue = clmsd_context_queue(t.ctx);
-    /* the fixed split and the frozen random features */
+    /* the fixed split and the frozen random features, rounded once to --x-type as a mixed-precision
+     * backbone would hand them over */
     float *features = malloc(data.count * t.H * sizeof *features);
+    unsigned char *stored = malloc(data.count * t.row_bytes);
     size_t *split = malloc(data.count * sizeof *split);
-    t.train_x = malloc(t.ntrain * t.H * 4), t.val_x = malloc(t.nval * t.H * 4), t.batch_x = malloc(t.ntrain * t.H * 4);
+    t.train_x = malloc(t.ntrain * t.row_bytes), t.val_x = malloc(t.nval * t.row_bytes);
+    t.batch_x = malloc(t.ntrain * t.row_bytes);
     t.train_y = malloc(t.ntrain * 4), t.val_y = malloc(t.nval * 4), t.batch_y = malloc(t.ntrain * 4);
     int rc = 1;
     train_run runs[TRAIN_MAX_RUNS] = {{0}};
     int done = 0;
-    if (!features || !split || !t.train_x || !t.val_x || !t.batch_x || !t.train_y || !t.val_y || !t.batch_y)
+    if (!features || !stored || !split || !t.train_x || !t.val_x || !t.batch_x || !t.train_y || !t.val_y || !t.batch_y)
         goto out;
     digits_features(&data, t.H, o.seed, features);
+    clmsd_ref_from_float(o.x_type, features, data.count * t.H, stored);
     digits_permutation(o.seed, 0, data.count, split);
     for (size_t n = 0; n < data.count; ++n) {
         bool val = n < t.nval;
         size_t i = val ? n : n - t.nval;
-        memcpy((val ? t.val_x : t.train_x) + i * t.H, features + split[n] * t.H, t.H * 4);
+        memcpy((val ? t.val_x : t.train_x) + i * t.row_bytes, stored + split[n] * t.row_bytes, t.row_bytes);
         (val ? t.val_y : t.train_y)[i] = data.label[split[n]];
     }
     clmsd_head_desc eval_train = {.batch = t.ntrain,
@@ -366,15 +375,16 @@ int clmsd_cli_train(int argc, char **argv)
                                   .classes = DIGITS_CLASSES,
                                   .samples = 1,
                                   .loss = CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY,
-                                  .combine = CLMSD_AVERAGE_LOSSES};
+                                  .combine = CLMSD_AVERAGE_LOSSES,
+                                  .x_type = o.x_type};
     clmsd_head_desc eval_val = eval_train;
     eval_val.batch = t.nval;
     if (check(clmsd_head_create(t.ctx, &eval_train, &t.eval_train), &t, "clmsd_head_create") ||
         check(clmsd_head_create(t.ctx, &eval_val, &t.eval_val), &t, "clmsd_head_create"))
         goto out;
-    t.x_epoch = buffer(&t, t.ntrain * t.H * 4, NULL), t.y_epoch = buffer(&t, t.ntrain * 4, NULL);
-    t.x_train = buffer(&t, t.ntrain * t.H * 4, t.train_x), t.y_train = buffer(&t, t.ntrain * 4, t.train_y);
-    t.x_val = buffer(&t, t.nval * t.H * 4, t.val_x);
+    t.x_epoch = buffer(&t, t.ntrain * t.row_bytes, NULL), t.y_epoch = buffer(&t, t.ntrain * 4, NULL);
+    t.x_train = buffer(&t, t.ntrain * t.row_bytes, t.train_x), t.y_train = buffer(&t, t.ntrain * 4, t.train_y);
+    t.x_val = buffer(&t, t.nval * t.row_bytes, t.val_x);
     t.w = buffer(&t, DIGITS_CLASSES * t.H * 4, NULL), t.vw = buffer(&t, DIGITS_CLASSES * t.H * 4, NULL);
     t.dw = buffer(&t, DIGITS_CLASSES * t.H * 4, NULL), t.b = buffer(&t, DIGITS_CLASSES * 4, NULL);
     t.vb = buffer(&t, DIGITS_CLASSES * 4, NULL), t.db = buffer(&t, DIGITS_CLASSES * 4, NULL);
@@ -390,9 +400,12 @@ int clmsd_cli_train(int argc, char **argv)
         o.data, t.ntrain, t.nval, t.H, t.batches, t.B, t.last_rows != t.B ? " (the last one short)" : "");
     if (o.mpi)
         printf("data-parallel over %d MPI ranks (each batch cut by clmsd_mpi_split)\n", ranks);
-    printf("head: softmax cross-entropy, %s, drop rate %s, SGD lr %g momentum %g, %d epochs, seed %llu\n",
+    static const char *const type_names[] = {"f32", "f16", "bf16"};
+    printf("head: softmax cross-entropy, %s, drop rate %s, SGD lr %g momentum %g, %d epochs, seed %llu, %s masks, "
+           "%s features\n",
            o.combine == CLMSD_AVERAGE_LOSSES ? "average losses (paper)" : "average logits (Kaggle)",
-           o.nrates ? "per sample (--rates)" : "shared", o.lr, o.momentum, o.epochs, (unsigned long long)o.seed);
+           o.nrates ? "per sample (--rates)" : "shared", o.lr, o.momentum, o.epochs, (unsigned long long)o.seed,
+           o.stream == CLMSD_STREAM_PHILOX_V1_U8 ? "u8" : "v1", type_names[o.x_type]);
     if (t.rank == 0)
         fprintf(stderr, "compiling kernels (a few seconds; tens of seconds for CLBlast on a cold pocl cache)...\n");
     if (check(clmsd_context_warmup(t.ctx), &t, "warm-up"))
@@ -422,8 +435,8 @@ out:
             clReleaseMemObject(all[i]);
     clmsd_head_destroy(t.eval_train), clmsd_head_destroy(t.eval_val);
     clmsd_context_destroy(t.ctx);
-    free(features), free(split), free(t.train_x), free(t.val_x), free(t.batch_x), free(t.train_y), free(t.val_y),
-        free(t.batch_y);
+    free(features), free(stored), free(split), free(t.train_x), free(t.val_x), free(t.batch_x), free(t.train_y),
+        free(t.val_y), free(t.batch_y);
     digits_free(&data);
     if (o.mpi)
         train_mpi_finish(rc);

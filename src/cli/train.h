@@ -22,6 +22,8 @@ typedef struct train_options {
     double lr, momentum, target;
     clmsd_combine combine;
     clmsd_engine engine;
+    clmsd_stream stream; /* of every mask: v1 or u8 (rates then multiples of 1/256) */
+    clmsd_type x_type;   /* storage of the features on the device */
     const char *device, *out, *data;
     char default_data[4096]; /* where data points unless --data says otherwise */
     uint64_t seed;

@@ -30,6 +30,9 @@ static const char train_usage[] =
     "  --hidden H       width of the random feature layer (default 512)\n"
     "  --target L       training loss whose first crossing is reported (default 0.15)\n"
     "  --eval-every N   iterations between clean-loss evaluations (default 2)\n"
+    "  --stream S       mask stream: v1 (default, 32 bits per element) or u8 (8 bits, faster; rates\n"
+    "                   in steps of 1/256, e.g. 0.5, 0.25, 0.1015625)\n"
+    "  --x-type T       storage of the features: f32 (default), f16 or bf16 (mixed precision)\n"
     "  --engine E       auto, fused or clblast (default auto: fused, bit-reproducible everywhere)\n"
     "  --device SPEC    OpenCL device (\"P:D\" or a name substring; default $CLMSD_DEVICE, GPU, CPU)\n"
     "  --seed N         seed of the split, the features, the masks (default 2019)\n"
@@ -75,6 +78,20 @@ static int parse_list(const char *s, double *out, int max)
         s = end;
     }
     return *s ? -1 : n;
+}
+
+/* u8 masks take rates that are multiples of 1/256: 0, or -1 after a message naming the nearest */
+static int check_u8_rate(const char *option, double p)
+{
+    if (clmsd_stream_rate_params(CLMSD_STREAM_PHILOX_V1_U8, p, NULL, NULL) == CLMSD_SUCCESS)
+        return 0;
+    double below = floor(ldexp(p, 8));
+    fprintf(stderr, "clmsd train: drop rate %g (%s) is not a multiple of 1/256, as --stream u8 needs: ", p, option);
+    if (below < 255.0)
+        fprintf(stderr, "the nearest are %.17g and %.17g\n", ldexp(below, -8), ldexp(below + 1.0, -8));
+    else
+        fprintf(stderr, "the nearest is %.17g\n", ldexp(below, -8));
+    return -1;
 }
 
 int train_parse(int argc, char **argv, train_options *o)
@@ -143,6 +160,20 @@ int train_parse(int argc, char **argv, train_options *o)
                 o->keep_last = !strcmp(v, "keep");
             else
                 goto bad;
+        } else if (!strcmp(a, "--stream")) {
+            if (!strcmp(v, "v1") || !strcmp(v, "u8"))
+                o->stream = !strcmp(v, "u8") ? CLMSD_STREAM_PHILOX_V1_U8 : CLMSD_STREAM_PHILOX_V1;
+            else
+                goto bad;
+        } else if (!strcmp(a, "--x-type")) {
+            if (!strcmp(v, "f32"))
+                o->x_type = CLMSD_FLOAT32;
+            else if (!strcmp(v, "f16"))
+                o->x_type = CLMSD_FLOAT16;
+            else if (!strcmp(v, "bf16"))
+                o->x_type = CLMSD_BFLOAT16;
+            else
+                goto bad;
         } else if (!strcmp(a, "--engine")) {
             if (!strcmp(v, "auto"))
                 o->engine = CLMSD_ENGINE_AUTO;
@@ -188,6 +219,13 @@ int train_parse(int argc, char **argv, train_options *o)
     bad:
         fprintf(stderr, "clmsd train: invalid value \"%s\" for %s (see --help)\n", v, a);
         return -1;
+    }
+    if (o->stream == CLMSD_STREAM_PHILOX_V1_U8) { /* after the loop: --rate may come before --stream */
+        if (check_u8_rate("--rate", o->rate))
+            return -1;
+        for (int k = 0; k < o->nrates; ++k)
+            if (check_u8_rate("--rates", o->rates[k]))
+                return -1;
     }
     return 0;
 }

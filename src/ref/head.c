@@ -196,7 +196,7 @@ static clmsd_status run_pooled(const clmsd_head_desc *d, const clmsd_ref_head_ar
     size_t L = d->layers, B = d->batch, H = d->features, bh = B * H;
     uint32_t threshold;
     float scale;
-    clmsd_rate_params(dropout ? d->layer_rate : 0.0, &threshold, &scale);
+    clmsd_stream_rate_params(d->stream, dropout ? d->layer_rate : 0.0, &threshold, &scale);
     double *w = malloc(L * sizeof *w), *da = malloc(L * sizeof *da), *p = calloc(bh, sizeof *p);
     double *dp = malloc(bh * sizeof *dp);
     float *xd = malloc(L * bh * sizeof *xd);
@@ -218,7 +218,8 @@ static clmsd_status run_pooled(const clmsd_head_desc *d, const clmsd_ref_head_ar
             for (size_t h = 0; h < H; ++h) {
                 uint64_t e = (uint64_t)(a->row_offset + b) * H + h;
                 size_t i = (l * B + b) * H + h;
-                kept[i] = clmsd_ref_stream_word(a->seed, a->step, CLMSD_LAYER_SAMPLE + (uint32_t)l, e) >= threshold;
+                kept[i] = clmsd_ref_stream_value(d->stream, a->seed, a->step, CLMSD_LAYER_SAMPLE + (uint32_t)l, e) >=
+                          threshold;
                 xd[i] = kept[i] ? a->x[i] * scale : 0.0f;
                 p[b * H + h] += w[l] * xd[i];
             }

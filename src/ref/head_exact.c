@@ -44,7 +44,7 @@ static float scale_of(const exact *x, uint32_t k)
 static bool keep(const exact *x, uint32_t k, size_t b, size_t h)
 {
     uint64_t e = (uint64_t)(x->a->row_offset + b) * x->H + h;
-    return clmsd_ref_stream_word(x->a->seed, x->a->step, k, e) >= x->params[k];
+    return clmsd_ref_stream_value(x->d->stream, x->a->seed, x->a->step, k, e) >= x->params[k];
 }
 
 /* the dropped (or averaged) feature rows the GEMMs read */
@@ -238,7 +238,7 @@ static clmsd_status run(const clmsd_head_desc *d, const clmsd_ref_head_exact_arg
         st = clmsd__fail(NULL, CLMSD_ERROR_OUT_OF_MEMORY, "out of host memory");
         goto done;
     }
-    clmsd__rate_table(x.K, d->rates, d->rate, x.params);
+    clmsd__rate_table(d->stream, x.K, d->rates, d->rate, x.params);
     if (!train) { /* predict: X W^T + b */
         logits(&x, a->x);
         if (a->logits)
@@ -286,7 +286,8 @@ typedef struct pooled {
 static bool layer_keep(const pooled *q, size_t l, size_t b, size_t h)
 {
     uint64_t e = (uint64_t)(q->a->row_offset + b) * q->H + h;
-    return clmsd_ref_stream_word(q->a->seed, q->a->step, CLMSD_LAYER_SAMPLE + (uint32_t)l, e) >= q->threshold;
+    return clmsd_ref_stream_value(q->d->stream, q->a->seed, q->a->step, CLMSD_LAYER_SAMPLE + (uint32_t)l, e) >=
+           q->threshold;
 }
 
 static float layer_x(const pooled *q, size_t l, size_t b, size_t h) { return q->a->x[(l * q->B + b) * q->H + h]; }
@@ -364,7 +365,7 @@ static clmsd_status run_pooled(const clmsd_head_desc *d, const clmsd_ref_head_ex
     if (!a || !a->x || !a->layer_weights)
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "the pooled exact reference needs x and layer_weights");
     pooled q = {.d = d, .a = a, .L = d->layers, .B = d->batch, .H = d->features};
-    clmsd_rate_params(d->layer_rate, &q.threshold, &q.scale);
+    clmsd_stream_rate_params(d->stream, d->layer_rate, &q.threshold, &q.scale);
     size_t bh = q.B * q.H;
     bool back = train && (a->dx || a->dlayer_weights);
     q.w = malloc(q.L * sizeof *q.w), q.p = malloc(bh * sizeof *q.p), q.dp = malloc(bh * sizeof *q.dp);

@@ -4,6 +4,7 @@
 #include "clmsd_ref.h"
 #include "../head_desc.h"
 #include "../stream_desc.h"
+#include "../../cl/clmsd_constants.h"
 
 #include <Random123/philox.h>
 #include <math.h>
@@ -27,11 +28,26 @@ uint32_t clmsd_ref_stream_word(uint64_t seed, uint64_t step, uint32_t k, uint64_
     return out[e & 3];
 }
 
+uint32_t clmsd_ref_stream_byte(uint64_t seed, uint64_t step, uint32_t k, uint64_t e)
+{
+    const uint32_t ctr[4] = {CLMSD_U8_BLOCK_TAG | (uint32_t)(e >> 4), k, (uint32_t)step, (uint32_t)(step >> 32)};
+    const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
+    uint32_t out[4];
+    clmsd_ref_philox4x32_10(ctr, key, out);
+    return (out[(e >> 2) & 3] >> (8 * (e & 3))) & 0xFFu;
+}
+
+uint32_t clmsd_ref_stream_value(clmsd_stream stream, uint64_t seed, uint64_t step, uint32_t k, uint64_t e)
+{
+    return stream == CLMSD_STREAM_PHILOX_V1_U8 ? clmsd_ref_stream_byte(seed, step, k, e)
+                                               : clmsd_ref_stream_word(seed, step, k, e);
+}
+
 /* keep bit of element (local row r, column c) of sample k */
 static bool keep(const clmsd__stream *s, const uint32_t *params, uint32_t k, size_t r, size_t c)
 {
     uint64_t e = (uint64_t)(s->row_offset + r) * s->cols + c;
-    return clmsd_ref_stream_word(s->seed, s->step, k, e) >= params[k];
+    return clmsd_ref_stream_value(s->stream, s->seed, s->step, k, e) >= params[k];
 }
 
 static float scale_of(const uint32_t *params, uint32_t samples, uint32_t k)
@@ -54,7 +70,7 @@ static clmsd_status ref_prepare(const clmsd_dropout_desc *desc, const void *a, c
     *params = malloc(2 * (size_t)s->samples * sizeof **params);
     if (!*params)
         return clmsd__fail(NULL, CLMSD_ERROR_OUT_OF_MEMORY, "out of host memory");
-    clmsd__rate_table(s->samples, desc->rates, desc->rate, *params);
+    clmsd__rate_table(s->stream, s->samples, desc->rates, desc->rate, *params);
     return CLMSD_SUCCESS;
 }
 
