@@ -6,6 +6,8 @@
 #include "counts.h"
 
 #include <clblast_c.h>
+#include <clmsd_ref.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,10 +164,34 @@ static int run_dropout(void *arg)
     return clmsd_dropout_backward(j->ctx, &j->d, j->y, 0, c, j->x, 0, c, 0, 0, NULL, NULL) != CLMSD_SUCCESS;
 }
 
+static const char *type_name(clmsd_type t) { return t == CLMSD_FLOAT16 ? "f16" : t == CLMSD_BFLOAT16 ? "bf16" : "f32"; }
+static const char *stream_name(clmsd_stream s) { return s == CLMSD_STREAM_PHILOX_V1_U8 ? "u8" : "v1"; }
+
+/* What the stream and the storage type buy, beside the default (v1 masks, fp32 features). */
+typedef struct variant {
+    clmsd_stream stream;
+    clmsd_type type; /* x_type and dx_type */
+} variant;
+static const variant variants[] = {{CLMSD_STREAM_PHILOX_V1, CLMSD_FLOAT32},
+                                   {CLMSD_STREAM_PHILOX_V1_U8, CLMSD_FLOAT32},
+                                   {CLMSD_STREAM_PHILOX_V1, CLMSD_FLOAT16},
+                                   {CLMSD_STREAM_PHILOX_V1, CLMSD_BFLOAT16},
+                                   {CLMSD_STREAM_PHILOX_V1_U8, CLMSD_FLOAT16}};
+#define VARIANTS (sizeof variants / sizeof variants[0])
+
+static void json_variant(FILE *f, variant v)
+{
+    fprintf(f, ", \"stream\": \"%s\", \"x_type\": \"%s\"", stream_name(v.stream), type_name(v.type));
+}
+
 static void bench_dropout(bench_run *r)
 {
     static const char *names[] = {"mask", "forward", "backward"};
-    dropout_job j = {r->ctx, {7, 1, 8, NULL, 0.5, r->o->quick ? 512 : 4096, 768, 0}, NULL, NULL, 0};
+    dropout_job j = {r->ctx,
+                     {.seed = 7, .step = 1, .samples = 8, .rate = 0.5, .rows = r->o->quick ? 512 : 4096, .cols = 768},
+                     NULL,
+                     NULL,
+                     0};
     size_t elements = (size_t)j.d.samples * j.d.rows * j.d.cols;
     cl_int err;
     j.x = clCreateBuffer(clmsd_context_cl_context(r->ctx), CL_MEM_READ_WRITE, j.d.rows * j.d.cols * 4, NULL, &err);
@@ -173,30 +199,53 @@ static void bench_dropout(bench_run *r)
     float zero = 0;
     clEnqueueFillBuffer(r->queue, j.x, &zero, 4, 0, j.d.rows * j.d.cols * 4, 0, NULL, NULL);
     clEnqueueFillBuffer(r->queue, j.y, &zero, 4, 0, elements * 4, 0, NULL, NULL);
-    printf("\n  dropout stream, K %u x %zu x %zu (%.1f M elements)\n", (unsigned)j.d.samples, j.d.rows, j.d.cols,
-           elements / 1e6);
-    printf("    %-9s %9s %9s %12s %14s %14s\n", "call", "min ms", "median", "G elem/s", "vs write bw", "vs raw Philox");
+    printf("\n  dropout stream, K %u x %zu x %zu (%.1f M elements), rate %g\n", (unsigned)j.d.samples, j.d.rows,
+           j.d.cols, elements / 1e6, j.d.rate);
+    printf("    %-9s %-6s %-4s %9s %9s %12s %12s %14s %10s\n", "call", "stream", "x", "min ms", "median", "G elem/s",
+           "vs write bw", "vs raw Philox", "vs v1 f32");
     for (int which = 0; which < 3; ++which) {
-        char what[64];
-        snprintf(what, sizeof what, "dropout %s", names[which]);
-        progress(r, what);
-        j.which = which;
-        bench_stats s = bench_time(r->queue, 2, r->o->runs, run_dropout, &j);
-        double rate = elements / (s.min_ms * 1e-3);
-        /* bytes written per element: 1 (mask), 4 (forward y), 4/K (backward dx) */
-        double written = which == 0 ? 1.0 : which == 1 ? 4.0 : 4.0 / j.d.samples;
-        double vs_write = rate * written / (r->limits.write_gbps * 1e9),
-               vs_philox = rate / (r->limits.philox_gwords * 1e9);
-        progress_clear();
-        printf("    %-9s %9.3f %9.3f %12.3f %13.1f%% %13.1f%%\n", names[which], s.min_ms, s.median_ms, rate / 1e9,
-               100 * vs_write, 100 * vs_philox);
-        json_begin(r, "dropout");
-        fprintf(r->json,
-                ", \"op\": \"%s\", \"samples\": %u, \"rows\": %zu, \"cols\": %zu, \"runs\": %d, \"min_ms\": %.6f, "
-                "\"median_ms\": %.6f, \"elements_per_s\": %.6g, \"fraction_of_write_bw\": %.4f, "
-                "\"fraction_of_philox\": %.4f}\n",
-                names[which], (unsigned)j.d.samples, j.d.rows, j.d.cols, s.runs, s.min_ms, s.median_ms, rate, vs_write,
-                vs_philox);
+        double base_ms = 0; /* of the first variant: v1, fp32 */
+        for (size_t v = 0; v < VARIANTS; ++v) {
+            if (which == 0 && variants[v].type != CLMSD_FLOAT32) /* a mask has no storage type */
+                continue;
+            char what[64];
+            snprintf(what, sizeof what, "dropout %s %s %s", names[which], stream_name(variants[v].stream),
+                     type_name(variants[v].type));
+            progress(r, what);
+            j.which = which;
+            j.d.stream = variants[v].stream, j.d.x_type = j.d.dx_type = variants[v].type;
+            bench_stats s = bench_time(r->queue, 2, r->o->runs, run_dropout, &j);
+            if (s.runs == 0) {
+                progress_clear();
+                printf("    %-9s %-6s %-4s failed: %s\n", names[which], stream_name(variants[v].stream),
+                       type_name(variants[v].type), clmsd_context_last_error(r->ctx));
+                continue;
+            }
+            double rate = elements / (s.min_ms * 1e-3);
+            /* bytes written per element: 1 (mask), 4 (forward y), size(dx)/K (backward dx) */
+            double written = which == 0   ? 1.0
+                             : which == 1 ? 4.0
+                                          : (double)clmsd_type_size(variants[v].type) / j.d.samples;
+            double vs_write = rate * written / (r->limits.write_gbps * 1e9),
+                   vs_philox = rate / (r->limits.philox_gwords * 1e9);
+            if (v == 0)
+                base_ms = s.min_ms;
+            char ratio[32] = "";
+            if (v > 0 && base_ms > 0)
+                snprintf(ratio, sizeof ratio, "%.2fx", base_ms / s.min_ms);
+            progress_clear();
+            printf("    %-9s %-6s %-4s %9.3f %9.3f %12.3f %11.1f%% %13.1f%% %10s\n", names[which],
+                   stream_name(variants[v].stream), type_name(variants[v].type), s.min_ms, s.median_ms, rate / 1e9,
+                   100 * vs_write, 100 * vs_philox, ratio);
+            json_begin(r, "dropout");
+            json_variant(r->json, variants[v]);
+            fprintf(r->json,
+                    ", \"op\": \"%s\", \"samples\": %u, \"rows\": %zu, \"cols\": %zu, \"runs\": %d, \"min_ms\": %.6f, "
+                    "\"median_ms\": %.6f, \"elements_per_s\": %.6g, \"fraction_of_write_bw\": %.4f, "
+                    "\"fraction_of_philox\": %.4f, \"vs_v1_f32\": %.4f}\n",
+                    names[which], (unsigned)j.d.samples, j.d.rows, j.d.cols, s.runs, s.min_ms, s.median_ms, rate,
+                    vs_write, vs_philox, base_ms > 0 ? base_ms / s.min_ms : 0.0);
+        }
     }
     clReleaseMemObject(j.x), clReleaseMemObject(j.y);
 }
@@ -241,20 +290,25 @@ static int run_head(void *arg)
     return 0;
 }
 
-static cl_mem filled(bench_run *r, size_t bytes, uint32_t seed, bool labels, size_t classes)
+/* n pseudo-random values in [-1/4, 1/4) stored as `type`, or class ids in [0, classes) (int32) */
+static cl_mem filled(bench_run *r, size_t n, uint32_t seed, bool labels, size_t classes, clmsd_type type)
 {
-    float *host = malloc(bytes);
-    for (size_t i = 0; i < bytes / 4; ++i) {
+    float *host = malloc(n * 4);
+    for (size_t i = 0; i < n; ++i) {
         seed = seed * 1664525u + 1013904223u;
         if (labels)
             ((int32_t *)host)[i] = (int32_t)((seed >> 8) % classes);
         else
             host[i] = (float)((int)(seed >> 9) - (1 << 22)) / (float)(1 << 24);
     }
+    size_t bytes = labels ? n * 4 : n * clmsd_type_size(type);
+    void *stored = labels ? NULL : malloc(bytes);
+    if (stored)
+        clmsd_ref_from_float(type, host, n, stored);
     cl_int err;
-    cl_mem m =
-        clCreateBuffer(clmsd_context_cl_context(r->ctx), CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, bytes, host, &err);
-    free(host);
+    cl_mem m = clCreateBuffer(clmsd_context_cl_context(r->ctx), CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, bytes,
+                              stored ? stored : host, &err);
+    free(host), free(stored);
     return err == CL_SUCCESS ? m : NULL;
 }
 
@@ -262,6 +316,23 @@ static const char *engine_name(clmsd_engine e)
 {
     return e == CLMSD_ENGINE_FUSED ? "fused" : e == CLMSD_ENGINE_CLBLAST ? "clblast" : "naive";
 }
+
+/* The rows of a shape's table: every engine with the defaults (v1 masks, fp32 X and dX), the
+ * fused engine in the other tiling, the naive baseline, and the fused train step in each other
+ * variant of stream and storage type. */
+typedef struct head_row {
+    clmsd_engine engine;
+    bool other;     /* the other tiling */
+    size_t variant; /* of variants[] */
+} head_row;
+static const head_row head_rows[] = {{CLMSD_ENGINE_CLBLAST, false, 0}, {CLMSD_ENGINE_FUSED, false, 0},
+                                     {CLMSD_ENGINE_FUSED, true, 0},    {BENCH_NAIVE, false, 0},
+                                     {CLMSD_ENGINE_FUSED, false, 1},   {CLMSD_ENGINE_FUSED, false, 2},
+                                     {CLMSD_ENGINE_FUSED, false, 3},   {CLMSD_ENGINE_FUSED, false, 4}};
+#define HEAD_ROWS (sizeof head_rows / sizeof head_rows[0])
+
+/* the nearest multiple of 1/256: a rate the u8 stream draws */
+static double u8_rate(double p) { return round(p * 256.0) / 256.0; }
 
 static void bench_shape(bench_run *r, const shape *sh)
 {
@@ -279,9 +350,15 @@ static void bench_shape(bench_run *r, const shape *sh)
                          .layer_rate = sh->layer_rate};
     size_t B = sh->B, H = sh->H, C = sh->C, L = sh->layers ? sh->layers : 1;
     bool ce = sh->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY;
-    cl_mem x = filled(r, L * B * H * 4, 1, false, 0), w = filled(r, C * H * 4, 2, false, 0),
-           bias = filled(r, C * 4, 3, false, 0), layer_weights = filled(r, L * 4, 5, false, 0);
-    cl_mem target = ce ? filled(r, B * 4, 4, true, C) : filled(r, B * C * 4, 4, false, 0);
+    double rates_u8[5];
+    for (int k = 0; k < 5; ++k)
+        rates_u8[k] = u8_rate(kaggle_rates[k]);
+    /* X in each storage type: the same values, rounded */
+    cl_mem xs[3] = {filled(r, L * B * H, 1, false, 0, CLMSD_FLOAT32), filled(r, L * B * H, 1, false, 0, CLMSD_FLOAT16),
+                    filled(r, L * B * H, 1, false, 0, CLMSD_BFLOAT16)};
+    cl_mem w = filled(r, C * H, 2, false, 0, CLMSD_FLOAT32), bias = filled(r, C, 3, false, 0, CLMSD_FLOAT32),
+           layer_weights = filled(r, L, 5, false, 0, CLMSD_FLOAT32);
+    cl_mem target = ce ? filled(r, B, 4, true, C, CLMSD_FLOAT32) : filled(r, B * C, 4, false, 0, CLMSD_FLOAT32);
     cl_int err;
     cl_context cc = clmsd_context_cl_context(r->ctx);
     cl_mem out = clCreateBuffer(cc, CL_MEM_READ_WRITE, (1 + B * C + L * B * H + C * H + C + L) * 4, NULL, &err);
@@ -290,31 +367,41 @@ static void bench_shape(bench_run *r, const shape *sh)
     if (sh->layers)
         printf(", L %zu, layer p %g", sh->layers, sh->layer_rate);
     printf(")\n");
-    printf("    %-10s %-9s %10s %10s %9s %8s %9s %10s\n", "op", "engine", "min ms", "median", "GFLOP/s", "GB/s",
-           "roofline", "vs clblast");
+    printf("    %-10s %-12s %10s %10s %9s %8s %9s %10s %10s\n", "op", "engine", "min ms", "median", "GFLOP/s", "GB/s",
+           "roofline", "vs clblast", "vs v1 f32");
     for (int op = 0; op < 3; ++op) {
         if (!listed(o->ops, op_names[op]))
             continue;
-        double clblast_ms = 0;
-        /* the fused engine once more in the other tiling (train_step only): what the other shape costs */
-        const clmsd_engine engines[] = {CLMSD_ENGINE_CLBLAST, CLMSD_ENGINE_FUSED, CLMSD_ENGINE_FUSED, BENCH_NAIVE};
-        for (int e = 0; e < 4; ++e) {
-            clmsd_engine engine = engines[e];
-            bool other = e == 2;
-            const char *name = other ? r->other_name : engine_name(engine);
+        double clblast_ms = 0, fused_ms = 0;
+        for (size_t e = 0; e < HEAD_ROWS; ++e) {
+            clmsd_engine engine = head_rows[e].engine;
+            bool other = head_rows[e].other;
+            variant v = variants[head_rows[e].variant];
+            char name[32];
+            if (head_rows[e].variant == 0)
+                snprintf(name, sizeof name, "%s", other ? r->other_name : engine_name(engine));
+            else if (v.stream == CLMSD_STREAM_PHILOX_V1_U8 && v.type != CLMSD_FLOAT32)
+                snprintf(name, sizeof name, "fused u8 %s", type_name(v.type));
+            else
+                snprintf(name, sizeof name, "fused %s", v.type != CLMSD_FLOAT32 ? type_name(v.type) : "u8");
             clmsd_context *ctx = other ? r->other : r->ctx;
+            /* the other tiling and the variants: train_step only, what they cost beside it */
             if (!listed(o->engines, engine_name(engine)) ||
                 (engine == BENCH_NAIVE && (op != BENCH_FORWARD || sh->layers)) ||
-                (other && (!ctx || op != BENCH_TRAIN_STEP)))
+                ((other || head_rows[e].variant) && op != BENCH_TRAIN_STEP) || (other && !ctx))
                 continue;
             char what[128];
             snprintf(what, sizeof what, "%s %s %s (kernels compile on first use: tens of seconds on a cold pocl cache)",
                      sh->name, op_names[op], name);
             progress(r, what);
             head_job j = {ctx, r->queue, NULL, {0}, (bench_op)op, d, NULL, NULL};
+            j.d.stream = v.stream, j.d.x_type = j.d.dx_type = v.type;
+            if (v.stream == CLMSD_STREAM_PHILOX_V1_U8) /* the rates rounded to multiples of 1/256 */
+                j.d.rates = d.rates ? rates_u8 : NULL, j.d.rate = u8_rate(d.rate),
+                j.d.layer_rate = u8_rate(d.layer_rate);
             j.args = (clmsd_head_args){.seed = 1,
                                        .step = 1,
-                                       .x = x,
+                                       .x = xs[v.type],
                                        .w = w,
                                        .bias = bias,
                                        .target = target,
@@ -343,19 +430,24 @@ static void bench_shape(bench_run *r, const shape *sh)
             if (s.runs == 0) {
                 printf("    %-10s %-8s failed: %s\n", op_names[op], name, clmsd_context_last_error(ctx));
             } else {
-                double flops = bench_flops(&d, (bench_op)op, engine), bytes = bench_bytes(&d, (bench_op)op, engine);
+                double flops = bench_flops(&j.d, (bench_op)op, engine), bytes = bench_bytes(&j.d, (bench_op)op, engine);
                 double sec = s.min_ms * 1e-3;
                 double bound = flops / (r->limits.gflops * 1e9) > bytes / (r->limits.copy_gbps * 1e9)
                                    ? flops / (r->limits.gflops * 1e9)
                                    : bytes / (r->limits.copy_gbps * 1e9);
                 if (engine == CLMSD_ENGINE_CLBLAST)
                     clblast_ms = s.min_ms;
-                char ratio[32] = "";
+                if (engine == CLMSD_ENGINE_FUSED && !other && head_rows[e].variant == 0)
+                    fused_ms = s.min_ms;
+                char ratio[32] = "", vs_v1[32] = "";
                 if (clblast_ms > 0 && engine != CLMSD_ENGINE_CLBLAST)
                     snprintf(ratio, sizeof ratio, "%.2fx", clblast_ms / s.min_ms);
-                printf("    %-10s %-9s %10.3f %10.3f %9.2f %8.2f %8.1f%% %10s\n", op_names[op], name, s.min_ms,
-                       s.median_ms, flops / sec / 1e9, bytes / sec / 1e9, 100 * bound / sec, ratio);
+                if (fused_ms > 0 && head_rows[e].variant)
+                    snprintf(vs_v1, sizeof vs_v1, "%.2fx", fused_ms / s.min_ms);
+                printf("    %-10s %-12s %10.3f %10.3f %9.2f %8.2f %8.1f%% %10s %10s\n", op_names[op], name, s.min_ms,
+                       s.median_ms, flops / sec / 1e9, bytes / sec / 1e9, 100 * bound / sec, ratio, vs_v1);
                 json_begin(r, "head");
+                json_variant(r->json, v);
                 fprintf(r->json, ", ");
                 json_string(r->json, "shape", sh->name);
                 fprintf(r->json,
@@ -365,16 +457,18 @@ static void bench_shape(bench_run *r, const shape *sh)
                         "\"median_ms\": %.6f, "
                         "\"flops\": %.6g, \"bytes\": %.6g, \"gflops\": %.6g, \"gbps\": %.6g, \"roofline\": %.6g}\n",
                         (unsigned)sh->K, B, H, C, sh->layers, ce ? "ce" : "bce",
-                        sh->combine == CLMSD_AVERAGE_LOSSES ? "losses" : "logits", op_names[op], name,
-                        clmsd_context_tiling(ctx), s.runs, s.min_ms, s.median_ms, flops, bytes, flops / sec / 1e9,
-                        bytes / sec / 1e9, bound / sec);
+                        sh->combine == CLMSD_AVERAGE_LOSSES ? "losses" : "logits", op_names[op],
+                        head_rows[e].variant ? "fused" : name, clmsd_context_tiling(ctx), s.runs, s.min_ms, s.median_ms,
+                        flops, bytes, flops / sec / 1e9, bytes / sec / 1e9, bound / sec);
             }
             clmsd_head_destroy(j.head);
             if (j.xd)
                 clReleaseMemObject(j.xd), clReleaseMemObject(j.z);
         }
     }
-    clReleaseMemObject(x), clReleaseMemObject(w), clReleaseMemObject(bias), clReleaseMemObject(target);
+    for (int t = 0; t < 3; ++t)
+        clReleaseMemObject(xs[t]);
+    clReleaseMemObject(w), clReleaseMemObject(bias), clReleaseMemObject(target);
     clReleaseMemObject(layer_weights);
     clReleaseMemObject(out);
 }
@@ -414,8 +508,11 @@ static int bench_device(const options *o, const char *spec, FILE *json)
     }
     for (size_t i = 0; i < SHAPES; ++i)
         if (listed(o->shapes, shapes[i].name) && (!o->quick || shapes[i].quick || o->shapes))
-            r.total += 9; /* at most: 3 ops x 2 engines, the other tiling, naive forward, + 1 */
-    r.total += 4;
+            r.total += 9 + VARIANTS - 1; /* at most: 3 ops x 2 engines, the other tiling, naive forward,
+                                            the variants' train steps, + 1 */
+    r.total += 1;                        /* the limits */
+    for (size_t v = 0; v < VARIANTS; ++v)
+        r.total += variants[v].type == CLMSD_FLOAT32 ? 3 : 2; /* the stream's calls (a mask has no type) */
     progress(&r, "device limits");
     if (bench_limits_measure(r.ctx, o->quick, o->runs, &r.limits)) {
         clmsd_context_destroy(r.other);

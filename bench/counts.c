@@ -21,28 +21,32 @@ double bench_bytes(const clmsd_head_desc *d, bench_op op, clmsd_engine engine)
 {
     double B = (double)d->batch, H = (double)d->features, C = (double)d->classes, K = d->samples;
     bool logits_mode = d->combine == CLMSD_AVERAGE_LOGITS;
+    /* bytes of an element of the caller's X and dX (fp16 and bf16: 2); everything else is fp32 */
+    double sx = (double)clmsd_type_size(d->x_type), sdx = (double)clmsd_type_size(d->dx_type);
     /* the pooled head reads the L layers' rows and writes P (forward); backward reads them again
-     * (the weights' gradient) and writes dX of every layer */
+     * (the weights' gradient) and writes dX of every layer; the head between sees fp32 P and dP */
     double layers = d->layers >= 2 ? (double)d->layers * B * H : 0;
-    double pool_fwd = layers ? layers + B * H : 0, pool_back = layers ? 2 * layers + 2 * B * H : 0;
+    double pool_fwd = layers ? sx * layers + 4 * B * H : 0;
+    double pool_back = layers ? (sx + sdx) * layers + 8 * B * H : 0;
+    double head_x = layers ? 4 : sx, head_dx = layers ? 4 : sdx; /* bytes of the head's X, dX */
     double n = logits_mode ? B : K * B;
     double x = B * H, w = C * H, out = B * C, z = n * C;
     if (op == BENCH_PREDICT)
-        return 4 * (x + w + out + pool_fwd);
+        return head_x * x + 4 * (w + out) + pool_fwd;
     if (engine == BENCH_NAIVE) /* per sample: read x, write Xd_k; the GEMM reads Xd_k, W, writes Z_k */
-        return 4 * K * (3 * x + w + out);
+        return K * (sx * x + 4 * (2 * x + w + out));
     /* forward: read X and W, write Z and the mean logits */
-    double fwd = x + w + z + out;
-    /* the CLBlast engine also writes the dropped rows (K*B*H, or Xbar) and reads them back */
+    double fwd = head_x * x + 4 * (w + z + out);
+    /* the CLBlast engine also writes the dropped rows (K*B*H, or Xbar: fp32) and reads them back */
     double copies = logits_mode ? x : K * x;
     if (engine == CLMSD_ENGINE_CLBLAST || logits_mode)
-        fwd += 2 * copies;
+        fwd += 8 * copies;
     if (op == BENCH_FORWARD)
-        return 4 * (fwd + pool_fwd);
+        return fwd + pool_fwd;
     /* dW: read G and X (fused, averaged: Xbar; CLBlast: Xd), write dW; dX: read G and W, write dX */
-    double dw = z + (engine == CLMSD_ENGINE_CLBLAST || logits_mode ? copies : x) + w;
-    double dx = z + w + x;
+    double dw = 4 * (z + w) + (engine == CLMSD_ENGINE_CLBLAST || logits_mode ? 4 * copies : head_x * x);
+    double dx = 4 * (z + w) + head_dx * x;
     if (engine == CLMSD_ENGINE_CLBLAST) /* dXd = G W written and read back by the mask kernel */
-        dx += 2 * copies;
-    return 4 * (fwd + dw + dx + pool_fwd + pool_back);
+        dx += 8 * copies;
+    return fwd + dw + dx + pool_fwd + pool_back;
 }

@@ -14,7 +14,8 @@ typedef enum bench_op { BENCH_FORWARD, BENCH_TRAIN_STEP, BENCH_PREDICT } bench_o
 
 /* Useful floating-point operations: 2 per multiply-add of the head's GEMMs. */
 double bench_flops(const clmsd_head_desc *d, bench_op op, clmsd_engine engine);
-/* Bytes the engine's algorithm must move to and from global memory at least (fp32). */
+/* Bytes the engine's algorithm must move to and from global memory at least: X and dX of the
+ * desc's storage types, the rest fp32. */
 double bench_bytes(const clmsd_head_desc *d, bench_op op, clmsd_engine engine);
 
 #endif

@@ -44,11 +44,13 @@ def timed(fn, runs, sync=lambda result: result):
     return min(times), statistics.median(times)
 
 
-def record(out, device, driver, engine, shape, op, runs, lo, med):
-    """One JSON line as clmsd-bench writes it, and the line on stdout."""
+def record(out, device, driver, engine, shape, op, runs, lo, med, x_type="f32"):
+    """One JSON line as clmsd-bench writes it, and the line on stdout. A peer's masks come from its
+    framework's own generator: "stream": "own"; x_type is the features' dtype (bf16: autocast)."""
     name, K, B, H, C, loss, combine = shape[:7]
     row = {"device": device, "driver": driver, "kind": "head", "shape": name, "K": K, "B": B, "H": H, "C": C,
            "L": LAYERS.get(name, (0, 0))[0], "loss": loss, "combine": combine, "op": op, "engine": engine,
-           "runs": runs, "min_ms": lo, "median_ms": med}
+           "stream": "own", "x_type": x_type, "runs": runs, "min_ms": lo, "median_ms": med}
     out.write(json.dumps(row) + "\n")
-    print("  %-10s %-10s %-8s min %9.3f ms  median %9.3f ms" % (name, op, engine, lo, med), flush=True)
+    label = engine if x_type == "f32" else "%s %s" % (engine, x_type)
+    print("  %-10s %-10s %-12s min %9.3f ms  median %9.3f ms" % (name, op, label, lo, med), flush=True)

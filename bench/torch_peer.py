@@ -10,6 +10,7 @@ usage: /usr/bin/python3 bench/torch_peer.py [--quick] [--shapes LIST] [--runs N]
 """
 import argparse
 import os
+import warnings
 
 import torch
 import torch.nn as nn
@@ -81,6 +82,30 @@ def loss_of(logits, target, loss, combine):
     return fn(torch.stack(logits).mean(0), target)
 
 
+def mixed_precision_step(head, x, target, loss, combine, dtype):
+    """The train step as mixed-precision training runs it: the features in `dtype`, the head under
+    torch.autocast on the CPU (its weights fp32, its GEMMs in dtype), the loss in fp32; None where
+    this PyTorch's CPU autocast does not take dtype (it then disables itself)."""
+    xh = x.detach().to(dtype).requires_grad_()
+    try:
+        with warnings.catch_warnings():  # "not supported, disabling autocast": answered by None
+            warnings.simplefilter("ignore")
+            with torch.autocast("cpu", dtype=dtype):
+                if not torch.is_autocast_cpu_enabled():
+                    return None
+    except (RuntimeError, AssertionError):
+        return None
+
+    def train_step():
+        head.zero_grad(set_to_none=True)
+        xh.grad = None
+        with torch.autocast("cpu", dtype=dtype):
+            logits = [z.float() for z in head(xh)]
+        loss_of(logits, target, loss, combine).backward()
+
+    return train_step
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -123,6 +148,15 @@ def main():
             for op, fn in (("forward", forward), ("train_step", train_step), ("predict", predict)):
                 lo, med = timed(fn, args.runs)
                 record(out, device, "torch " + torch.__version__, "pytorch", shape, op, args.runs, lo, med)
+            for dtype, x_type in ((torch.float16, "f16"), (torch.bfloat16, "bf16")):
+                mixed = mixed_precision_step(head, x, target, loss, combine, dtype)
+                if mixed is None:
+                    print("  %-10s %-10s pytorch %s: CPU autocast does not take this dtype here" % (
+                        name, "train_step", x_type))
+                    continue
+                lo, med = timed(mixed, args.runs)
+                record(out, device, "torch " + torch.__version__, "pytorch", shape, "train_step", args.runs, lo, med,
+                       x_type)
 
 
 if __name__ == "__main__":

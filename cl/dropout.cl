@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* K-sample dropout on either stream. One work-item per 8 consecutive Philox blocks of the stream
- * (v1: 32 elements, u8: 128; one vectorised Philox call per sample); dimension 1 is the sample k
+ * (v1: 32 elements, u8: 128; one vectorised Philox call per sample), in chunks of 16 elements
+ * that load, compare and store as vectors; dimension 1 is the sample k
  * where samples are independent. params holds K integer thresholds followed by K scales (float
  * bits), both computed on the host. The work-items' blocks are first_block .. first_block +
  * blocks - 1 of the stream. This is the CPU tiling; cl/dropout_gpu.cl gives one 4-element group
@@ -10,13 +11,64 @@
 /* log2 of a stream block's elements */
 CLMSD_INLINE uint clmsd_block_shift(int u8) { return u8 ? 4 : 2; }
 
-/* element e's value from the words of blocks q .. q+7: v1 word e % 4 of block e / 4; u8 byte
- * e % 4 of word e / 4 % 4 of block e / 16 */
-CLMSD_INLINE uint clmsd_value(const uint *words, ulong q, ulong e, int u8)
+/* A work-item's run of 8 << shift elements from first = q << shift goes in chunks of 16: v1
+ * elements 4q + 16m .. 4q + 16m + 15 (blocks q + 4m .. q + 4m + 3), u8 block q + m. A chunk that
+ * lies inside one row of the matrix is loaded, compared and stored as vectors; one that crosses a
+ * row's end or the matrix's edge walks its elements one by one. */
+CLMSD_INLINE uint clmsd_chunks(int u8) { return u8 ? 8 : 2; }
+
+/* the values of chunk m's 16 elements from clmsd_words32's words: words[j*8 + i] is word j of
+ * block q + i */
+CLMSD_INLINE uint16 clmsd_chunk16(const uint *words, int m, int u8)
 {
     if (u8)
-        return (words[((e >> 2) & 3) * 8 + (e >> 4) - q] >> (8 * (e & 3))) & 0xFFu;
-    return words[(e & 3) * 8 + (e >> 2) - q];
+        return clmsd_bytes16(words[m], words[8 + m], words[16 + m], words[24 + m]);
+    const uint *w = words + 4 * m;
+    return (uint16)(w[0], w[8], w[16], w[24], w[1], w[9], w[17], w[25], w[2], w[10], w[18], w[26], w[3], w[11], w[19],
+                    w[27]);
+}
+
+/* chunk m's keep bits (1 or 0) on u8 compared as bytes: a quarter of the lanes of a compare of
+ * words (the mask's whole cost, once Philox is cheap) */
+CLMSD_INLINE uchar16 clmsd_keep16_u8(const uint *words, int m, uint threshold)
+{
+#ifdef __ENDIAN_LITTLE__ /* byte j of word i is element 4i + j */
+    uchar16 b = as_uchar16((uint4)(words[m], words[8 + m], words[16 + m], words[24 + m]));
+#else
+    uchar16 b = convert_uchar16(clmsd_bytes16(words[m], words[8 + m], words[16 + m], words[24 + m]));
+#endif
+    return as_uchar16(b >= (uchar16)threshold) & (uchar16)1;
+}
+
+/* Where the current chunk starts: element e, global row gr, column c (one division for the run,
+ * then additions). */
+typedef struct clmsd_chunk {
+    ulong e, gr, c;
+} clmsd_chunk;
+
+CLMSD_INLINE clmsd_chunk clmsd_chunk_start(ulong first, ulong cols)
+{
+    clmsd_chunk h;
+    h.e = first;
+    h.gr = first / cols;
+    h.c = first - h.gr * cols;
+    return h;
+}
+
+CLMSD_INLINE void clmsd_chunk_next(clmsd_chunk *h, ulong cols)
+{
+    h->e += 16;
+    h->c += 16;
+    while (h->c >= cols) {
+        h->c -= cols;
+        ++h->gr;
+    }
+}
+
+/* the whole chunk lies in one row of the matrix (local row gr - row_offset) */
+CLMSD_INLINE int clmsd_chunk_whole(clmsd_chunk h, ulong rows, ulong cols, ulong row_offset)
+{
+    return h.gr >= row_offset && h.gr - row_offset < rows && h.c + 16 <= cols;
 }
 
 /* y_k = keep ? x * s_k : 0 (x of x_type, y float) */
@@ -35,10 +87,22 @@ __kernel void clmsd_dropout_forward(__global const float *x, ulong x_off, ulong 
     uint threshold = params[k];
     float scale = as_float(params[samples + k]);
     __global float *yk = y + y_off + (ulong)k * rows * ldy;
-    for (clmsd_walk w = clmsd_walk_start(q << shift, 8ul << shift, rows, cols, row_offset); w.e < w.stop;
-         clmsd_walk_next(&w, cols)) {
-        float v = clmsd_load_x(x, x_off + w.r * ldx + w.c, x_type);
-        yk[w.r * ldy + w.c] = clmsd_value(words, q, w.e, u8) >= threshold ? v * scale : 0.0f;
+    clmsd_chunk h = clmsd_chunk_start(q << shift, cols);
+    for (int m = 0; m < clmsd_chunks(u8); ++m, clmsd_chunk_next(&h, cols)) {
+        uint16 v = clmsd_chunk16(words, m, u8);
+        if (clmsd_chunk_whole(h, rows, cols, row_offset)) {
+            ulong r = h.gr - row_offset;
+            float16 xv = clmsd_load_x16(x, x_off + r * ldx + h.c, x_type);
+            vstore16(select((float16)0.0f, xv * scale, v >= (uint16)threshold), 0, yk + r * ldy + h.c);
+            continue;
+        }
+        uint vals[16];
+        vstore16(v, 0, vals);
+        for (clmsd_walk w = clmsd_walk_start(h.e, 16, rows, cols, row_offset); w.e < w.stop;
+             clmsd_walk_next(&w, cols)) {
+            float xe = clmsd_load_x(x, x_off + w.r * ldx + w.c, x_type);
+            yk[w.r * ldy + w.c] = vals[w.e - h.e] >= threshold ? xe * scale : 0.0f;
+        }
     }
 }
 
@@ -56,9 +120,20 @@ __kernel void clmsd_dropout_mask(__global uchar *mask, ulong mask_off, __global 
     clmsd_words32(seed, step, k, q, u8, words);
     uint threshold = params[k];
     __global uchar *mk = mask + mask_off + (ulong)k * rows * cols;
-    for (clmsd_walk w = clmsd_walk_start(q << shift, 8ul << shift, rows, cols, row_offset); w.e < w.stop;
-         clmsd_walk_next(&w, cols))
-        mk[w.r * cols + w.c] = clmsd_value(words, q, w.e, u8) >= threshold ? 1 : 0;
+    clmsd_chunk h = clmsd_chunk_start(q << shift, cols);
+    for (int m = 0; m < clmsd_chunks(u8); ++m, clmsd_chunk_next(&h, cols)) {
+        uint16 v = clmsd_chunk16(words, m, u8);
+        if (clmsd_chunk_whole(h, rows, cols, row_offset)) {
+            vstore16(u8 ? clmsd_keep16_u8(words, m, threshold) : convert_uchar16(v >= (uint16)threshold & (int16)1), 0,
+                     mk + (h.gr - row_offset) * cols + h.c);
+            continue;
+        }
+        uint vals[16];
+        vstore16(v, 0, vals);
+        for (clmsd_walk w = clmsd_walk_start(h.e, 16, rows, cols, row_offset); w.e < w.stop;
+             clmsd_walk_next(&w, cols))
+            mk[w.r * cols + w.c] = vals[w.e - h.e] >= threshold ? 1 : 0;
+    }
 }
 
 /* dx (+)= [scale *] sum_k keep_k s_k dy_k, in canonical order v2: from -0.0f, k = 0, 1, ..., K-1,
@@ -74,9 +149,8 @@ __kernel void clmsd_dropout_sum(__global const float *dy, ulong dy_off, ulong dy
     uint shift = clmsd_block_shift(u8);
     if (i >= blocks)
         return;
-    ulong q = first_block + i;
-    const clmsd_walk start = clmsd_walk_start(q << shift, 8ul << shift, rows, cols, row_offset);
-    float acc[128];
+    ulong q = first_block + i, first = q << shift;
+    float acc[128]; /* element first + j */
     for (int j = 0; j < (8 << shift); ++j)
         acc[j] = -0.0f;
     for (uint k = 0; k < samples; ++k) {
@@ -85,15 +159,40 @@ __kernel void clmsd_dropout_sum(__global const float *dy, ulong dy_off, ulong dy
         uint threshold = params[k];
         float s = as_float(params[samples + k]);
         ulong dyk = dy_off + (ulong)k * dy_kstride;
-        int j = 0;
-        for (clmsd_walk w = start; w.e < w.stop; clmsd_walk_next(&w, cols), ++j) {
-            if (clmsd_value(words, q, w.e, u8) >= threshold)
-                acc[j] = fma(clmsd_load_x(dy, dyk + w.r * ldy + w.c, dy_type), s, acc[j]);
+        clmsd_chunk h = clmsd_chunk_start(first, cols);
+        for (int m = 0; m < clmsd_chunks(u8); ++m, clmsd_chunk_next(&h, cols)) {
+            uint16 v = clmsd_chunk16(words, m, u8);
+            if (clmsd_chunk_whole(h, rows, cols, row_offset)) {
+                float16 a = vload16(m, acc);
+                float16 d = clmsd_load_x16(dy, dyk + (h.gr - row_offset) * ldy + h.c, dy_type);
+                vstore16(select(a, fma(d, (float16)s, a), v >= (uint16)threshold), m, acc);
+                continue;
+            }
+            uint vals[16];
+            vstore16(v, 0, vals);
+            for (clmsd_walk w = clmsd_walk_start(h.e, 16, rows, cols, row_offset); w.e < w.stop;
+                 clmsd_walk_next(&w, cols))
+                if (vals[w.e - h.e] >= threshold)
+                    acc[w.e - first] = fma(clmsd_load_x(dy, dyk + w.r * ldy + w.c, dy_type), s, acc[w.e - first]);
         }
     }
-    int j = 0;
-    for (clmsd_walk w = start; w.e < w.stop; clmsd_walk_next(&w, cols), ++j)
-        clmsd_store_x(dx, dx_off + w.r * ldx + w.c, dx_type, apply_scale ? acc[j] * scale : acc[j], accumulate);
+    clmsd_chunk h = clmsd_chunk_start(first, cols);
+    for (int m = 0; m < clmsd_chunks(u8); ++m, clmsd_chunk_next(&h, cols)) {
+        if (clmsd_chunk_whole(h, rows, cols, row_offset)) {
+            ulong at = dx_off + (h.gr - row_offset) * ldx + h.c;
+            float16 a = vload16(m, acc);
+            if (apply_scale)
+                a *= scale;
+            if (accumulate)
+                a = clmsd_load_x16(dx, at, dx_type) + a;
+            clmsd_store_x16(dx, at, dx_type, a);
+            continue;
+        }
+        for (clmsd_walk w = clmsd_walk_start(h.e, 16, rows, cols, row_offset); w.e < w.stop;
+             clmsd_walk_next(&w, cols))
+            clmsd_store_x(dx, dx_off + w.r * ldx + w.c, dx_type,
+                          apply_scale ? acc[w.e - first] * scale : acc[w.e - first], accumulate);
+    }
 }
 
 /* The raw stream words of blocks first_quad .. first_quad + quads - 1 of sample k (known answers,

@@ -116,6 +116,7 @@ Test(dropout, equals_host_reference, .timeout = 600)
         {9, 10, 12, 10, 1, 2, 3, 1, 0.9f, false},     /* K = 1 */
         {5, 21, 23, 21, 0, 3, 7, 64, 0.2f, true},     /* K = 64, per-sample rates */
         {64, 769, 769, 770, 0, 0, 0, 8, 0.5f, false}, /* a Kaggle-sized feature matrix */
+        {40, 64, 70, 72, 3, 5, 10, 3, 0.5f, true},    /* whole vector chunks: shard, ld > cols, offsets */
     };
     for (size_t v = 0; v < VARIANTS; ++v)
         for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i)
