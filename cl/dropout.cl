@@ -130,8 +130,7 @@ __kernel void clmsd_dropout_mask(__global uchar *mask, ulong mask_off, __global 
         }
         uint vals[16];
         vstore16(v, 0, vals);
-        for (clmsd_walk w = clmsd_walk_start(h.e, 16, rows, cols, row_offset); w.e < w.stop;
-             clmsd_walk_next(&w, cols))
+        for (clmsd_walk w = clmsd_walk_start(h.e, 16, rows, cols, row_offset); w.e < w.stop; clmsd_walk_next(&w, cols))
             mk[w.r * cols + w.c] = vals[w.e - h.e] >= threshold ? 1 : 0;
     }
 }
@@ -188,8 +187,7 @@ __kernel void clmsd_dropout_sum(__global const float *dy, ulong dy_off, ulong dy
             clmsd_store_x16(dx, at, dx_type, a);
             continue;
         }
-        for (clmsd_walk w = clmsd_walk_start(h.e, 16, rows, cols, row_offset); w.e < w.stop;
-             clmsd_walk_next(&w, cols))
+        for (clmsd_walk w = clmsd_walk_start(h.e, 16, rows, cols, row_offset); w.e < w.stop; clmsd_walk_next(&w, cols))
             clmsd_store_x(dx, dx_off + w.r * ldx + w.c, dx_type,
                           apply_scale ? acc[w.e - first] * scale : acc[w.e - first], accumulate);
     }
