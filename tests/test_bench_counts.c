@@ -58,3 +58,27 @@ Test(bench_counts, bytes)
         cr_assert_eq(bench_bytes(&d, BENCH_FORWARD, BENCH_NAIVE), 4 * K * (3 * x + w + out));
     }
 }
+
+/* fp16 or bf16 X and dX: 2 bytes where the caller's X is read and its dX written, 4 elsewhere */
+Test(bench_counts, bytes_follow_the_storage_types)
+{
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i) {
+        const shape *s = &shapes[i];
+        clmsd_head_desc d = {
+            .batch = s->B, .features = s->H, .classes = s->C, .samples = s->K, .rate = 0.5, .combine = s->combine};
+        clmsd_head_desc h = d;
+        h.x_type = CLMSD_FLOAT16, h.dx_type = CLMSD_BFLOAT16;
+        double x = (double)s->B * s->H;
+        bool logits = s->combine == CLMSD_AVERAGE_LOGITS;
+        /* fused: X read by the logits pass and by dW (average logits: once, into Xbar), dX written */
+        double fused_x = logits ? 1 : 2;
+        cr_assert_eq(bench_bytes(&h, BENCH_FORWARD, CLMSD_ENGINE_FUSED),
+                     bench_bytes(&d, BENCH_FORWARD, CLMSD_ENGINE_FUSED) - 2 * x);
+        cr_assert_eq(bench_bytes(&h, BENCH_TRAIN_STEP, CLMSD_ENGINE_FUSED),
+                     bench_bytes(&d, BENCH_TRAIN_STEP, CLMSD_ENGINE_FUSED) - 2 * x * (fused_x + 1));
+        cr_assert_eq(bench_bytes(&h, BENCH_TRAIN_STEP, CLMSD_ENGINE_CLBLAST),
+                     bench_bytes(&d, BENCH_TRAIN_STEP, CLMSD_ENGINE_CLBLAST) - 2 * x * 2);
+        cr_assert_eq(bench_bytes(&h, BENCH_PREDICT, CLMSD_ENGINE_FUSED),
+                     bench_bytes(&d, BENCH_PREDICT, CLMSD_ENGINE_FUSED) - 2 * x);
+    }
+}
