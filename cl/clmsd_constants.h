@@ -5,10 +5,16 @@
 #define CLMSD_CONSTANTS_H
 
 #ifdef __OPENCL_VERSION__
-/* Every helper of the kernels is forced inline: OpenCL C's `inline` (C99's) leaves a function the
- * compiler chose not to inline an unresolved external where nothing is linked in after it (clang
- * for nvptx, then ptxas, which fails). */
+/* The kernels' helpers. On clang's GPU targets (nvptx: pocl-cuda and tools/gpu_report.py's
+ * ptxas; amdgcn: ROCm) they are forced inline: OpenCL C's `inline` (C99's) leaves a function the
+ * compiler chose not to inline an unresolved external there, and a call keeps its arguments on
+ * the stack. Elsewhere plain `inline`: Oclgrind's LLVM does not know the scope intrinsics that
+ * forced inlining of a struct-returning helper emits (llvm.experimental.noalias.scope.decl). */
+#if defined(__NVPTX__) || defined(__AMDGCN__)
 #define CLMSD_INLINE __attribute__((always_inline)) inline
+#else
+#define CLMSD_INLINE inline
+#endif
 #endif
 
 /* Classes per vector tile of the fused kernels; heads of up to half a tile pad to half a tile. */

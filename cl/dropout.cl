@@ -28,16 +28,11 @@ CLMSD_INLINE uint16 clmsd_chunk16(const uint *words, int m, int u8)
                     w[27]);
 }
 
-/* chunk m's keep bits (1 or 0) on u8 compared as bytes: a quarter of the lanes of a compare of
- * words (the mask's whole cost, once Philox is cheap) */
-CLMSD_INLINE uchar16 clmsd_keep16_u8(const uint *words, int m, uint threshold)
+/* keep bits (1 or 0) of 16 values: the compare's all-ones lanes narrowed, then masked (Oclgrind
+ * widens a compare's lanes converted straight to uchar as all ones: 255, not 1) */
+CLMSD_INLINE uchar16 clmsd_keep16(uint16 v, uint threshold)
 {
-#ifdef __ENDIAN_LITTLE__ /* byte j of word i is element 4i + j */
-    uchar16 b = as_uchar16((uint4)(words[m], words[8 + m], words[16 + m], words[24 + m]));
-#else
-    uchar16 b = convert_uchar16(clmsd_bytes16(words[m], words[8 + m], words[16 + m], words[24 + m]));
-#endif
-    return as_uchar16(b >= (uchar16)threshold) & (uchar16)1;
+    return as_uchar16(convert_char16(v >= (uint16)threshold)) & (uchar16)1;
 }
 
 /* Where the current chunk starts: element e, global row gr, column c (one division for the run,
@@ -124,8 +119,7 @@ __kernel void clmsd_dropout_mask(__global uchar *mask, ulong mask_off, __global 
     for (int m = 0; m < clmsd_chunks(u8); ++m, clmsd_chunk_next(&h, cols)) {
         uint16 v = clmsd_chunk16(words, m, u8);
         if (clmsd_chunk_whole(h, rows, cols, row_offset)) {
-            vstore16(u8 ? clmsd_keep16_u8(words, m, threshold) : convert_uchar16(v >= (uint16)threshold & (int16)1), 0,
-                     mk + (h.gr - row_offset) * cols + h.c);
+            vstore16(clmsd_keep16(v, threshold), 0, mk + (h.gr - row_offset) * cols + h.c);
             continue;
         }
         uint vals[16];

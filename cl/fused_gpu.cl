@@ -9,6 +9,12 @@
  * ldg >= ceil(C/4)*4 columns, zeros past C. Uses clmsd_load4 of cl/fused.cl. */
 #pragma OPENCL FP_CONTRACT OFF
 
+/* lane j (0 .. 7) of lo then hi: a lane4 of the other half is 0, no lane matching */
+CLMSD_INLINE uint clmsd_lane_of_pair(uint4 lo, uint4 hi, uint j)
+{
+    return clmsd_lane4(lo, j) | clmsd_lane4(hi, j - 4u);
+}
+
 /* the values of elements e .. e+3 (crossing into the next group of 4 when e is not a multiple of 4) */
 CLMSD_INLINE uint4 clmsd_values_at(ulong seed, ulong step, uint k, ulong e, int u8)
 {
@@ -16,11 +22,10 @@ CLMSD_INLINE uint4 clmsd_values_at(ulong seed, ulong step, uint k, ulong e, int 
     uint off = (uint)(e & 3);
     if (off)
         u1 = clmsd_quad_values(seed, step, k, (e >> 2) + 1, u8);
-    /* whole-vector selects of constant swizzles (an index by off would live in memory on a GPU) */
-    return off == 0   ? u0
-           : off == 1 ? (uint4)(u0.s123, u1.s0)
-           : off == 2 ? (uint4)(u0.s23, u1.s01)
-                      : (uint4)(u0.s3, u1.s012);
+    /* lanes by masks (an index by off would live in memory on a GPU; a chain of selects of
+     * swizzles, Oclgrind evaluated as its last arm) */
+    return (uint4)(clmsd_lane_of_pair(u0, u1, off), clmsd_lane_of_pair(u0, u1, off + 1),
+                   clmsd_lane_of_pair(u0, u1, off + 2), clmsd_lane_of_pair(u0, u1, off + 3));
 }
 
 /* keep ? v * s : 0.0f per lane */

@@ -45,7 +45,11 @@ CLMSD_INLINE uint clmsd_lane8(uint8 v, uint i)
 
 CLMSD_INLINE uint clmsd_layer_word(clmsd_philox8 u, uint j, uint i)
 {
-    return clmsd_lane8(j == 0 ? u.w[0] : j == 1 ? u.w[1] : j == 2 ? u.w[2] : u.w[3], i);
+    /* lanes first, then a select of scalars: Oclgrind takes a chain of selects of vectors by a
+     * run-time j as its last arm */
+    uint w0 = clmsd_lane8(u.w[0], i), w1 = clmsd_lane8(u.w[1], i), w2 = clmsd_lane8(u.w[2], i),
+         w3 = clmsd_lane8(u.w[3], i);
+    return j == 0 ? w0 : j == 1 ? w1 : j == 2 ? w2 : w3;
 }
 
 /* layer l's element i (local b H + h) of x at its strides */

@@ -81,15 +81,15 @@ typedef struct clmsd_philox8 {
  * the 32x32 -> 64 products are then one instruction each where the device has one (x86:
  * vpmuludq), the high word is a shift, and the low word is the product itself. The high halves of
  * c1 and c3 carry junk, which the masks before each multiply drop. Defined for ulong4 and ulong2. */
-#define CLMSD_PHILOX_ROUND_WIDE(T)                                                     \
-    inline void clmsd_philox_round_##T(T *c0, T *c1, T *c2, T *c3, ulong k0, ulong k1) \
-    {                                                                                  \
-        const T low = (T)0xFFFFFFFFul;                                                 \
-        T p0 = (*c0 & low) * (T)0xD2511F53ul, p1 = (*c2 & low) * (T)0xCD9E8D57ul;      \
-        *c0 = (p1 >> 32) ^ *c1 ^ (T)k0;                                                \
-        *c1 = p1;                                                                      \
-        *c2 = (p0 >> 32) ^ *c3 ^ (T)k1;                                                \
-        *c3 = p0;                                                                      \
+#define CLMSD_PHILOX_ROUND_WIDE(T)                                                           \
+    CLMSD_INLINE void clmsd_philox_round_##T(T *c0, T *c1, T *c2, T *c3, ulong k0, ulong k1) \
+    {                                                                                        \
+        const T low = (T)0xFFFFFFFFul;                                                       \
+        T p0 = (*c0 & low) * (T)0xD2511F53ul, p1 = (*c2 & low) * (T)0xCD9E8D57ul;            \
+        *c0 = (p1 >> 32) ^ *c1 ^ (T)k0;                                                      \
+        *c1 = p1;                                                                            \
+        *c2 = (p0 >> 32) ^ *c3 ^ (T)k1;                                                      \
+        *c3 = p0;                                                                            \
     }
 CLMSD_PHILOX_ROUND_WIDE(ulong4)
 CLMSD_PHILOX_ROUND_WIDE(ulong2)
