@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* K-sample dropout on either stream. One work-item per 8 consecutive Philox blocks of the stream
  * (v1: 32 elements, u8: 128; one vectorised Philox call per sample), in chunks of 16 elements
- * that load, compare and store as vectors; dimension 1 is the sample k
- * where samples are independent. params holds K integer thresholds followed by K scales (float
- * bits), both computed on the host. The work-items' blocks are first_block .. first_block +
- * blocks - 1 of the stream. This is the CPU tiling; cl/dropout_gpu.cl gives one 4-element group
- * to a work-item. */
+ * that load, compare and store as vectors; dimension 1 is the sample k where samples are
+ * independent. params holds K integer thresholds followed by K scales (float bits), both computed
+ * on the host. The work-items' blocks are first_block .. first_block + blocks - 1 of the stream.
+ * This is the CPU tiling; cl/dropout_gpu.cl gives one 4-element group to a work-item. */
 #pragma OPENCL FP_CONTRACT OFF
 
 /* log2 of a stream block's elements */
