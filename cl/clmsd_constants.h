@@ -44,6 +44,9 @@
  * clmsd_type (checked in stream_desc.c). */
 #define CLMSD_KERNEL_STREAM_V1 0
 #define CLMSD_KERNEL_STREAM_U8 1
+#define CLMSD_KERNEL_STREAMS 2 /* the kernels know these two; a third fails stream_desc.c's asserts */
+/* Kernels take the stream id (a uint) and ask this, never treat it as a truth value. */
+#define CLMSD_IS_U8(stream) ((stream) == CLMSD_KERNEL_STREAM_U8)
 #define CLMSD_KERNEL_F32 0
 #define CLMSD_KERNEL_F16 1
 #define CLMSD_KERNEL_BF16 2

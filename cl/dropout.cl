@@ -8,19 +8,19 @@
 #pragma OPENCL FP_CONTRACT OFF
 
 /* log2 of a stream block's elements */
-CLMSD_INLINE uint clmsd_block_shift(int u8) { return u8 ? 4 : 2; }
+CLMSD_INLINE uint clmsd_block_shift(uint stream) { return CLMSD_IS_U8(stream) ? 4 : 2; }
 
 /* A work-item's run of 8 << shift elements from first = q << shift goes in chunks of 16: v1
  * elements 4q + 16m .. 4q + 16m + 15 (blocks q + 4m .. q + 4m + 3), u8 block q + m. A chunk that
  * lies inside one row of the matrix is loaded, compared and stored as vectors; one that crosses a
  * row's end or the matrix's edge walks its elements one by one. */
-CLMSD_INLINE uint clmsd_chunks(int u8) { return u8 ? 8 : 2; }
+CLMSD_INLINE uint clmsd_chunks(uint stream) { return CLMSD_IS_U8(stream) ? 8 : 2; }
 
 /* the values of chunk m's 16 elements from clmsd_words32's words: words[j*8 + i] is word j of
  * block q + i */
-CLMSD_INLINE uint16 clmsd_chunk16(const uint *words, int m, int u8)
+CLMSD_INLINE uint16 clmsd_chunk16(const uint *words, int m, uint stream)
 {
-    if (u8)
+    if (CLMSD_IS_U8(stream))
         return clmsd_bytes16(words[m], words[8 + m], words[16 + m], words[24 + m]);
     const uint *w = words + 4 * m;
     return (uint16)(w[0], w[8], w[16], w[24], w[1], w[9], w[17], w[25], w[2], w[10], w[18], w[26], w[3], w[11], w[19],
@@ -69,21 +69,21 @@ CLMSD_INLINE int clmsd_chunk_whole(clmsd_chunk h, ulong rows, ulong cols, ulong 
 __kernel void clmsd_dropout_forward(__global const float *x, ulong x_off, ulong ldx, uint x_type, __global float *y,
                                     ulong y_off, ulong ldy, __global const uint *params, uint samples, ulong rows,
                                     ulong cols, ulong row_offset, ulong seed, ulong step, ulong first_block,
-                                    ulong blocks, int u8)
+                                    ulong blocks, uint stream)
 {
     ulong i = get_global_id(0) * 8;
-    uint k = (uint)get_global_id(1), shift = clmsd_block_shift(u8);
+    uint k = (uint)get_global_id(1), shift = clmsd_block_shift(stream);
     if (i >= blocks)
         return;
     ulong q = first_block + i;
     uint words[32];
-    clmsd_words32(seed, step, k, q, u8, words);
+    clmsd_words32(seed, step, k, q, stream, words);
     uint threshold = params[k];
     float scale = as_float(params[samples + k]);
     __global float *yk = y + y_off + (ulong)k * rows * ldy;
     clmsd_chunk h = clmsd_chunk_start(q << shift, cols);
-    for (int m = 0; m < clmsd_chunks(u8); ++m, clmsd_chunk_next(&h, cols)) {
-        uint16 v = clmsd_chunk16(words, m, u8);
+    for (int m = 0; m < clmsd_chunks(stream); ++m, clmsd_chunk_next(&h, cols)) {
+        uint16 v = clmsd_chunk16(words, m, stream);
         if (clmsd_chunk_whole(h, rows, cols, row_offset)) {
             ulong r = h.gr - row_offset;
             float16 xv = clmsd_load_x16(x, x_off + r * ldx + h.c, x_type);
@@ -103,20 +103,20 @@ __kernel void clmsd_dropout_forward(__global const float *x, ulong x_off, ulong 
 /* mask_k = keep, dense uint8 [K, rows, cols] */
 __kernel void clmsd_dropout_mask(__global uchar *mask, ulong mask_off, __global const uint *params, uint samples,
                                  ulong rows, ulong cols, ulong row_offset, ulong seed, ulong step, ulong first_block,
-                                 ulong blocks, int u8)
+                                 ulong blocks, uint stream)
 {
     ulong i = get_global_id(0) * 8;
-    uint k = (uint)get_global_id(1), shift = clmsd_block_shift(u8);
+    uint k = (uint)get_global_id(1), shift = clmsd_block_shift(stream);
     if (i >= blocks)
         return;
     ulong q = first_block + i;
     uint words[32];
-    clmsd_words32(seed, step, k, q, u8, words);
+    clmsd_words32(seed, step, k, q, stream, words);
     uint threshold = params[k];
     __global uchar *mk = mask + mask_off + (ulong)k * rows * cols;
     clmsd_chunk h = clmsd_chunk_start(q << shift, cols);
-    for (int m = 0; m < clmsd_chunks(u8); ++m, clmsd_chunk_next(&h, cols)) {
-        uint16 v = clmsd_chunk16(words, m, u8);
+    for (int m = 0; m < clmsd_chunks(stream); ++m, clmsd_chunk_next(&h, cols)) {
+        uint16 v = clmsd_chunk16(words, m, stream);
         if (clmsd_chunk_whole(h, rows, cols, row_offset)) {
             vstore16(clmsd_keep16(v, threshold), 0, mk + (h.gr - row_offset) * cols + h.c);
             continue;
@@ -135,10 +135,11 @@ __kernel void clmsd_dropout_mask(__global uchar *mask, ulong mask_off, __global 
 __kernel void clmsd_dropout_sum(__global const float *dy, ulong dy_off, ulong dy_kstride, ulong ldy, uint dy_type,
                                 __global float *dx, ulong dx_off, ulong ldx, uint dx_type, __global const uint *params,
                                 uint samples, ulong rows, ulong cols, ulong row_offset, ulong seed, ulong step,
-                                ulong first_block, ulong blocks, int u8, float scale, int apply_scale, int accumulate)
+                                ulong first_block, ulong blocks, uint stream, float scale, int apply_scale,
+                                int accumulate)
 {
     ulong i = get_global_id(0) * 8;
-    uint shift = clmsd_block_shift(u8);
+    uint shift = clmsd_block_shift(stream);
     if (i >= blocks)
         return;
     ulong q = first_block + i, first = q << shift;
@@ -147,13 +148,13 @@ __kernel void clmsd_dropout_sum(__global const float *dy, ulong dy_off, ulong dy
         acc[j] = -0.0f;
     for (uint k = 0; k < samples; ++k) {
         uint words[32];
-        clmsd_words32(seed, step, k, q, u8, words);
+        clmsd_words32(seed, step, k, q, stream, words);
         uint threshold = params[k];
         float s = as_float(params[samples + k]);
         ulong dyk = dy_off + (ulong)k * dy_kstride;
         clmsd_chunk h = clmsd_chunk_start(first, cols);
-        for (int m = 0; m < clmsd_chunks(u8); ++m, clmsd_chunk_next(&h, cols)) {
-            uint16 v = clmsd_chunk16(words, m, u8);
+        for (int m = 0; m < clmsd_chunks(stream); ++m, clmsd_chunk_next(&h, cols)) {
+            uint16 v = clmsd_chunk16(words, m, stream);
             if (clmsd_chunk_whole(h, rows, cols, row_offset)) {
                 float16 a = vload16(m, acc);
                 float16 d = clmsd_load_x16(dy, dyk + (h.gr - row_offset) * ldy + h.c, dy_type);
@@ -169,7 +170,7 @@ __kernel void clmsd_dropout_sum(__global const float *dy, ulong dy_off, ulong dy
         }
     }
     clmsd_chunk h = clmsd_chunk_start(first, cols);
-    for (int m = 0; m < clmsd_chunks(u8); ++m, clmsd_chunk_next(&h, cols)) {
+    for (int m = 0; m < clmsd_chunks(stream); ++m, clmsd_chunk_next(&h, cols)) {
         if (clmsd_chunk_whole(h, rows, cols, row_offset)) {
             ulong at = dx_off + (h.gr - row_offset) * ldx + h.c;
             float16 a = vload16(m, acc);

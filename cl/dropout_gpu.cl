@@ -19,14 +19,14 @@ CLMSD_INLINE bool clmsd_block_element(ulong q, uint j, ulong rows, ulong cols, u
 __kernel void clmsd_dropout_forward_gpu(__global const float *x, ulong x_off, ulong ldx, uint x_type, __global float *y,
                                         ulong y_off, ulong ldy, __global const uint *params, uint samples, ulong rows,
                                         ulong cols, ulong row_offset, ulong seed, ulong step, ulong first_quad,
-                                        ulong quads, int u8)
+                                        ulong quads, uint stream)
 {
     ulong i = get_global_id(0), r, c;
     uint k = (uint)get_global_id(1);
     if (i >= quads)
         return;
     ulong q = first_quad + i;
-    uint4 u = clmsd_quad_values(seed, step, k, q, u8);
+    uint4 u = clmsd_quad_values(seed, step, k, q, stream);
     uint threshold = params[k];
     float scale = as_float(params[samples + k]);
     __global float *yk = y + y_off + (ulong)k * rows * ldy;
@@ -38,14 +38,14 @@ __kernel void clmsd_dropout_forward_gpu(__global const float *x, ulong x_off, ul
 
 __kernel void clmsd_dropout_mask_gpu(__global uchar *mask, ulong mask_off, __global const uint *params, uint samples,
                                      ulong rows, ulong cols, ulong row_offset, ulong seed, ulong step, ulong first_quad,
-                                     ulong quads, int u8)
+                                     ulong quads, uint stream)
 {
     ulong i = get_global_id(0), r, c;
     uint k = (uint)get_global_id(1);
     if (i >= quads)
         return;
     ulong q = first_quad + i;
-    uint4 u = clmsd_quad_values(seed, step, k, q, u8);
+    uint4 u = clmsd_quad_values(seed, step, k, q, stream);
     __global uchar *mk = mask + mask_off + (ulong)k * rows * cols;
     for (uint j = 0; j < 4; ++j)
         if (clmsd_block_element(q, j, rows, cols, row_offset, &r, &c))
@@ -56,7 +56,7 @@ __kernel void clmsd_dropout_mask_gpu(__global uchar *mask, ulong mask_off, __glo
 __kernel void clmsd_dropout_sum_gpu(__global const float *dy, ulong dy_off, ulong dy_kstride, ulong ldy, uint dy_type,
                                     __global float *dx, ulong dx_off, ulong ldx, uint dx_type,
                                     __global const uint *params, uint samples, ulong rows, ulong cols, ulong row_offset,
-                                    ulong seed, ulong step, ulong first_quad, ulong quads, int u8, float scale,
+                                    ulong seed, ulong step, ulong first_quad, ulong quads, uint stream, float scale,
                                     int apply_scale, int accumulate)
 {
     ulong i = get_global_id(0);
@@ -65,7 +65,7 @@ __kernel void clmsd_dropout_sum_gpu(__global const float *dy, ulong dy_off, ulon
     ulong q = first_quad + i, r, c;
     float4 acc = -0.0f;
     for (uint k = 0; k < samples; ++k) {
-        uint4 u = clmsd_quad_values(seed, step, k, q, u8);
+        uint4 u = clmsd_quad_values(seed, step, k, q, stream);
         uint threshold = params[k];
         float s = as_float(params[samples + k]);
         ulong dyk = dy_off + (ulong)k * dy_kstride;

@@ -175,7 +175,7 @@ CLMSD_INLINE void clmsd_load_tile(__global const float *z, ulong at, uint count,
 __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, uint x_type, __global const float *wt,
                                  ulong wt_off, __global float *z, ulong z_off, ulong batch, ulong features,
                                  uint classes, uint cpad, uint samples, int masked, __global const uint *params,
-                                 ulong row_offset, ulong seed, ulong step, int u8)
+                                 ulong row_offset, ulong seed, ulong step, uint stream)
 {
     bool wide = cpad >= CLMSD_CLASS_TILE;
     uint tiles = wide ? cpad / CLMSD_CLASS_TILE : 1, tw = wide ? CLMSD_CLASS_TILE : cpad;
@@ -213,23 +213,24 @@ __kernel void clmsd_fused_logits(__global const float *x, ulong x_off, uint x_ty
     ulong zrow = (ulong)k0 * batch + b, zstride = batch;
     ulong xr = x_off + b * features;
     /* a pass starts on a stream block: 4 elements (v1) or 16 (u8, whose pass is 8 blocks) */
-    ulong e0 = (row_offset + b) * features, e1 = e0 + features, qfirst = u8 ? e0 >> 4 << 2 : e0 >> 2;
+    ulong e0 = (row_offset + b) * features, e1 = e0 + features, qfirst = CLMSD_IS_U8(stream) ? e0 >> 4 << 2 : e0 >> 2;
     float xd[CLMSD_TILE_ROWS][CLMSD_LOGIT_RUNS * 32];
     uint u8w[CLMSD_TILE_ROWS][32]; /* u8: the pass's 8 blocks of each sample (clmsd_words32) */
     for (ulong qp = qfirst; qp <= (e1 - 1) >> 2; qp += 8 * CLMSD_LOGIT_RUNS) {
-        for (uint j = 0; u8 && j < n; ++j)
-            clmsd_words32(seed, step, k0 + j, qp >> 2, 1, u8w[j]);
+        for (uint j = 0; CLMSD_IS_U8(stream) && j < n; ++j)
+            clmsd_words32(seed, step, k0 + j, qp >> 2, CLMSD_KERNEL_STREAM_U8, u8w[j]);
         for (uint r = 0; r < CLMSD_LOGIT_RUNS && 4 * (qp + 8 * r) < e1; ++r) {
             ulong q = qp + 8 * r;
             clmsd_float32 xv = clmsd_load_run32(x, xr, x_type, 4 * q, e0, e1);
             for (uint j = 0; j < CLMSD_TILE_ROWS; ++j) {
                 /* samples past K are never stored: no Philox drawn for them */
                 uint k = k0 + min(j, n - 1);
-                clmsd_float32 d = j < n ? clmsd_drop_run32(xv,
-                                                           u8 ? clmsd_run32_of_words(u8w[j], 2 * r)
-                                                              : clmsd_stream_run32(seed, step, k, (uint)q),
-                                                           params[k], as_float(params[samples + k]))
-                                        : xv;
+                clmsd_float32 d =
+                    j < n ? clmsd_drop_run32(xv,
+                                             CLMSD_IS_U8(stream) ? clmsd_run32_of_words(u8w[j], 2 * r)
+                                                                 : clmsd_stream_run32(seed, step, k, (uint)q),
+                                             params[k], as_float(params[samples + k]))
+                          : xv;
                 vstore16(d.lo, 2 * r, xd[j]);
                 vstore16(d.hi, 2 * r + 1, xd[j]);
             }
@@ -306,7 +307,7 @@ CLMSD_INLINE void clmsd_bias_block_tile(__global const float *g, ulong ldg, ulon
 __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __global const float *x, ulong x_off,
                              uint x_type, __global float *part, ulong part_off, ulong count, ulong batch,
                              ulong features, uint classes, uint samples, int averaged, __global const uint *params,
-                             ulong row_offset, ulong seed, ulong step, int u8, int with_db)
+                             ulong row_offset, ulong seed, ulong step, uint stream, int with_db)
 {
     ulong octs = (features + 7) / 8, quads = (features + 3) / 4,
           tiles = (classes + CLMSD_CLASS_TILE - 1) / CLMSD_CLASS_TILE;
@@ -337,9 +338,10 @@ __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __
             }
             /* v1: feature f is word (off + f) of blocks q, q + 1, q + 2; u8: byte (off + f) % 4 of
              * word (off + f) / 4 of u8 blocks q, q + 1 */
-            ulong e = (row_offset + b) * features + h0, q = u8 ? e >> 4 : e >> 2;
-            uint off = (uint)(u8 ? e & 15 : e & 3), nblk = u8 ? (off + nh + 15) / 16 : (off + nh + 3) / 4;
-            uint tag = u8 ? CLMSD_U8_BLOCK_TAG : 0u;
+            ulong e = (row_offset + b) * features + h0, q = CLMSD_IS_U8(stream) ? e >> 4 : e >> 2;
+            uint off = (uint)(CLMSD_IS_U8(stream) ? e & 15 : e & 3),
+                 nblk = CLMSD_IS_U8(stream) ? (off + nh + 15) / 16 : (off + nh + 3) / 4;
+            uint tag = CLMSD_IS_U8(stream) ? CLMSD_U8_BLOCK_TAG : 0u;
             uint8 ks = (uint8)kc + CLMSD_LANES8;
             clmsd_philox8 u0b = clmsd_stream_block8(seed, step, ks, (uint8)(tag | (uint)q));
             clmsd_philox8 u1b = nblk > 1 ? clmsd_stream_block8(seed, step, ks, (uint8)(tag | (uint)(q + 1))) : u0b;
@@ -361,7 +363,7 @@ __kernel void clmsd_fused_dw(__global const float *g, ulong g_off, ulong ldg, __
             /* clang-format on */
             for (uint f = 0; f < 8; ++f) {
                 uint o = off + f;
-                uint8 v = u8 ? (w[o >> 2] >> (uint8)(8 * (o & 3))) & (uint8)0xFFu : w[o];
+                uint8 v = CLMSD_IS_U8(stream) ? (w[o >> 2] >> (uint8)(8 * (o & 3))) & (uint8)0xFFu : w[o];
                 vstore8(select((float8)0.0f, xv[f] * scale, v >= threshold), 0, xd[u][f]);
             }
         }
@@ -458,7 +460,7 @@ __kernel void clmsd_block_tree_tiled(__global float *part, ulong part_off, ulong
 __kernel void clmsd_fused_dx(__global const float *g, ulong g_off, ulong ldg, __global const float *w, ulong w_off,
                              __global float *dx, ulong dx_off, uint dx_type, ulong batch, ulong features, uint classes,
                              uint samples, int averaged, float inv_samples, __global const uint *params,
-                             ulong row_offset, ulong seed, ulong step, int u8, int accumulate, ulong runs_per_row)
+                             ulong row_offset, ulong seed, ulong step, uint stream, int accumulate, ulong runs_per_row)
 {
     /* the run is the slowest index: consecutive work-items share W's columns of the run (C x 32
      * floats) in their cache */
@@ -467,7 +469,7 @@ __kernel void clmsd_fused_dx(__global const float *g, ulong g_off, ulong ldg, __
         return;
     /* a run starts on a stream block: v1 runs are 8 blocks, u8 runs 2 (u8 blocks bu, bu + 1) */
     ulong e0 = (row_offset + b) * features, e1 = e0 + features;
-    ulong q = (u8 ? e0 >> 4 << 2 : e0 >> 2) + run * 8, at = 4 * q;
+    ulong q = (CLMSD_IS_U8(stream) ? e0 >> 4 << 2 : e0 >> 2) + run * 8, at = 4 * q;
     uint bu = (uint)(q >> 2);
     if (at >= e1)
         return;
@@ -483,7 +485,8 @@ __kernel void clmsd_fused_dx(__global const float *g, ulong g_off, ulong ldg, __
         acc.lo = select(acc.lo, fma((tlo), sk_, acc.lo), u_.lo >= (uint16)threshold_); \
         acc.hi = select(acc.hi, fma((thi), sk_, acc.hi), u_.hi >= (uint16)threshold_); \
     }
-#define CLMSD_DX_RUN(k) (u8 ? clmsd_stream_run32_u8(seed, step, (k), bu) : clmsd_stream_run32(seed, step, (k), (uint)q))
+#define CLMSD_DX_RUN(k) \
+    (CLMSD_IS_U8(stream) ? clmsd_stream_run32_u8(seed, step, (k), bu) : clmsd_stream_run32(seed, step, (k), (uint)q))
     if (averaged) {
         clmsd_float32 t;
         __global const float *gr = g + g_off + b * ldg;
@@ -519,13 +522,14 @@ __kernel void clmsd_fused_dx(__global const float *g, ulong g_off, ulong ldg, __
         }
         /* u8: the tile's 8 samples' two blocks in two Philox calls, a sample per lane */
         clmsd_philox8 ua, ub;
-        if (u8) {
+        if (CLMSD_IS_U8(stream)) {
             uint8 ks = (uint8)k0 + CLMSD_LANES8;
             ua = clmsd_stream_block8(seed, step, ks, (uint8)(CLMSD_U8_BLOCK_TAG | bu));
             ub = clmsd_stream_block8(seed, step, ks, (uint8)(CLMSD_U8_BLOCK_TAG | (bu + 1)));
         }
 #undef CLMSD_DX_RUN
-#define CLMSD_DX_RUN(k) (u8 ? clmsd_run32_lane(ua, ub, (k)-k0) : clmsd_stream_run32(seed, step, (k), (uint)q))
+#define CLMSD_DX_RUN(k) \
+    (CLMSD_IS_U8(stream) ? clmsd_run32_lane(ua, ub, (k)-k0) : clmsd_stream_run32(seed, step, (k), (uint)q))
 #define CLMSD_ROW_COMBINE(a, j) \
     if (j < n)                  \
     CLMSD_DX_COMBINE(k0 + j, a##j##l, a##j##h)

@@ -16,12 +16,12 @@ CLMSD_INLINE uint clmsd_lane_of_pair(uint4 lo, uint4 hi, uint j)
 }
 
 /* the values of elements e .. e+3 (crossing into the next group of 4 when e is not a multiple of 4) */
-CLMSD_INLINE uint4 clmsd_values_at(ulong seed, ulong step, uint k, ulong e, int u8)
+CLMSD_INLINE uint4 clmsd_values_at(ulong seed, ulong step, uint k, ulong e, uint stream)
 {
-    uint4 u0 = clmsd_quad_values(seed, step, k, e >> 2, u8), u1 = u0;
+    uint4 u0 = clmsd_quad_values(seed, step, k, e >> 2, stream), u1 = u0;
     uint off = (uint)(e & 3);
     if (off)
-        u1 = clmsd_quad_values(seed, step, k, (e >> 2) + 1, u8);
+        u1 = clmsd_quad_values(seed, step, k, (e >> 2) + 1, stream);
     /* lanes by masks (an index by off would live in memory on a GPU; a chain of selects of
      * swizzles, Oclgrind evaluated as its last arm) */
     return (uint4)(clmsd_lane_of_pair(u0, u1, off), clmsd_lane_of_pair(u0, u1, off + 1),
@@ -39,7 +39,7 @@ CLMSD_INLINE float4 clmsd_drop4(float4 v, uint4 words, uint threshold, float s)
 __kernel void clmsd_fused_logits_gpu(__global const float *x, ulong x_off, uint x_type, __global const float *w,
                                      ulong w_off, __global float *z, ulong z_off, ulong batch, ulong features,
                                      uint classes, uint samples, int masked, __global const uint *params,
-                                     ulong row_offset, ulong seed, ulong step, int u8)
+                                     ulong row_offset, ulong seed, ulong step, uint stream)
 {
     uint quads = (classes + 3) / 4;
     ulong i = get_global_id(0), n = i / quads;
@@ -60,7 +60,7 @@ __kernel void clmsd_fused_logits_gpu(__global const float *x, ulong x_off, uint 
      * a block */
     ulong e0 = (row_offset + b) * features, e1 = e0 + features;
     for (ulong q = e0 >> 2; 4 * q < e1; ++q) {
-        uint4 u = masked ? clmsd_quad_values(seed, step, k, q, u8) : (uint4)0;
+        uint4 u = masked ? clmsd_quad_values(seed, step, k, q, stream) : (uint4)0;
         for (uint j = 0; j < 4; ++j) {
             ulong e = 4 * q + j, h = e - e0;
             if (e < e0 || e >= e1)
@@ -86,7 +86,7 @@ __kernel void clmsd_fused_logits_gpu(__global const float *x, ulong x_off, uint 
 __kernel void clmsd_fused_dw_gpu(__global const float *g, ulong g_off, ulong ldg, __global const float *x, ulong x_off,
                                  uint x_type, __global float *part, ulong part_off, ulong count, ulong batch,
                                  ulong features, uint classes, uint samples, int averaged, __global const uint *params,
-                                 ulong row_offset, ulong seed, ulong step, int u8, int with_db)
+                                 ulong row_offset, ulong seed, ulong step, uint stream, int with_db)
 {
     ulong hq = (features + 3) / 4, cq = (classes + 3) / 4, i = get_global_id(0), blk = i / (hq * cq);
     if (blk >= clmsd_block_count(row_offset, batch))
@@ -101,7 +101,7 @@ __kernel void clmsd_fused_dw_gpu(__global const float *g, ulong g_off, ulong ldg
         ulong e = (row_offset + b) * features + h0;
         for (uint k = 0; k < kn; ++k) {
             float4 d = averaged ? xv
-                                : clmsd_drop4(xv, clmsd_values_at(seed, step, k, e, u8), params[k],
+                                : clmsd_drop4(xv, clmsd_values_at(seed, step, k, e, stream), params[k],
                                               as_float(params[samples + k]));
             float4 gv = vload4(0, g + g_off + ((ulong)k * batch + b) * ldg + c0);
             a0 = fma((float4)gv.s0, d, a0);
@@ -133,7 +133,7 @@ __kernel void clmsd_fused_dw_gpu(__global const float *g, ulong g_off, ulong ldg
 __kernel void clmsd_fused_dx_gpu(__global const float *g, ulong g_off, ulong ldg, __global const float *w, ulong w_off,
                                  __global float *dx, ulong dx_off, uint dx_type, ulong batch, ulong features,
                                  uint classes, uint samples, int averaged, float inv_samples,
-                                 __global const uint *params, ulong row_offset, ulong seed, ulong step, int u8,
+                                 __global const uint *params, ulong row_offset, ulong seed, ulong step, uint stream,
                                  int accumulate)
 {
     ulong hq = (features + 3) / 4, i = get_global_id(0), b = i / hq;
@@ -148,7 +148,7 @@ __kernel void clmsd_fused_dx_gpu(__global const float *g, ulong g_off, ulong ldg
             for (uint c = 0; c < classes; ++c)
                 t = fma((float4)gr[c], clmsd_load4(w + w_off + (ulong)c * features + h0, (uint)nh), t);
         }
-        int4 keep = clmsd_values_at(seed, step, k, e, u8) >= (uint4)params[k];
+        int4 keep = clmsd_values_at(seed, step, k, e, stream) >= (uint4)params[k];
         acc = select(acc, fma(t, (float4)as_float(params[samples + k]), acc), keep);
     }
     if (averaged)

@@ -19,11 +19,12 @@ CLMSD_INLINE long clmsd_layer_element(ulong q, uint j, ulong batch, ulong featur
  * eight times the rate of one block at a time on a CPU): lane i of w[j] is element j's word of
  * layer l0 + i. */
 CLMSD_INLINE clmsd_philox8 clmsd_layer_words8(ulong seed, ulong step, uint l0, ulong q, ulong features,
-                                              ulong row_offset, int u8)
+                                              ulong row_offset, uint stream)
 {
     uint8 k = (uint8)(CLMSD_LAYER_SAMPLE + l0) + (uint8)(0, 1, 2, 3, 4, 5, 6, 7);
     ulong gq = row_offset * features / 4 + q; /* the global group of 4 elements; u8: a quarter block */
-    return clmsd_stream_block8(seed, step, k, (uint8)(u8 ? CLMSD_U8_BLOCK_TAG | (uint)(gq >> 2) : (uint)gq));
+    return clmsd_stream_block8(seed, step, k,
+                               (uint8)(CLMSD_IS_U8(stream) ? CLMSD_U8_BLOCK_TAG | (uint)(gq >> 2) : (uint)gq));
 }
 
 /* word j of element lane i: u.w[j] lane i, by constant selects (an index would put u in slow
@@ -82,18 +83,18 @@ __kernel void clmsd_layer_softmax(__global const float *w, ulong w_off, uint lay
  * CPU kernels) or from layer l0 + n's own block (the GPU kernels: a clmsd_philox8 lives in slow
  * memory there). */
 CLMSD_INLINE uint4 clmsd_layer_keep4(bool wide, clmsd_philox8 w8, ulong seed, ulong step, uint l0, uint n, ulong q,
-                                     ulong features, ulong row_offset, uint threshold, int u8)
+                                     ulong features, ulong row_offset, uint threshold, uint stream)
 {
     ulong gq = row_offset * features / 4 + q;
     uint4 v;
-    if (wide && u8) { /* the bytes of word gq % 4 of the u8 block */
+    if (wide && CLMSD_IS_U8(stream)) { /* the bytes of word gq % 4 of the u8 block */
         uint w = clmsd_layer_word(w8, (uint)(gq & 3), n);
         v = (uint4)(w, w >> 8, w >> 16, w >> 24) & (uint4)0xFFu;
     } else if (wide) {
         v = (uint4)(clmsd_layer_word(w8, 0, n), clmsd_layer_word(w8, 1, n), clmsd_layer_word(w8, 2, n),
                     clmsd_layer_word(w8, 3, n));
     } else {
-        v = clmsd_quad_values(seed, step, CLMSD_LAYER_SAMPLE + l0 + n, gq, u8);
+        v = clmsd_quad_values(seed, step, CLMSD_LAYER_SAMPLE + l0 + n, gq, stream);
     }
     return select((uint4)0, (uint4)1, v >= (uint4)threshold);
 }
@@ -106,7 +107,7 @@ CLMSD_INLINE void clmsd_layer_pool_body(bool wide, __global const float *x, ulon
                                         ulong layer_stride, ulong row_stride, __global const float *a, ulong a_off,
                                         __global float *p, ulong p_off, ulong batch, ulong features, uint layers,
                                         int masked, uint threshold, float scale, ulong row_offset, ulong seed,
-                                        ulong step, ulong blocks, int u8)
+                                        ulong step, ulong blocks, uint stream)
 {
     ulong q = get_global_id(0);
     if (q >= blocks)
@@ -118,11 +119,12 @@ CLMSD_INLINE void clmsd_layer_pool_body(bool wide, __global const float *x, ulon
     for (uint l0 = 0; l0 < layers; l0 += 8) {
         clmsd_philox8 w8 = {{(uint8)(0), (uint8)(0), (uint8)(0), (uint8)(0)}};
         if (wide && masked)
-            w8 = clmsd_layer_words8(seed, step, l0, q, features, row_offset, u8);
+            w8 = clmsd_layer_words8(seed, step, l0, q, features, row_offset, stream);
         for (uint n = 0; n < 8 && l0 + n < layers; ++n) {
             uint l = l0 + n;
-            uint4 keep = masked ? clmsd_layer_keep4(wide, w8, seed, step, l0, n, q, features, row_offset, threshold, u8)
-                                : (uint4)(1);
+            uint4 keep =
+                masked ? clmsd_layer_keep4(wide, w8, seed, step, l0, n, q, features, row_offset, threshold, stream)
+                       : (uint4)(1);
             float al = a[a_off + l];
             for (uint j = 0; j < 4; ++j) {
                 if (i[j] < 0 || !clmsd_select4(keep, j))
@@ -141,10 +143,10 @@ CLMSD_INLINE void clmsd_layer_pool_body(bool wide, __global const float *x, ulon
 #define CLMSD_LAYER_POOL_ARGS                                                                                         \
     __global const float *x, ulong x_off, uint x_type, ulong layer_stride, ulong row_stride, __global const float *a, \
         ulong a_off, __global float *p, ulong p_off, ulong batch, ulong features, uint layers, int masked,            \
-        uint threshold, float scale, ulong row_offset, ulong seed, ulong step, ulong blocks, int u8
+        uint threshold, float scale, ulong row_offset, ulong seed, ulong step, ulong blocks, uint stream
 #define CLMSD_LAYER_POOL_PASS                                                                                          \
     x, x_off, x_type, layer_stride, row_stride, a, a_off, p, p_off, batch, features, layers, masked, threshold, scale, \
-        row_offset, seed, step, blocks, u8
+        row_offset, seed, step, blocks, stream
 __kernel void clmsd_layer_pool(CLMSD_LAYER_POOL_ARGS) { clmsd_layer_pool_body(true, CLMSD_LAYER_POOL_PASS); }
 __kernel void clmsd_layer_pool_gpu(CLMSD_LAYER_POOL_ARGS) { clmsd_layer_pool_body(false, CLMSD_LAYER_POOL_PASS); }
 
@@ -158,7 +160,7 @@ CLMSD_INLINE void clmsd_layer_unpool_body(bool wide, __global const float *dp, u
                                           uint dx_type, ulong dx_layer_stride, ulong dx_row_stride,
                                           __global float *part, ulong part_off, ulong batch, ulong features,
                                           uint layers, uint threshold, float scale, ulong row_offset, ulong seed,
-                                          ulong step, ulong blocks, int u8, int accumulate)
+                                          ulong step, ulong blocks, uint stream, int accumulate)
 {
     ulong q = get_global_id(0);
     if (q >= blocks)
@@ -172,10 +174,10 @@ CLMSD_INLINE void clmsd_layer_unpool_body(bool wide, __global const float *dp, u
     for (uint l0 = 0; l0 < layers; l0 += 8) {
         clmsd_philox8 w8 = {{(uint8)(0), (uint8)(0), (uint8)(0), (uint8)(0)}};
         if (wide)
-            w8 = clmsd_layer_words8(seed, step, l0, q, features, row_offset, u8);
+            w8 = clmsd_layer_words8(seed, step, l0, q, features, row_offset, stream);
         for (uint n = 0; n < 8 && l0 + n < layers; ++n) {
             uint l = l0 + n;
-            uint4 keep = clmsd_layer_keep4(wide, w8, seed, step, l0, n, q, features, row_offset, threshold, u8);
+            uint4 keep = clmsd_layer_keep4(wide, w8, seed, step, l0, n, q, features, row_offset, threshold, stream);
             float al = a[a_off + l], acc = -0.0f;
 #pragma unroll /* (i[] and g[] in registers: a loop left rolled indexes them in memory on a GPU) */
             for (uint j = 0; j < 4; ++j) {
@@ -204,11 +206,11 @@ CLMSD_INLINE void clmsd_layer_unpool_body(bool wide, __global const float *dp, u
         ulong x_off, uint x_type, ulong x_layer_stride, ulong x_row_stride, __global float *dx, ulong dx_off,        \
         uint dx_type, ulong dx_layer_stride, ulong dx_row_stride, __global float *part, ulong part_off, ulong batch, \
         ulong features, uint layers, uint threshold, float scale, ulong row_offset, ulong seed, ulong step,          \
-        ulong blocks, int u8, int accumulate
-#define CLMSD_LAYER_UNPOOL_PASS                                                                                       \
-    dp, dp_off, a, a_off, x, x_off, x_type, x_layer_stride, x_row_stride, dx, dx_off, dx_type, dx_layer_stride,       \
-        dx_row_stride, part, part_off, batch, features, layers, threshold, scale, row_offset, seed, step, blocks, u8, \
-        accumulate
+        ulong blocks, uint stream, int accumulate
+#define CLMSD_LAYER_UNPOOL_PASS                                                                                   \
+    dp, dp_off, a, a_off, x, x_off, x_type, x_layer_stride, x_row_stride, dx, dx_off, dx_type, dx_layer_stride,   \
+        dx_row_stride, part, part_off, batch, features, layers, threshold, scale, row_offset, seed, step, blocks, \
+        stream, accumulate
 __kernel void clmsd_layer_unpool(CLMSD_LAYER_UNPOOL_ARGS) { clmsd_layer_unpool_body(true, CLMSD_LAYER_UNPOOL_PASS); }
 __kernel void clmsd_layer_unpool_gpu(CLMSD_LAYER_UNPOOL_ARGS)
 {

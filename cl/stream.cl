@@ -31,11 +31,12 @@ CLMSD_INLINE uint clmsd_lane4(uint4 v, uint j)
 
 /* The values of elements 4q .. 4q+3 of sample k: block q's words (v1), or the bytes of word q % 4
  * of u8 block q / 4. One Philox call: the GPU tiling's unit. */
-CLMSD_INLINE uint4 clmsd_quad_values(ulong seed, ulong step, uint k, ulong q, int u8)
+CLMSD_INLINE uint4 clmsd_quad_values(ulong seed, ulong step, uint k, ulong q, uint stream)
 {
-    philox4x32_ctr_t u = clmsd_stream_block(seed, step, k, u8 ? CLMSD_U8_BLOCK_TAG | (uint)(q >> 2) : q);
+    philox4x32_ctr_t u =
+        clmsd_stream_block(seed, step, k, CLMSD_IS_U8(stream) ? CLMSD_U8_BLOCK_TAG | (uint)(q >> 2) : q);
     uint4 v = (uint4)(u.v[0], u.v[1], u.v[2], u.v[3]);
-    if (!u8)
+    if (!CLMSD_IS_U8(stream))
         return v;
     uint w = clmsd_lane4(v, (uint)(q & 3));
     return (uint4)(w, w >> 8, w >> 16, w >> 24) & (uint4)0xFFu;
@@ -144,9 +145,9 @@ CLMSD_INLINE clmsd_philox2 clmsd_stream_block2(ulong seed, ulong step, uint k, u
 #define CLMSD_LANES8 ((uint8)(0, 1, 2, 3, 4, 5, 6, 7))
 
 /* The words of the stream's blocks q .. q+7 of sample k (v1 or u8): words[j*8 + i] is word j of block q + i. */
-CLMSD_INLINE void clmsd_words32(ulong seed, ulong step, uint k, ulong q, int u8, uint *words)
+CLMSD_INLINE void clmsd_words32(ulong seed, ulong step, uint k, ulong q, uint stream, uint *words)
 {
-    uint8 c = (uint8)((uint)q | (u8 ? CLMSD_U8_BLOCK_TAG : 0u)) + CLMSD_LANES8;
+    uint8 c = (uint8)((uint)q | (CLMSD_IS_U8(stream) ? CLMSD_U8_BLOCK_TAG : 0u)) + CLMSD_LANES8;
     clmsd_philox8 u = clmsd_stream_block8(seed, step, (uint8)k, c);
     for (int j = 0; j < 4; ++j)
         vstore8(u.w[j], j, words);

@@ -2,6 +2,7 @@
 /* Contexts: create on a device or attach to a caller's queue; enqueue helpers and buffer checks. */
 #include "blas.h"
 #include "context.h"
+#include "tiling.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,14 +21,19 @@ static clmsd_context *context_alloc(void)
  * tiling measured 1.5-5x faster there), and the CPU tiling elsewhere (pocl: 2-20x faster than the GPU
  * tiling; docs/benchmarks.md). Either gives the same bits (canonical order v2); the choice is only
  * about speed. */
-static clmsd_status choose_tiling(cl_device_id device, bool *gpu)
+const clmsd__tiling *const clmsd__tilings[] = {&clmsd__tiling_cpu, &clmsd__tiling_gpu};
+const size_t clmsd__tiling_count = sizeof clmsd__tilings / sizeof *clmsd__tilings;
+
+static clmsd_status choose_tiling(cl_device_id device, const clmsd__tiling **out)
 {
     const char *env = getenv("CLMSD_TILING");
     if (env && *env) {
-        if (strcmp(env, "cpu") && strcmp(env, "gpu"))
-            return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "$CLMSD_TILING is \"%s\": use cpu or gpu", env);
-        *gpu = !strcmp(env, "gpu");
-        return CLMSD_SUCCESS;
+        for (size_t i = 0; i < clmsd__tiling_count; ++i)
+            if (!strcmp(env, clmsd__tilings[i]->name)) {
+                *out = clmsd__tilings[i];
+                return CLMSD_SUCCESS;
+            }
+        return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "$CLMSD_TILING is \"%s\": use cpu or gpu", env);
     }
     cl_device_type type = 0;
     cl_platform_id platform = NULL;
@@ -36,7 +42,8 @@ static clmsd_status choose_tiling(cl_device_id device, bool *gpu)
     if (clGetDeviceInfo(device, CL_DEVICE_PLATFORM, sizeof platform, &platform, NULL) == CL_SUCCESS)
         clGetPlatformInfo(platform, CL_PLATFORM_NAME, sizeof name, name, NULL);
     name[sizeof name - 1] = '\0';
-    *gpu = (type & CL_DEVICE_TYPE_GPU) != 0 || strcmp(name, "rusticl") == 0;
+    bool gpu = (type & CL_DEVICE_TYPE_GPU) != 0 || strcmp(name, "rusticl") == 0;
+    *out = gpu ? &clmsd__tiling_gpu : &clmsd__tiling_cpu;
     return CLMSD_SUCCESS;
 }
 
@@ -64,16 +71,16 @@ clmsd_status clmsd_context_create(const char *device, clmsd_context **out)
     *out = NULL;
     cl_platform_id platform;
     cl_device_id dev;
-    bool gpu_tiling;
+    const clmsd__tiling *tiling;
     clmsd_status st = clmsd__find_device(device, &platform, &dev);
     if (st == CLMSD_SUCCESS)
-        st = choose_tiling(dev, &gpu_tiling);
+        st = choose_tiling(dev, &tiling);
     if (st != CLMSD_SUCCESS)
         return st;
     clmsd_context *ctx = context_alloc();
     if (!ctx)
         return CLMSD_ERROR_OUT_OF_MEMORY;
-    ctx->gpu_tiling = gpu_tiling;
+    ctx->tiling = tiling;
     ctx->platform = platform;
     ctx->device = dev;
     read_device(ctx);
@@ -110,14 +117,14 @@ clmsd_status clmsd_context_create_from_queue(cl_command_queue queue, clmsd_conte
     if (err != CL_SUCCESS)
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "clGetCommandQueueInfo on the queue failed: %s (%d)",
                            clmsd__cl_error_name(err), (int)err);
-    bool gpu_tiling;
-    clmsd_status st = choose_tiling(device, &gpu_tiling);
+    const clmsd__tiling *tiling;
+    clmsd_status st = choose_tiling(device, &tiling);
     if (st != CLMSD_SUCCESS)
         return st;
     clmsd_context *ctx = context_alloc();
     if (!ctx)
         return CLMSD_ERROR_OUT_OF_MEMORY;
-    ctx->gpu_tiling = gpu_tiling;
+    ctx->tiling = tiling;
     clGetDeviceInfo(device, CL_DEVICE_PLATFORM, sizeof ctx->platform, &ctx->platform, NULL);
     clRetainCommandQueue(queue);
     clRetainContext(context);
@@ -150,30 +157,21 @@ cl_context clmsd_context_cl_context(const clmsd_context *ctx) { return ctx ? ctx
 cl_command_queue clmsd_context_queue(const clmsd_context *ctx) { return ctx ? ctx->queue : NULL; }
 cl_device_id clmsd_context_device(const clmsd_context *ctx) { return ctx ? ctx->device : NULL; }
 const char *clmsd_context_device_name(const clmsd_context *ctx) { return ctx ? ctx->device_name : ""; }
-const char *clmsd_context_tiling(const clmsd_context *ctx) { return !ctx ? "" : ctx->gpu_tiling ? "gpu" : "cpu"; }
+const char *clmsd_context_tiling(const clmsd_context *ctx) { return ctx ? ctx->tiling->name : ""; }
 
-clmsd_status clmsd__set_args(clmsd_context *ctx, clmsd__kernel_id id, const clmsd__arg *args, size_t count)
+static clmsd_status set_args(clmsd_context *ctx, clmsd__kernel_id id, const clmsd__arg *args, size_t count)
 {
-    clmsd_status st = clmsd__build_program(ctx);
-    if (st != CLMSD_SUCCESS)
-        return st;
-    const char *name = clmsd__kernel_name(id);
-    if (count != ctx->num_args[id])
-        return clmsd__fail(ctx, CLMSD_ERROR_BUILD,
-                           "%s takes %u arguments; the library passes %zu: its kernels are from another version", name,
-                           (unsigned)ctx->num_args[id], count);
     for (size_t i = 0; i < count; ++i) {
         cl_int err = clSetKernelArg(ctx->kernels[id], (cl_uint)i, args[i].size, args[i].value);
         if (err != CL_SUCCESS)
-            return clmsd__fail(ctx, CLMSD_ERROR_OPENCL, "clSetKernelArg(%s, %zu) failed: %s (%d)", name, i,
-                               clmsd__cl_error_name(err), (int)err);
+            return clmsd__fail(ctx, CLMSD_ERROR_OPENCL, "clSetKernelArg(%s, %zu) failed: %s (%d)",
+                               clmsd__kernel_name(id), i, clmsd__cl_error_name(err), (int)err);
     }
     return CLMSD_SUCCESS;
 }
 
-clmsd_status clmsd__launch(clmsd_context *ctx, clmsd__kernel_id id, size_t work_items, size_t dim1)
+static clmsd_status launch(clmsd_context *ctx, clmsd__kernel_id id, size_t work_items, size_t dim1)
 {
-    cl_kernel kernel = ctx->kernels[id];
     size_t local[2] = {ctx->local_size[id], 1};
     /* small launches: smaller groups (down to the preferred multiple) so every compute unit gets
      * work; a reduction's multiple is its whole group (program.c), so its canonical tree stays */
@@ -181,19 +179,18 @@ clmsd_status clmsd__launch(clmsd_context *ctx, clmsd__kernel_id id, size_t work_
            (work_items + local[0] - 1) / local[0] * (dim1 ? dim1 : 1) < 2 * (size_t)ctx->compute_units)
         local[0] /= 2;
     size_t global[2] = {(work_items + local[0] - 1) / local[0] * local[0], dim1 ? dim1 : 1};
-    cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel, dim1 ? 2 : 1, NULL, global, local, 0, NULL, NULL);
-    if (err != CL_SUCCESS)
-        return clmsd__fail_cl(ctx, err, "clEnqueueNDRangeKernel");
+    cl_int err = clEnqueueNDRangeKernel(ctx->queue, ctx->kernels[id], dim1 ? 2 : 1, NULL, global, local, 0, NULL, NULL);
+    CLMSD__TRY_CL(ctx, err, "clEnqueueNDRangeKernel");
     return CLMSD_SUCCESS;
 }
 
-clmsd_status clmsd__run_kernel(clmsd_context *ctx, clmsd__kernel_id id, size_t work_items, const clmsd__arg *args,
-                               size_t count)
+clmsd_status clmsd__run_kernel(clmsd_context *ctx, clmsd__kernel_id id, size_t work_items, size_t dim1,
+                               const clmsd__arg *args, size_t count)
 {
-    clmsd_status st = clmsd__set_args(ctx, id, args, count);
-    if (st == CLMSD_SUCCESS)
-        st = clmsd__launch(ctx, id, work_items, 0);
-    return st ? st : clmsd__order(ctx);
+    CLMSD__TRY(clmsd__build_program(ctx));
+    CLMSD__TRY(set_args(ctx, id, args, count));
+    CLMSD__TRY(launch(ctx, id, work_items, dim1));
+    return clmsd__order(ctx);
 }
 
 clmsd_status clmsd__fill(clmsd_context *ctx, cl_mem buf, size_t offset, size_t count, uint32_t pattern)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Public dropout API on either stream: validation, then the kernels of cl/dropout.cl. */
-#include "dropout.h"
+/* Public dropout API on either stream: validation, then the dropout kernels in the context's
+ * tiling (tiling.h). */
+#include "tiling.h"
 
 #include <stdlib.h>
 
@@ -41,59 +42,6 @@ static clmsd_status make_params(clmsd_context *ctx, const clmsd__stream *s, cons
     return err == CL_SUCCESS ? CLMSD_SUCCESS : clmsd__fail_cl(ctx, err, "clCreateBuffer (dropout rates)");
 }
 
-/* A dropout kernel in the context's tiling, and its work-items per sample: the CPU tiling gives a
- * work-item 8 of the stream's Philox blocks, the GPU tiling 4 elements. */
-static clmsd__kernel_id tiled(const clmsd_context *ctx, clmsd__kernel_id cpu, clmsd__kernel_id gpu)
-{
-    return ctx->gpu_tiling ? gpu : cpu;
-}
-
-static size_t work_items(const clmsd_context *ctx, const clmsd__stream *s)
-{
-    return ctx->gpu_tiling ? s->quads : (s->blocks + 7) / 8;
-}
-
-/* the stream's arguments, in the order every dropout kernel takes them: the work-items' units are
- * groups of 4 elements (GPU tiling) or the stream's blocks (CPU tiling) */
-#define STREAM_ARGS(ctx, s)                                                                              \
-    CLMSD__U32((s)->samples), CLMSD__U64((s)->rows), CLMSD__U64((s)->cols), CLMSD__U64((s)->row_offset), \
-        CLMSD__U64((s)->seed), CLMSD__U64((s)->step),                                                    \
-        CLMSD__U64((ctx)->gpu_tiling ? (s)->first_quad : (s)->first_block),                              \
-        CLMSD__U64((ctx)->gpu_tiling ? (s)->quads : (s)->blocks), CLMSD__I32((s)->stream)
-
-clmsd_status clmsd__enqueue_dropout_forward(clmsd_context *ctx, const clmsd__stream *s, cl_mem params, cl_mem x,
-                                            size_t x_off, size_t ldx, clmsd_type x_type, cl_mem y, size_t y_off,
-                                            size_t ldy)
-{
-    clmsd__kernel_id id = tiled(ctx, CLMSD__K_DROPOUT_FORWARD, CLMSD__K_DROPOUT_FORWARD_GPU);
-    clmsd_status st =
-        CLMSD__SET_ARGS(ctx, id, CLMSD__MEM(x), CLMSD__U64(x_off), CLMSD__U64(ldx), CLMSD__U32(x_type), CLMSD__MEM(y),
-                        CLMSD__U64(y_off), CLMSD__U64(ldy), CLMSD__MEM(params), STREAM_ARGS(ctx, s));
-    return st ? st : clmsd__launch(ctx, id, work_items(ctx, s), s->samples);
-}
-
-clmsd_status clmsd__enqueue_dropout_sum(clmsd_context *ctx, const clmsd__stream *s, cl_mem params, cl_mem dy,
-                                        size_t dy_off, size_t dy_kstride, size_t ldy, clmsd_type dy_type, cl_mem dx,
-                                        size_t dx_off, size_t ldx, clmsd_type dx_type, float scale, int apply_scale,
-                                        int accumulate)
-{
-    clmsd__kernel_id id = tiled(ctx, CLMSD__K_DROPOUT_SUM, CLMSD__K_DROPOUT_SUM_GPU);
-    clmsd_status st = CLMSD__SET_ARGS(ctx, id, CLMSD__MEM(dy), CLMSD__U64(dy_off), CLMSD__U64(dy_kstride),
-                                      CLMSD__U64(ldy), CLMSD__U32(dy_type), CLMSD__MEM(dx), CLMSD__U64(dx_off),
-                                      CLMSD__U64(ldx), CLMSD__U32(dx_type), CLMSD__MEM(params), STREAM_ARGS(ctx, s),
-                                      CLMSD__F32(scale), CLMSD__I32(apply_scale), CLMSD__I32(accumulate));
-    return st ? st : clmsd__launch(ctx, id, work_items(ctx, s), 0);
-}
-
-static clmsd_status enqueue_mask(clmsd_context *ctx, const clmsd__stream *s, cl_mem params, cl_mem mask,
-                                 size_t mask_off)
-{
-    clmsd__kernel_id id = tiled(ctx, CLMSD__K_DROPOUT_MASK, CLMSD__K_DROPOUT_MASK_GPU);
-    clmsd_status st =
-        CLMSD__SET_ARGS(ctx, id, CLMSD__MEM(mask), CLMSD__U64(mask_off), CLMSD__MEM(params), STREAM_ARGS(ctx, s));
-    return st ? st : clmsd__launch(ctx, id, work_items(ctx, s), s->samples);
-}
-
 /* Validates the descriptor and the wait list before anything is enqueued. */
 static clmsd_status prepare(clmsd_context *ctx, const clmsd_dropout_desc *desc, clmsd__stream *s, cl_uint num_wait,
                             const cl_event *wait)
@@ -105,29 +53,36 @@ static clmsd_status prepare(clmsd_context *ctx, const clmsd_dropout_desc *desc, 
     return st;
 }
 
-static clmsd_status run(clmsd_context *ctx, const clmsd__stream *s, const clmsd_dropout_desc *desc, int which, cl_mem a,
+typedef enum op { FORWARD, BACKWARD, MASK } op;
+
+static clmsd_status enqueue(clmsd_context *ctx, const clmsd__stream *s, op which, cl_mem params, cl_mem a, size_t a_off,
+                            size_t lda, cl_mem b, size_t b_off, size_t ldb, int accumulate)
+{
+    const clmsd__tiling *t = ctx->tiling;
+    switch (which) {
+    case FORWARD: return t->dropout_forward(ctx, s, params, a, a_off, lda, s->x_type, b, b_off, ldb);
+    case BACKWARD:
+        return t->dropout_sum(ctx, s, params, a, a_off, s->rows * lda, lda, CLMSD_FLOAT32, b, b_off, ldb, s->dx_type,
+                              1.0f, 0, accumulate);
+    case MASK: return t->dropout_mask(ctx, s, params, a, a_off);
+    }
+    return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "unknown dropout operation %d", (int)which);
+}
+
+static clmsd_status run(clmsd_context *ctx, const clmsd__stream *s, const clmsd_dropout_desc *desc, op which, cl_mem a,
                         size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, int accumulate, cl_uint num_wait,
                         const cl_event *wait, cl_event *event)
 {
-    clmsd_status st = clmsd__build_program(ctx);
     cl_mem params = NULL;
-    if (st == CLMSD_SUCCESS)
-        st = make_params(ctx, s, desc, &params);
-    if (st == CLMSD_SUCCESS)
-        st = clmsd__begin(ctx, num_wait, wait);
-    if (st == CLMSD_SUCCESS) {
-        if (which == CLMSD__K_DROPOUT_FORWARD)
-            st = clmsd__enqueue_dropout_forward(ctx, s, params, a, a_off, lda, s->x_type, b, b_off, ldb);
-        else if (which == CLMSD__K_DROPOUT_SUM)
-            st = clmsd__enqueue_dropout_sum(ctx, s, params, a, a_off, s->rows * lda, lda, CLMSD_FLOAT32, b, b_off, ldb,
-                                            s->dx_type, 1.0f, 0, accumulate);
-        else
-            st = enqueue_mask(ctx, s, params, a, a_off);
-    }
+    clmsd_status st;
+    CLMSD__TRY_GOTO(st, clmsd__build_program(ctx), done);
+    CLMSD__TRY_GOTO(st, make_params(ctx, s, desc, &params), done);
+    CLMSD__TRY_GOTO(st, clmsd__begin(ctx, num_wait, wait), done);
+    CLMSD__TRY_GOTO(st, enqueue(ctx, s, which, params, a, a_off, lda, b, b_off, ldb, accumulate), done);
+    st = clmsd__finish(ctx, event);
+done:
     if (params)
         clReleaseMemObject(params); /* freed by OpenCL once the kernel using it completes */
-    if (st == CLMSD_SUCCESS)
-        st = clmsd__finish(ctx, event);
     return st;
 }
 
@@ -145,7 +100,7 @@ clmsd_status clmsd_dropout_forward(clmsd_context *ctx, const clmsd_dropout_desc 
         st = check_matrix(ctx, "y", y, y_off, s.samples, s.rows, s.cols, ldy, sizeof(float));
     if (st != CLMSD_SUCCESS)
         return st;
-    return run(ctx, &s, desc, CLMSD__K_DROPOUT_FORWARD, x, x_off, ldx, y, y_off, ldy, 0, num_wait, wait, event);
+    return run(ctx, &s, desc, FORWARD, x, x_off, ldx, y, y_off, ldy, 0, num_wait, wait, event);
 }
 
 clmsd_status clmsd_dropout_backward(clmsd_context *ctx, const clmsd_dropout_desc *desc, cl_mem dy, size_t dy_off,
@@ -162,8 +117,7 @@ clmsd_status clmsd_dropout_backward(clmsd_context *ctx, const clmsd_dropout_desc
         st = check_matrix(ctx, "dx", dx, dx_off, 1, s.rows, s.cols, ldx, clmsd_type_size(s.dx_type));
     if (st != CLMSD_SUCCESS)
         return st;
-    return run(ctx, &s, desc, CLMSD__K_DROPOUT_SUM, dy, dy_off, ldy, dx, dx_off, ldx, accumulate, num_wait, wait,
-               event);
+    return run(ctx, &s, desc, BACKWARD, dy, dy_off, ldy, dx, dx_off, ldx, accumulate, num_wait, wait, event);
 }
 
 clmsd_status clmsd_dropout_mask(clmsd_context *ctx, const clmsd_dropout_desc *desc, cl_mem mask, size_t mask_off,
@@ -177,7 +131,7 @@ clmsd_status clmsd_dropout_mask(clmsd_context *ctx, const clmsd_dropout_desc *de
         st = check_matrix(ctx, "mask", mask, mask_off, s.samples, s.rows, s.cols, s.cols, 1);
     if (st != CLMSD_SUCCESS)
         return st;
-    return run(ctx, &s, desc, CLMSD__K_DROPOUT_MASK, mask, mask_off, s.cols, NULL, 0, 0, 0, num_wait, wait, event);
+    return run(ctx, &s, desc, MASK, mask, mask_off, s.cols, NULL, 0, 0, 0, num_wait, wait, event);
 }
 
 clmsd_status clmsd_stream_words(clmsd_context *ctx, uint64_t seed, uint64_t step, uint32_t k, uint32_t first_block,
@@ -198,11 +152,8 @@ clmsd_status clmsd_stream_words(clmsd_context *ctx, uint64_t seed, uint64_t step
     if (st == CLMSD_SUCCESS)
         st = clmsd__check_wait_list(ctx, num_wait, wait);
     if (st == CLMSD_SUCCESS)
-        st = CLMSD__SET_ARGS(ctx, CLMSD__K_STREAM_WORDS, CLMSD__MEM(out), CLMSD__U64(out_off), CLMSD__U64(seed),
-                             CLMSD__U64(step), CLMSD__U32(k), CLMSD__U64(first_block), CLMSD__U64(blocks));
-    if (st == CLMSD_SUCCESS)
         st = clmsd__begin(ctx, num_wait, wait);
     if (st == CLMSD_SUCCESS)
-        st = clmsd__launch(ctx, CLMSD__K_STREAM_WORDS, (blocks + 7) / 8, 0);
+        st = clmsd__run_stream_words(ctx, (blocks + 7) / 8, 0, out, out_off, seed, step, k, first_block, blocks);
     return st ? st : clmsd__finish(ctx, event);
 }

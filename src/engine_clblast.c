@@ -3,8 +3,8 @@
  * sample's logits; dW = G^T Xd and dXd = G W are one CLBlastSgemm each; the regenerated masks turn
  * dXd into dX. N = K*B (average losses) or B (average logits, on the averaged mask). */
 #include "blas.h"
-#include "dropout.h"
 #include "head.h"
+#include "tiling.h"
 
 /* one GEMM through CLBlast, ordered before what follows */
 static clmsd_status sgemm(clmsd_context *ctx, const char *what, size_t m, size_t n, size_t k, clmsd__gemm_operand a,
@@ -35,11 +35,9 @@ static clmsd_status backward(clmsd_head *h, const clmsd_head_args *a, const clms
         st = sgemm(ctx, "dXd = G W", n, hf, c, g, w, 0.0f, xd);
         bool logits = d->combine == CLMSD_AVERAGE_LOGITS;
         if (st == CLMSD_SUCCESS)
-            st = clmsd__enqueue_dropout_sum(ctx, s, h->params, h->workspace, h->ws_xd, logits ? 0 : d->batch * hf, hf,
-                                            CLMSD_FLOAT32, a->dx, a->dx_off, hf, s->dx_type, clmsd__head_inv_samples(d),
-                                            logits, a->accumulate);
-        if (st == CLMSD_SUCCESS)
-            st = clmsd__order(ctx);
+            st = ctx->tiling->dropout_sum(ctx, s, h->params, h->workspace, h->ws_xd, logits ? 0 : d->batch * hf, hf,
+                                          CLMSD_FLOAT32, a->dx, a->dx_off, hf, s->dx_type, clmsd__head_inv_samples(d),
+                                          logits, a->accumulate);
     }
     return st;
 }
@@ -55,9 +53,8 @@ static clmsd_status run(clmsd_head *h, const clmsd_head_args *a, const clmsd__st
         clmsd__gemm_operand x = {a->x, a->x_off, hf, CLBlastTransposeNo};
         clmsd_status st = CLMSD_SUCCESS;
         if (s->x_type != CLMSD_FLOAT32) { /* CLBlast reads fp32: X widened into Xd's place first */
-            st = CLMSD__RUN(ctx, CLMSD__K_WIDEN, d->batch * hf, CLMSD__MEM(a->x), CLMSD__U64(a->x_off),
-                            CLMSD__U32(s->x_type), CLMSD__MEM(h->workspace), CLMSD__U64(h->ws_xd),
-                            CLMSD__U64(d->batch * hf));
+            st = clmsd__run_widen(ctx, d->batch * hf, 0, a->x, a->x_off, s->x_type, h->workspace, h->ws_xd,
+                                  d->batch * hf);
             x = (clmsd__gemm_operand){h->workspace, h->ws_xd, hf, CLBlastTransposeNo};
         }
         if (st == CLMSD_SUCCESS)
@@ -67,13 +64,10 @@ static clmsd_status run(clmsd_head *h, const clmsd_head_args *a, const clmsd__st
     bool logits_mode = d->combine == CLMSD_AVERAGE_LOGITS;
     clmsd_status st;
     if (logits_mode) /* Xbar = X * (1/K) sum_k keep_k s_k: the averaged mask */
-        st = clmsd__enqueue_dropout_sum(ctx, s, h->params, a->x, a->x_off, 0, hf, s->x_type, h->workspace, h->ws_xd, hf,
-                                        CLMSD_FLOAT32, clmsd__head_inv_samples(d), 1, 0);
+        st = ctx->tiling->dropout_sum(ctx, s, h->params, a->x, a->x_off, 0, hf, s->x_type, h->workspace, h->ws_xd, hf,
+                                      CLMSD_FLOAT32, clmsd__head_inv_samples(d), 1, 0);
     else
-        st = clmsd__enqueue_dropout_forward(ctx, s, h->params, a->x, a->x_off, hf, s->x_type, h->workspace, h->ws_xd,
-                                            hf);
-    if (st == CLMSD_SUCCESS)
-        st = clmsd__order(ctx);
+        st = ctx->tiling->dropout_forward(ctx, s, h->params, a->x, a->x_off, hf, s->x_type, h->workspace, h->ws_xd, hf);
     clmsd__gemm_operand xd = {h->workspace, h->ws_xd, hf, CLBlastTransposeNo};
     if (st == CLMSD_SUCCESS)
         st = sgemm(ctx, "Z = Xd W^T", h->rows, c, hf, xd, w_t, 0.0f, z);
@@ -123,4 +117,13 @@ static clmsd_status warmup(clmsd_context *ctx)
     return st;
 }
 
-const clmsd__engine_impl clmsd__engine_clblast = {.name = "clblast", .run = run, .warmup = warmup};
+/* Xd of every stacked row (dXd later), G of C columns, the block sums of db alone; any tiling */
+static bool plan(const clmsd_context *ctx, const clmsd_head_desc *d, clmsd__engine_space *out)
+{
+    (void)ctx;
+    *out = (clmsd__engine_space){
+        .xd_rows = clmsd__head_stacked_rows(d), .ldg = d->classes, .block_sums = d->classes, .wt = 0};
+    return true;
+}
+
+const clmsd__engine_impl clmsd__engine_clblast = {.name = "clblast", .plan = plan, .run = run, .warmup = warmup};

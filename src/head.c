@@ -15,16 +15,35 @@ static const clmsd__engine_impl *const engines[] = {
     [CLMSD_ENGINE_FUSED] = &clmsd__engine_fused,
 };
 
+/* The workspace of `engine` on ctx's tiling; AUTO or no context: what fits every engine and
+ * tiling (the largest of each part). */
+static clmsd_status plan(clmsd_context *ctx, const clmsd_head_desc *desc, clmsd_engine engine,
+                         clmsd__head_workspace *out)
+{
+    clmsd__engine_space space = {0};
+    for (size_t e = 0; e < sizeof engines / sizeof *engines; ++e) {
+        clmsd__engine_space s;
+        if (!engines[e] || (engine != CLMSD_ENGINE_AUTO && e != (size_t)engine))
+            continue;
+        if (!engines[e]->plan(engine == CLMSD_ENGINE_AUTO ? NULL : ctx, desc, &s))
+            return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "the head's workspace overflows size_t");
+        space.xd_rows = s.xd_rows > space.xd_rows ? s.xd_rows : space.xd_rows;
+        space.ldg = s.ldg > space.ldg ? s.ldg : space.ldg;
+        space.block_sums = s.block_sums > space.block_sums ? s.block_sums : space.block_sums;
+        space.wt = s.wt > space.wt ? s.wt : space.wt;
+    }
+    if (!clmsd__head_layout(desc, &space, out))
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "the head's workspace overflows size_t");
+    return CLMSD_SUCCESS;
+}
+
 clmsd_status clmsd_head_workspace_size(const clmsd_head_desc *desc, size_t *bytes)
 {
-    clmsd_status st = clmsd__check_head_desc(NULL, desc);
-    if (st != CLMSD_SUCCESS)
-        return st;
-    clmsd__head_workspace l;
+    CLMSD__TRY(clmsd__check_head_desc(NULL, desc));
     if (!bytes)
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "bytes is NULL");
-    if (!clmsd__head_layout(desc, desc->engine, &l))
-        return clmsd__fail(NULL, CLMSD_ERROR_INVALID_SIZE, "the head's workspace overflows size_t");
+    clmsd__head_workspace l;
+    CLMSD__TRY(plan(NULL, desc, desc->engine, &l));
     *bytes = l.floats * sizeof(float);
     return CLMSD_SUCCESS;
 }
@@ -65,8 +84,9 @@ clmsd_status clmsd_head_create(clmsd_context *ctx, const clmsd_head_desc *desc, 
     if (st != CLMSD_SUCCESS)
         return st;
     clmsd__head_workspace l;
-    if (!clmsd__head_layout(desc, engine, &l))
-        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "the head's workspace overflows size_t");
+    st = plan(ctx, desc, engine, &l);
+    if (st != CLMSD_SUCCESS)
+        return st;
     if (desc->workspace) {
         st = clmsd__check_buffer(ctx, "workspace", desc->workspace, 0, l.floats, sizeof(float));
         if (st != CLMSD_SUCCESS)
@@ -98,8 +118,6 @@ clmsd_status clmsd_head_create(clmsd_context *ctx, const clmsd_head_desc *desc, 
     h->ws_loss_part = l.loss_part, h->ws_part = l.part, h->ws_wt = l.wt, h->ws_pool = l.pool, h->ldg = l.ldg;
     if (desc->layers >= 2)
         clmsd_stream_rate_params(desc->stream, desc->layer_rate, &h->layer_threshold, &h->layer_scale);
-    if (engine == CLMSD_ENGINE_FUSED && ctx->gpu_tiling) /* 4-class vectors; the workspace fits either tiling */
-        h->ldg = (desc->classes + 3) / 4 * 4;
 
     clmsd__rate_table(desc->stream, desc->samples, desc->rates, desc->rate, table);
     cl_int err;

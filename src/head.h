@@ -11,9 +11,12 @@
 
 typedef enum clmsd__head_mode { CLMSD__FORWARD, CLMSD__TRAIN, CLMSD__PREDICT } clmsd__head_mode;
 
-/* An engine: what enqueues a head call, and what compiles ahead of time (wlroots' *_impl). */
+/* An engine: what it needs of the workspace, what enqueues a head call, and what compiles ahead
+ * of time (wlroots' *_impl). plan sizes for ctx's tiling, or for any device when ctx is NULL
+ * (clmsd_head_workspace_size); false when the sizes overflow. */
 typedef struct clmsd__engine_impl {
     const char *name;
+    bool (*plan)(const clmsd_context *ctx, const clmsd_head_desc *desc, clmsd__engine_space *out);
     clmsd_status (*run)(clmsd_head *head, const clmsd_head_args *args, const clmsd__stream *s, clmsd__head_mode mode);
     clmsd_status (*warmup)(clmsd_context *ctx); /* NULL: nothing beyond the program */
 } clmsd__engine_impl;
@@ -37,7 +40,7 @@ struct clmsd_head {
     size_t ws_xd, ws_z, ws_g, ws_rowloss, ws_counter, ws_loss_part, ws_part, ws_wt, ws_pool; /* offsets in floats */
     uint32_t layer_threshold; /* the pooled head's layer dropout (T and s of layer_rate) */
     float layer_scale;
-    size_t ldg; /* columns of G: C (CLBlast), C padded to CLMSD_CLASS_TILE (fused, CPU tiling) or to 4 (GPU) */
+    size_t ldg; /* columns of G: the engine's plan (CLBlast: C; fused: the tiling's padding) */
 };
 
 /* head_kernels.c: the engine-independent kernels around the GEMMs */

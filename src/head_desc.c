@@ -60,15 +60,6 @@ size_t clmsd__head_stacked_rows(const clmsd_head_desc *desc)
     return desc->combine == CLMSD_AVERAGE_LOSSES ? desc->batch * desc->samples : desc->batch;
 }
 
-/* G's and WT's columns for the fused engine: 16 for up to 16 classes (a narrow tile), else C
- * rounded up to the 32-class tile */
-static size_t padded_classes(const clmsd_head_desc *desc)
-{
-    if (desc->classes <= CLMSD_CLASS_TILE / 2)
-        return CLMSD_CLASS_TILE / 2;
-    return (desc->classes + CLMSD_CLASS_TILE - 1) / CLMSD_CLASS_TILE * CLMSD_CLASS_TILE;
-}
-
 size_t clmsd__head_max_blocks(const clmsd_head_desc *desc) { return (desc->batch - 1) / CLMSD_ROW_BLOCK + 2; }
 
 size_t clmsd__layer_blocks(const clmsd_head_desc *desc, size_t row_offset)
@@ -79,25 +70,13 @@ size_t clmsd__layer_blocks(const clmsd_head_desc *desc, size_t row_offset)
 
 size_t clmsd__layer_max_blocks(const clmsd_head_desc *desc) { return (desc->batch * desc->features - 1) / 4 + 2; }
 
-bool clmsd__head_layout(const clmsd_head_desc *desc, clmsd_engine engine, clmsd__head_workspace *l)
+bool clmsd__head_layout(const clmsd_head_desc *desc, const clmsd__engine_space *e, clmsd__head_workspace *l)
 {
-    size_t n = clmsd__head_stacked_rows(desc), nh, nc, ng, nwt = 0, per_block, npart;
+    size_t n = clmsd__head_stacked_rows(desc), nh, nc, ng, npart;
     size_t blocks = clmsd__head_max_blocks(desc);
-    bool fused = engine == CLMSD_ENGINE_FUSED, either = engine == CLMSD_ENGINE_AUTO;
-    size_t xd_rows = !fused ? n : desc->combine == CLMSD_AVERAGE_LOGITS ? desc->batch : 0;
-    l->ldg = fused || either ? padded_classes(desc) : desc->classes;
-    if (!clmsd__mul(xd_rows, desc->features, &nh) || !clmsd__mul(n, desc->classes, &nc) ||
-        !clmsd__mul(n, l->ldg, &ng) || ((fused || either) && !clmsd__mul(desc->features, l->ldg, &nwt)))
-        return false;
-    if (fused || either) { /* the larger of the two tilings' layouts: tiled pads C to 32 and H to 4 */
-        size_t tiled_c = (desc->classes + CLMSD_CLASS_TILE - 1) / CLMSD_CLASS_TILE * CLMSD_CLASS_TILE;
-        if (!clmsd__mul(tiled_c, (desc->features + 3) / 4 * 4, &per_block) ||
-            !clmsd__add(per_block, desc->classes, &per_block))
-            return false;
-    } else {
-        per_block = desc->classes;
-    }
-    if (!clmsd__mul(blocks, per_block, &npart))
+    l->ldg = e->ldg;
+    if (!clmsd__mul(e->xd_rows, desc->features, &nh) || !clmsd__mul(n, desc->classes, &nc) ||
+        !clmsd__mul(n, l->ldg, &ng) || !clmsd__mul(blocks, e->block_sums, &npart))
         return false;
     /* the pooled head: a [L], P [B, H], dP [B, H], dA's part per Philox block [Q, L], dA [L] */
     size_t layers = desc->layers >= 2 ? desc->layers : 0, bh = desc->batch * desc->features, npool = 0;
@@ -108,7 +87,7 @@ bool clmsd__head_layout(const clmsd_head_desc *desc, clmsd_engine engine, clmsd_
     l->z = nh;
     if (!(clmsd__add(l->z, nc, &l->g) && clmsd__add(l->g, ng, &l->rowloss) && clmsd__add(l->rowloss, n, &l->counter) &&
           clmsd__add(l->counter, 1, &l->loss_part) && clmsd__add(l->loss_part, blocks, &l->part) &&
-          clmsd__add(l->part, npart, &l->wt) && clmsd__add(l->wt, nwt, &l->pool) &&
+          clmsd__add(l->part, npart, &l->wt) && clmsd__add(l->wt, e->wt, &l->pool) &&
           clmsd__add(l->pool, npool, &l->floats)))
         return false;
     return l->floats <= SIZE_MAX / sizeof(float);
@@ -124,6 +103,6 @@ float clmsd__head_kprime(const clmsd_head_desc *desc)
 float clmsd__head_scale(const clmsd_head_desc *desc, size_t batch)
 {
     double k = desc->combine == CLMSD_AVERAGE_LOSSES ? desc->samples : 1.0;
-    double per_row = desc->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? 1.0 : (double)batch * desc->classes;
+    double per_row = desc->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? 1.0 : (double)batch * (double)desc->classes;
     return (float)(1.0 / (k * per_row));
 }

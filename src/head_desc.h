@@ -15,13 +15,17 @@ clmsd_dropout_desc clmsd__head_stream(const clmsd_head_desc *desc, uint64_t seed
 /* Stacked logit rows N: K*B (average losses) or B (average logits). */
 size_t clmsd__head_stacked_rows(const clmsd_head_desc *desc);
 
-/* The workspace in floats: Xd [N, H] (later dXd; the fused engine needs only Xbar [B, H] with
- * average logits), Z [N, C], G [N, ldg], row losses [N], 1 counter, the loss's block sums
- * [blocks], the block sums of dW and db [blocks, C*H + C] (CLBlast: of db only, [blocks, C]),
- * for the fused engine's CPU tiling WT [H, ldg], and for a pooled head its layer weights and
- * pooled rows (clmsd__head_layout). blocks bounds the row blocks a call touches
- * at any row offset (canonical order v2). Offsets in elements; AUTO sizes for either engine and
- * either tiling. */
+/* What an engine needs of the workspace (its planning hook, clmsd__engine_impl.plan), in floats:
+ * rows of Xd [., H], G's columns, the block sums of one row block (dW's and db's, or db's alone),
+ * and W's transposed copy. */
+typedef struct clmsd__engine_space {
+    size_t xd_rows, ldg, block_sums, wt;
+} clmsd__engine_space;
+
+/* The workspace in floats: Xd [xd_rows, H] (later dXd), Z [N, C], G [N, ldg], row losses [N], 1
+ * counter, the loss's block sums [blocks], the block sums [blocks, block_sums], WT [wt], and for a
+ * pooled head its layer weights and pooled rows. blocks bounds the row blocks a call touches at
+ * any row offset (canonical order v2). Offsets in elements. */
 typedef struct clmsd__head_workspace {
     size_t xd, z, g, rowloss, counter, loss_part, part, wt, pool, floats, ldg;
 } clmsd__head_workspace;
@@ -30,7 +34,7 @@ size_t clmsd__head_max_blocks(const clmsd_head_desc *desc);
  * work-items of its kernels), and their bound at any row offset. */
 size_t clmsd__layer_blocks(const clmsd_head_desc *desc, size_t row_offset);
 size_t clmsd__layer_max_blocks(const clmsd_head_desc *desc);
-bool clmsd__head_layout(const clmsd_head_desc *desc, clmsd_engine engine, clmsd__head_workspace *out);
+bool clmsd__head_layout(const clmsd_head_desc *desc, const clmsd__engine_space *engine, clmsd__head_workspace *out);
 
 /* Host-side constants of a head: 1/K, the BCE/MSE loss and gradient scale 1 / (K' B C) for a mean
  * over `batch` rows (B, or a shard's global batch), and K' itself (K for average losses, 1 for

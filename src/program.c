@@ -14,34 +14,9 @@ extern const uint64_t clmsd__kernel_source_hash;
 #define CLMSD__BUILD_OPTIONS "-cl-std=CL1.2"
 
 static const char *const kernel_names[CLMSD__K_COUNT] = {
-    [CLMSD__K_DROPOUT_FORWARD] = "clmsd_dropout_forward",
-    [CLMSD__K_DROPOUT_MASK] = "clmsd_dropout_mask",
-    [CLMSD__K_DROPOUT_SUM] = "clmsd_dropout_sum",
-    [CLMSD__K_STREAM_WORDS] = "clmsd_stream_words",
-    [CLMSD__K_HEAD_COUNT_VALID] = "clmsd_head_count_valid",
-    [CLMSD__K_HEAD_LOSS_ROWS] = "clmsd_head_loss_rows",
-    [CLMSD__K_HEAD_REDUCE_LOSS] = "clmsd_head_reduce_loss",
-    [CLMSD__K_HEAD_MEAN_LOGITS] = "clmsd_head_mean_logits",
-    [CLMSD__K_HEAD_BIAS_GRAD] = "clmsd_head_bias_grad",
-    [CLMSD__K_TRANSPOSE_PAD] = "clmsd_transpose_pad",
-    [CLMSD__K_FUSED_LOGITS] = "clmsd_fused_logits",
-    [CLMSD__K_FUSED_DW] = "clmsd_fused_dw",
-    [CLMSD__K_FUSED_DX] = "clmsd_fused_dx",
-    [CLMSD__K_BLOCK_TREE_TILED] = "clmsd_block_tree_tiled",
-    [CLMSD__K_BLOCK_TREE] = "clmsd_block_tree",
-    [CLMSD__K_DROPOUT_FORWARD_GPU] = "clmsd_dropout_forward_gpu",
-    [CLMSD__K_DROPOUT_MASK_GPU] = "clmsd_dropout_mask_gpu",
-    [CLMSD__K_DROPOUT_SUM_GPU] = "clmsd_dropout_sum_gpu",
-    [CLMSD__K_FUSED_LOGITS_GPU] = "clmsd_fused_logits_gpu",
-    [CLMSD__K_FUSED_DW_GPU] = "clmsd_fused_dw_gpu",
-    [CLMSD__K_FUSED_DX_GPU] = "clmsd_fused_dx_gpu",
-    [CLMSD__K_LAYER_SOFTMAX] = "clmsd_layer_softmax",
-    [CLMSD__K_LAYER_POOL] = "clmsd_layer_pool",
-    [CLMSD__K_LAYER_UNPOOL] = "clmsd_layer_unpool",
-    [CLMSD__K_LAYER_POOL_GPU] = "clmsd_layer_pool_gpu",
-    [CLMSD__K_LAYER_UNPOOL_GPU] = "clmsd_layer_unpool_gpu",
-    [CLMSD__K_LAYER_WEIGHT_GRAD] = "clmsd_layer_weight_grad",
-    [CLMSD__K_WIDEN] = "clmsd_widen",
+#define CLMSD__KERNEL_NAME(id, name) [CLMSD__K_##id] = "clmsd_" #name,
+    CLMSD__KERNEL_MAP(CLMSD__KERNEL_NAME)
+#undef CLMSD__KERNEL_NAME
 };
 
 const char *clmsd__kernel_name(clmsd__kernel_id id) { return kernel_names[id]; }
@@ -128,11 +103,6 @@ clmsd_status clmsd__build_program(clmsd_context *ctx)
         if (err != CL_SUCCESS) {
             clmsd__release_program(ctx);
             return clmsd__fail_cl(ctx, err, kernel_names[id]);
-        }
-        err = clGetKernelInfo(ctx->kernels[id], CL_KERNEL_NUM_ARGS, sizeof ctx->num_args[id], &ctx->num_args[id], NULL);
-        if (err != CL_SUCCESS) {
-            clmsd__release_program(ctx);
-            return clmsd__fail_cl(ctx, err, "clGetKernelInfo(CL_KERNEL_NUM_ARGS)");
         }
         ctx->local_size[id] = choose_local_size(ctx, ctx->kernels[id], &ctx->local_multiple[id]);
         if (is_reduction((clmsd__kernel_id)id)) {

@@ -134,7 +134,7 @@ static clmsd_status run(const clmsd_head_desc *d, const clmsd_ref_head_args *a, 
             r.valid += y >= 0 && (size_t)y < C;
         }
     /* loss normalisation: mean over valid rows (CE) or over B*C (BCE, MSE), and over K samples */
-    double per = d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? r.valid : (double)B * C;
+    double per = d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? r.valid : (double)B * (double)C;
     double norm = per > 0 ? 1.0 / per : 0.0;
     bool average_logits = d->combine == CLMSD_AVERAGE_LOGITS || !dropout;
     double total = 0.0;
@@ -146,7 +146,7 @@ static clmsd_status run(const clmsd_head_desc *d, const clmsd_ref_head_args *a, 
                 double acc = 0.0;
                 for (size_t k = 0; k < K; ++k)
                     acc += dropped(&r, k, b, h);
-                xrow[h] = acc / K;
+                xrow[h] = acc / (double)K;
             }
             memset(dxrow, 0, H * sizeof *dxrow);
             if (dropout)
@@ -160,7 +160,7 @@ static clmsd_status run(const clmsd_head_desc *d, const clmsd_ref_head_args *a, 
                     double m = 0.0;
                     for (size_t k = 0; k < K; ++k)
                         m += r.keep_scale[(k * B + b) * H + h];
-                    a->dx[b * H + h] = dxrow[h] * m / K;
+                    a->dx[b * H + h] = dxrow[h] * m / (double)K;
                 }
             continue;
         }
@@ -168,17 +168,17 @@ static clmsd_status run(const clmsd_head_desc *d, const clmsd_ref_head_args *a, 
             for (size_t h = 0; h < H; ++h)
                 xrow[h] = dropped(&r, k, b, h);
             memset(dxrow, 0, H * sizeof *dxrow);
-            total += row_step(&r, b, xrow, norm / K, z, g, dxrow);
+            total += row_step(&r, b, xrow, norm / (double)K, z, g, dxrow);
             if (a->logits)
                 for (size_t c = 0; c < C; ++c)
-                    a->logits[b * C + c] += z[c] / K;
+                    a->logits[b * C + c] += z[c] / (double)K;
             if (a->dx)
                 for (size_t h = 0; h < H; ++h)
                     a->dx[b * H + h] += dxrow[h] * r.keep_scale[(k * B + b) * H + h];
         }
     }
     if (a->loss)
-        *a->loss = average_logits ? total * norm : total * norm / K;
+        *a->loss = average_logits ? total * norm : total * norm / (double)K;
     if (a->ignored)
         *a->ignored = d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? (uint32_t)(B - (size_t)r.valid) : 0;
 done:
