@@ -213,7 +213,8 @@ static void bench_dropout(bench_run *r)
                      type_name(variants[v].type));
             progress(r, what);
             j.which = which;
-            j.d.stream = variants[v].stream, j.d.x_type = j.d.dx_type = variants[v].type;
+            j.d.stream = variants[v].stream;
+            j.d.x_type = j.d.dx_type = variants[v].type;
             bench_stats s = bench_time(r->queue, 2, r->o->runs, run_dropout, &j);
             if (s.runs == 0) {
                 progress_clear();
@@ -247,7 +248,8 @@ static void bench_dropout(bench_run *r)
                     vs_write, vs_philox, base_ms > 0 ? base_ms / s.min_ms : 0.0);
         }
     }
-    clReleaseMemObject(j.x), clReleaseMemObject(j.y);
+    clReleaseMemObject(j.x);
+    clReleaseMemObject(j.y);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -308,7 +310,8 @@ static cl_mem filled(bench_run *r, size_t n, uint32_t seed, bool labels, size_t 
     cl_int err;
     cl_mem m = clCreateBuffer(clmsd_context_cl_context(r->ctx), CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, bytes,
                               stored ? stored : host, &err);
-    free(host), free(stored);
+    free(host);
+    free(stored);
     return err == CL_SUCCESS ? m : NULL;
 }
 
@@ -334,36 +337,175 @@ static const head_row head_rows[] = {{CLMSD_ENGINE_CLBLAST, false, 0}, {CLMSD_EN
 /* the nearest multiple of 1/256: a rate the u8 stream draws */
 static double u8_rate(double p) { return round(p * 256.0) / 256.0; }
 
+/* What every row of a shape's table shares: the head with the defaults, the Kaggle rates as the u8
+ * stream draws them, X in each storage type (the same values, rounded), W, b, the layer weights,
+ * the targets, and one buffer for every output. */
+typedef struct shape_data {
+    clmsd_head_desc d;
+    double rates_u8[5];
+    size_t L; /* the layers, 1 without */
+    bool ce;  /* softmax cross-entropy (else BCE) */
+    cl_mem xs[3], w, bias, layer_weights, target, out;
+} shape_data;
+
+static void shape_data_create(bench_run *r, const shape *sh, shape_data *sd)
+{
+    sd->d = (clmsd_head_desc){.batch = sh->B,
+                              .features = sh->H,
+                              .classes = sh->C,
+                              .samples = sh->K,
+                              .rates = sh->kaggle_rates ? kaggle_rates : NULL,
+                              .rate = sh->rate,
+                              .loss = sh->loss,
+                              .combine = sh->combine,
+                              .engine = CLMSD_ENGINE_AUTO,
+                              .layers = sh->layers,
+                              .layer_rate = sh->layer_rate};
+    for (int k = 0; k < 5; ++k)
+        sd->rates_u8[k] = u8_rate(kaggle_rates[k]);
+    size_t B = sh->B, H = sh->H, C = sh->C, L = sh->layers ? sh->layers : 1;
+    sd->L = L;
+    sd->ce = sh->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY;
+    static const clmsd_type types[3] = {CLMSD_FLOAT32, CLMSD_FLOAT16, CLMSD_BFLOAT16};
+    for (int t = 0; t < 3; ++t)
+        sd->xs[t] = filled(r, L * B * H, 1, false, 0, types[t]);
+    sd->w = filled(r, C * H, 2, false, 0, CLMSD_FLOAT32);
+    sd->bias = filled(r, C, 3, false, 0, CLMSD_FLOAT32);
+    sd->layer_weights = filled(r, L, 5, false, 0, CLMSD_FLOAT32);
+    sd->target = sd->ce ? filled(r, B, 4, true, C, CLMSD_FLOAT32) : filled(r, B * C, 4, false, 0, CLMSD_FLOAT32);
+    cl_int err;
+    sd->out = clCreateBuffer(clmsd_context_cl_context(r->ctx), CL_MEM_READ_WRITE,
+                             (1 + B * C + L * B * H + C * H + C + L) * 4, NULL, &err);
+}
+
+static void shape_data_release(shape_data *sd)
+{
+    cl_mem all[] = {sd->xs[0], sd->xs[1], sd->xs[2], sd->w, sd->bias, sd->target, sd->layer_weights, sd->out};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i)
+        clReleaseMemObject(all[i]);
+}
+
+/* a row's name in the table: its engine (or tiling) with the defaults, else its variant */
+static void row_name(const bench_run *r, const head_row *row, char *name, size_t size)
+{
+    variant v = variants[row->variant];
+    if (row->variant == 0)
+        snprintf(name, size, "%s", row->other ? r->other_name : engine_name(row->engine));
+    else if (v.stream == CLMSD_STREAM_PHILOX_V1_U8 && v.type != CLMSD_FLOAT32)
+        snprintf(name, size, "fused u8 %s", type_name(v.type));
+    else
+        snprintf(name, size, "fused %s", v.type != CLMSD_FLOAT32 ? type_name(v.type) : "u8");
+}
+
+/* whether a row has a figure for op: the naive baseline a forward without layers only; the other
+ * tiling (when there is one) and the variants train_step only, what they cost beside it */
+static bool row_runs(const options *o, const shape *sh, const head_row *row, int op, const clmsd_context *ctx)
+{
+    if (!listed(o->engines, engine_name(row->engine)))
+        return false;
+    if (row->engine == BENCH_NAIVE && (op != BENCH_FORWARD || sh->layers))
+        return false;
+    return !((row->other || row->variant) && op != BENCH_TRAIN_STEP) && !(row->other && !ctx);
+}
+
+/* A row's job on ctx: the desc in its variant (the rates rounded to multiples of 1/256 for the u8
+ * stream), the arguments of op, and its head (or the naive baseline's buffers). false after a
+ * message when the head cannot be made. */
+static bool row_job(bench_run *r, clmsd_context *ctx, const shape_data *sd, const head_row *row, int op, head_job *j)
+{
+    variant v = variants[row->variant];
+    size_t B = sd->d.batch, H = sd->d.features, C = sd->d.classes, L = sd->L;
+    *j = (head_job){ctx, r->queue, NULL, {0}, (bench_op)op, sd->d, NULL, NULL};
+    j->d.stream = v.stream;
+    j->d.x_type = j->d.dx_type = v.type;
+    if (v.stream == CLMSD_STREAM_PHILOX_V1_U8) {
+        j->d.rates = sd->d.rates ? sd->rates_u8 : NULL;
+        j->d.rate = u8_rate(sd->d.rate);
+        j->d.layer_rate = u8_rate(sd->d.layer_rate);
+    }
+    j->args = (clmsd_head_args){.seed = 1,
+                                .step = 1,
+                                .x = sd->xs[v.type],
+                                .w = sd->w,
+                                .bias = sd->bias,
+                                .target = sd->target,
+                                .loss = sd->out,
+                                .logits = sd->out,
+                                .logits_off = 1,
+                                .layer_weights = sd->d.layers ? sd->layer_weights : NULL};
+    if (op == BENCH_TRAIN_STEP) {
+        j->args.logits = NULL;
+        j->args.dx = j->args.dw = j->args.dbias = sd->out;
+        j->args.dx_off = 1 + B * C;
+        j->args.dw_off = 1 + B * C + L * B * H;
+        j->args.dbias_off = 1 + B * C + L * B * H + C * H;
+        if (sd->d.layers) {
+            j->args.dlayer_weights = sd->out;
+            j->args.dlayer_weights_off = 1 + B * C + L * B * H + C * H + C;
+        }
+    }
+    cl_int err;
+    cl_context cc = clmsd_context_cl_context(r->ctx);
+    if (row->engine == BENCH_NAIVE) {
+        j->xd = clCreateBuffer(cc, CL_MEM_READ_WRITE, B * H * 4, NULL, &err);
+        j->z = clCreateBuffer(cc, CL_MEM_READ_WRITE, (size_t)j->d.samples * B * C * 4, NULL, &err);
+        return true;
+    }
+    j->d.engine = row->engine;
+    if (clmsd_head_create(ctx, &j->d, &j->head) != CLMSD_SUCCESS) {
+        fprintf(stderr, "\nclmsd-bench: %s\n", clmsd_context_last_error(ctx));
+        return false;
+    }
+    return true;
+}
+
+/* A row's line of the table and its JSON line. clblast_ms, fused_ms: the CLBlast engine's and the
+ * fused engine's (defaults) minimum of this op so far, that later rows compare with. */
+static void report_row(bench_run *r, const shape *sh, const shape_data *sd, const head_job *j, const head_row *row,
+                       const char *name, bench_stats s, double *clblast_ms, double *fused_ms)
+{
+    size_t B = sd->d.batch, H = sd->d.features, C = sd->d.classes;
+    const char *op = op_names[j->op];
+    clmsd_engine engine = row->engine;
+    double flops = bench_flops(&j->d, j->op, engine), bytes = bench_bytes(&j->d, j->op, engine);
+    double sec = s.min_ms * 1e-3;
+    double bound = flops / (r->limits.gflops * 1e9) > bytes / (r->limits.copy_gbps * 1e9)
+                       ? flops / (r->limits.gflops * 1e9)
+                       : bytes / (r->limits.copy_gbps * 1e9);
+    if (engine == CLMSD_ENGINE_CLBLAST)
+        *clblast_ms = s.min_ms;
+    if (engine == CLMSD_ENGINE_FUSED && !row->other && row->variant == 0)
+        *fused_ms = s.min_ms;
+    char ratio[32] = "", vs_v1[32] = "";
+    if (*clblast_ms > 0 && engine != CLMSD_ENGINE_CLBLAST)
+        snprintf(ratio, sizeof ratio, "%.2fx", *clblast_ms / s.min_ms);
+    if (*fused_ms > 0 && row->variant)
+        snprintf(vs_v1, sizeof vs_v1, "%.2fx", *fused_ms / s.min_ms);
+    printf("    %-10s %-12s %10.3f %10.3f %9.2f %8.2f %8.1f%% %10s %10s\n", op, name, s.min_ms, s.median_ms,
+           flops / sec / 1e9, bytes / sec / 1e9, 100 * bound / sec, ratio, vs_v1);
+    json_begin(r, "head");
+    json_variant(r->json, variants[row->variant]);
+    fprintf(r->json, ", ");
+    json_string(r->json, "shape", sh->name);
+    fprintf(r->json,
+            ", \"K\": %u, \"B\": %zu, \"H\": %zu, \"C\": %zu, \"L\": %zu, \"loss\": \"%s\", "
+            "\"combine\": \"%s\", "
+            "\"op\": \"%s\", \"engine\": \"%s\", \"tiling\": \"%s\", \"runs\": %d, \"min_ms\": %.6f, "
+            "\"median_ms\": %.6f, "
+            "\"flops\": %.6g, \"bytes\": %.6g, \"gflops\": %.6g, \"gbps\": %.6g, \"roofline\": %.6g}\n",
+            (unsigned)sh->K, B, H, C, sh->layers, sd->ce ? "ce" : "bce",
+            sh->combine == CLMSD_AVERAGE_LOSSES ? "losses" : "logits", op, row->variant ? "fused" : name,
+            clmsd_context_tiling(j->ctx), s.runs, s.min_ms, s.median_ms, flops, bytes, flops / sec / 1e9,
+            bytes / sec / 1e9, bound / sec);
+}
+
 static void bench_shape(bench_run *r, const shape *sh)
 {
     const options *o = r->o;
-    clmsd_head_desc d = {.batch = sh->B,
-                         .features = sh->H,
-                         .classes = sh->C,
-                         .samples = sh->K,
-                         .rates = sh->kaggle_rates ? kaggle_rates : NULL,
-                         .rate = sh->rate,
-                         .loss = sh->loss,
-                         .combine = sh->combine,
-                         .engine = CLMSD_ENGINE_AUTO,
-                         .layers = sh->layers,
-                         .layer_rate = sh->layer_rate};
-    size_t B = sh->B, H = sh->H, C = sh->C, L = sh->layers ? sh->layers : 1;
-    bool ce = sh->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY;
-    double rates_u8[5];
-    for (int k = 0; k < 5; ++k)
-        rates_u8[k] = u8_rate(kaggle_rates[k]);
-    /* X in each storage type: the same values, rounded */
-    cl_mem xs[3] = {filled(r, L * B * H, 1, false, 0, CLMSD_FLOAT32), filled(r, L * B * H, 1, false, 0, CLMSD_FLOAT16),
-                    filled(r, L * B * H, 1, false, 0, CLMSD_BFLOAT16)};
-    cl_mem w = filled(r, C * H, 2, false, 0, CLMSD_FLOAT32), bias = filled(r, C, 3, false, 0, CLMSD_FLOAT32),
-           layer_weights = filled(r, L, 5, false, 0, CLMSD_FLOAT32);
-    cl_mem target = ce ? filled(r, B, 4, true, C, CLMSD_FLOAT32) : filled(r, B * C, 4, false, 0, CLMSD_FLOAT32);
-    cl_int err;
-    cl_context cc = clmsd_context_cl_context(r->ctx);
-    cl_mem out = clCreateBuffer(cc, CL_MEM_READ_WRITE, (1 + B * C + L * B * H + C * H + C + L) * 4, NULL, &err);
-    printf("\n  %s: %s (K %u, B %zu, H %zu, C %zu, %s, %s", sh->name, sh->what, (unsigned)sh->K, B, H, C,
-           ce ? "softmax CE" : "BCE", sh->combine == CLMSD_AVERAGE_LOSSES ? "average losses" : "average logits");
+    shape_data sd;
+    shape_data_create(r, sh, &sd);
+    printf("\n  %s: %s (K %u, B %zu, H %zu, C %zu, %s, %s", sh->name, sh->what, (unsigned)sh->K, sh->B, sh->H, sh->C,
+           sd.ce ? "softmax CE" : "BCE", sh->combine == CLMSD_AVERAGE_LOSSES ? "average losses" : "average logits");
     if (sh->layers)
         printf(", L %zu, layer p %g", sh->layers, sh->layer_rate);
     printf(")\n");
@@ -374,103 +516,32 @@ static void bench_shape(bench_run *r, const shape *sh)
             continue;
         double clblast_ms = 0, fused_ms = 0;
         for (size_t e = 0; e < HEAD_ROWS; ++e) {
-            clmsd_engine engine = head_rows[e].engine;
-            bool other = head_rows[e].other;
-            variant v = variants[head_rows[e].variant];
-            char name[32];
-            if (head_rows[e].variant == 0)
-                snprintf(name, sizeof name, "%s", other ? r->other_name : engine_name(engine));
-            else if (v.stream == CLMSD_STREAM_PHILOX_V1_U8 && v.type != CLMSD_FLOAT32)
-                snprintf(name, sizeof name, "fused u8 %s", type_name(v.type));
-            else
-                snprintf(name, sizeof name, "fused %s", v.type != CLMSD_FLOAT32 ? type_name(v.type) : "u8");
-            clmsd_context *ctx = other ? r->other : r->ctx;
-            /* the other tiling and the variants: train_step only, what they cost beside it */
-            if (!listed(o->engines, engine_name(engine)) ||
-                (engine == BENCH_NAIVE && (op != BENCH_FORWARD || sh->layers)) ||
-                ((other || head_rows[e].variant) && op != BENCH_TRAIN_STEP) || (other && !ctx))
+            const head_row *row = &head_rows[e];
+            clmsd_context *ctx = row->other ? r->other : r->ctx;
+            if (!row_runs(o, sh, row, op, ctx))
                 continue;
-            char what[128];
+            char name[32], what[128];
+            row_name(r, row, name, sizeof name);
             snprintf(what, sizeof what, "%s %s %s (kernels compile on first use: tens of seconds on a cold pocl cache)",
                      sh->name, op_names[op], name);
             progress(r, what);
-            head_job j = {ctx, r->queue, NULL, {0}, (bench_op)op, d, NULL, NULL};
-            j.d.stream = v.stream, j.d.x_type = j.d.dx_type = v.type;
-            if (v.stream == CLMSD_STREAM_PHILOX_V1_U8) /* the rates rounded to multiples of 1/256 */
-                j.d.rates = d.rates ? rates_u8 : NULL, j.d.rate = u8_rate(d.rate),
-                j.d.layer_rate = u8_rate(d.layer_rate);
-            j.args = (clmsd_head_args){.seed = 1,
-                                       .step = 1,
-                                       .x = xs[v.type],
-                                       .w = w,
-                                       .bias = bias,
-                                       .target = target,
-                                       .loss = out,
-                                       .logits = out,
-                                       .logits_off = 1,
-                                       .layer_weights = sh->layers ? layer_weights : NULL};
-            if (op == BENCH_TRAIN_STEP)
-                j.args.logits = NULL, j.args.dx = out, j.args.dx_off = 1 + B * C, j.args.dw = out,
-                j.args.dw_off = 1 + B * C + L * B * H, j.args.dbias = out,
-                j.args.dbias_off = 1 + B * C + L * B * H + C * H;
-            if (op == BENCH_TRAIN_STEP && sh->layers)
-                j.args.dlayer_weights = out, j.args.dlayer_weights_off = 1 + B * C + L * B * H + C * H + C;
-            if (engine == BENCH_NAIVE) {
-                j.xd = clCreateBuffer(cc, CL_MEM_READ_WRITE, B * H * 4, NULL, &err);
-                j.z = clCreateBuffer(cc, CL_MEM_READ_WRITE, (size_t)sh->K * B * C * 4, NULL, &err);
-            } else {
-                j.d.engine = engine;
-                if (clmsd_head_create(ctx, &j.d, &j.head) != CLMSD_SUCCESS) {
-                    fprintf(stderr, "\nclmsd-bench: %s\n", clmsd_context_last_error(ctx));
-                    continue;
-                }
-            }
+            head_job j;
+            if (!row_job(r, ctx, &sd, row, op, &j))
+                continue;
             bench_stats s = bench_time(r->queue, 2, o->runs, run_head, &j);
             progress_clear();
-            if (s.runs == 0) {
+            if (s.runs == 0)
                 printf("    %-10s %-8s failed: %s\n", op_names[op], name, clmsd_context_last_error(ctx));
-            } else {
-                double flops = bench_flops(&j.d, (bench_op)op, engine), bytes = bench_bytes(&j.d, (bench_op)op, engine);
-                double sec = s.min_ms * 1e-3;
-                double bound = flops / (r->limits.gflops * 1e9) > bytes / (r->limits.copy_gbps * 1e9)
-                                   ? flops / (r->limits.gflops * 1e9)
-                                   : bytes / (r->limits.copy_gbps * 1e9);
-                if (engine == CLMSD_ENGINE_CLBLAST)
-                    clblast_ms = s.min_ms;
-                if (engine == CLMSD_ENGINE_FUSED && !other && head_rows[e].variant == 0)
-                    fused_ms = s.min_ms;
-                char ratio[32] = "", vs_v1[32] = "";
-                if (clblast_ms > 0 && engine != CLMSD_ENGINE_CLBLAST)
-                    snprintf(ratio, sizeof ratio, "%.2fx", clblast_ms / s.min_ms);
-                if (fused_ms > 0 && head_rows[e].variant)
-                    snprintf(vs_v1, sizeof vs_v1, "%.2fx", fused_ms / s.min_ms);
-                printf("    %-10s %-12s %10.3f %10.3f %9.2f %8.2f %8.1f%% %10s %10s\n", op_names[op], name, s.min_ms,
-                       s.median_ms, flops / sec / 1e9, bytes / sec / 1e9, 100 * bound / sec, ratio, vs_v1);
-                json_begin(r, "head");
-                json_variant(r->json, v);
-                fprintf(r->json, ", ");
-                json_string(r->json, "shape", sh->name);
-                fprintf(r->json,
-                        ", \"K\": %u, \"B\": %zu, \"H\": %zu, \"C\": %zu, \"L\": %zu, \"loss\": \"%s\", "
-                        "\"combine\": \"%s\", "
-                        "\"op\": \"%s\", \"engine\": \"%s\", \"tiling\": \"%s\", \"runs\": %d, \"min_ms\": %.6f, "
-                        "\"median_ms\": %.6f, "
-                        "\"flops\": %.6g, \"bytes\": %.6g, \"gflops\": %.6g, \"gbps\": %.6g, \"roofline\": %.6g}\n",
-                        (unsigned)sh->K, B, H, C, sh->layers, ce ? "ce" : "bce",
-                        sh->combine == CLMSD_AVERAGE_LOSSES ? "losses" : "logits", op_names[op],
-                        head_rows[e].variant ? "fused" : name, clmsd_context_tiling(ctx), s.runs, s.min_ms, s.median_ms,
-                        flops, bytes, flops / sec / 1e9, bytes / sec / 1e9, bound / sec);
-            }
+            else
+                report_row(r, sh, &sd, &j, row, name, s, &clblast_ms, &fused_ms);
             clmsd_head_destroy(j.head);
-            if (j.xd)
-                clReleaseMemObject(j.xd), clReleaseMemObject(j.z);
+            if (j.xd) {
+                clReleaseMemObject(j.xd);
+                clReleaseMemObject(j.z);
+            }
         }
     }
-    for (int t = 0; t < 3; ++t)
-        clReleaseMemObject(xs[t]);
-    clReleaseMemObject(w), clReleaseMemObject(bias), clReleaseMemObject(target);
-    clReleaseMemObject(layer_weights);
-    clReleaseMemObject(out);
+    shape_data_release(&sd);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -553,7 +624,8 @@ int clmsd_bench_main(int argc, char **argv)
         } else if (!strcmp(a, "--other-tiling")) {
             o.other_tiling = true;
         } else if (v && !strcmp(a, "--runs")) {
-            o.runs = atoi(v), ++i;
+            o.runs = atoi(v);
+            ++i;
             if (o.runs < 10) {
                 fprintf(stderr, "clmsd-bench: --runs must be at least 10\n");
                 return 2;

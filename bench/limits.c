@@ -125,8 +125,10 @@ int bench_limits_measure(clmsd_context *ctx, bool quick, int runs, bench_limits 
     cl_kernel empty = clCreateKernel(p, "empty", &err);
     float zero = 0.0f, fa = 0.999f, fb = 0.001f;
     clEnqueueFillBuffer(q, a, &zero, 4, 0, floats * 4, 0, NULL, NULL);
-    clSetKernelArg(copy, 0, sizeof a, &a), clSetKernelArg(copy, 1, sizeof b, &b);
-    clSetKernelArg(write, 0, sizeof b, &b), clSetKernelArg(write, 1, 4, &zero);
+    clSetKernelArg(copy, 0, sizeof a, &a);
+    clSetKernelArg(copy, 1, sizeof b, &b);
+    clSetKernelArg(write, 0, sizeof b, &b);
+    clSetKernelArg(write, 1, 4, &zero);
 
     launch l = {q, copy, floats / 4};
     bench_stats s = bench_time(q, 2, runs, run_launch, &l);
@@ -137,7 +139,9 @@ int bench_limits_measure(clmsd_context *ctx, bool quick, int runs, bench_limits 
     out->gflops = 0;
     for (size_t v = 0; v < sizeof fma_variants / sizeof fma_variants[0]; ++v) {
         l.k = clCreateKernel(p, fma_variants[v].name, &err);
-        clSetKernelArg(l.k, 0, sizeof b, &b), clSetKernelArg(l.k, 1, 4, &fa), clSetKernelArg(l.k, 2, 4, &fb);
+        clSetKernelArg(l.k, 0, sizeof b, &b);
+        clSetKernelArg(l.k, 1, 4, &fa);
+        clSetKernelArg(l.k, 2, 4, &fb);
         l.global = (quick ? 16384 : 65536) * 4 / (size_t)fma_variants[v].width;
         s = bench_time(q, 2, runs, run_launch, &l);
         double flops = (double)l.global * FMA_STEPS * fma_variants[v].chains * fma_variants[v].width * 2;
@@ -156,8 +160,11 @@ int bench_limits_measure(clmsd_context *ctx, bool quick, int runs, bench_limits 
     s = bench_time(q, 2, runs, run_words, &w);
     out->philox_gwords = floats / (s.min_ms * 1e-3) / 1e9;
 
-    clReleaseKernel(copy), clReleaseKernel(write), clReleaseKernel(empty);
-    clReleaseMemObject(a), clReleaseMemObject(b);
+    clReleaseKernel(copy);
+    clReleaseKernel(write);
+    clReleaseKernel(empty);
+    clReleaseMemObject(a);
+    clReleaseMemObject(b);
     clReleaseProgram(p);
     return 0;
 }

@@ -141,7 +141,8 @@ static void time_steps(clmsd_context *ctx, clmsd_head *single, clmsd_mpi_head *m
             wait_asleep();
     }
     qsort(ms, (size_t)runs, sizeof *ms, cmp_double);
-    *min_ms = ms[0], *median_ms = ms[runs / 2];
+    *min_ms = ms[0];
+    *median_ms = ms[runs / 2];
     free(ms);
 }
 
@@ -215,8 +216,10 @@ int main(int argc, char **argv)
                         "\"parallel_median_ms\": %.4f, \"bytes_per_rank\": %zu, \"runs\": %d}\n",
                         s->name, ranks, clmsd_context_device_name(ctx), smin, smed, pmin, pmed, bytes, runs);
         }
-        free_buffers(&whole), free_buffers(&part);
-        clmsd_head_destroy(single), clmsd_mpi_head_destroy(mh);
+        free_buffers(&whole);
+        free_buffers(&part);
+        clmsd_head_destroy(single);
+        clmsd_mpi_head_destroy(mh);
     }
     if (out)
         fclose(out);

@@ -61,7 +61,8 @@ static int run(clmsd_context *ctx, const char *dir, clmsd_engine engine, const f
     int rc = -1;
     if (!zeros || !out || clmsd_head_create(ctx, &d, &head) != CLMSD_SUCCESS) {
         fprintf(stderr, "seed-head-io: %s\n", clmsd_context_last_error(ctx));
-        free(zeros), free(out);
+        free(zeros);
+        free(out);
         return -1;
     }
     cl_mem bh = buffer(ctx, hidden, nh * 4), blw = buffer(ctx, lw, L * 4), bw = buffer(ctx, w, C * H * 4);
@@ -110,7 +111,8 @@ static int run(clmsd_context *ctx, const char *dir, clmsd_engine engine, const f
     for (int i = 0; i < 7; ++i)
         clReleaseMemObject(all[i]);
     clmsd_head_destroy(head);
-    free(zeros), free(out);
+    free(zeros);
+    free(out);
     return rc;
 }
 
@@ -125,7 +127,8 @@ int main(int argc, char **argv)
         size_t *sizes[] = {&L, &B, &T, &H, &C, &K};
         for (int i = 0; i < 6; ++i)
             *sizes[i] = (size_t)strtoull(argv[2 + i], NULL, 10);
-        layer_p = strtod(argv[8], NULL), head_p = strtod(argv[9], NULL);
+        layer_p = strtod(argv[8], NULL);
+        head_p = strtod(argv[9], NULL);
     }
     size_t nh = L * B * T * H;
     float *hidden = malloc(nh * 4), *lw = malloc(L * 4), *w = malloc(C * H * 4), *b = malloc(C * 4);
@@ -176,6 +179,8 @@ int main(int argc, char **argv)
              save(dir, "head_masks", hmask, K * B * H) || run(ctx, dir, CLMSD_ENGINE_FUSED, hidden, lw, w, b, t) ||
              run(ctx, dir, CLMSD_ENGINE_CLBLAST, hidden, lw, w, b, t);
     clmsd_context_destroy(ctx);
-    free(hidden), free(lw), free(w), free(b), free(t), free(lmask), free(hmask), free(keep);
+    void *host[] = {hidden, lw, w, b, t, lmask, hmask, keep};
+    for (size_t i = 0; i < sizeof host / sizeof host[0]; ++i)
+        free(host[i]);
     return rc ? 1 : 0;
 }

@@ -172,23 +172,4 @@ CLMSD_FN float clmsd_ce_scale(CLMSD_UINT valid, float kprime)
     return valid ? clmsd_recip((float)valid * kprime) : 0.0f;
 }
 
-/* The BCE-with-logits and MSE terms of one logit v against its target t, added to a row's running
- * total: returns total + the unscaled loss and writes its derivative d(loss)/dv to *d. BCE is
- * max(v, 0) - v t + log(1 + exp(-|v|)), stable for any v; MSE adds (v - t)^2 as one fma. The
- * loss-rows kernel and the exact host reference both call these. */
-CLMSD_FN float clmsd_bce_add(float total, float v, float t, float *d)
-{
-    float e = clmsd_exp(-CLMSD_FABS(v));
-    float r = clmsd_recip(1.0f + e);
-    *d = v >= 0.0f ? r - t : CLMSD_FMA(e, r, -t);
-    return total + (CLMSD_FMA(-v, t, CLMSD_FMAX(v, 0.0f)) + clmsd_log1p(e));
-}
-
-CLMSD_FN float clmsd_mse_add(float total, float v, float t, float *d)
-{
-    float diff = v - t;
-    *d = diff + diff;
-    return CLMSD_FMA(diff, diff, total);
-}
-
 #endif

@@ -65,14 +65,17 @@ CLMSD_INLINE int clmsd_chunk_whole(clmsd_chunk h, ulong rows, ulong cols, ulong 
     return h.gr >= row_offset && h.gr - row_offset < rows && h.c + 16 <= cols;
 }
 
-/* y_k = keep ? x * s_k : 0 (x of x_type, y float) */
-__kernel void clmsd_dropout_forward(__global const float *x, ulong x_off, ulong ldx, uint x_type, __global float *y,
-                                    ulong y_off, ulong ldy, __global const uint *params, uint samples, ulong rows,
-                                    ulong cols, ulong row_offset, ulong seed, ulong step, ulong first_block,
-                                    ulong blocks, uint stream)
+/* One work-item of dropout forward (to_mask false: y_k = keep ? x * s_k : 0, x of x_type, y
+ * float) or of the mask (to_mask true: mask_k = keep, dense uint8 [K, rows, cols]): sample k's 8
+ * blocks from first_block + 8 i. The kernels pass to_mask as a constant: each compiles to its own
+ * path. */
+CLMSD_INLINE void clmsd_dropout_run(bool to_mask, __global const float *x, ulong x_off, ulong ldx, uint x_type,
+                                    __global float *y, ulong y_off, ulong ldy, __global uchar *mask, ulong mask_off,
+                                    __global const uint *params, uint samples, ulong rows, ulong cols, ulong row_offset,
+                                    ulong seed, ulong step, ulong first_block, ulong blocks, uint stream)
 {
     ulong i = get_global_id(0) * 8;
-    uint k = (uint)get_global_id(1), shift = clmsd_block_shift(stream);
+    uint k = (uint)get_global_id(1);
     if (i >= blocks)
         return;
     ulong q = first_block + i;
@@ -80,53 +83,56 @@ __kernel void clmsd_dropout_forward(__global const float *x, ulong x_off, ulong 
     clmsd_words32(seed, step, k, q, stream, words);
     uint threshold = params[k];
     float scale = as_float(params[samples + k]);
-    __global float *yk = y + y_off + (ulong)k * rows * ldy;
-    clmsd_chunk h = clmsd_chunk_start(q << shift, cols);
+    __global float *yk = to_mask ? 0 : y + y_off + (ulong)k * rows * ldy;
+    __global uchar *mk = to_mask ? mask + mask_off + (ulong)k * rows * cols : 0;
+    clmsd_chunk h = clmsd_chunk_start(q << clmsd_block_shift(stream), cols);
     for (int m = 0; m < clmsd_chunks(stream); ++m, clmsd_chunk_next(&h, cols)) {
         uint16 v = clmsd_chunk16(words, m, stream);
         if (clmsd_chunk_whole(h, rows, cols, row_offset)) {
             ulong r = h.gr - row_offset;
-            float16 xv = clmsd_load_x16(x, x_off + r * ldx + h.c, x_type);
-            vstore16(select((float16)0.0f, xv * scale, v >= (uint16)threshold), 0, yk + r * ldy + h.c);
+            if (to_mask) {
+                vstore16(clmsd_keep16(v, threshold), 0, mk + r * cols + h.c);
+            } else {
+                float16 xv = clmsd_load_x16(x, x_off + r * ldx + h.c, x_type);
+                vstore16(select((float16)0.0f, xv * scale, v >= (uint16)threshold), 0, yk + r * ldy + h.c);
+            }
             continue;
         }
         uint vals[16];
         vstore16(v, 0, vals);
         for (clmsd_walk w = clmsd_walk_start(h.e, 16, rows, cols, row_offset); w.e < w.stop;
              clmsd_walk_next(&w, cols)) {
-            float xe = clmsd_load_x(x, x_off + w.r * ldx + w.c, x_type);
-            yk[w.r * ldy + w.c] = vals[w.e - h.e] >= threshold ? xe * scale : 0.0f;
+            bool keep = vals[w.e - h.e] >= threshold;
+            if (to_mask)
+                mk[w.r * cols + w.c] = keep ? 1 : 0;
+            else
+                yk[w.r * ldy + w.c] = keep ? clmsd_load_x(x, x_off + w.r * ldx + w.c, x_type) * scale : 0.0f;
         }
     }
 }
 
-/* mask_k = keep, dense uint8 [K, rows, cols] */
-__kernel void clmsd_dropout_mask(__global uchar *mask, ulong mask_off, __global const uint *params, uint samples,
-                                 ulong rows, ulong cols, ulong row_offset, ulong seed, ulong step, ulong first_block,
-                                 ulong blocks, uint stream)
-{
-    ulong i = get_global_id(0) * 8;
-    uint k = (uint)get_global_id(1), shift = clmsd_block_shift(stream);
-    if (i >= blocks)
-        return;
-    ulong q = first_block + i;
-    uint words[32];
-    clmsd_words32(seed, step, k, q, stream, words);
-    uint threshold = params[k];
-    __global uchar *mk = mask + mask_off + (ulong)k * rows * cols;
-    clmsd_chunk h = clmsd_chunk_start(q << shift, cols);
-    for (int m = 0; m < clmsd_chunks(stream); ++m, clmsd_chunk_next(&h, cols)) {
-        uint16 v = clmsd_chunk16(words, m, stream);
-        if (clmsd_chunk_whole(h, rows, cols, row_offset)) {
-            vstore16(clmsd_keep16(v, threshold), 0, mk + (h.gr - row_offset) * cols + h.c);
-            continue;
-        }
-        uint vals[16];
-        vstore16(v, 0, vals);
-        for (clmsd_walk w = clmsd_walk_start(h.e, 16, rows, cols, row_offset); w.e < w.stop; clmsd_walk_next(&w, cols))
-            mk[w.r * cols + w.c] = vals[w.e - h.e] >= threshold ? 1 : 0;
+/* The dropout forward and mask kernels of a tiling around its work-item function `run`, whose
+ * units are first .. first + count - 1: the stream's blocks here, groups of 4 elements in the GPU
+ * tiling (cl/dropout_gpu.cl). */
+#define CLMSD_DROPOUT_KERNELS(suffix, run, first, count)                                                             \
+    __kernel void clmsd_dropout_forward##suffix(                                                                     \
+        __global const float *x, ulong x_off, ulong ldx, uint x_type, __global float *y, ulong y_off, ulong ldy,     \
+        __global const uint *params, uint samples, ulong rows, ulong cols, ulong row_offset, ulong seed, ulong step, \
+        ulong first, ulong count, uint stream)                                                                       \
+    {                                                                                                                \
+        run(false, x, x_off, ldx, x_type, y, y_off, ldy, 0, 0, params, samples, rows, cols, row_offset, seed, step,  \
+            first, count, stream);                                                                                   \
+    }                                                                                                                \
+    __kernel void clmsd_dropout_mask##suffix(__global uchar *mask, ulong mask_off, __global const uint *params,      \
+                                             uint samples, ulong rows, ulong cols, ulong row_offset, ulong seed,     \
+                                             ulong step, ulong first, ulong count, uint stream)                      \
+    {                                                                                                                \
+        run(true, 0, 0, 0, 0, 0, 0, 0, mask, mask_off, params, samples, rows, cols, row_offset, seed, step, first,   \
+            count, stream);                                                                                          \
     }
-}
+
+/* y_k = keep ? x * s_k : 0 (x of x_type, y float); mask_k = keep, dense uint8 [K, rows, cols] */
+CLMSD_DROPOUT_KERNELS(, clmsd_dropout_run, first_block, blocks)
 
 /* dx (+)= [scale *] sum_k keep_k s_k dy_k, in canonical order v2: from -0.0f, k = 0, 1, ..., K-1,
  * acc = keep_k ? fma(dy_k, s_k, acc) : acc; dx stored as dx_type (accumulate: dx + that, in fp32,

@@ -16,10 +16,14 @@ CLMSD_INLINE bool clmsd_block_element(ulong q, uint j, ulong rows, ulong cols, u
     return true;
 }
 
-__kernel void clmsd_dropout_forward_gpu(__global const float *x, ulong x_off, ulong ldx, uint x_type, __global float *y,
-                                        ulong y_off, ulong ldy, __global const uint *params, uint samples, ulong rows,
-                                        ulong cols, ulong row_offset, ulong seed, ulong step, ulong first_quad,
-                                        ulong quads, uint stream)
+/* One work-item of dropout forward (to_mask false: y_k = keep ? x * s_k : 0, x of x_type, y
+ * float) or of the mask (to_mask true: mask_k = keep, dense uint8 [K, rows, cols]): sample k's
+ * group of 4 elements q. The kernels pass to_mask as a constant: each compiles to its own path. */
+CLMSD_INLINE void clmsd_dropout_quad(bool to_mask, __global const float *x, ulong x_off, ulong ldx, uint x_type,
+                                     __global float *y, ulong y_off, ulong ldy, __global uchar *mask, ulong mask_off,
+                                     __global const uint *params, uint samples, ulong rows, ulong cols,
+                                     ulong row_offset, ulong seed, ulong step, ulong first_quad, ulong quads,
+                                     uint stream)
 {
     ulong i = get_global_id(0), r, c;
     uint k = (uint)get_global_id(1);
@@ -29,28 +33,20 @@ __kernel void clmsd_dropout_forward_gpu(__global const float *x, ulong x_off, ul
     uint4 u = clmsd_quad_values(seed, step, k, q, stream);
     uint threshold = params[k];
     float scale = as_float(params[samples + k]);
-    __global float *yk = y + y_off + (ulong)k * rows * ldy;
-    for (uint j = 0; j < 4; ++j)
-        if (clmsd_block_element(q, j, rows, cols, row_offset, &r, &c))
+    __global float *yk = to_mask ? 0 : y + y_off + (ulong)k * rows * ldy;
+    __global uchar *mk = to_mask ? mask + mask_off + (ulong)k * rows * cols : 0;
+    for (uint j = 0; j < 4; ++j) {
+        if (!clmsd_block_element(q, j, rows, cols, row_offset, &r, &c))
+            continue;
+        if (to_mask) /* (params[k] read here, not the threshold: 32 registers on sm_90, not 34) */
+            mk[r * cols + c] = clmsd_lane4(u, j) >= params[k] ? 1 : 0;
+        else
             yk[r * ldy + c] =
                 clmsd_lane4(u, j) >= threshold ? clmsd_load_x(x, x_off + r * ldx + c, x_type) * scale : 0.0f;
+    }
 }
 
-__kernel void clmsd_dropout_mask_gpu(__global uchar *mask, ulong mask_off, __global const uint *params, uint samples,
-                                     ulong rows, ulong cols, ulong row_offset, ulong seed, ulong step, ulong first_quad,
-                                     ulong quads, uint stream)
-{
-    ulong i = get_global_id(0), r, c;
-    uint k = (uint)get_global_id(1);
-    if (i >= quads)
-        return;
-    ulong q = first_quad + i;
-    uint4 u = clmsd_quad_values(seed, step, k, q, stream);
-    __global uchar *mk = mask + mask_off + (ulong)k * rows * cols;
-    for (uint j = 0; j < 4; ++j)
-        if (clmsd_block_element(q, j, rows, cols, row_offset, &r, &c))
-            mk[r * cols + c] = clmsd_lane4(u, j) >= params[k] ? 1 : 0;
-}
+CLMSD_DROPOUT_KERNELS(_gpu, clmsd_dropout_quad, first_quad, quads)
 
 /* clmsd_dropout_sum's order: from -0.0f, k ascending, acc = keep_k ? fma(dy_k, s_k, acc) : acc */
 __kernel void clmsd_dropout_sum_gpu(__global const float *dy, ulong dy_off, ulong dy_kstride, ulong ldy, uint dy_type,

@@ -2,7 +2,7 @@
 /* The head's small kernels around the GEMMs: loss and its gradient per row, the loss reduction,
  * the mean logits and the bias gradient. Rows are the stacked logits Z [N, C], N = K*B
  * (average losses) or B (average logits, and predict); row n belongs to batch row n % B.
- * Targets arrive as 32-bit words: int32 class ids (CE) or float [B, C] (BCE, MSE). */
+ * Targets arrive as 32-bit words: int32 class ids (CE) or float [B, C] (the element-wise losses). */
 #pragma OPENCL FP_CONTRACT OFF
 
 /* Single work-group tree reduction over CLMSD_REDUCE_GROUP lanes: the order is fixed by the
@@ -56,12 +56,13 @@ CLMSD_INLINE float clmsd_logit(__global const float *z, ulong row, uint c, __glo
 }
 
 /* rowloss[n] = the unscaled loss of row n; G[n, :] = d(scale * loss)/dz (when grad != 0).
- * CE scales by clmsd_recip(valid ids * kprime) (1 / (K' valid); 0 when no id is valid), BCE and
- * MSE by `scale`. exp, log, log1p and 1/x are clmsd_math.h's, the same on every device. */
+ * CE scales by clmsd_recip(valid ids * kprime) (1 / (K' valid); 0 when no id is valid), the
+ * element-wise losses (clmsd_loss.h, with their parameter loss_param) by `scale`. exp, log, log1p
+ * and 1/x are clmsd_math.h's, the same on every device. */
 __kernel void clmsd_head_loss_rows(__global const float *z, ulong z_off, ulong rows, ulong batch, uint classes,
                                    __global const float *bias, ulong bias_off, int has_bias,
-                                   __global const uint *target, ulong target_off, int loss_kind, float scale,
-                                   __global const uint *counter, ulong counter_off, float kprime,
+                                   __global const uint *target, ulong target_off, int loss_kind, float loss_param,
+                                   float scale, __global const uint *counter, ulong counter_off, float kprime,
                                    __global float *rowloss, ulong rowloss_off, __global float *g, ulong g_off,
                                    ulong ldg, int grad)
 {
@@ -114,7 +115,7 @@ __kernel void clmsd_head_loss_rows(__global const float *z, ulong z_off, ulong r
     for (uint c = 0; c < classes; ++c) {
         float v = clmsd_logit(z, zr, c, bias, bias_off, has_bias);
         float t = as_float(target[target_off + b * classes + c]), d;
-        total = loss_kind == CLMSD_KERNEL_LOSS_BCE ? clmsd_bce_add(total, v, t, &d) : clmsd_mse_add(total, v, t, &d);
+        total = clmsd_loss_add(loss_kind, total, v, t, loss_param, &d);
         if (grad)
             gr[c] = d * scale;
     }

@@ -119,7 +119,8 @@ void digits_features(const digits *d, size_t hidden, uint64_t seed, float *featu
     const double bound = sqrt(6.0 / DIGITS_PIXELS);
     float *w = malloc(hidden * DIGITS_PIXELS * sizeof *w), *b = malloc(hidden * sizeof *b);
     if (!w || !b) {
-        free(w), free(b);
+        free(w);
+        free(b);
         memset(features, 0, d->count * hidden * sizeof *features);
         return;
     }
@@ -134,5 +135,6 @@ void digits_features(const digits *d, size_t hidden, uint64_t seed, float *featu
                 acc += d->pixels[n * DIGITS_PIXELS + i] * w[h * DIGITS_PIXELS + i];
             features[n * hidden + h] = acc > 0 ? acc : 0;
         }
-    free(w), free(b);
+    free(w);
+    free(b);
 }

@@ -126,7 +126,9 @@ int main(int argc, char **argv)
     clmsd_head_destroy(predictor);
     clmsd_head_destroy(head);
     clmsd_context_destroy(ctx);
-    free(features), free(losses), free(z);
+    free(features);
+    free(losses);
+    free(z);
     digits_free(&data);
     return 0;
 }

@@ -29,8 +29,17 @@
 
 #include "clmsd_version.h"
 
-#if defined(_WIN32) && defined(CLMSD_BUILDING)
+/* The public functions: exported from the DLL that defines them and imported by its users on
+ * Windows (CLMSD_BUILDING while building the library; CLMSD_STATIC for a static library), of
+ * default visibility elsewhere (the library is built with -fvisibility=hidden). */
+#if defined(_WIN32) || defined(__CYGWIN__)
+#if defined(CLMSD_STATIC)
+#define CLMSD_API
+#elif defined(CLMSD_BUILDING)
 #define CLMSD_API __declspec(dllexport)
+#else
+#define CLMSD_API __declspec(dllimport)
+#endif
 #elif defined(__GNUC__)
 #define CLMSD_API __attribute__((visibility("default")))
 #else
@@ -180,8 +189,13 @@ CLMSD_API clmsd_status clmsd_stream_rate_params(clmsd_stream stream, double rate
 typedef enum clmsd_loss {
     CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY = 0, /* int32 class ids [B]; ids outside [0, C) are ignored */
     CLMSD_LOSS_BCE_WITH_LOGITS = 1,       /* float targets [B, C] in [0, 1] */
-    CLMSD_LOSS_MSE = 2                    /* float targets [B, C] */
+    CLMSD_LOSS_MSE = 2,                   /* float targets [B, C] */
+    CLMSD_LOSS_HUBER = 3                  /* float targets [B, C]; delta: desc.huber_delta */
 } clmsd_loss;
+
+/* The loss's name ("softmax_cross_entropy", "bce_with_logits", "mse", "huber"), or NULL for a
+ * value that is not a loss: `for (l = 0; clmsd_loss_name(l); ++l)` visits every loss. */
+CLMSD_API const char *clmsd_loss_name(clmsd_loss loss);
 
 typedef enum clmsd_combine {
     CLMSD_AVERAGE_LOSSES = 0, /* the paper: L = mean_k loss(Z_k) */
@@ -213,6 +227,8 @@ typedef struct clmsd_head_desc {
                                         or CLMSD_STREAM_PHILOX_V1_U8 */
     clmsd_type x_type;               /* args.x */
     clmsd_type dx_type;              /* args.dx (W, b, logits and their gradients stay float) */
+    double huber_delta;              /* CLMSD_LOSS_HUBER's delta, finite and > 0 as a float; 0: 1.0
+                                        (torch.nn.HuberLoss's default) */
 } clmsd_head_desc;
 
 /* Data-parallel use (docs/distributed.md): a call that is one shard of a global batch. Its rows
@@ -229,7 +245,7 @@ typedef struct clmsd_head_args {
     cl_mem x;      size_t x_off;      /* x_type [B, H], required */
     cl_mem w;      size_t w_off;      /* float [C, H] row-major, required */
     cl_mem bias;   size_t bias_off;   /* float [C], or NULL for no bias */
-    cl_mem target; size_t target_off; /* int32 [B] (CE) or float [B, C] (BCE, MSE); forward/train */
+    cl_mem target; size_t target_off; /* int32 [B] (CE) or float [B, C] (the others); forward/train */
     cl_mem loss;   size_t loss_off;   /* out float [1], optional */
     cl_mem logits; size_t logits_off; /* out float [B, C] mean logits, optional (required: predict) */
     cl_mem ignored; size_t ignored_off; /* out uint32 [1]: class ids outside [0, C), optional */
@@ -267,7 +283,8 @@ CLMSD_API clmsd_status clmsd_head_train_step(clmsd_head *head, const clmsd_head_
  * lets a data-parallel caller agree on every rank's arguments before any rank writes a buffer. */
 CLMSD_API clmsd_status clmsd_head_check_train_step(clmsd_head *head, const clmsd_head_args *args);
 /* The factor a shard call's combined loss sum is multiplied by to give the mean loss:
- * CE 1 / (K' valid_ids), BCE and MSE 1 / (K' Bg C); K' = K (average losses) or 1 (logits). */
+ * CE 1 / (K' valid_ids), the element-wise losses 1 / (K' Bg C); K' = K (average losses) or 1
+ * (average logits). */
 CLMSD_API clmsd_status clmsd_head_loss_scale(const clmsd_head_desc *desc, const clmsd_head_shard *shard, float *scale);
 /* Inference, no dropout: logits = X W^T + b. */
 CLMSD_API clmsd_status clmsd_head_predict(clmsd_head *head, const clmsd_head_args *args,

@@ -72,11 +72,8 @@ clmsd_status clmsd_context_create(const char *device, clmsd_context **out)
     cl_platform_id platform;
     cl_device_id dev;
     const clmsd__tiling *tiling;
-    clmsd_status st = clmsd__find_device(device, &platform, &dev);
-    if (st == CLMSD_SUCCESS)
-        st = choose_tiling(dev, &tiling);
-    if (st != CLMSD_SUCCESS)
-        return st;
+    CLMSD__TRY(clmsd__find_device(device, &platform, &dev));
+    CLMSD__TRY(choose_tiling(dev, &tiling));
     clmsd_context *ctx = context_alloc();
     if (!ctx)
         return CLMSD_ERROR_OUT_OF_MEMORY;
@@ -100,6 +97,16 @@ clmsd_status clmsd_context_create(const char *device, clmsd_context **out)
     return CLMSD_SUCCESS;
 }
 
+/* A property of the caller's queue; failing, the queue is not a valid one. */
+static clmsd_status queue_info(cl_command_queue queue, cl_command_queue_info param, size_t size, void *value)
+{
+    cl_int err = clGetCommandQueueInfo(queue, param, size, value, NULL);
+    if (err != CL_SUCCESS)
+        return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "clGetCommandQueueInfo on the queue failed: %s (%d)",
+                           clmsd__cl_error_name(err), (int)err);
+    return CLMSD_SUCCESS;
+}
+
 clmsd_status clmsd_context_create_from_queue(cl_command_queue queue, clmsd_context **out)
 {
     if (!out || !queue)
@@ -109,18 +116,11 @@ clmsd_status clmsd_context_create_from_queue(cl_command_queue queue, clmsd_conte
     cl_context context;
     cl_device_id device;
     cl_command_queue_properties props;
-    cl_int err = clGetCommandQueueInfo(queue, CL_QUEUE_CONTEXT, sizeof context, &context, NULL);
-    if (err == CL_SUCCESS)
-        err = clGetCommandQueueInfo(queue, CL_QUEUE_DEVICE, sizeof device, &device, NULL);
-    if (err == CL_SUCCESS)
-        err = clGetCommandQueueInfo(queue, CL_QUEUE_PROPERTIES, sizeof props, &props, NULL);
-    if (err != CL_SUCCESS)
-        return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "clGetCommandQueueInfo on the queue failed: %s (%d)",
-                           clmsd__cl_error_name(err), (int)err);
+    CLMSD__TRY(queue_info(queue, CL_QUEUE_CONTEXT, sizeof context, &context));
+    CLMSD__TRY(queue_info(queue, CL_QUEUE_DEVICE, sizeof device, &device));
+    CLMSD__TRY(queue_info(queue, CL_QUEUE_PROPERTIES, sizeof props, &props));
     const clmsd__tiling *tiling;
-    clmsd_status st = choose_tiling(device, &tiling);
-    if (st != CLMSD_SUCCESS)
-        return st;
+    CLMSD__TRY(choose_tiling(device, &tiling));
     clmsd_context *ctx = context_alloc();
     if (!ctx)
         return CLMSD_ERROR_OUT_OF_MEMORY;
@@ -197,7 +197,8 @@ clmsd_status clmsd__fill(clmsd_context *ctx, cl_mem buf, size_t offset, size_t c
 {
     cl_int err = clEnqueueFillBuffer(ctx->queue, buf, &pattern, sizeof pattern, offset * sizeof pattern,
                                      count * sizeof pattern, 0, NULL, NULL);
-    return err == CL_SUCCESS ? clmsd__order(ctx) : clmsd__fail_cl(ctx, err, "clEnqueueFillBuffer");
+    CLMSD__TRY_CL(ctx, err, "clEnqueueFillBuffer");
+    return clmsd__order(ctx);
 }
 
 clmsd_status clmsd__check_wait_list(clmsd_context *ctx, cl_uint num_wait, const cl_event *wait)
@@ -213,16 +214,16 @@ clmsd_status clmsd__begin(clmsd_context *ctx, cl_uint num_wait, const cl_event *
     if (num_wait == 0)
         return CLMSD_SUCCESS;
     /* a barrier carries the wait list to every command after it, CLBlast's included */
-    cl_int err = clEnqueueBarrierWithWaitList(ctx->queue, num_wait, wait, NULL);
-    return err == CL_SUCCESS ? CLMSD_SUCCESS : clmsd__fail_cl(ctx, err, "clEnqueueBarrierWithWaitList");
+    CLMSD__TRY_CL(ctx, clEnqueueBarrierWithWaitList(ctx->queue, num_wait, wait, NULL), "clEnqueueBarrierWithWaitList");
+    return CLMSD_SUCCESS;
 }
 
 clmsd_status clmsd__order(clmsd_context *ctx)
 {
     if (!ctx->out_of_order)
         return CLMSD_SUCCESS;
-    cl_int err = clEnqueueBarrierWithWaitList(ctx->queue, 0, NULL, NULL);
-    return err == CL_SUCCESS ? CLMSD_SUCCESS : clmsd__fail_cl(ctx, err, "clEnqueueBarrierWithWaitList");
+    CLMSD__TRY_CL(ctx, clEnqueueBarrierWithWaitList(ctx->queue, 0, NULL, NULL), "clEnqueueBarrierWithWaitList");
+    return CLMSD_SUCCESS;
 }
 
 clmsd_status clmsd__finish(clmsd_context *ctx, cl_event *event)
@@ -230,8 +231,19 @@ clmsd_status clmsd__finish(clmsd_context *ctx, cl_event *event)
     if (!event)
         return CLMSD_SUCCESS;
     /* a marker with no wait list completes after everything before it, whatever enqueued it */
-    cl_int err = clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, event);
-    return err == CL_SUCCESS ? CLMSD_SUCCESS : clmsd__fail_cl(ctx, err, "clEnqueueMarkerWithWaitList");
+    CLMSD__TRY_CL(ctx, clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, event), "clEnqueueMarkerWithWaitList");
+    return CLMSD_SUCCESS;
+}
+
+/* A property of the caller's buffer `name`; failing, it is not a valid buffer. */
+static clmsd_status mem_info(clmsd_context *ctx, const char *name, cl_mem buf, cl_mem_info param, size_t size,
+                             void *value)
+{
+    cl_int err = clGetMemObjectInfo(buf, param, size, value, NULL);
+    if (err != CL_SUCCESS)
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_BUFFER, "%s is not a valid buffer: %s (%d)", name,
+                           clmsd__cl_error_name(err), (int)err);
+    return CLMSD_SUCCESS;
 }
 
 clmsd_status clmsd__check_buffer(clmsd_context *ctx, const char *name, cl_mem buf, size_t offset, size_t count,
@@ -241,12 +253,8 @@ clmsd_status clmsd__check_buffer(clmsd_context *ctx, const char *name, cl_mem bu
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "%s is NULL", name);
     cl_context owner = NULL;
     size_t size = 0;
-    cl_int err = clGetMemObjectInfo(buf, CL_MEM_CONTEXT, sizeof owner, &owner, NULL);
-    if (err == CL_SUCCESS)
-        err = clGetMemObjectInfo(buf, CL_MEM_SIZE, sizeof size, &size, NULL);
-    if (err != CL_SUCCESS)
-        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_BUFFER, "%s is not a valid buffer: %s (%d)", name,
-                           clmsd__cl_error_name(err), (int)err);
+    CLMSD__TRY(mem_info(ctx, name, buf, CL_MEM_CONTEXT, sizeof owner, &owner));
+    CLMSD__TRY(mem_info(ctx, name, buf, CL_MEM_SIZE, sizeof size, &size));
     if (owner != ctx->context)
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_BUFFER, "%s belongs to another OpenCL context", name);
     size_t end, bytes;

@@ -82,7 +82,8 @@ typedef struct list_state {
 
 static bool list_visit(cl_platform_id p, cl_device_id d, const clmsd_device_info *info, void *user)
 {
-    (void)p, (void)d;
+    (void)p;
+    (void)d;
     list_state *s = user;
     if (s->count < s->capacity)
         s->out[s->count] = *info;
@@ -96,9 +97,7 @@ clmsd_status clmsd_devices_list(clmsd_device_info *out, size_t capacity, size_t 
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT,
                            "clmsd_devices_list: count is NULL, or out is NULL with capacity > 0");
     list_state s = {out, capacity, 0};
-    cl_int err = for_each_device(list_visit, &s);
-    if (err != CL_SUCCESS)
-        return clmsd__fail_cl(NULL, err, "clGetPlatformIDs");
+    CLMSD__TRY_CL(NULL, for_each_device(list_visit, &s), "clGetPlatformIDs");
     *count = s.count;
     return CLMSD_SUCCESS;
 }
@@ -174,19 +173,16 @@ clmsd_status clmsd__find_device(const char *spec, cl_platform_id *platform, cl_d
             spec = NULL;
     }
     find_state s = {.spec = spec, .pi = -1, .di = -1};
-    cl_int err = CL_SUCCESS;
     if (spec) {
         parse_indices(spec, &s.pi, &s.di);
-        err = for_each_device(find_visit, &s);
+        CLMSD__TRY_CL(NULL, for_each_device(find_visit, &s), "clGetPlatformIDs");
     } else {
         const cl_device_type order[] = {CL_DEVICE_TYPE_GPU, CL_DEVICE_TYPE_CPU, CL_DEVICE_TYPE_ALL};
-        for (size_t i = 0; i < 3 && !s.found && err == CL_SUCCESS; ++i) {
+        for (size_t i = 0; i < 3 && !s.found; ++i) {
             s.want = order[i];
-            err = for_each_device(find_visit, &s);
+            CLMSD__TRY_CL(NULL, for_each_device(find_visit, &s), "clGetPlatformIDs");
         }
     }
-    if (err != CL_SUCCESS)
-        return clmsd__fail_cl(NULL, err, "clGetPlatformIDs");
     if (!s.found) {
         if (spec)
             return clmsd__fail(NULL, CLMSD_ERROR_DEVICE_NOT_FOUND,

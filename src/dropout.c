@@ -39,7 +39,8 @@ static clmsd_status make_params(clmsd_context *ctx, const clmsd__stream *s, cons
     *out = clCreateBuffer(ctx->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, 2 * (size_t)s->samples * sizeof *table,
                           table, &err);
     free(table);
-    return err == CL_SUCCESS ? CLMSD_SUCCESS : clmsd__fail_cl(ctx, err, "clCreateBuffer (dropout rates)");
+    CLMSD__TRY_CL(ctx, err, "clCreateBuffer (dropout rates)");
+    return CLMSD_SUCCESS;
 }
 
 /* Validates the descriptor and the wait list before anything is enqueued. */
@@ -47,10 +48,8 @@ static clmsd_status prepare(clmsd_context *ctx, const clmsd_dropout_desc *desc, 
                             const cl_event *wait)
 {
     clmsd__clear_error(ctx);
-    clmsd_status st = clmsd__check_stream(ctx, desc, s);
-    if (st == CLMSD_SUCCESS)
-        st = clmsd__check_wait_list(ctx, num_wait, wait);
-    return st;
+    CLMSD__TRY(clmsd__check_stream(ctx, desc, s));
+    return clmsd__check_wait_list(ctx, num_wait, wait);
 }
 
 typedef enum op { FORWARD, BACKWARD, MASK } op;
@@ -93,13 +92,9 @@ clmsd_status clmsd_dropout_forward(clmsd_context *ctx, const clmsd_dropout_desc 
     if (!ctx)
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "clmsd_dropout_forward: the context is NULL");
     clmsd__stream s;
-    clmsd_status st = prepare(ctx, desc, &s, num_wait, wait);
-    if (st == CLMSD_SUCCESS)
-        st = check_matrix(ctx, "x", x, x_off, 1, s.rows, s.cols, ldx, clmsd_type_size(s.x_type));
-    if (st == CLMSD_SUCCESS)
-        st = check_matrix(ctx, "y", y, y_off, s.samples, s.rows, s.cols, ldy, sizeof(float));
-    if (st != CLMSD_SUCCESS)
-        return st;
+    CLMSD__TRY(prepare(ctx, desc, &s, num_wait, wait));
+    CLMSD__TRY(check_matrix(ctx, "x", x, x_off, 1, s.rows, s.cols, ldx, clmsd_type_size(s.x_type)));
+    CLMSD__TRY(check_matrix(ctx, "y", y, y_off, s.samples, s.rows, s.cols, ldy, sizeof(float)));
     return run(ctx, &s, desc, FORWARD, x, x_off, ldx, y, y_off, ldy, 0, num_wait, wait, event);
 }
 
@@ -110,13 +105,9 @@ clmsd_status clmsd_dropout_backward(clmsd_context *ctx, const clmsd_dropout_desc
     if (!ctx)
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "clmsd_dropout_backward: the context is NULL");
     clmsd__stream s;
-    clmsd_status st = prepare(ctx, desc, &s, num_wait, wait);
-    if (st == CLMSD_SUCCESS)
-        st = check_matrix(ctx, "dy", dy, dy_off, s.samples, s.rows, s.cols, ldy, sizeof(float));
-    if (st == CLMSD_SUCCESS)
-        st = check_matrix(ctx, "dx", dx, dx_off, 1, s.rows, s.cols, ldx, clmsd_type_size(s.dx_type));
-    if (st != CLMSD_SUCCESS)
-        return st;
+    CLMSD__TRY(prepare(ctx, desc, &s, num_wait, wait));
+    CLMSD__TRY(check_matrix(ctx, "dy", dy, dy_off, s.samples, s.rows, s.cols, ldy, sizeof(float)));
+    CLMSD__TRY(check_matrix(ctx, "dx", dx, dx_off, 1, s.rows, s.cols, ldx, clmsd_type_size(s.dx_type)));
     return run(ctx, &s, desc, BACKWARD, dy, dy_off, ldy, dx, dx_off, ldx, accumulate, num_wait, wait, event);
 }
 
@@ -126,11 +117,8 @@ clmsd_status clmsd_dropout_mask(clmsd_context *ctx, const clmsd_dropout_desc *de
     if (!ctx)
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "clmsd_dropout_mask: the context is NULL");
     clmsd__stream s;
-    clmsd_status st = prepare(ctx, desc, &s, num_wait, wait);
-    if (st == CLMSD_SUCCESS)
-        st = check_matrix(ctx, "mask", mask, mask_off, s.samples, s.rows, s.cols, s.cols, 1);
-    if (st != CLMSD_SUCCESS)
-        return st;
+    CLMSD__TRY(prepare(ctx, desc, &s, num_wait, wait));
+    CLMSD__TRY(check_matrix(ctx, "mask", mask, mask_off, s.samples, s.rows, s.cols, s.cols, 1));
     return run(ctx, &s, desc, MASK, mask, mask_off, s.cols, NULL, 0, 0, 0, num_wait, wait, event);
 }
 
@@ -145,15 +133,11 @@ clmsd_status clmsd_stream_words(clmsd_context *ctx, uint64_t seed, uint64_t step
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "blocks (%zu) must be positive and end by block 2^32",
                            blocks);
     size_t words;
-    clmsd_status st =
-        clmsd__mul(blocks, 4, &words) ? CLMSD_SUCCESS : clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "blocks overflow");
-    if (st == CLMSD_SUCCESS)
-        st = clmsd__check_buffer(ctx, "out", out, out_off, words, sizeof(uint32_t));
-    if (st == CLMSD_SUCCESS)
-        st = clmsd__check_wait_list(ctx, num_wait, wait);
-    if (st == CLMSD_SUCCESS)
-        st = clmsd__begin(ctx, num_wait, wait);
-    if (st == CLMSD_SUCCESS)
-        st = clmsd__run_stream_words(ctx, (blocks + 7) / 8, 0, out, out_off, seed, step, k, first_block, blocks);
-    return st ? st : clmsd__finish(ctx, event);
+    if (!clmsd__mul(blocks, 4, &words))
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "blocks overflow");
+    CLMSD__TRY(clmsd__check_buffer(ctx, "out", out, out_off, words, sizeof(uint32_t)));
+    CLMSD__TRY(clmsd__check_wait_list(ctx, num_wait, wait));
+    CLMSD__TRY(clmsd__begin(ctx, num_wait, wait));
+    CLMSD__TRY(clmsd__run_stream_words(ctx, (blocks + 7) / 8, 0, out, out_off, seed, step, k, first_block, blocks));
+    return clmsd__finish(ctx, event);
 }

@@ -8,6 +8,7 @@
 
 clmsd_engine clmsd__auto_engine(const clmsd_context *ctx, const clmsd_head_desc *desc)
 {
-    (void)ctx, (void)desc;
+    (void)ctx;
+    (void)desc;
     return CLMSD_ENGINE_FUSED;
 }

@@ -10,8 +10,8 @@
 static clmsd_status sgemm(clmsd_context *ctx, const char *what, size_t m, size_t n, size_t k, clmsd__gemm_operand a,
                           clmsd__gemm_operand b, float beta, clmsd__gemm_operand c)
 {
-    clmsd_status st = clmsd__sgemm(ctx, what, m, n, k, a, b, beta, c);
-    return st ? st : clmsd__order(ctx);
+    CLMSD__TRY(clmsd__sgemm(ctx, what, m, n, k, a, b, beta, c));
+    return clmsd__order(ctx);
 }
 
 static clmsd_status backward(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s)
@@ -23,23 +23,21 @@ static clmsd_status backward(clmsd_head *h, const clmsd_head_args *a, const clms
     clmsd__gemm_operand g = {h->workspace, h->ws_g, h->ldg, CLBlastTransposeNo};
     clmsd__gemm_operand g_t = {h->workspace, h->ws_g, h->ldg, CLBlastTransposeYes};
     clmsd__gemm_operand xd = {h->workspace, h->ws_xd, hf, CLBlastTransposeNo};
-    clmsd_status st = CLMSD_SUCCESS;
     if (a->dw)
-        st = sgemm(ctx, "dW = G^T Xd", c, hf, n, g_t, xd, beta,
-                   (clmsd__gemm_operand){a->dw, a->dw_off, hf, CLBlastTransposeNo});
-    if (st == CLMSD_SUCCESS && a->dbias)
-        st = clmsd__head_bias_grad(h, a, s);
-    if (st == CLMSD_SUCCESS && a->dx) {
+        CLMSD__TRY(sgemm(ctx, "dW = G^T Xd", c, hf, n, g_t, xd, beta,
+                         (clmsd__gemm_operand){a->dw, a->dw_off, hf, CLBlastTransposeNo}));
+    if (a->dbias)
+        CLMSD__TRY(clmsd__head_bias_grad(h, a, s));
+    if (a->dx) {
         /* dXd = G W overwrites Xd, which dW has read by now */
         clmsd__gemm_operand w = {a->w, a->w_off, hf, CLBlastTransposeNo};
-        st = sgemm(ctx, "dXd = G W", n, hf, c, g, w, 0.0f, xd);
+        CLMSD__TRY(sgemm(ctx, "dXd = G W", n, hf, c, g, w, 0.0f, xd));
         bool logits = d->combine == CLMSD_AVERAGE_LOGITS;
-        if (st == CLMSD_SUCCESS)
-            st = ctx->tiling->dropout_sum(ctx, s, h->params, h->workspace, h->ws_xd, logits ? 0 : d->batch * hf, hf,
-                                          CLMSD_FLOAT32, a->dx, a->dx_off, hf, s->dx_type, clmsd__head_inv_samples(d),
-                                          logits, a->accumulate);
+        CLMSD__TRY(ctx->tiling->dropout_sum(ctx, s, h->params, h->workspace, h->ws_xd, logits ? 0 : d->batch * hf, hf,
+                                            CLMSD_FLOAT32, a->dx, a->dx_off, hf, s->dx_type, clmsd__head_inv_samples(d),
+                                            logits, a->accumulate));
     }
-    return st;
+    return CLMSD_SUCCESS;
 }
 
 static clmsd_status run(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, clmsd__head_mode mode)
@@ -51,37 +49,34 @@ static clmsd_status run(clmsd_head *h, const clmsd_head_args *a, const clmsd__st
     clmsd__gemm_operand z = {h->workspace, h->ws_z, c, CLBlastTransposeNo};
     if (mode == CLMSD__PREDICT) {
         clmsd__gemm_operand x = {a->x, a->x_off, hf, CLBlastTransposeNo};
-        clmsd_status st = CLMSD_SUCCESS;
         if (s->x_type != CLMSD_FLOAT32) { /* CLBlast reads fp32: X widened into Xd's place first */
-            st = clmsd__run_widen(ctx, d->batch * hf, 0, a->x, a->x_off, s->x_type, h->workspace, h->ws_xd,
-                                  d->batch * hf);
+            CLMSD__TRY(clmsd__run_widen(ctx, d->batch * hf, 0, a->x, a->x_off, s->x_type, h->workspace, h->ws_xd,
+                                        d->batch * hf));
             x = (clmsd__gemm_operand){h->workspace, h->ws_xd, hf, CLBlastTransposeNo};
         }
-        if (st == CLMSD_SUCCESS)
-            st = sgemm(ctx, "Z = X W^T", d->batch, c, hf, x, w_t, 0.0f, z);
-        return st ? st : clmsd__head_mean_logits(h, a->bias, a->bias_off, 1, 1.0f, a->logits, a->logits_off);
+        CLMSD__TRY(sgemm(ctx, "Z = X W^T", d->batch, c, hf, x, w_t, 0.0f, z));
+        return clmsd__head_mean_logits(h, a->bias, a->bias_off, 1, 1.0f, a->logits, a->logits_off);
     }
     bool logits_mode = d->combine == CLMSD_AVERAGE_LOGITS;
-    clmsd_status st;
     if (logits_mode) /* Xbar = X * (1/K) sum_k keep_k s_k: the averaged mask */
-        st = ctx->tiling->dropout_sum(ctx, s, h->params, a->x, a->x_off, 0, hf, s->x_type, h->workspace, h->ws_xd, hf,
-                                      CLMSD_FLOAT32, clmsd__head_inv_samples(d), 1, 0);
+        CLMSD__TRY(ctx->tiling->dropout_sum(ctx, s, h->params, a->x, a->x_off, 0, hf, s->x_type, h->workspace, h->ws_xd,
+                                            hf, CLMSD_FLOAT32, clmsd__head_inv_samples(d), 1, 0));
     else
-        st = ctx->tiling->dropout_forward(ctx, s, h->params, a->x, a->x_off, hf, s->x_type, h->workspace, h->ws_xd, hf);
+        CLMSD__TRY(
+            ctx->tiling->dropout_forward(ctx, s, h->params, a->x, a->x_off, hf, s->x_type, h->workspace, h->ws_xd, hf));
     clmsd__gemm_operand xd = {h->workspace, h->ws_xd, hf, CLBlastTransposeNo};
-    if (st == CLMSD_SUCCESS)
-        st = sgemm(ctx, "Z = Xd W^T", h->rows, c, hf, xd, w_t, 0.0f, z);
+    CLMSD__TRY(sgemm(ctx, "Z = Xd W^T", h->rows, c, hf, xd, w_t, 0.0f, z));
     int grad = mode == CLMSD__TRAIN && (a->dx || a->dw || a->dbias);
-    if (st == CLMSD_SUCCESS && a->target)
-        st = clmsd__head_loss(h, a, s, grad, 0);
-    if (st == CLMSD_SUCCESS && a->logits) {
+    if (a->target)
+        CLMSD__TRY(clmsd__head_loss(h, a, s, grad, 0));
+    if (a->logits) {
         cl_uint samples = logits_mode ? 1 : d->samples;
-        st = clmsd__head_mean_logits(h, a->bias, a->bias_off, samples, logits_mode ? 1.0f : clmsd__head_inv_samples(d),
-                                     a->logits, a->logits_off);
+        CLMSD__TRY(clmsd__head_mean_logits(h, a->bias, a->bias_off, samples,
+                                           logits_mode ? 1.0f : clmsd__head_inv_samples(d), a->logits, a->logits_off));
     }
-    if (st == CLMSD_SUCCESS && grad)
-        st = backward(h, a, s);
-    return st;
+    if (grad)
+        CLMSD__TRY(backward(h, a, s));
+    return CLMSD_SUCCESS;
 }
 
 static clmsd_status warmup(clmsd_context *ctx)
@@ -92,29 +87,29 @@ static clmsd_status warmup(clmsd_context *ctx)
     size_t max = sizes[1] * sizes[1];
     cl_int err;
     cl_mem buf = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, 3 * max * sizeof(float), NULL, &err);
-    if (err != CL_SUCCESS)
-        return clmsd__fail_cl(ctx, err, "clCreateBuffer (warm-up)");
+    CLMSD__TRY_CL(ctx, err, "clCreateBuffer (warm-up)");
     clmsd_status st = CLMSD_SUCCESS;
     float zero = 0.0f;
     err = clEnqueueFillBuffer(ctx->queue, buf, &zero, sizeof zero, 0, 3 * max * sizeof(float), 0, NULL, NULL);
-    if (err != CL_SUCCESS)
+    if (err != CL_SUCCESS) {
         st = clmsd__fail_cl(ctx, err, "clEnqueueFillBuffer (warm-up)");
-    for (int i = 0; i < 2 && st == CLMSD_SUCCESS; ++i) {
+        goto done;
+    }
+    for (int i = 0; i < 2; ++i) {
         size_t n = sizes[i];
         clmsd__gemm_operand a = {buf, 0, n, CLBlastTransposeNo}, b = {buf, max, n, CLBlastTransposeNo};
         clmsd__gemm_operand a_t = {buf, 0, n, CLBlastTransposeYes}, b_t = {buf, max, n, CLBlastTransposeYes};
         clmsd__gemm_operand c = {buf, 2 * max, n, CLBlastTransposeNo};
-        st = sgemm(ctx, "warm-up A B^T", n, n, n, a, b_t, 0.0f, c);
-        if (st == CLMSD_SUCCESS)
-            st = sgemm(ctx, "warm-up A^T B", n, n, n, a_t, b, 0.0f, c);
-        if (st == CLMSD_SUCCESS)
-            st = sgemm(ctx, "warm-up A B", n, n, n, a, b, 0.0f, c);
+        CLMSD__TRY_GOTO(st, sgemm(ctx, "warm-up A B^T", n, n, n, a, b_t, 0.0f, c), done);
+        CLMSD__TRY_GOTO(st, sgemm(ctx, "warm-up A^T B", n, n, n, a_t, b, 0.0f, c), done);
+        CLMSD__TRY_GOTO(st, sgemm(ctx, "warm-up A B", n, n, n, a, b, 0.0f, c), done);
     }
+done: /* whatever happened: the queue drains before the buffer goes, and the first error stands */
     err = clFinish(ctx->queue);
     clReleaseMemObject(buf);
-    if (st == CLMSD_SUCCESS && err != CL_SUCCESS)
-        st = clmsd__fail_cl(ctx, err, "clFinish (warm-up)");
-    return st;
+    CLMSD__TRY(st);
+    CLMSD__TRY_CL(ctx, err, "clFinish (warm-up)");
+    return CLMSD_SUCCESS;
 }
 
 /* Xd of every stacked row (dXd later), G of C columns, the block sums of db alone; any tiling */

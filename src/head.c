@@ -76,25 +76,14 @@ clmsd_status clmsd_head_create(clmsd_context *ctx, const clmsd_head_desc *desc, 
                            ctx ? "out" : "the context");
     clmsd__clear_error(ctx);
     *out = NULL;
-    clmsd_status st = clmsd__check_head_desc(ctx, desc);
-    if (st != CLMSD_SUCCESS)
-        return st;
+    CLMSD__TRY(clmsd__check_head_desc(ctx, desc));
     clmsd_engine engine;
-    st = choose_engine(ctx, desc, &engine);
-    if (st != CLMSD_SUCCESS)
-        return st;
+    CLMSD__TRY(choose_engine(ctx, desc, &engine));
     clmsd__head_workspace l;
-    st = plan(ctx, desc, engine, &l);
-    if (st != CLMSD_SUCCESS)
-        return st;
-    if (desc->workspace) {
-        st = clmsd__check_buffer(ctx, "workspace", desc->workspace, 0, l.floats, sizeof(float));
-        if (st != CLMSD_SUCCESS)
-            return st;
-    }
-    st = clmsd__build_program(ctx);
-    if (st != CLMSD_SUCCESS)
-        return st;
+    CLMSD__TRY(plan(ctx, desc, engine, &l));
+    if (desc->workspace)
+        CLMSD__TRY(clmsd__check_buffer(ctx, "workspace", desc->workspace, 0, l.floats, sizeof(float)));
+    CLMSD__TRY(clmsd__build_program(ctx));
 
     clmsd_head *h = calloc(1, sizeof *h);
     size_t words = 2 * (size_t)desc->samples;
@@ -114,8 +103,16 @@ clmsd_status clmsd_head_create(clmsd_context *ctx, const clmsd_head_desc *desc, 
     h->engine = engine;
     h->impl = engines[engine];
     h->rows = clmsd__head_stacked_rows(desc);
-    h->ws_xd = l.xd, h->ws_z = l.z, h->ws_g = l.g, h->ws_rowloss = l.rowloss, h->ws_counter = l.counter;
-    h->ws_loss_part = l.loss_part, h->ws_part = l.part, h->ws_wt = l.wt, h->ws_pool = l.pool, h->ldg = l.ldg;
+    h->ws_xd = l.xd;
+    h->ws_z = l.z;
+    h->ws_g = l.g;
+    h->ws_rowloss = l.rowloss;
+    h->ws_counter = l.counter;
+    h->ws_loss_part = l.loss_part;
+    h->ws_part = l.part;
+    h->ws_wt = l.wt;
+    h->ws_pool = l.pool;
+    h->ldg = l.ldg;
     if (desc->layers >= 2)
         clmsd_stream_rate_params(desc->stream, desc->layer_rate, &h->layer_threshold, &h->layer_scale);
 
@@ -204,19 +201,18 @@ static clmsd_status check_layers(clmsd_head *head, const clmsd_head_args *a, clm
     const clmsd_head_desc *d = &head->desc;
     size_t h = d->features, l = d->layers, extent;
     size_t xr = clmsd__row_stride(d, a->x_row_stride), xl = clmsd__layer_stride(d, a->x_layer_stride, xr);
-    clmsd_status st;
     if (a->shard)
         return clmsd__fail(ctx, CLMSD_ERROR_UNSUPPORTED, "a pooled head (layers %zu) takes no shard", l);
     if (xr < h || !layers_extent(d, xl, xr, &extent))
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "x: row stride %zu below H %zu, or the layers overflow", xr,
                            h);
-    if ((st = clmsd__check_buffer(ctx, "x", a->x, a->x_off, extent, clmsd_type_size(d->x_type))) ||
-        (st = clmsd__check_buffer(ctx, "layer_weights", a->layer_weights, a->layer_weights_off, l, 4)))
-        return st;
+    CLMSD__TRY(clmsd__check_buffer(ctx, "x", a->x, a->x_off, extent, clmsd_type_size(d->x_type)));
+    CLMSD__TRY(clmsd__check_buffer(ctx, "layer_weights", a->layer_weights, a->layer_weights_off, l, 4));
     if (mode != CLMSD__TRAIN)
         return CLMSD_SUCCESS;
-    if ((st = check_optional(ctx, "dlayer_weights", a->dlayer_weights, a->dlayer_weights_off, l, 4)) || !a->dx)
-        return st;
+    CLMSD__TRY(check_optional(ctx, "dlayer_weights", a->dlayer_weights, a->dlayer_weights_off, l, 4));
+    if (!a->dx)
+        return CLMSD_SUCCESS;
     size_t dr = clmsd__row_stride(d, a->dx_row_stride), dl = clmsd__layer_stride(d, a->dx_layer_stride, dr);
     bool fits = layers_extent(d, dl, dr, &extent); /* then neither product below overflows */
     bool layers_apart = fits && dr >= h && dl >= (d->batch - 1) * dr + h;
@@ -237,14 +233,14 @@ static clmsd_status check_args(clmsd_head *head, const clmsd_head_args *a, clmsd
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "the head arguments are NULL");
     size_t bh = d->batch * d->features, ch = d->classes * d->features, bc = d->batch * d->classes;
     bool ce = d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY;
-    clmsd_status st;
     size_t x_size = clmsd_type_size(d->x_type), dx_size = clmsd_type_size(d->dx_type);
-    if ((st = d->layers >= 2 ? check_layers(head, a, mode)
-                             : clmsd__check_buffer(ctx, "x", a->x, a->x_off, bh, x_size)) ||
-        (st = clmsd__check_buffer(ctx, "w", a->w, a->w_off, ch, sizeof(float))) ||
-        (st = check_optional(ctx, "bias", a->bias, a->bias_off, d->classes, sizeof(float))) ||
-        (st = check_optional(ctx, "logits", a->logits, a->logits_off, bc, sizeof(float))))
-        return st;
+    if (d->layers >= 2)
+        CLMSD__TRY(check_layers(head, a, mode));
+    else
+        CLMSD__TRY(clmsd__check_buffer(ctx, "x", a->x, a->x_off, bh, x_size));
+    CLMSD__TRY(clmsd__check_buffer(ctx, "w", a->w, a->w_off, ch, sizeof(float)));
+    CLMSD__TRY(check_optional(ctx, "bias", a->bias, a->bias_off, d->classes, sizeof(float)));
+    CLMSD__TRY(check_optional(ctx, "logits", a->logits, a->logits_off, bc, sizeof(float)));
     if (mode == CLMSD__PREDICT) {
         if (!a->logits)
             return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "predict needs a logits buffer");
@@ -260,17 +256,16 @@ static clmsd_status check_args(clmsd_head *head, const clmsd_head_args *a, clmsd
     bool needs_target = mode == CLMSD__TRAIN || a->loss || a->ignored;
     if (needs_target && !a->target)
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "target is NULL but a loss or gradient is asked for");
-    if ((st = check_optional(ctx, "target", a->target, a->target_off, ce ? d->batch : bc, 4)) ||
-        (st = check_optional(ctx, "loss", a->loss, a->loss_off, 1, sizeof(float))) ||
-        (st = check_optional(ctx, "ignored", a->ignored, a->ignored_off, 1, sizeof(uint32_t))))
-        return st;
-    if (mode == CLMSD__TRAIN &&
-        ((st = d->layers >= 2 ? CLMSD_SUCCESS : check_optional(ctx, "dx", a->dx, a->dx_off, bh, dx_size)) ||
-         (st = check_optional(ctx, "dw", a->dw, a->dw_off, ch, sizeof(float))) ||
-         (st = check_optional(ctx, "dbias", a->dbias, a->dbias_off, d->classes, sizeof(float)))))
-        return st;
-    if ((st = check_shard(head, a)))
-        return st;
+    CLMSD__TRY(check_optional(ctx, "target", a->target, a->target_off, ce ? d->batch : bc, 4));
+    CLMSD__TRY(check_optional(ctx, "loss", a->loss, a->loss_off, 1, sizeof(float)));
+    CLMSD__TRY(check_optional(ctx, "ignored", a->ignored, a->ignored_off, 1, sizeof(uint32_t)));
+    if (mode == CLMSD__TRAIN) {
+        if (d->layers < 2) /* a pooled head's dx: check_layers */
+            CLMSD__TRY(check_optional(ctx, "dx", a->dx, a->dx_off, bh, dx_size));
+        CLMSD__TRY(check_optional(ctx, "dw", a->dw, a->dw_off, ch, sizeof(float)));
+        CLMSD__TRY(check_optional(ctx, "dbias", a->dbias, a->dbias_off, d->classes, sizeof(float)));
+    }
+    CLMSD__TRY(check_shard(head, a));
     clmsd_dropout_desc dd = clmsd__head_stream(d, a->seed, a->step, a->row_offset);
     return clmsd__check_stream(ctx, &dd, s);
 }
@@ -283,16 +278,14 @@ static clmsd_status head_call(clmsd_head *head, const clmsd_head_args *args, clm
     clmsd_context *ctx = head->ctx;
     clmsd__clear_error(ctx);
     clmsd__stream s;
-    clmsd_status st = check_args(head, args, mode, &s);
-    if (st == CLMSD_SUCCESS)
-        st = clmsd__check_wait_list(ctx, num_wait, wait);
-    if (st == CLMSD_SUCCESS)
-        st = clmsd__begin(ctx, num_wait, wait);
-    if (st == CLMSD_SUCCESS)
-        st = head->desc.layers >= 2 ? clmsd__pooled_run(head, args, &s, mode) : head->impl->run(head, args, &s, mode);
-    if (st == CLMSD_SUCCESS)
-        st = clmsd__finish(ctx, event);
-    return st;
+    CLMSD__TRY(check_args(head, args, mode, &s));
+    CLMSD__TRY(clmsd__check_wait_list(ctx, num_wait, wait));
+    CLMSD__TRY(clmsd__begin(ctx, num_wait, wait));
+    if (head->desc.layers >= 2)
+        CLMSD__TRY(clmsd__pooled_run(head, args, &s, mode));
+    else
+        CLMSD__TRY(head->impl->run(head, args, &s, mode));
+    return clmsd__finish(ctx, event);
 }
 
 clmsd_status clmsd_head_forward(clmsd_head *head, const clmsd_head_args *args, cl_uint num_wait, const cl_event *wait,
@@ -318,9 +311,7 @@ clmsd_status clmsd_head_check_train_step(clmsd_head *head, const clmsd_head_args
 
 clmsd_status clmsd_head_loss_scale(const clmsd_head_desc *desc, const clmsd_head_shard *shard, float *scale)
 {
-    clmsd_status st = clmsd__check_head_desc(NULL, desc);
-    if (st != CLMSD_SUCCESS)
-        return st;
+    CLMSD__TRY(clmsd__check_head_desc(NULL, desc));
     if (!scale)
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "clmsd_head_loss_scale: scale is NULL");
     if (desc->loss != CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY)
@@ -344,9 +335,9 @@ clmsd_status clmsd_context_warmup(clmsd_context *ctx)
     if (!ctx)
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "clmsd_context_warmup: the context is NULL");
     clmsd__clear_error(ctx);
-    clmsd_status st = clmsd__build_program(ctx);
-    for (size_t i = 0; i < sizeof engines / sizeof engines[0] && st == CLMSD_SUCCESS; ++i)
+    CLMSD__TRY(clmsd__build_program(ctx));
+    for (size_t i = 0; i < sizeof engines / sizeof engines[0]; ++i)
         if (engines[i] && engines[i]->warmup)
-            st = engines[i]->warmup(ctx);
-    return st;
+            CLMSD__TRY(engines[i]->warmup(ctx));
+    return CLMSD_SUCCESS;
 }

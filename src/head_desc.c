@@ -5,6 +5,49 @@
 
 #include "stream_desc.h"
 
+#include "../cl/clmsd_loss.h"
+
+#include <math.h>
+
+/* The kernels read the public loss ids: CE's by name, the others from the table. */
+_Static_assert(CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY == CLMSD_KERNEL_LOSS_CE, "the kernels read the public loss ids");
+#define CLMSD__LOSS_ID(ID, id, value, name, unit) \
+    _Static_assert(CLMSD_LOSS_##ID == (value), "clmsd_loss.h's row of " #ID " has the public value");
+CLMSD_ELEMENT_LOSSES(CLMSD__LOSS_ID)
+#undef CLMSD__LOSS_ID
+
+const char *clmsd_loss_name(clmsd_loss loss)
+{
+    switch (loss) {
+    case CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY: return "softmax_cross_entropy";
+#define CLMSD__LOSS_NAME(ID, id, value, name, unit) \
+    case CLMSD_LOSS_##ID: return name;
+        CLMSD_ELEMENT_LOSSES(CLMSD__LOSS_NAME)
+#undef CLMSD__LOSS_NAME
+    }
+    return NULL;
+}
+
+/* Huber's delta: finite and positive once rounded to float (0: 1.0, PyTorch's default). */
+static clmsd_status check_loss(clmsd_context *ctx, const clmsd_head_desc *desc)
+{
+    if (!clmsd_loss_name(desc->loss))
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "invalid loss %d", (int)desc->loss);
+    float delta = (float)desc->huber_delta;
+    if (desc->loss == CLMSD_LOSS_HUBER && desc->huber_delta != 0.0 && !(isfinite(delta) && delta > 0.0f))
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT,
+                           "huber_delta (%g) must be positive and finite as a float (0: the default 1.0)",
+                           desc->huber_delta);
+    return CLMSD_SUCCESS;
+}
+
+float clmsd__head_loss_param(const clmsd_head_desc *desc)
+{
+    if (desc->loss != CLMSD_LOSS_HUBER)
+        return 0.0f;
+    return desc->huber_delta != 0.0 ? (float)desc->huber_delta : 1.0f;
+}
+
 clmsd_status clmsd__check_head_desc(clmsd_context *ctx, const clmsd_head_desc *desc)
 {
     if (!desc)
@@ -13,8 +56,9 @@ clmsd_status clmsd__check_head_desc(clmsd_context *ctx, const clmsd_head_desc *d
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE,
                            "batch (%zu), features (%zu), classes (%zu) and samples (%u) must be positive", desc->batch,
                            desc->features, desc->classes, (unsigned)desc->samples);
-    if ((unsigned)desc->loss > CLMSD_LOSS_MSE)
-        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "invalid loss %d", (int)desc->loss);
+    clmsd_status st = check_loss(ctx, desc);
+    if (st != CLMSD_SUCCESS)
+        return st;
     if ((unsigned)desc->combine > CLMSD_AVERAGE_LOGITS)
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "invalid combine mode %d", (int)desc->combine);
     if ((unsigned)desc->engine > CLMSD_ENGINE_FUSED)
@@ -26,7 +70,7 @@ clmsd_status clmsd__check_head_desc(clmsd_context *ctx, const clmsd_head_desc *d
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE,
                            "the head [B %zu, H %zu, C %zu, K %u] exceeds the stream's 2^34 elements or size_t",
                            desc->batch, desc->features, desc->classes, (unsigned)desc->samples);
-    clmsd_status st = clmsd__check_rates(ctx, desc->stream, desc->samples, desc->rates, desc->rate);
+    st = clmsd__check_rates(ctx, desc->stream, desc->samples, desc->rates, desc->rate);
     if (st == CLMSD_SUCCESS)
         st = clmsd__check_types(ctx, desc->x_type, desc->dx_type);
     if (st != CLMSD_SUCCESS || desc->layers < 2)

@@ -36,11 +36,13 @@ size_t clmsd__layer_blocks(const clmsd_head_desc *desc, size_t row_offset);
 size_t clmsd__layer_max_blocks(const clmsd_head_desc *desc);
 bool clmsd__head_layout(const clmsd_head_desc *desc, const clmsd__engine_space *engine, clmsd__head_workspace *out);
 
-/* Host-side constants of a head: 1/K, the BCE/MSE loss and gradient scale 1 / (K' B C) for a mean
+/* Host-side constants of a head: 1/K, the element-wise loss and gradient scale 1 / (K' B C) for a mean
  * over `batch` rows (B, or a shard's global batch), and K' itself (K for average losses, 1 for
  * average logits), from which CE makes clmsd_ce_scale on the device. */
 float clmsd__head_inv_samples(const clmsd_head_desc *desc);
 float clmsd__head_scale(const clmsd_head_desc *desc, size_t batch);
 float clmsd__head_kprime(const clmsd_head_desc *desc);
+/* The loss's parameter as the kernels take it: Huber's delta (its default applied), else 0. */
+float clmsd__head_loss_param(const clmsd_head_desc *desc);
 
 #endif

@@ -24,10 +24,10 @@ clmsd_status clmsd__head_loss(clmsd_head *h, const clmsd_head_args *a, const clm
     else if (ce && !counted)
         CLMSD__TRY(clmsd__run_head_count_valid(h->ctx, ONE_GROUP, 0, a->target, a->target_off, d->batch,
                                                (cl_uint)d->classes, h->workspace, h->ws_counter));
-    CLMSD__TRY(clmsd__run_head_loss_rows(h->ctx, h->rows, 0, h->workspace, h->ws_z, h->rows, d->batch,
-                                         (cl_uint)d->classes, a->bias, a->bias_off, a->bias != NULL, a->target,
-                                         a->target_off, (cl_int)d->loss, scale, h->workspace, h->ws_counter, kprime,
-                                         h->workspace, h->ws_rowloss, h->workspace, h->ws_g, h->ldg, grad));
+    CLMSD__TRY(clmsd__run_head_loss_rows(
+        h->ctx, h->rows, 0, h->workspace, h->ws_z, h->rows, d->batch, (cl_uint)d->classes, a->bias, a->bias_off,
+        a->bias != NULL, a->target, a->target_off, (cl_int)d->loss, clmsd__head_loss_param(d), scale, h->workspace,
+        h->ws_counter, kprime, h->workspace, h->ws_rowloss, h->workspace, h->ws_g, h->ldg, grad));
     if (!a->loss && !a->ignored)
         return CLMSD_SUCCESS;
     return clmsd__run_head_reduce_loss(h->ctx, ONE_GROUP, 0, h->workspace, h->ws_rowloss, h->rows, d->batch,

@@ -14,6 +14,18 @@ _Static_assert(CLMSD_FLOAT32 == CLMSD_KERNEL_F32 && CLMSD_FLOAT16 == CLMSD_KERNE
                    CLMSD_BFLOAT16 == CLMSD_KERNEL_BF16,
                "the kernels read the public type ids");
 
+/* The streams the kernels implement. The kernels take the stream's id and tell the two apart with
+ * CLMSD_IS_U8; a stream added to clmsd_stream makes this switch fail to compile (-Wswitch, an
+ * error in the library's build) until the kernels learn it and it is listed here. */
+static bool kernels_know(clmsd_stream stream)
+{
+    switch (stream) {
+    case CLMSD_STREAM_PHILOX_V1:
+    case CLMSD_STREAM_PHILOX_V1_U8: return true;
+    }
+    return false;
+}
+
 size_t clmsd_type_size(clmsd_type type)
 {
     switch (type) {
@@ -35,7 +47,7 @@ clmsd_status clmsd_stream_rate_params(clmsd_stream stream, double rate, uint32_t
         return CLMSD_ERROR_INVALID_RATE;
     if (stream == CLMSD_STREAM_PHILOX_V1_U8 && ldexp(rate, 8) != floor(ldexp(rate, 8)))
         return CLMSD_ERROR_INVALID_RATE;
-    if (stream != CLMSD_STREAM_PHILOX_V1 && stream != CLMSD_STREAM_PHILOX_V1_U8)
+    if (!kernels_know(stream))
         return CLMSD_ERROR_INVALID_ARGUMENT;
     if (threshold)
         *threshold = (uint32_t)ldexp(rate, stream == CLMSD_STREAM_PHILOX_V1_U8 ? 8 : 32);
@@ -65,7 +77,7 @@ clmsd_status clmsd__check_rate(clmsd_context *ctx, clmsd_stream stream, const ch
 clmsd_status clmsd__check_rates(clmsd_context *ctx, clmsd_stream stream, uint32_t samples, const double *rates,
                                 double rate)
 {
-    if (stream != CLMSD_STREAM_PHILOX_V1 && stream != CLMSD_STREAM_PHILOX_V1_U8)
+    if (!kernels_know(stream))
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "invalid stream %d", (int)stream);
     for (uint32_t k = 0; k < (rates ? samples : 1); ++k) {
         char name[40];
@@ -73,9 +85,7 @@ clmsd_status clmsd__check_rates(clmsd_context *ctx, clmsd_stream stream, uint32_
             snprintf(name, sizeof name, "drop rate rates[%u]", (unsigned)k);
         else
             snprintf(name, sizeof name, "drop rate (rate)");
-        clmsd_status st = clmsd__check_rate(ctx, stream, name, rates ? rates[k] : rate);
-        if (st != CLMSD_SUCCESS)
-            return st;
+        CLMSD__TRY(clmsd__check_rate(ctx, stream, name, rates ? rates[k] : rate));
     }
     return CLMSD_SUCCESS;
 }
@@ -114,11 +124,8 @@ clmsd_status clmsd__check_stream(clmsd_context *ctx, const clmsd_dropout_desc *d
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE,
                            "(row_offset %zu + rows %zu) * cols %zu exceeds the stream's 2^34 elements",
                            desc->row_offset, desc->rows, desc->cols);
-    clmsd_status st = clmsd__check_rates(ctx, desc->stream, desc->samples, desc->rates, desc->rate);
-    if (st == CLMSD_SUCCESS)
-        st = clmsd__check_types(ctx, desc->x_type, desc->dx_type);
-    if (st != CLMSD_SUCCESS)
-        return st;
+    CLMSD__TRY(clmsd__check_rates(ctx, desc->stream, desc->samples, desc->rates, desc->rate));
+    CLMSD__TRY(clmsd__check_types(ctx, desc->x_type, desc->dx_type));
     uint64_t begin = (uint64_t)desc->row_offset * desc->cols;
     unsigned shift = desc->stream == CLMSD_STREAM_PHILOX_V1_U8 ? 4 : 2; /* elements per block: 16 or 4 */
     *out = (clmsd__stream){

@@ -6,6 +6,8 @@
 
 #include "helpers.h"
 
+#include "../cl/clmsd_loss.h"
+
 #define TAIL 16 /* canary floats after every output */
 
 typedef struct head_case {
@@ -79,7 +81,7 @@ static inline inputs inputs_make(clmsd_context *ctx, const clmsd_head_desc *d, b
         test_fill(in.bias, C, 23);
     for (size_t i = 0; i < B * C; ++i)
         in.tf[i] =
-            d->loss == CLMSD_LOSS_BCE_WITH_LOGITS ? (float)((i * 7) % 5) / 4.0f : (float)((i * 3) % 7) / 3.0f - 1.0f;
+            clmsd_loss_unit_targets((int)d->loss) ? (float)((i * 7) % 5) / 4.0f : (float)((i * 3) % 7) / 3.0f - 1.0f;
     for (size_t b = 0; b < B; ++b)
         in.ti[b] = (b % 5 == 3) ? -100 : (int32_t)((b * 7 + 1) % C); /* every fifth row ignored */
     in.bx = test_buffer(ctx, in.x, B * H * 4);

@@ -84,7 +84,7 @@ Test(head, average_losses_is_the_stacked_batch, .timeout = 900)
 {
     clmsd_context *ctx = test_context();
     enum { B = 6, H = 21, C = 4, K = 5 };
-    for (int loss = 0; loss <= CLMSD_LOSS_MSE; ++loss) {
+    for (int loss = 0; clmsd_loss_name((clmsd_loss)loss); ++loss) {
         clmsd_head_desc d = {.batch = B,
                              .features = H,
                              .classes = C,
@@ -273,5 +273,61 @@ Test(head, overwrite_ignores_old_contents, .timeout = 900)
     clReleaseMemObject(dx), clReleaseMemObject(dw), clReleaseMemObject(db);
     free(nan);
     inputs_free(&in);
+    clmsd_context_destroy(ctx);
+}
+
+/* Huber with a delta above every |v - t| is MSE / 2, bit for bit, on both engines and in both
+ * combine modes: its term fma((v - t) / 2, v - t, total) is MSE's fma(v - t, v - t, total) halved
+ * (a power of two scales a correctly rounded result exactly), its derivative v - t half of MSE's,
+ * and everything after is linear in them. */
+Test(head, huber_below_its_delta_is_half_mse, .timeout = 900)
+{
+    clmsd_context *ctx = test_context();
+    enum { B = 9, H = 19, C = 6, K = 3, OUT = 1 + C * H + C + B * H };
+    for (int engine = CLMSD_ENGINE_CLBLAST; engine <= CLMSD_ENGINE_FUSED; ++engine)
+        for (int combine = 0; combine <= CLMSD_AVERAGE_LOGITS; ++combine) {
+            float got[2][OUT];
+            for (int i = 0; i < 2; ++i) {
+                clmsd_head_desc d = {.batch = B,
+                                     .features = H,
+                                     .classes = C,
+                                     .samples = K,
+                                     .rate = 0.25,
+                                     .loss = i ? CLMSD_LOSS_HUBER : CLMSD_LOSS_MSE,
+                                     .combine = (clmsd_combine)combine,
+                                     .engine = (clmsd_engine)engine,
+                                     .huber_delta = 1e30};
+                inputs in = inputs_make(ctx, &d, true);
+                cl_mem out = test_buffer(ctx, NULL, OUT * 4);
+                clmsd_head *head;
+                cr_assert_eq(clmsd_head_create(ctx, &d, &head), CLMSD_SUCCESS);
+                clmsd_head_args a = {.seed = 3,
+                                     .step = 1,
+                                     .x = in.bx,
+                                     .w = in.bw,
+                                     .bias = in.bb,
+                                     .target = in.bt,
+                                     .loss = out,
+                                     .dw = out,
+                                     .dw_off = 1,
+                                     .dbias = out,
+                                     .dbias_off = 1 + C * H,
+                                     .dx = out,
+                                     .dx_off = 1 + C * H + C};
+                cr_assert_eq(clmsd_head_train_step(head, &a, 0, NULL, NULL), CLMSD_SUCCESS, "%s",
+                             clmsd_context_last_error(ctx));
+                read_floats(ctx, out, got[i], OUT);
+                clmsd_head_destroy(head);
+                clReleaseMemObject(out);
+                inputs_free(&in);
+            }
+            int zeros = 0;
+            for (int j = 0; j < OUT; ++j) {
+                cr_assert(got[1][j] * 2.0f == got[0][j], "engine %d, combine %d: [%d] %a vs MSE %a", engine, combine, j,
+                          got[1][j], got[0][j]);
+                zeros += got[0][j] == 0.0f; /* (dX of a feature every sample drops) */
+            }
+            cr_assert(zeros < OUT / 8, "%d of %d outputs are 0", zeros, OUT);
+        }
     clmsd_context_destroy(ctx);
 }

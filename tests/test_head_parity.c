@@ -18,7 +18,8 @@ static void check_case(clmsd_context *ctx, clmsd_loss loss, clmsd_combine combin
                          .rate = t->rate,
                          .loss = loss,
                          .combine = combine,
-                         .engine = engine};
+                         .engine = engine,
+                         .huber_delta = 0.25}; /* (Huber: both branches on these logits) */
     inputs in = inputs_make(ctx, &d, t->bias);
     double rl, *rlogits = malloc(B * C * 8), *rdx = malloc(B * H * 8), *rdw = malloc(C * H * 8), *rdb = malloc(C * 8);
     uint32_t rignored;
@@ -139,25 +140,14 @@ static void check_all(clmsd_loss loss, clmsd_combine combine, clmsd_engine engin
     clmsd_context_destroy(ctx);
 }
 
-#define ENGINE_TESTS(engine, ENGINE)                                                                              \
-    Test(engine, cross_entropy_average_losses, .timeout = 900)                                                    \
-    {                                                                                                             \
-        check_all(CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, ENGINE);                                \
-    }                                                                                                             \
-    Test(engine, cross_entropy_average_logits, .timeout = 900)                                                    \
-    {                                                                                                             \
-        check_all(CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOGITS, ENGINE);                                \
-    }                                                                                                             \
-    Test(engine, bce_average_losses, .timeout = 900)                                                              \
-    {                                                                                                             \
-        check_all(CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOSSES, ENGINE);                                      \
-    }                                                                                                             \
-    Test(engine, bce_average_logits, .timeout = 900)                                                              \
-    {                                                                                                             \
-        check_all(CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOGITS, ENGINE);                                      \
-    }                                                                                                             \
-    Test(engine, mse_average_losses, .timeout = 900) { check_all(CLMSD_LOSS_MSE, CLMSD_AVERAGE_LOSSES, ENGINE); } \
-    Test(engine, mse_average_logits, .timeout = 900) { check_all(CLMSD_LOSS_MSE, CLMSD_AVERAGE_LOGITS, ENGINE); }
+/* cross-entropy, then every element-wise loss of the table (cl/clmsd_loss.h), each combine mode */
+#define LOSS_TESTS(engine, ENGINE, id, LOSS)                                                             \
+    Test(engine, id##_average_losses, .timeout = 900) { check_all(LOSS, CLMSD_AVERAGE_LOSSES, ENGINE); } \
+    Test(engine, id##_average_logits, .timeout = 900) { check_all(LOSS, CLMSD_AVERAGE_LOGITS, ENGINE); }
+#define CLBLAST_TESTS(ID, id, value, name, unit) LOSS_TESTS(clblast, CLMSD_ENGINE_CLBLAST, id, CLMSD_LOSS_##ID)
+#define FUSED_TESTS(ID, id, value, name, unit) LOSS_TESTS(fused, CLMSD_ENGINE_FUSED, id, CLMSD_LOSS_##ID)
 
-ENGINE_TESTS(clblast, CLMSD_ENGINE_CLBLAST)
-ENGINE_TESTS(fused, CLMSD_ENGINE_FUSED)
+LOSS_TESTS(clblast, CLMSD_ENGINE_CLBLAST, cross_entropy, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY)
+CLMSD_ELEMENT_LOSSES(CLBLAST_TESTS)
+LOSS_TESTS(fused, CLMSD_ENGINE_FUSED, cross_entropy, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY)
+CLMSD_ELEMENT_LOSSES(FUSED_TESTS)

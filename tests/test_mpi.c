@@ -334,6 +334,15 @@ static void bad_input(void)
     CHECK(ranks == 1 ? st == CLMSD_SUCCESS : st == CLMSD_ERROR_INVALID_ARGUMENT && !mh,
           "a plan that differs: status %d (%s)", (int)st, clmsd_mpi_last_error(NULL));
     clmsd_mpi_head_destroy(mh), mh = NULL;
+    /* a Huber delta that differs on one rank */
+    other = d;
+    other.loss = CLMSD_LOSS_HUBER;
+    other.huber_delta = rank == culprit ? 0.5 : 1.0;
+    st = clmsd_mpi_head_create(ctx, &other, lo, rows, MPI_COMM_WORLD, &mh);
+    CHECK(ranks == 1 ? st == CLMSD_SUCCESS
+                     : st == CLMSD_ERROR_INVALID_ARGUMENT && !mh && strstr(clmsd_mpi_last_error(NULL), "huber_delta"),
+          "a Huber delta that differs: status %d (%s)", (int)st, clmsd_mpi_last_error(NULL));
+    clmsd_mpi_head_destroy(mh), mh = NULL;
     /* an engine that differs on one rank with rows (rank 1: 64 rows over up to 4 ranks): the
      * CLBlast engine's dW is not the tree's */
     other = d;

@@ -5,6 +5,8 @@
  * smooth function computed in double. */
 #include "helpers.h"
 
+#include "../cl/clmsd_loss.h"
+
 enum { B = 3, H = 5, C = 4, K = 3 };
 static const double rates[K] = {0.5, 0.75, 0.0};
 static const double h = 0x1p-12;
@@ -46,11 +48,12 @@ static double central(problem *p, float *v)
 static void check(clmsd_loss loss, clmsd_combine combine)
 {
     problem p = {.d = {B, H, C, K, rates, 0.0, loss, combine, CLMSD_ENGINE_AUTO, NULL}};
+    p.d.huber_delta = 0.3; /* (Huber: both branches, no |v - t| within the differences' reach of it) */
     test_fill(p.x, B * H, 11);
     test_fill(p.w, C * H, 12);
     test_fill(p.bias, C, 13);
     for (int i = 0; i < B * C; ++i)
-        p.tf[i] = loss == CLMSD_LOSS_BCE_WITH_LOGITS ? (float)(i % 5) / 4.0f : p.x[i] / 2.0f;
+        p.tf[i] = clmsd_loss_unit_targets((int)loss) ? (float)(i % 5) / 4.0f : p.x[i] / 2.0f;
     p.ti[0] = 2, p.ti[1] = -100, p.ti[2] = 0; /* one ignored id */
     double dx[B * H], dw[C * H], db[C], l;
     clmsd_ref_head_args a = {.seed = 31,
@@ -95,13 +98,15 @@ Test(ref_head, gradients_cross_entropy_average_logits)
 {
     check(CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOGITS);
 }
-Test(ref_head, gradients_bce_average_losses) { check(CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOSSES); }
-Test(ref_head, gradients_bce_average_logits) { check(CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOGITS); }
-Test(ref_head, gradients_mse_average_losses) { check(CLMSD_LOSS_MSE, CLMSD_AVERAGE_LOSSES); }
-Test(ref_head, gradients_mse_average_logits) { check(CLMSD_LOSS_MSE, CLMSD_AVERAGE_LOGITS); }
+/* every element-wise loss of the table (cl/clmsd_loss.h) */
+#define GRADIENT_TESTS(ID, id, value, name, unit)                                                     \
+    Test(ref_head, gradients_##id##_average_losses) { check(CLMSD_LOSS_##ID, CLMSD_AVERAGE_LOSSES); } \
+    Test(ref_head, gradients_##id##_average_logits) { check(CLMSD_LOSS_##ID, CLMSD_AVERAGE_LOGITS); }
+CLMSD_ELEMENT_LOSSES(GRADIENT_TESTS)
 
 /* Hand-computed values: B = 1, H = 1, C = 2, K = 1, p = 0, x = 1, W = [1, -1], b = 0:
- * z = [1, -1]; CE with id 0: log(1 + e^-2); MSE against [0, 0]: (1 + 1) / 2 = 1. */
+ * z = [1, -1]; CE with id 0: log(1 + e^-2); MSE against [0, 0]: (1 + 1) / 2 = 1; Huber against
+ * [0, 0], |v - t| = 1: delta 0.5 (linear) 0.5 (1 - 0.25) = 0.375, delta 2 (quadratic) 1 / 2. */
 Test(ref_head, hand_computed_losses)
 {
     float x = 1, w[2] = {1, -1};
@@ -126,6 +131,22 @@ Test(ref_head, hand_computed_losses)
     d.loss = CLMSD_LOSS_BCE_WITH_LOGITS; /* (softplus(1) - 0 + softplus(-1)) / 2 */
     cr_assert_eq(clmsd_ref_head_train_step(&d, &a), CLMSD_SUCCESS);
     cr_assert(fabs(l - (log1p(exp(1.0)) + log1p(exp(-1.0))) / 2) < 1e-15, "BCE %.17g", l);
+    d.loss = CLMSD_LOSS_HUBER;
+    d.huber_delta = 0.5;
+    double dw[2];
+    a.dw = dw;
+    cr_assert_eq(clmsd_ref_head_train_step(&d, &a), CLMSD_SUCCESS);
+    cr_assert(l == 0.375, "Huber, delta 0.5: %.17g", l);
+    cr_assert(dw[0] == 0.25 && dw[1] == -0.25, "Huber's gradient on the linear branch: +-delta / 2, %g %g", dw[0],
+              dw[1]);
+    d.huber_delta = 2.0;
+    cr_assert_eq(clmsd_ref_head_train_step(&d, &a), CLMSD_SUCCESS);
+    cr_assert(l == 0.5, "Huber, delta 2: %.17g", l);
+    cr_assert(dw[0] == 0.5 && dw[1] == -0.5, "Huber's gradient on the quadratic branch: (v - t) / 2, %g %g", dw[0],
+              dw[1]);
+    d.huber_delta = 0.0; /* the default, 1: |v - t| = 1 is on the linear side, 1 (1 - 0.5) */
+    cr_assert_eq(clmsd_ref_head_train_step(&d, &a), CLMSD_SUCCESS);
+    cr_assert(l == 0.5, "Huber, default delta: %.17g", l);
 }
 
 /* The layer-pooled head (L = 4 layers, layer rate 0.5: scale 2, exact): analytic gradients of the

@@ -30,18 +30,23 @@ import subprocess
 import sys
 import tempfile
 
-KERNEL_FILES = ["cl/clmsd_constants.h", "cl/clmsd_tree.h", "cl/clmsd_storage.h", "cl/stream.cl", "cl/dropout.cl", "cl/dropout_gpu.cl",
-                "cl/clmsd_math.h", "cl/head.cl", "cl/pool.cl", "cl/fused.cl", "cl/fused_gpu.cl"]
 CLC = "/usr/lib/clc"
 PTXAS = shutil.which("ptxas") or "/usr/local/cuda/bin/ptxas"
 CLANG = shutil.which("clang-15")
+
+
+def kernel_files(src):
+    """The kernel files in the order the library embeds them: meson.build's kernel_sources."""
+    with open(os.path.join(src, "meson.build"), encoding="utf-8") as f:
+        listed = re.search(r"kernel_sources = files\(([^)]*)\)", f.read()).group(1)
+    return re.findall(r"'([^']+)'", listed)
 
 
 def kernel_text(src):
     """The embedded program's text: Random123 flattened, then the kernel files (tools/embed_cl.py)."""
     flat = subprocess.run(["cc", "-E", "-P", "-x", "c", "-D__OPENCL_VERSION__=120", os.path.join(src, "cl/philox_r123.h")],
                           check=True, capture_output=True, text=True).stdout
-    return flat + "".join(open(os.path.join(src, f), encoding="utf-8").read() for f in KERNEL_FILES)
+    return flat + "".join(open(os.path.join(src, f), encoding="utf-8").read() for f in kernel_files(src))
 
 
 def clang(target, bitcode, extra, cl, out):

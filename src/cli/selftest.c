@@ -181,7 +181,8 @@ static void check_head(check *c, clmsd_loss loss, clmsd_combine combine, clmsd_e
                          .rate = 0.3,
                          .loss = loss,
                          .combine = combine,
-                         .engine = engine};
+                         .engine = engine,
+                         .huber_delta = 0.5}; /* (Huber: both branches on these logits) */
     float x[7 * 37], w[5 * 37], bias[5], tf[7 * 5], out[7 * 5 + 5 * 37 + 7 * 37 + 5 + 1];
     int32_t ti[7] = {0, 4, 2, -100, 1, 3, 4};
     for (size_t i = 0; i < B * H; ++i)
@@ -404,7 +405,7 @@ static int run_device(const char *spec, const char *label, check *c)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i)
         check_dropout(c, &cases[i]);
     for (int engine = CLMSD_ENGINE_CLBLAST; engine <= CLMSD_ENGINE_FUSED; ++engine)
-        for (int loss = 0; loss <= CLMSD_LOSS_MSE; ++loss)
+        for (int loss = 0; clmsd_loss_name((clmsd_loss)loss); ++loss)
             for (int combine = 0; combine <= CLMSD_AVERAGE_LOGITS; ++combine)
                 check_head(c, (clmsd_loss)loss, (clmsd_combine)combine, (clmsd_engine)engine);
     check_pooled_head(c, CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOGITS);
@@ -419,7 +420,7 @@ static int run_device(const char *spec, const char *label, check *c)
     if (clmsd_context_create(spec, &c->ctx) == CLMSD_SUCCESS) {
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i)
             check_dropout(c, &cases[i]);
-        for (int loss = 0; loss <= CLMSD_LOSS_MSE; ++loss)
+        for (int loss = 0; clmsd_loss_name((clmsd_loss)loss); ++loss)
             for (int combine = 0; combine <= CLMSD_AVERAGE_LOGITS; ++combine)
                 check_head(c, (clmsd_loss)loss, (clmsd_combine)combine, CLMSD_ENGINE_FUSED);
         check_pooled_head(c, CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOGITS);

@@ -8,6 +8,7 @@
 #include <clblast_c.h>
 #include <clmsd.h>
 #include <clmsd_ref.h>
+#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -203,7 +204,8 @@ static int load_epoch(trainer *t, int epoch)
 
 static void destroy_steps(run_steps *s)
 {
-    train_step_destroy(s->full), train_step_destroy(s->last);
+    train_step_destroy(s->full);
+    train_step_destroy(s->last);
     *s = (run_steps){NULL, NULL};
 }
 
@@ -264,7 +266,8 @@ static int train_one(trainer *t, uint32_t samples, train_run *r)
             ++iteration;
             if (rc == 0 && evaluates && (iteration % o->eval_every == 0 || bi + 1 == t->batches)) {
                 train_point *p = &r->evals[r->nevals++];
-                p->iteration = iteration, p->epoch = epoch + 1;
+                p->iteration = iteration;
+                p->epoch = epoch + 1;
                 rc = evaluate(t, p);
                 if (r->reached < 0 && p->clean_loss <= o->target)
                     r->reached = iteration;
@@ -338,27 +341,33 @@ int clmsd_cli_train(int argc, char **argv)
         digits_free(&data);
         return 1;
     }
-    if (t.rank != 0 && !freopen("/dev/null", "w", stdout)) /* rank 0 reports */
-        return 1;
+    /* from here on every failure goes to out, which frees what there is and ends MPI */
+    int rc = 1;
+    train_run runs[TRAIN_MAX_RUNS] = {{0}};
+    int done = 0;
+    float *features = NULL;
+    unsigned char *stored = NULL;
+    size_t *split = NULL;
+    if (t.rank != 0 && !freopen("/dev/null", "w", stdout)) { /* rank 0 reports */
+        fprintf(stderr, "clmsd train: cannot redirect rank %d's output to /dev/null: %s\n", t.rank, strerror(errno));
+        goto out;
+    }
     if (clmsd_context_create(o.device, &t.ctx) != CLMSD_SUCCESS) {
         fprintf(stderr, "clmsd train: %s\n", clmsd_context_last_error(NULL));
-        if (o.mpi)
-            train_mpi_finish(1);
-        digits_free(&data);
-        return 1;
+        goto out;
     }
     t.queue = clmsd_context_queue(t.ctx);
     /* the fixed split and the frozen random features, rounded once to --x-type as a mixed-precision
      * backbone would hand them over */
-    float *features = malloc(data.count * t.H * sizeof *features);
-    unsigned char *stored = malloc(data.count * t.row_bytes);
-    size_t *split = malloc(data.count * sizeof *split);
-    t.train_x = malloc(t.ntrain * t.row_bytes), t.val_x = malloc(t.nval * t.row_bytes);
+    features = malloc(data.count * t.H * sizeof *features);
+    stored = malloc(data.count * t.row_bytes);
+    split = malloc(data.count * sizeof *split);
+    t.train_x = malloc(t.ntrain * t.row_bytes);
+    t.val_x = malloc(t.nval * t.row_bytes);
     t.batch_x = malloc(t.ntrain * t.row_bytes);
-    t.train_y = malloc(t.ntrain * 4), t.val_y = malloc(t.nval * 4), t.batch_y = malloc(t.ntrain * 4);
-    int rc = 1;
-    train_run runs[TRAIN_MAX_RUNS] = {{0}};
-    int done = 0;
+    t.train_y = malloc(t.ntrain * 4);
+    t.val_y = malloc(t.nval * 4);
+    t.batch_y = malloc(t.ntrain * 4);
     if (!features || !stored || !split || !t.train_x || !t.val_x || !t.batch_x || !t.train_y || !t.val_y || !t.batch_y)
         goto out;
     digits_features(&data, t.H, o.seed, features);
@@ -382,13 +391,19 @@ int clmsd_cli_train(int argc, char **argv)
     if (check(clmsd_head_create(t.ctx, &eval_train, &t.eval_train), &t, "clmsd_head_create") ||
         check(clmsd_head_create(t.ctx, &eval_val, &t.eval_val), &t, "clmsd_head_create"))
         goto out;
-    t.x_epoch = buffer(&t, t.ntrain * t.row_bytes, NULL), t.y_epoch = buffer(&t, t.ntrain * 4, NULL);
-    t.x_train = buffer(&t, t.ntrain * t.row_bytes, t.train_x), t.y_train = buffer(&t, t.ntrain * 4, t.train_y);
+    t.x_epoch = buffer(&t, t.ntrain * t.row_bytes, NULL);
+    t.y_epoch = buffer(&t, t.ntrain * 4, NULL);
+    t.x_train = buffer(&t, t.ntrain * t.row_bytes, t.train_x);
+    t.y_train = buffer(&t, t.ntrain * 4, t.train_y);
     t.x_val = buffer(&t, t.nval * t.row_bytes, t.val_x);
-    t.w = buffer(&t, DIGITS_CLASSES * t.H * 4, NULL), t.vw = buffer(&t, DIGITS_CLASSES * t.H * 4, NULL);
-    t.dw = buffer(&t, DIGITS_CLASSES * t.H * 4, NULL), t.b = buffer(&t, DIGITS_CLASSES * 4, NULL);
-    t.vb = buffer(&t, DIGITS_CLASSES * 4, NULL), t.db = buffer(&t, DIGITS_CLASSES * 4, NULL);
-    t.losses = buffer(&t, (size_t)o.epochs * t.batches * 4, NULL), t.eval_loss = buffer(&t, 4, NULL);
+    t.w = buffer(&t, DIGITS_CLASSES * t.H * 4, NULL);
+    t.vw = buffer(&t, DIGITS_CLASSES * t.H * 4, NULL);
+    t.dw = buffer(&t, DIGITS_CLASSES * t.H * 4, NULL);
+    t.b = buffer(&t, DIGITS_CLASSES * 4, NULL);
+    t.vb = buffer(&t, DIGITS_CLASSES * 4, NULL);
+    t.db = buffer(&t, DIGITS_CLASSES * 4, NULL);
+    t.losses = buffer(&t, (size_t)o.epochs * t.batches * 4, NULL);
+    t.eval_loss = buffer(&t, 4, NULL);
     t.val_logits = buffer(&t, t.nval * DIGITS_CLASSES * 4, NULL);
     if (!t.x_epoch || !t.y_epoch || !t.x_train || !t.y_train || !t.x_val || !t.w || !t.vw || !t.dw || !t.b || !t.vb ||
         !t.db || !t.losses || !t.eval_loss || !t.val_logits)
@@ -426,17 +441,22 @@ int clmsd_cli_train(int argc, char **argv)
         train_print_table(&o, runs, o.runs);
     rc = o.out && t.rank == 0 ? (train_write_outputs(&o, runs, o.runs, t.batches, DIGITS_CLASSES, t.H) ? 1 : 0) : 0;
 out:
-    for (int i = 0; i < TRAIN_MAX_RUNS; ++i)
-        free(runs[i].dropout_loss), free(runs[i].evals), free(runs[i].weights);
+    for (int i = 0; i < TRAIN_MAX_RUNS; ++i) {
+        free(runs[i].dropout_loss);
+        free(runs[i].evals);
+        free(runs[i].weights);
+    }
     cl_mem all[] = {t.x_epoch, t.y_epoch, t.x_train, t.y_train, t.x_val,  t.w,         t.vw,
                     t.dw,      t.b,       t.vb,      t.db,      t.losses, t.eval_loss, t.val_logits};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i)
         if (all[i])
             clReleaseMemObject(all[i]);
-    clmsd_head_destroy(t.eval_train), clmsd_head_destroy(t.eval_val);
+    clmsd_head_destroy(t.eval_train);
+    clmsd_head_destroy(t.eval_val);
     clmsd_context_destroy(t.ctx);
-    free(features), free(stored), free(split), free(t.train_x), free(t.val_x), free(t.batch_x), free(t.train_y),
-        free(t.val_y), free(t.batch_y);
+    void *host[] = {features, stored, split, t.train_x, t.val_x, t.batch_x, t.train_y, t.val_y, t.batch_y};
+    for (size_t i = 0; i < sizeof host / sizeof host[0]; ++i)
+        free(host[i]);
     digits_free(&data);
     if (o.mpi)
         train_mpi_finish(rc);

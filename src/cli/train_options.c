@@ -4,6 +4,7 @@
 #include "train.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +95,123 @@ static int check_u8_rate(const char *option, double p)
     return -1;
 }
 
+/* the options whose value is one of a few words, and what each word stands for */
+static const struct {
+    const char *option, *word;
+    int value;
+} words[] = {
+    {"--combine", "losses", CLMSD_AVERAGE_LOSSES},
+    {"--combine", "logits", CLMSD_AVERAGE_LOGITS},
+    {"--last-batch", "drop", 0},
+    {"--last-batch", "keep", 1},
+    {"--stream", "v1", CLMSD_STREAM_PHILOX_V1},
+    {"--stream", "u8", CLMSD_STREAM_PHILOX_V1_U8},
+    {"--x-type", "f32", CLMSD_FLOAT32},
+    {"--x-type", "f16", CLMSD_FLOAT16},
+    {"--x-type", "bf16", CLMSD_BFLOAT16},
+    {"--engine", "auto", CLMSD_ENGINE_AUTO},
+    {"--engine", "clblast", CLMSD_ENGINE_CLBLAST},
+    {"--engine", "fused", CLMSD_ENGINE_FUSED},
+};
+
+/* 1 and *value when option a takes words and v is one of them, -1 when v is not, 0 when a takes
+ * no words */
+static int word_value(const char *a, const char *v, int *value)
+{
+    int takes_words = 0;
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; ++i)
+        if (!strcmp(a, words[i].option)) {
+            takes_words = 1;
+            if (!strcmp(v, words[i].word)) {
+                *value = words[i].value;
+                return 1;
+            }
+        }
+    return -takes_words;
+}
+
+/* a whole number from 1 to max: 0 and *x, else -1 */
+static int parse_count(const char *v, unsigned long long max, unsigned long long *x)
+{
+    char *end;
+    errno = 0;
+    *x = strtoull(v, &end, 10);
+    return *end || end == v || errno || *x == 0 || *x > max ? -1 : 0;
+}
+
+enum { VALUE_OK, VALUE_BAD, VALUE_BAD_RATE };
+
+/* option a's value v into o: VALUE_OK, or which message to print */
+static int set_value(train_options *o, const char *a, const char *v)
+{
+    int w, takes_words = word_value(a, v, &w);
+    if (takes_words < 0)
+        return VALUE_BAD;
+    if (takes_words) {
+        if (!strcmp(a, "--combine"))
+            o->combine = (clmsd_combine)w;
+        else if (!strcmp(a, "--last-batch"))
+            o->keep_last = w;
+        else if (!strcmp(a, "--stream"))
+            o->stream = (clmsd_stream)w;
+        else if (!strcmp(a, "--x-type"))
+            o->x_type = (clmsd_type)w;
+        else
+            o->engine = (clmsd_engine)w;
+        return VALUE_OK;
+    }
+    double list[TRAIN_MAX_RATES];
+    unsigned long long x;
+    if (!strcmp(a, "--samples")) {
+        int n = parse_list(v, list, TRAIN_MAX_RUNS);
+        if (n <= 0)
+            return VALUE_BAD;
+        for (int k = 0; k < n; ++k) {
+            if (!(list[k] >= 1 && list[k] <= 1024 && list[k] == floor(list[k])))
+                return VALUE_BAD;
+            o->samples[k] = (uint32_t)list[k];
+        }
+        o->runs = n;
+    } else if (!strcmp(a, "--rate")) {
+        if (parse_list(v, &o->rate, 1) != 1 || !is_rate(o->rate))
+            return VALUE_BAD_RATE;
+    } else if (!strcmp(a, "--rates")) {
+        if ((o->nrates = parse_list(v, o->rates, TRAIN_MAX_RATES)) <= 0)
+            return VALUE_BAD_RATE;
+        for (int k = 0; k < o->nrates; ++k)
+            if (!is_rate(o->rates[k]))
+                return VALUE_BAD_RATE;
+    } else if (!strcmp(a, "--seed")) {
+        if (parse_count(v, ULLONG_MAX, &x))
+            return VALUE_BAD;
+        o->seed = x;
+    } else if (!strcmp(a, "--epochs") || !strcmp(a, "--batch") || !strcmp(a, "--hidden") ||
+               !strcmp(a, "--eval-every")) {
+        if (parse_count(v, 1000000, &x))
+            return VALUE_BAD;
+        if (!strcmp(a, "--epochs"))
+            o->epochs = (int)x;
+        else if (!strcmp(a, "--batch"))
+            o->batch = x;
+        else if (!strcmp(a, "--hidden"))
+            o->hidden = x;
+        else
+            o->eval_every = (int)x;
+    } else if (!strcmp(a, "--lr") || !strcmp(a, "--momentum") || !strcmp(a, "--target")) {
+        double d;
+        if (parse_list(v, &d, 1) != 1 || !(d >= 0) || !isfinite(d))
+            return VALUE_BAD;
+        *(!strcmp(a, "--lr") ? &o->lr : !strcmp(a, "--momentum") ? &o->momentum : &o->target) = d;
+    } else if (!strcmp(a, "--device")) {
+        o->device = v;
+    } else if (!strcmp(a, "--out")) {
+        o->out = v;
+    } else if (!strcmp(a, "--data")) {
+        o->data = v;
+    }
+    return VALUE_OK;
+}
+
 int train_parse(int argc, char **argv, train_options *o)
 {
     *o = (train_options){.samples = {1, 2, 4, 8, 16},
@@ -127,98 +245,13 @@ int train_parse(int argc, char **argv, train_options *o)
             return -1;
         }
         ++i;
-        double list[TRAIN_MAX_RATES];
-        int n;
-        if (!strcmp(a, "--samples")) {
-            n = parse_list(v, list, TRAIN_MAX_RUNS);
-            if (n <= 0)
-                goto bad;
-            for (int k = 0; k < n; ++k) {
-                if (!(list[k] >= 1 && list[k] <= 1024 && list[k] == floor(list[k])))
-                    goto bad;
-                o->samples[k] = (uint32_t)list[k];
-            }
-            o->runs = n;
-        } else if (!strcmp(a, "--rate")) {
-            if (parse_list(v, &o->rate, 1) != 1 || !is_rate(o->rate))
-                goto bad_rate;
-        } else if (!strcmp(a, "--rates")) {
-            if ((o->nrates = parse_list(v, o->rates, TRAIN_MAX_RATES)) <= 0)
-                goto bad_rate;
-            for (int k = 0; k < o->nrates; ++k)
-                if (!is_rate(o->rates[k]))
-                    goto bad_rate;
-        } else if (!strcmp(a, "--combine")) {
-            if (!strcmp(v, "losses"))
-                o->combine = CLMSD_AVERAGE_LOSSES;
-            else if (!strcmp(v, "logits"))
-                o->combine = CLMSD_AVERAGE_LOGITS;
-            else
-                goto bad;
-        } else if (!strcmp(a, "--last-batch")) {
-            if (!strcmp(v, "drop") || !strcmp(v, "keep"))
-                o->keep_last = !strcmp(v, "keep");
-            else
-                goto bad;
-        } else if (!strcmp(a, "--stream")) {
-            if (!strcmp(v, "v1") || !strcmp(v, "u8"))
-                o->stream = !strcmp(v, "u8") ? CLMSD_STREAM_PHILOX_V1_U8 : CLMSD_STREAM_PHILOX_V1;
-            else
-                goto bad;
-        } else if (!strcmp(a, "--x-type")) {
-            if (!strcmp(v, "f32"))
-                o->x_type = CLMSD_FLOAT32;
-            else if (!strcmp(v, "f16"))
-                o->x_type = CLMSD_FLOAT16;
-            else if (!strcmp(v, "bf16"))
-                o->x_type = CLMSD_BFLOAT16;
-            else
-                goto bad;
-        } else if (!strcmp(a, "--engine")) {
-            if (!strcmp(v, "auto"))
-                o->engine = CLMSD_ENGINE_AUTO;
-            else if (!strcmp(v, "clblast"))
-                o->engine = CLMSD_ENGINE_CLBLAST;
-            else if (!strcmp(v, "fused"))
-                o->engine = CLMSD_ENGINE_FUSED;
-            else
-                goto bad;
-        } else if (!strcmp(a, "--epochs") || !strcmp(a, "--batch") || !strcmp(a, "--hidden") ||
-                   !strcmp(a, "--eval-every") || !strcmp(a, "--seed")) {
-            char *end;
-            errno = 0;
-            unsigned long long x = strtoull(v, &end, 10);
-            if (*end || end == v || errno || x == 0 || (strcmp(a, "--seed") && x > 1000000))
-                goto bad;
-            if (!strcmp(a, "--epochs"))
-                o->epochs = (int)x;
-            else if (!strcmp(a, "--batch"))
-                o->batch = x;
-            else if (!strcmp(a, "--hidden"))
-                o->hidden = x;
-            else if (!strcmp(a, "--eval-every"))
-                o->eval_every = (int)x;
-            else
-                o->seed = x;
-        } else if (!strcmp(a, "--lr") || !strcmp(a, "--momentum") || !strcmp(a, "--target")) {
-            double x;
-            if (parse_list(v, &x, 1) != 1 || !(x >= 0) || !isfinite(x))
-                goto bad;
-            *(!strcmp(a, "--lr") ? &o->lr : !strcmp(a, "--momentum") ? &o->momentum : &o->target) = x;
-        } else if (!strcmp(a, "--device")) {
-            o->device = v;
-        } else if (!strcmp(a, "--out")) {
-            o->out = v;
-        } else if (!strcmp(a, "--data")) {
-            o->data = v;
-        }
-        continue;
-    bad_rate:
-        fprintf(stderr, "clmsd train: invalid value \"%s\" for %s: drop rates are numbers in [0, 1)\n", v, a);
-        return -1;
-    bad:
-        fprintf(stderr, "clmsd train: invalid value \"%s\" for %s (see --help)\n", v, a);
-        return -1;
+        int bad = set_value(o, a, v);
+        if (bad == VALUE_BAD_RATE)
+            fprintf(stderr, "clmsd train: invalid value \"%s\" for %s: drop rates are numbers in [0, 1)\n", v, a);
+        else if (bad)
+            fprintf(stderr, "clmsd train: invalid value \"%s\" for %s (see --help)\n", v, a);
+        if (bad)
+            return -1;
     }
     if (o->stream == CLMSD_STREAM_PHILOX_V1_U8) { /* after the loop: --rate may come before --stream */
         if (check_u8_rate("--rate", o->rate))

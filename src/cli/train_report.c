@@ -4,10 +4,13 @@
 
 #include <errno.h>
 #include <math.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h> /* environ (_GNU_SOURCE) */
 
 static int by_value(const void *a, const void *b)
 {
@@ -72,6 +75,36 @@ static int write_weights(const char *path, const float *v, size_t n)
         rc = fwrite(le, 1, 4, f) == 4 ? 0 : -1;
     }
     return fclose(f) == 0 ? rc : -1;
+}
+
+/* gnuplot SCRIPT, run directly (no shell): 0 when it exits with status 0, else -1 after a message */
+static int run_gnuplot(const char *script, const char *out)
+{
+    char *argv[] = {"gnuplot", (char *)script, NULL};
+    pid_t pid;
+    int err = posix_spawnp(&pid, "gnuplot", NULL, NULL, argv, environ);
+    if (err != 0) {
+        fprintf(stderr, "clmsd train: cannot run gnuplot: %s; install gnuplot-nox for %s/training.png\n", strerror(err),
+                out);
+        return -1;
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) {
+            fprintf(stderr, "clmsd train: waiting for gnuplot: %s\n", strerror(errno));
+            return -1;
+        }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127) /* the spawn found no gnuplot to run */
+        fprintf(stderr, "clmsd train: gnuplot not found: install gnuplot-nox for %s/training.png\n", out);
+    else if (WIFEXITED(status))
+        fprintf(stderr, "clmsd train: gnuplot %s exited with status %d, no %s/training.png\n", script,
+                WEXITSTATUS(status), out);
+    else
+        fprintf(stderr, "clmsd train: gnuplot %s killed by signal %d, no %s/training.png\n", script,
+                WIFSIGNALED(status) ? WTERMSIG(status) : 0, out);
+    return -1;
 }
 
 int train_write_outputs(const train_options *o, const train_run *runs, int nruns, size_t batches, size_t classes,
@@ -140,12 +173,8 @@ int train_write_outputs(const train_options *o, const train_run *runs, int nruns
     }
     fprintf(f, "unset multiplot\n");
     fclose(f);
-    char cmd[8300];
-    snprintf(cmd, sizeof cmd, "gnuplot '%s/training.gp'", o->out);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "clmsd train: gnuplot failed: install gnuplot-nox for %s/training.png\n", o->out);
+    if (run_gnuplot(path, o->out) != 0)
         return -1;
-    }
     printf("\nwrote %s/curves.csv, evals.csv, summary.csv, weights_k*.bin and the plot %s/training.png\n", o->out,
            o->out);
     return 0;

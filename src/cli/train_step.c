@@ -32,7 +32,10 @@ int train_mpi_init(int *argc, char ***argv, int *rank, int *ranks)
     MPI_Comm_size(MPI_COMM_WORLD, ranks);
     return 0;
 #else
-    (void)argc, (void)argv, (void)rank, (void)ranks;
+    (void)argc;
+    (void)argv;
+    (void)rank;
+    (void)ranks;
     fprintf(stderr, "clmsd train: --mpi: this clmsd was built without MPI (install libopenmpi-dev and rebuild)\n");
     return -1;
 #endif
@@ -56,7 +59,8 @@ train_step *train_step_create(clmsd_context *ctx, const clmsd_head_desc *desc, i
         fprintf(stderr, "clmsd train: out of memory\n");
         return NULL;
     }
-    s->ctx = ctx, s->features = desc->features;
+    s->ctx = ctx;
+    s->features = desc->features;
     clmsd_status st;
     const char *message;
 #ifdef CLMSD_HAVE_MPI

@@ -9,6 +9,7 @@
 
 #include "../../cl/clmsd_constants.h"
 #include "../../cl/clmsd_tree.h"
+#include "../status.h" /* its macros only: the library's hidden functions are not linked here */
 
 #include <limits.h>
 #include <stdarg.h>
@@ -98,6 +99,18 @@ static clmsd_status mpi_failed(char *error, size_t size, int code, const char *w
     return fail_here(error, size, CLMSD_ERROR_MPI, "%s failed: %s", what, text);
 }
 
+/* the communicator's size and this rank's place in it (local calls: no collective) */
+static clmsd_status comm_shape(MPI_Comm comm, int *ranks, int *rank)
+{
+    int rc = MPI_Comm_size(comm, ranks);
+    if (rc != MPI_SUCCESS)
+        return mpi_failed(thread_error, sizeof thread_error, rc, "MPI_Comm_size");
+    rc = MPI_Comm_rank(comm, rank);
+    if (rc != MPI_SUCCESS)
+        return mpi_failed(thread_error, sizeof thread_error, rc, "MPI_Comm_size");
+    return CLMSD_SUCCESS;
+}
+
 clmsd_status clmsd_mpi_split(size_t row_offset, size_t global_batch, int ranks, int rank, size_t *first_row,
                              size_t *rows)
 {
@@ -124,17 +137,22 @@ clmsd_status clmsd_mpi_split(size_t row_offset, size_t global_batch, int ranks, 
 }
 
 /* FNV-1a over the K drop rates' bits: ranks must drop alike */
+/* FNV-1a of the rates and the loss's parameter (Huber's delta), as the plan's other numbers */
+static uint64_t mix_double(uint64_t h, double value)
+{
+    uint64_t bits;
+    memcpy(&bits, &value, sizeof bits);
+    for (int i = 0; i < 8; ++i)
+        h = (h ^ ((bits >> (8 * i)) & 0xff)) * 1099511628211u;
+    return h;
+}
+
 static uint64_t rates_hash(const clmsd_head_desc *d)
 {
     uint64_t h = 1469598103934665603u;
-    for (uint32_t k = 0; k < d->samples; ++k) {
-        double r = d->rates ? d->rates[k] : d->rate;
-        uint64_t bits;
-        memcpy(&bits, &r, sizeof bits);
-        for (int i = 0; i < 8; ++i)
-            h = (h ^ ((bits >> (8 * i)) & 0xff)) * 1099511628211u;
-    }
-    return h;
+    for (uint32_t k = 0; k < d->samples; ++k)
+        h = mix_double(h, d->rates ? d->rates[k] : d->rate);
+    return d->loss == CLMSD_LOSS_HUBER ? mix_double(h, d->huber_delta) : h;
 }
 
 /* a buffer of the rank's context holding `count` elements of 4 bytes after `offset` */
@@ -165,8 +183,13 @@ void clmsd_mpi_head_destroy(clmsd_mpi_head *head)
         clReleaseMemObject(head->node);
     if (head->comm != MPI_COMM_NULL)
         MPI_Comm_free(&head->comm);
-    free(head->first_rows), free(head->row_counts), free(head->records), free(head->send), free(head->gathered);
-    free(head->values), free(head->keys);
+    free(head->first_rows);
+    free(head->row_counts);
+    free(head->records);
+    free(head->send);
+    free(head->gathered);
+    free(head->values);
+    free(head->keys);
     free(head);
 }
 
@@ -215,7 +238,8 @@ static void plan_locally(clmsd_mpi_head *h, const clmsd_head_desc *desc, size_t 
         return;
     clmsd_head_desc local = *desc;
     local.batch = rows;
-    if ((st = clmsd_head_create(h->ctx, &local, &h->local)) != CLMSD_SUCCESS) {
+    st = clmsd_head_create(h->ctx, &local, &h->local);
+    if (st != CLMSD_SUCCESS) {
         local_fail(&mine->v, st, "%s", clmsd_context_last_error(h->ctx));
         return;
     }
@@ -253,7 +277,7 @@ static clmsd_status agree_on_plan(int ranks, const plan_record *all)
             return fail_here(
                 e, es, CLMSD_ERROR_INVALID_ARGUMENT,
                 "ranks disagree on the plan: rank 0 has B %llu H %llu C %llu K %llu loss %llu combine "
-                "%llu, rank %d B %llu H %llu C %llu K %llu loss %llu combine %llu (or other rates)",
+                "%llu, rank %d B %llu H %llu C %llu K %llu loss %llu combine %llu (or other rates or huber_delta)",
                 (unsigned long long)p->batch, (unsigned long long)p->features, (unsigned long long)p->classes,
                 (unsigned long long)p->samples, (unsigned long long)p->loss, (unsigned long long)p->combine, r,
                 (unsigned long long)q->batch, (unsigned long long)q->features, (unsigned long long)q->classes,
@@ -287,21 +311,19 @@ clmsd_status clmsd_mpi_head_create(clmsd_context *ctx, const clmsd_head_desc *de
         return fail_here(e, es, CLMSD_ERROR_INVALID_ARGUMENT, "clmsd_mpi_head_create: comm is MPI_COMM_NULL");
     if (out)
         *out = NULL;
-    clmsd_mpi_head *h = calloc(1, sizeof *h);
     int ranks = 0, rank = 0;
-    int rc = MPI_Comm_size(comm, &ranks);
-    if (rc == MPI_SUCCESS)
-        rc = MPI_Comm_rank(comm, &rank);
-    if (rc != MPI_SUCCESS) {
-        free(h);
-        return mpi_failed(e, es, rc, "MPI_Comm_size");
-    }
+    CLMSD__TRY(comm_shape(comm, &ranks, &rank));
+    clmsd_mpi_head *h = calloc(1, sizeof *h);
     plan_record mine;
     memset(&mine, 0, sizeof mine);
     plan_record *all = calloc((size_t)ranks, sizeof *all);
     if (h) {
-        h->ctx = ctx, h->comm = MPI_COMM_NULL, h->ranks = ranks, h->rank = rank;
-        h->first_row = first_row, h->rows = rows;
+        h->ctx = ctx;
+        h->comm = MPI_COMM_NULL;
+        h->ranks = ranks;
+        h->rank = rank;
+        h->first_row = first_row;
+        h->rows = rows;
         h->first_rows = calloc((size_t)ranks, sizeof *h->first_rows);
         h->row_counts = calloc((size_t)ranks, sizeof *h->row_counts);
     }
@@ -315,23 +337,36 @@ clmsd_status clmsd_mpi_head_create(clmsd_context *ctx, const clmsd_head_desc *de
     else
         plan_locally(h, desc, first_row, rows, &mine);
     /* every rank reaches this collective, whatever its own verdict */
-    rc = all ? MPI_Allgather(&mine, sizeof mine, MPI_BYTE, all, sizeof mine, MPI_BYTE, comm) : MPI_SUCCESS;
-    clmsd_status st = rc != MPI_SUCCESS ? mpi_failed(e, es, rc, "MPI_Allgather")
-                      : !all            ? fail_here(e, es, CLMSD_ERROR_OUT_OF_MEMORY, "out of host memory")
-                                        : agree_on_plan(ranks, all);
-    if (st == CLMSD_SUCCESS && (rc = MPI_Comm_dup(comm, &h->comm)) != MPI_SUCCESS) {
+    int rc = all ? MPI_Allgather(&mine, sizeof mine, MPI_BYTE, all, sizeof mine, MPI_BYTE, comm) : MPI_SUCCESS;
+    clmsd_status st;
+    if (rc != MPI_SUCCESS) {
+        st = mpi_failed(e, es, rc, "MPI_Allgather");
+        goto fail;
+    }
+    if (!all) {
+        st = fail_here(e, es, CLMSD_ERROR_OUT_OF_MEMORY, "out of host memory");
+        goto fail;
+    }
+    /* the same records, the same verdict: every rank reaches MPI_Comm_dup, or none */
+    CLMSD__TRY_GOTO(st, agree_on_plan(ranks, all), fail);
+    rc = MPI_Comm_dup(comm, &h->comm);
+    if (rc != MPI_SUCCESS) {
         h->comm = MPI_COMM_NULL;
         st = mpi_failed(e, es, rc, "MPI_Comm_dup");
+        goto fail;
     }
-    if (st == CLMSD_SUCCESS) {
-        h->desc = *desc;
-        h->desc.rates = NULL, h->desc.rate = 0.0; /* the loss scale needs neither */
-        for (int r = 0; r < ranks; ++r)
-            h->first_rows[r] = all[r].first_row, h->row_counts[r] = all[r].rows;
-        *out = h;
-    } else {
-        clmsd_mpi_head_destroy(h);
+    h->desc = *desc;
+    h->desc.rates = NULL; /* the loss scale needs neither */
+    h->desc.rate = 0.0;
+    for (int r = 0; r < ranks; ++r) {
+        h->first_rows[r] = all[r].first_row;
+        h->row_counts[r] = all[r].rows;
     }
+    *out = h;
+    free(all);
+    return CLMSD_SUCCESS;
+fail:
+    clmsd_mpi_head_destroy(h);
     free(all);
     return st;
 }
@@ -356,9 +391,12 @@ static clmsd_head_args local_args(const clmsd_mpi_head *h, const clmsd_head_args
     l.row_offset = a->row_offset + h->first_row;
     l.shard = shard;
     l.ignored = NULL;
-    l.loss = h->node, l.loss_off = 0;
-    l.dw = a->dw ? h->node : NULL, l.dw_off = 1;
-    l.dbias = a->dbias ? h->node : NULL, l.dbias_off = 1 + ch;
+    l.loss = h->node;
+    l.loss_off = 0;
+    l.dw = a->dw ? h->node : NULL;
+    l.dw_off = 1;
+    l.dbias = a->dbias ? h->node : NULL;
+    l.dbias_off = 1 + ch;
     return l;
 }
 
@@ -436,20 +474,68 @@ static void run_local(clmsd_mpi_head *h, const clmsd_head_args *a, uint64_t vali
     cl_command_queue q = clmsd_context_queue(h->ctx);
     clmsd_head_shard shard = {.global_batch = h->desc.batch, .valid_ids = valid};
     clmsd_head_args l = local_args(h, a, &shard);
-    cl_int err = CL_SUCCESS;
     if (a->accumulate) { /* dx accumulates; the nodes go onto -0.0f, the identity: -0 + x is x */
         float minus_zero = -0.0f;
-        err = clEnqueueFillBuffer(q, h->node, &minus_zero, sizeof minus_zero, 0, h->node_floats * sizeof(float), 0,
-                                  NULL, NULL);
+        cl_int err = clEnqueueFillBuffer(q, h->node, &minus_zero, sizeof minus_zero, 0, h->node_floats * sizeof(float),
+                                         0, NULL, NULL);
+        if (err != CL_SUCCESS) {
+            local_fail(v, CLMSD_ERROR_OPENCL, "clEnqueueFillBuffer failed");
+            return;
+        }
     }
-    clmsd_status st = err == CL_SUCCESS ? clmsd_head_train_step(h->local, &l, 0, NULL, NULL) : CLMSD_ERROR_OPENCL;
+    clmsd_status st = clmsd_head_train_step(h->local, &l, 0, NULL, NULL);
     if (st != CLMSD_SUCCESS) {
-        local_fail(v, st, "%s", err == CL_SUCCESS ? clmsd_context_last_error(h->ctx) : "clEnqueueFillBuffer failed");
+        local_fail(v, st, "%s", clmsd_context_last_error(h->ctx));
         return;
     }
-    err = clEnqueueReadBuffer(q, h->node, CL_TRUE, 0, h->node_floats * sizeof(float), floats, 0, NULL, NULL);
+    cl_int err = clEnqueueReadBuffer(q, h->node, CL_TRUE, 0, h->node_floats * sizeof(float), floats, 0, NULL, NULL);
     if (err != CL_SUCCESS)
         local_fail(v, CLMSD_ERROR_OPENCL, "clEnqueueReadBuffer of the step's nodes failed (%d)", (int)err);
+}
+
+/* fails the step on this rank alone: its outputs are its own, and no collective follows */
+static clmsd_status outputs_failed(clmsd_mpi_head *h, cl_int err)
+{
+    return fail_here(h->error, sizeof h->error,
+                     err == CL_OUT_OF_HOST_MEMORY ? CLMSD_ERROR_OUT_OF_MEMORY : CLMSD_ERROR_OPENCL,
+                     "writing the step's outputs failed (OpenCL error %d)", (int)err);
+}
+
+/* `count` elements of 4 bytes from element `off` of the caller's buffer, and back */
+static clmsd_status read_words(clmsd_mpi_head *h, cl_mem buf, size_t off, size_t count, void *to)
+{
+    cl_int err = clEnqueueReadBuffer(clmsd_context_queue(h->ctx), buf, CL_TRUE, off * 4, count * 4, to, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return outputs_failed(h, err);
+    return CLMSD_SUCCESS;
+}
+
+static clmsd_status write_words(clmsd_mpi_head *h, cl_mem buf, size_t off, size_t count, const void *from)
+{
+    cl_int err =
+        clEnqueueWriteBuffer(clmsd_context_queue(h->ctx), buf, CL_TRUE, off * 4, count * 4, from, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return outputs_failed(h, err);
+    return CLMSD_SUCCESS;
+}
+
+/* accumulate: the caller's dW and db before the step, added to the root's as the single call would */
+static clmsd_status add_old(clmsd_mpi_head *h, const clmsd_head_args *a, float *root)
+{
+    size_t c = h->desc.classes, ch = c * h->desc.features;
+    float *old = malloc((ch + c) * sizeof *old);
+    if (!old)
+        return outputs_failed(h, CL_OUT_OF_HOST_MEMORY);
+    clmsd_status st = CLMSD_SUCCESS;
+    if (a->dw)
+        CLMSD__TRY_GOTO(st, read_words(h, a->dw, a->dw_off, ch, old), done);
+    if (a->dbias)
+        CLMSD__TRY_GOTO(st, read_words(h, a->dbias, a->dbias_off, c, old + ch), done);
+    for (size_t i = 0; i < ch + c; ++i)
+        root[1 + i] = old[i] + root[1 + i]; /* the single call's dw + root */
+done:
+    free(old);
+    return st;
 }
 
 /* root[0] the loss sum, then dW, then db: into the caller's buffers, as the single call would */
@@ -457,7 +543,6 @@ static clmsd_status write_outputs(clmsd_mpi_head *h, const clmsd_head_args *a, f
 {
     const clmsd_head_desc *d = &h->desc;
     size_t c = d->classes, ch = c * d->features;
-    cl_command_queue q = clmsd_context_queue(h->ctx);
     clmsd_head_shard shard = {.global_batch = d->batch, .valid_ids = valid};
     float scale = 0.0f, loss;
     clmsd_status st = clmsd_head_loss_scale(d, &shard, &scale);
@@ -465,27 +550,16 @@ static clmsd_status write_outputs(clmsd_mpi_head *h, const clmsd_head_args *a, f
         return fail_here(h->error, sizeof h->error, st, "%s", clmsd_context_last_error(NULL));
     loss = root[0] * scale;
     uint32_t ignored = d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? (uint32_t)(d->batch - valid) : 0;
-    float *old = a->accumulate && (a->dw || a->dbias) ? malloc((ch + c) * sizeof *old) : NULL;
-    cl_int err = a->accumulate && (a->dw || a->dbias) && !old ? CL_OUT_OF_HOST_MEMORY : CL_SUCCESS;
-    if (old && a->dw && err == CL_SUCCESS)
-        err = clEnqueueReadBuffer(q, a->dw, CL_TRUE, a->dw_off * 4, ch * 4, old, 0, NULL, NULL);
-    if (old && a->dbias && err == CL_SUCCESS)
-        err = clEnqueueReadBuffer(q, a->dbias, CL_TRUE, a->dbias_off * 4, c * 4, old + ch, 0, NULL, NULL);
-    for (size_t i = 0; old && err == CL_SUCCESS && i < ch + c; ++i)
-        root[1 + i] = old[i] + root[1 + i]; /* the single call's dw + root */
-    free(old);
-    if (a->loss && err == CL_SUCCESS)
-        err = clEnqueueWriteBuffer(q, a->loss, CL_TRUE, a->loss_off * 4, 4, &loss, 0, NULL, NULL);
-    if (a->ignored && err == CL_SUCCESS)
-        err = clEnqueueWriteBuffer(q, a->ignored, CL_TRUE, a->ignored_off * 4, 4, &ignored, 0, NULL, NULL);
-    if (a->dw && err == CL_SUCCESS)
-        err = clEnqueueWriteBuffer(q, a->dw, CL_TRUE, a->dw_off * 4, ch * 4, root + 1, 0, NULL, NULL);
-    if (a->dbias && err == CL_SUCCESS)
-        err = clEnqueueWriteBuffer(q, a->dbias, CL_TRUE, a->dbias_off * 4, c * 4, root + 1 + ch, 0, NULL, NULL);
-    if (err != CL_SUCCESS)
-        return fail_here(h->error, sizeof h->error,
-                         err == CL_OUT_OF_HOST_MEMORY ? CLMSD_ERROR_OUT_OF_MEMORY : CLMSD_ERROR_OPENCL,
-                         "writing the step's outputs failed (OpenCL error %d)", (int)err);
+    if (a->accumulate && (a->dw || a->dbias))
+        CLMSD__TRY(add_old(h, a, root));
+    if (a->loss)
+        CLMSD__TRY(write_words(h, a->loss, a->loss_off, 1, &loss));
+    if (a->ignored)
+        CLMSD__TRY(write_words(h, a->ignored, a->ignored_off, 1, &ignored));
+    if (a->dw)
+        CLMSD__TRY(write_words(h, a->dw, a->dw_off, ch, root + 1));
+    if (a->dbias)
+        CLMSD__TRY(write_words(h, a->dbias, a->dbias_off, c, root + 1 + ch));
     return CLMSD_SUCCESS;
 }
 
@@ -521,18 +595,19 @@ clmsd_status clmsd_mpi_head_train_step(clmsd_mpi_head *h, const clmsd_head_args 
     memset(&mine, 0, sizeof mine);
     check_step(h, args, &mine);
     int rc = MPI_Allgather(&mine, sizeof mine, MPI_BYTE, h->records, sizeof mine, MPI_BYTE, h->comm);
+    if (rc != MPI_SUCCESS)
+        return mpi_failed(h->error, sizeof h->error, rc, "MPI_Allgather");
     uint64_t valid = 0;
-    clmsd_status st = rc != MPI_SUCCESS ? mpi_failed(h->error, sizeof h->error, rc, "MPI_Allgather")
-                                        : agree_on_step(h, h->records, &valid);
-    if (st != CLMSD_SUCCESS)
-        return st;
+    CLMSD__TRY(agree_on_step(h, h->records, &valid));
     /* 2. the local shard's nodes, shared */
     verdict v = {0};
     run_local(h, args, valid, &v, (float *)(void *)(h->send + sizeof v));
     memcpy(h->send, &v, sizeof v);
     rc = MPI_Allgather(h->send, (int)h->stride, MPI_BYTE, h->gathered, (int)h->stride, MPI_BYTE, h->comm);
+    if (rc != MPI_SUCCESS)
+        return mpi_failed(h->error, sizeof h->error, rc, "MPI_Allgather");
     /* 3. the tree's combine on every rank, and the caller's outputs */
     float *root = NULL;
-    st = rc != MPI_SUCCESS ? mpi_failed(h->error, sizeof h->error, rc, "MPI_Allgather") : combine(h, args, &root);
-    return st ? st : write_outputs(h, args, root, valid);
+    CLMSD__TRY(combine(h, args, &root));
+    return write_outputs(h, args, root, valid);
 }

@@ -5,6 +5,7 @@
 #include "../head_desc.h"
 #include "../stream_desc.h"
 #include "../../cl/clmsd_constants.h"
+#include "../../cl/clmsd_loss.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -40,17 +41,9 @@ static double row_loss(const ref_head *r, size_t b, const double *z, double *g)
         return m + log(sum) - z[y];
     }
     const float *t = (const float *)r->a->target + b * C;
-    double total = 0.0;
-    for (size_t c = 0; c < C; ++c) {
-        if (r->d->loss == CLMSD_LOSS_BCE_WITH_LOGITS) {
-            total += fmax(z[c], 0.0) - z[c] * t[c] + log1p(exp(-fabs(z[c])));
-            g[c] = 1.0 / (1.0 + exp(-z[c])) - t[c];
-        } else {
-            double diff = z[c] - t[c];
-            total += diff * diff;
-            g[c] = 2.0 * diff;
-        }
-    }
+    double total = 0.0, param = clmsd__head_loss_param(r->d);
+    for (size_t c = 0; c < C; ++c)
+        total += clmsd_ref_loss((int)r->d->loss, z[c], t[c], param, &g[c]);
     return total;
 }
 

@@ -9,6 +9,7 @@
 #include "../stream_desc.h"
 
 #include "../../cl/clmsd_constants.h"
+#include "../../cl/clmsd_loss.h"
 #include "../../cl/clmsd_math.h"
 #include "../../cl/clmsd_tree.h"
 
@@ -21,7 +22,6 @@
 #endif
 
 #define CE CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY
-#define BCE CLMSD_LOSS_BCE_WITH_LOGITS
 
 typedef struct exact {
     const clmsd_head_desc *d;
@@ -88,7 +88,7 @@ static float logit(const exact *x, size_t n, size_t c)
 static void loss_rows(exact *x, uint32_t valid, bool grad)
 {
     const clmsd_head_desc *d = x->d;
-    float scale = clmsd__head_scale(d, d->batch);
+    float scale = clmsd__head_scale(d, d->batch), param = clmsd__head_loss_param(d);
     for (size_t n = 0; n < x->N; ++n) {
         size_t b = n % x->B;
         float *gr = x->g + n * x->C;
@@ -118,7 +118,7 @@ static void loss_rows(exact *x, uint32_t valid, bool grad)
         float total = -0.0f;
         for (size_t c = 0; c < x->C; ++c) {
             float v = logit(x, n, c), t = ((const float *)x->a->target)[b * x->C + c], dl;
-            total = d->loss == BCE ? clmsd_bce_add(total, v, t, &dl) : clmsd_mse_add(total, v, t, &dl);
+            total = clmsd_loss_add((int)d->loss, total, v, t, param, &dl);
             gr[c] = dl * scale;
         }
         x->rowloss[n] = total;
