@@ -85,8 +85,10 @@ CLMSD_TREE_FN void clmsd_tree_combine(float *const *v, size_t count, const uint6
                                       size_t n)
 {
     uint64_t *key = scratch, *slot = scratch + n; /* the live nodes, ascending: their key and shard */
-    for (size_t i = 0; i < n; ++i)
-        key[i] = first_row[i], slot[i] = i;
+    for (size_t i = 0; i < n; ++i) {
+        key[i] = first_row[i];
+        slot[i] = i;
+    }
     for (size_t live = n; live > 1;) {
         size_t out = 0;
         for (size_t i = 0; i < live; ++out) {
@@ -97,7 +99,8 @@ CLMSD_TREE_FN void clmsd_tree_combine(float *const *v, size_t count, const uint6
                 for (size_t e = 0; e < count; ++e)
                     left[e] = left[e] + right[e];
             }
-            key[out] = key[i] >> 1, slot[out] = slot[i];
+            key[out] = key[i] >> 1;
+            slot[out] = slot[i];
             i += siblings ? 2 : 1;
         }
         live = out;

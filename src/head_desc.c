@@ -56,9 +56,7 @@ clmsd_status clmsd__check_head_desc(clmsd_context *ctx, const clmsd_head_desc *d
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE,
                            "batch (%zu), features (%zu), classes (%zu) and samples (%u) must be positive", desc->batch,
                            desc->features, desc->classes, (unsigned)desc->samples);
-    clmsd_status st = check_loss(ctx, desc);
-    if (st != CLMSD_SUCCESS)
-        return st;
+    CLMSD__TRY(check_loss(ctx, desc));
     if ((unsigned)desc->combine > CLMSD_AVERAGE_LOGITS)
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "invalid combine mode %d", (int)desc->combine);
     if ((unsigned)desc->engine > CLMSD_ENGINE_FUSED)
@@ -70,11 +68,10 @@ clmsd_status clmsd__check_head_desc(clmsd_context *ctx, const clmsd_head_desc *d
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE,
                            "the head [B %zu, H %zu, C %zu, K %u] exceeds the stream's 2^34 elements or size_t",
                            desc->batch, desc->features, desc->classes, (unsigned)desc->samples);
-    st = clmsd__check_rates(ctx, desc->stream, desc->samples, desc->rates, desc->rate);
-    if (st == CLMSD_SUCCESS)
-        st = clmsd__check_types(ctx, desc->x_type, desc->dx_type);
-    if (st != CLMSD_SUCCESS || desc->layers < 2)
-        return st;
+    CLMSD__TRY(clmsd__check_rates(ctx, desc->stream, desc->samples, desc->rates, desc->rate));
+    CLMSD__TRY(clmsd__check_types(ctx, desc->x_type, desc->dx_type));
+    if (desc->layers < 2)
+        return CLMSD_SUCCESS;
     size_t pooled;
     if (desc->layers >= CLMSD_LAYER_SAMPLE || desc->samples > CLMSD_LAYER_SAMPLE ||
         !clmsd__mul(elements, desc->layers, &pooled))

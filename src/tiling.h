@@ -44,6 +44,14 @@ typedef struct clmsd__tiling {
     clmsd__layer_unpool_fn *layer_unpool;
 } clmsd__tiling;
 
+/* The table of a tiling file, whose functions have the table's names */
+#define CLMSD__TILING_TABLE(name_, layer_pool_, layer_unpool_)                                                        \
+    {                                                                                                                 \
+        .name = name_, .space = space, .dropout_forward = dropout_forward, .dropout_sum = dropout_sum,                \
+        .dropout_mask = dropout_mask, .fused_begin = fused_begin, .fused_logits = fused_logits, .fused_dw = fused_dw, \
+        .fused_dx = fused_dx, .layer_pool = layer_pool_, .layer_unpool = layer_unpool_                                \
+    }
+
 extern const clmsd__tiling clmsd__tiling_cpu; /* tiling_cpu.c */
 extern const clmsd__tiling clmsd__tiling_gpu; /* tiling_gpu.c */
 

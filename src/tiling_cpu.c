@@ -124,16 +124,4 @@ static clmsd_status fused_dx(clmsd_head *h, const clmsd_head_args *a, const clms
                                a->accumulate, runs);
 }
 
-const clmsd__tiling clmsd__tiling_cpu = {
-    .name = "cpu",
-    .space = space,
-    .dropout_forward = dropout_forward,
-    .dropout_sum = dropout_sum,
-    .dropout_mask = dropout_mask,
-    .fused_begin = fused_begin,
-    .fused_logits = fused_logits,
-    .fused_dw = fused_dw,
-    .fused_dx = fused_dx,
-    .layer_pool = clmsd__run_layer_pool,
-    .layer_unpool = clmsd__run_layer_unpool,
-};
+const clmsd__tiling clmsd__tiling_cpu = CLMSD__TILING_TABLE("cpu", clmsd__run_layer_pool, clmsd__run_layer_unpool);

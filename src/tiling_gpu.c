@@ -85,16 +85,5 @@ static clmsd_status fused_dx(clmsd_head *h, const clmsd_head_args *a, const clms
                                    s->step, s->stream, a->accumulate);
 }
 
-const clmsd__tiling clmsd__tiling_gpu = {
-    .name = "gpu",
-    .space = space,
-    .dropout_forward = dropout_forward,
-    .dropout_sum = dropout_sum,
-    .dropout_mask = dropout_mask,
-    .fused_begin = fused_begin,
-    .fused_logits = fused_logits,
-    .fused_dw = fused_dw,
-    .fused_dx = fused_dx,
-    .layer_pool = clmsd__run_layer_pool_gpu,
-    .layer_unpool = clmsd__run_layer_unpool_gpu,
-};
+const clmsd__tiling clmsd__tiling_gpu =
+    CLMSD__TILING_TABLE("gpu", clmsd__run_layer_pool_gpu, clmsd__run_layer_unpool_gpu);

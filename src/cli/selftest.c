@@ -144,7 +144,13 @@ static void check_dropout(check *c, const dropout_case *t)
     for (int i = 0; i < 4; ++i)
         if (all[i])
             clReleaseMemObject(all[i]);
-    free(x), free(y), free(yref), free(dx), free(dxref), free(mask), free(mref);
+    free(x);
+    free(y);
+    free(yref);
+    free(dx);
+    free(dxref);
+    free(mask);
+    free(mref);
 }
 
 /* Largest |device - reference| / (n * FLT_EPSILON * max|reference|) over an array: <= 1 passes. */
@@ -168,111 +174,181 @@ static bool same_floats(const float *a, const float *b, size_t n, bool zero_sign
     return true;
 }
 
-/* One train step of `engine`: the CLBlast engine within its size-derived tolerance of the double
- * reference, the fused engine bit for bit equal to the exact reference. */
-static void check_head(check *c, clmsd_loss loss, clmsd_combine combine, clmsd_engine engine)
-{
-    const size_t B = 7, H = 37, C = 5;
-    const uint32_t K = 4;
-    clmsd_head_desc d = {.batch = B,
-                         .features = H,
-                         .classes = C,
-                         .samples = K,
-                         .rate = 0.3,
-                         .loss = loss,
-                         .combine = combine,
-                         .engine = engine,
-                         .huber_delta = 0.5}; /* (Huber: both branches on these logits) */
-    float x[7 * 37], w[5 * 37], bias[5], tf[7 * 5], out[7 * 5 + 5 * 37 + 7 * 37 + 5 + 1];
-    int32_t ti[7] = {0, 4, 2, -100, 1, 3, 4};
-    for (size_t i = 0; i < B * H; ++i)
-        x[i] = sinf((float)i);
-    for (size_t i = 0; i < C * H; ++i)
-        w[i] = 0.2f * cosf((float)i * 0.7f);
-    for (size_t i = 0; i < C; ++i)
-        bias[i] = 0.1f * (float)i;
-    for (size_t i = 0; i < B * C; ++i)
-        tf[i] = (float)(i % 3) / 2.0f;
-    const void *target = loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? (const void *)ti : (const void *)tf;
-    size_t tbytes = loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? sizeof ti : sizeof tf;
-    double rl, rlogits[7 * 5], rdw[5 * 37], rdx[7 * 37], rdb[5];
-    clmsd_ref_head_args ra = {.seed = 5,
-                              .step = 9,
-                              .row_offset = 3,
-                              .x = x,
-                              .w = w,
-                              .bias = bias,
-                              .target = target,
-                              .loss = &rl,
-                              .logits = rlogits,
-                              .dx = rdx,
-                              .dw = rdw,
-                              .dbias = rdb};
-    clmsd_ref_head_train_step(&d, &ra);
+/* One head call: its host inputs (x holds L layers of B rows of H at row_stride; dense_x the same
+ * rows packed, for the exact reference), and where its outputs go in one float array, the
+ * device's (out) and the exact reference's (ref) alike. */
+typedef struct head_call {
+    const clmsd_head_desc *d;
+    uint64_t seed, step;
+    size_t row_offset, row_stride, x_floats;
+    float *x, *dense_x, *w, *bias, *layer_weights, *tf, *out, *ref;
+    int32_t *ids;
+    size_t loss, logits, dw, dbias, dlayer, dx, floats; /* offsets in out and ref */
+} head_call;
 
+static void head_call_free(head_call *t)
+{
+    float *all[] = {t->x, t->dense_x, t->w, t->bias, t->layer_weights, t->tf, t->out, t->ref};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i)
+        free(all[i]);
+    free(t->ids);
+}
+
+/* A call of head d with inputs smooth and of both signs (x, W), a ramp (b), float targets in
+ * [0, 1] and class ids with every fourth ignored; x's rows row_stride apart (0: H). */
+static bool head_call_make(head_call *t, const clmsd_head_desc *d, uint64_t seed, uint64_t step, size_t row_offset,
+                           size_t row_stride)
+{
+    size_t B = d->batch, H = d->features, C = d->classes, L = d->layers >= 2 ? d->layers : 1;
+    size_t stride = row_stride ? row_stride : H;
+    *t = (head_call){.d = d, .seed = seed, .step = step, .row_offset = row_offset, .row_stride = row_stride};
+    t->x_floats = L * B * stride;
+    t->loss = 0;
+    t->logits = 1;
+    t->dw = t->logits + B * C;
+    t->dbias = t->dw + C * H;
+    t->dlayer = t->dbias + C;
+    t->dx = t->dlayer + (L > 1 ? L : 0);
+    t->floats = t->dx + L * B * H;
+    t->x = malloc(t->x_floats * sizeof *t->x);
+    t->dense_x = malloc(L * B * H * sizeof *t->dense_x);
+    t->w = malloc(C * H * sizeof *t->w);
+    t->bias = malloc(C * sizeof *t->bias);
+    t->layer_weights = malloc(L * sizeof *t->layer_weights);
+    t->tf = malloc(B * C * sizeof *t->tf);
+    t->ids = malloc(B * sizeof *t->ids);
+    t->out = malloc(t->floats * sizeof *t->out);
+    t->ref = malloc(t->floats * sizeof *t->ref);
+    if (!t->x || !t->dense_x || !t->w || !t->bias || !t->layer_weights || !t->tf || !t->ids || !t->out || !t->ref) {
+        head_call_free(t);
+        return false;
+    }
+    for (size_t i = 0; i < t->x_floats; ++i)
+        t->x[i] = sinf((float)i);
+    for (size_t i = 0; i < L * B; ++i)
+        memcpy(t->dense_x + i * H, t->x + i * stride, H * sizeof *t->x);
+    for (size_t i = 0; i < C * H; ++i)
+        t->w[i] = 0.2f * cosf((float)i * 0.7f);
+    for (size_t i = 0; i < C; ++i)
+        t->bias[i] = 0.1f * (float)i;
+    for (size_t l = 0; l < L; ++l)
+        t->layer_weights[l] = 0.4f * sinf((float)l + 1.0f);
+    for (size_t i = 0; i < B * C; ++i)
+        t->tf[i] = (float)(i % 3) / 2.0f;
+    for (size_t b = 0; b < B; ++b)
+        t->ids[b] = b % 4 == 3 ? -100 : (int32_t)((b * 3 + 1) % C);
+    return true;
+}
+
+static const void *call_target(const head_call *t)
+{
+    return t->d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? (const void *)t->ids : (const void *)t->tf;
+}
+
+static size_t call_target_bytes(const head_call *t)
+{
+    return t->d->batch * (t->d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? sizeof(int32_t) : t->d->classes * 4);
+}
+
+/* The inputs every reference and the device take alike, as designated initializers */
+#define CALL_INPUTS(t)                                                                                   \
+    .seed = (t)->seed, .step = (t)->step, .row_offset = (t)->row_offset, .w = (t)->w, .bias = (t)->bias, \
+    .target = call_target(t)
+
+/* The exact reference of the call into ref [floats]. */
+static void exact_reference(const head_call *t)
+{
+    float *ref = t->ref;
+    bool pooled = t->d->layers >= 2;
+    clmsd_ref_head_exact_args ea = {CALL_INPUTS(t),
+                                    .x = t->dense_x,
+                                    .loss = ref + t->loss,
+                                    .logits = ref + t->logits,
+                                    .dw = ref + t->dw,
+                                    .dbias = ref + t->dbias,
+                                    .dx = ref + t->dx,
+                                    .layer_weights = pooled ? t->layer_weights : NULL,
+                                    .dlayer_weights = pooled ? ref + t->dlayer : NULL};
+    clmsd_ref_head_exact_train_step(t->d, &ea);
+}
+
+/* The call's train step on the device into out [floats]; false (and a failure noted) when any
+ * part of it fails. */
+static bool device_step(check *c, const head_call *t)
+{
+    const clmsd_head_desc *d = t->d;
+    bool pooled = d->layers >= 2;
+    size_t l = pooled ? d->layers : 1;
+    cl_mem b[6] = {upload(c, t->x, t->x_floats * 4),   upload(c, t->w, d->classes * d->features * 4),
+                   upload(c, t->bias, d->classes * 4), upload(c, call_target(t), call_target_bytes(t)),
+                   upload(c, NULL, t->floats * 4),     upload(c, t->layer_weights, l * 4)};
     clmsd_head *head = NULL;
-    cl_mem bx = upload(c, x, sizeof x), bw = upload(c, w, sizeof w), bb = upload(c, bias, sizeof bias);
-    cl_mem bt = upload(c, target, tbytes), bo = upload(c, NULL, sizeof out);
-    bool ok = bx && bw && bb && bt && bo && clmsd_head_create(c->ctx, &d, &head) == CLMSD_SUCCESS;
-    clmsd_head_args a = {.seed = 5,
-                         .step = 9,
-                         .row_offset = 3,
-                         .x = bx,
-                         .w = bw,
-                         .bias = bb,
-                         .target = bt,
-                         .logits = bo,
-                         .logits_off = 0,
-                         .dw = bo,
-                         .dw_off = B * C,
-                         .dx = bo,
-                         .dx_off = B * C + C * H,
-                         .dbias = bo,
-                         .dbias_off = B * C + C * H + B * H,
-                         .loss = bo,
-                         .loss_off = B * C + C * H + B * H + C};
-    ok = ok && clmsd_head_train_step(head, &a, 0, NULL, NULL) == CLMSD_SUCCESS && download(c, bo, out, sizeof out);
-    if (!ok) {
+    bool ok = b[0] && b[1] && b[2] && b[3] && b[4] && b[5] && clmsd_head_create(c->ctx, d, &head) == CLMSD_SUCCESS;
+    clmsd_head_args a = {.seed = t->seed,
+                         .step = t->step,
+                         .row_offset = t->row_offset,
+                         .x = b[0],
+                         .x_row_stride = t->row_stride,
+                         .w = b[1],
+                         .bias = b[2],
+                         .target = b[3],
+                         .loss = b[4],
+                         .loss_off = t->loss,
+                         .logits = b[4],
+                         .logits_off = t->logits,
+                         .dw = b[4],
+                         .dw_off = t->dw,
+                         .dbias = b[4],
+                         .dbias_off = t->dbias,
+                         .dx = b[4],
+                         .dx_off = t->dx,
+                         .layer_weights = pooled ? b[5] : NULL,
+                         .dlayer_weights = pooled ? b[4] : NULL,
+                         .dlayer_weights_off = t->dlayer};
+    ok = ok && clmsd_head_train_step(head, &a, 0, NULL, NULL) == CLMSD_SUCCESS &&
+         download(c, b[4], t->out, t->floats * 4);
+    if (!ok)
         fail(c, "head call failed: %s", clmsd_context_last_error(c->ctx));
-        if (engine == CLMSD_ENGINE_FUSED)
-            c->fused_ok = false;
-        else
-            c->clblast_ratio = INFINITY;
-    } else if (engine == CLMSD_ENGINE_FUSED) {
-        float el, elogits[7 * 5], edw[5 * 37], edx[7 * 37], edb[5];
-        clmsd_ref_head_exact_args ea = {.seed = 5,
-                                        .step = 9,
-                                        .row_offset = 3,
-                                        .x = x,
-                                        .w = w,
-                                        .bias = bias,
-                                        .target = target,
-                                        .loss = &el,
-                                        .logits = elogits,
-                                        .dx = edx,
-                                        .dw = edw,
-                                        .dbias = edb};
-        clmsd_ref_head_exact_train_step(&d, &ea);
-        cl_device_fp_config fp = 0;
-        clGetDeviceInfo(clmsd_context_device(c->ctx), CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
-        bool free_sign = (fp & CL_FP_FMA) == 0;
-        if (!same_floats(out, elogits, B * C, free_sign) || !same_floats(out + B * C, edw, C * H, free_sign) ||
-            !same_floats(out + B * C + C * H, edx, B * H, free_sign) ||
-            !same_floats(out + B * C + C * H + B * H, edb, C, free_sign) ||
-            !same_floats(out + B * C + C * H + B * H + C, &el, 1, free_sign)) {
-            c->fused_ok = false;
-            fail(c, "%s", "the fused engine differs from the exact reference");
-        }
-        for (size_t i = 0; i < sizeof out / sizeof out[0]; ++i)
-            out[i] = out[i] == 0.0f ? 0.0f : out[i]; /* the hash takes -0 as +0 (see same_floats) */
-        c->fused_hash = fnv(c->fused_hash, out, sizeof out);
+    clmsd_head_destroy(head);
+    for (int i = 0; i < 6; ++i)
+        if (b[i])
+            clReleaseMemObject(b[i]);
+    return ok;
+}
+
+/* The fused engine's outputs against the exact reference's, bit for bit, then into the hash. */
+static void check_fused(check *c, float *out, const float *ref, size_t n, const char *what)
+{
+    cl_device_fp_config fp = 0;
+    clGetDeviceInfo(clmsd_context_device(c->ctx), CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
+    if (!same_floats(out, ref, n, (fp & CL_FP_FMA) == 0)) {
+        c->fused_ok = false;
+        fail(c, "the fused engine differs from the exact reference (%s)", what);
+    }
+    for (size_t i = 0; i < n; ++i)
+        out[i] = out[i] == 0.0f ? 0.0f : out[i]; /* the hash takes -0 as +0 (see same_floats) */
+    c->fused_hash = fnv(c->fused_hash, out, n * sizeof *out);
+}
+
+/* The CLBlast engine's outputs against the double reference, within size-derived tolerances. */
+static void check_clblast(check *c, const head_call *t)
+{
+    const float *out = t->out;
+    const clmsd_head_desc *d = t->d;
+    size_t B = d->batch, H = d->features, C = d->classes, K = d->samples;
+    double rl, *rlogits = malloc(B * C * 8), *rdw = malloc(C * H * 8), *rdx = malloc(B * H * 8), *rdb = malloc(C * 8);
+    clmsd_ref_head_args ra = {CALL_INPUTS(t), .x = t->x, .loss = &rl, .logits = rlogits,
+                              .dx = rdx,      .dw = rdw, .dbias = rdb};
+    if (!rlogits || !rdw || !rdx || !rdb || clmsd_ref_head_train_step(d, &ra) != CLMSD_SUCCESS) {
+        fail(c, "%s", "the double reference failed");
+        c->clblast_ratio = INFINITY;
     } else {
         double r[5] = {
-            error_ratio(out, rlogits, B * C, H + K),
-            error_ratio(out + B * C, rdw, C * H, 4.0 * K * B),
-            error_ratio(out + B * C + C * H, rdx, B * H, 4.0 * K * C),
-            error_ratio(out + B * C + C * H + B * H, rdb, C, 4.0 * K * B),
-            error_ratio(out + B * C + C * H + B * H + C, &rl, 1, 4.0 * K * B * C),
+            error_ratio(out + t->logits, rlogits, B * C, (double)(H + K)),
+            error_ratio(out + t->dw, rdw, C * H, 4.0 * (double)(K * B)),
+            error_ratio(out + t->dx, rdx, B * H, 4.0 * (double)(K * C)),
+            error_ratio(out + t->dbias, rdb, C, 4.0 * (double)(K * B)),
+            error_ratio(out + t->loss, &rl, 1, 4.0 * (double)(K * B * C)),
         };
         for (int i = 0; i < 5; ++i) {
             c->clblast_ratio = fmax(c->clblast_ratio, r[i]);
@@ -281,102 +357,46 @@ static void check_head(check *c, clmsd_loss loss, clmsd_combine combine, clmsd_e
                      (const char *[]){"logits", "dW", "dX", "db", "loss"}[i]);
         }
     }
-    clmsd_head_destroy(head);
-    cl_mem all[] = {bx, bw, bb, bt, bo};
-    for (int i = 0; i < 5; ++i)
-        if (all[i])
-            clReleaseMemObject(all[i]);
+    free(rlogits);
+    free(rdw);
+    free(rdx);
+    free(rdb);
 }
 
-/* The layer-pooled head (3 layers, strided in place): the fused engine bit for bit equal to the
- * exact reference, in the same fused hash. */
-static void check_pooled_head(check *c, clmsd_loss loss, clmsd_combine combine)
+/* One train step of `engine`: the CLBlast engine within its size-derived tolerance of the double
+ * reference, the fused engine bit for bit equal to the exact reference. With layers (L >= 2), the
+ * layer-pooled head, strided in place (the CLS rows of [B, 2, H]). */
+static void check_head(check *c, clmsd_loss loss, clmsd_combine combine, clmsd_engine engine, size_t layers)
 {
-    enum { L = 3, B = 6, H = 21, C = 4, ROW = 2 * H }; /* rows of x two rows apart: the CLS rows of [B, 2, H] */
-    clmsd_head_desc d = {.batch = B,
-                         .features = H,
-                         .classes = C,
-                         .samples = 3,
-                         .rate = 0.4,
+    bool pooled = layers >= 2;
+    clmsd_head_desc d = {.batch = pooled ? 6 : 7,
+                         .features = pooled ? 21 : 37,
+                         .classes = pooled ? 4 : 5,
+                         .samples = pooled ? 3 : 4,
+                         .rate = pooled ? 0.4 : 0.3,
                          .loss = loss,
                          .combine = combine,
-                         .engine = CLMSD_ENGINE_FUSED,
-                         .layers = L,
-                         .layer_rate = 0.2};
-    float x[L * B * ROW], dense[L * B * H], lw[L] = {0.3f, -0.1f, 0.5f}, w[C * H], bias[C], tf[B * C];
-    int32_t ti[B] = {3, 0, -1, 2, 1, 3};
-    for (size_t i = 0; i < L * B * ROW; ++i)
-        x[i] = sinf((float)i * 0.37f);
-    for (size_t i = 0; i < L * B; ++i)
-        memcpy(dense + i * H, x + i * ROW, H * sizeof *x);
-    for (size_t i = 0; i < C * H; ++i)
-        w[i] = 0.3f * cosf((float)i);
-    for (size_t i = 0; i < C; ++i)
-        bias[i] = 0.05f * (float)i, tf[i] = 0.0f;
-    for (size_t i = 0; i < B * C; ++i)
-        tf[i] = (float)(i % 4) / 3.0f;
-    const void *target = loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? (const void *)ti : (const void *)tf;
-    size_t tbytes = loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? sizeof ti : sizeof tf;
-    enum { OUT = 1 + B * C + C * H + C + L + L * B * H };
-    float out[OUT], ref[OUT];
-    clmsd_ref_head_exact_args ea = {.seed = 3,
-                                    .step = 1,
-                                    .row_offset = 9,
-                                    .x = dense,
-                                    .w = w,
-                                    .bias = bias,
-                                    .target = target,
-                                    .loss = ref,
-                                    .logits = ref + 1,
-                                    .dw = ref + 1 + B * C,
-                                    .dbias = ref + 1 + B * C + C * H,
-                                    .layer_weights = lw,
-                                    .dlayer_weights = ref + 1 + B * C + C * H + C,
-                                    .dx = ref + 1 + B * C + C * H + C + L};
-    clmsd_ref_head_exact_train_step(&d, &ea);
-    clmsd_head *head = NULL;
-    cl_mem bx = upload(c, x, sizeof x), bw = upload(c, w, sizeof w), bb = upload(c, bias, sizeof bias);
-    cl_mem blw = upload(c, lw, sizeof lw), bt = upload(c, target, tbytes), bo = upload(c, NULL, sizeof out);
-    bool ok = bx && bw && bb && blw && bt && bo && clmsd_head_create(c->ctx, &d, &head) == CLMSD_SUCCESS;
-    clmsd_head_args a = {.seed = 3,
-                         .step = 1,
-                         .row_offset = 9,
-                         .x = bx,
-                         .x_row_stride = ROW,
-                         .w = bw,
-                         .bias = bb,
-                         .target = bt,
-                         .layer_weights = blw,
-                         .loss = bo,
-                         .logits = bo,
-                         .logits_off = 1,
-                         .dw = bo,
-                         .dw_off = 1 + B * C,
-                         .dbias = bo,
-                         .dbias_off = 1 + B * C + C * H,
-                         .dlayer_weights = bo,
-                         .dlayer_weights_off = 1 + B * C + C * H + C,
-                         .dx = bo,
-                         .dx_off = 1 + B * C + C * H + C + L};
-    ok = ok && clmsd_head_train_step(head, &a, 0, NULL, NULL) == CLMSD_SUCCESS && download(c, bo, out, sizeof out);
-    cl_device_fp_config fp = 0;
-    clGetDeviceInfo(clmsd_context_device(c->ctx), CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
-    if (!ok) {
-        c->fused_ok = false;
-        fail(c, "pooled head call failed: %s", clmsd_context_last_error(c->ctx));
-    } else if (!same_floats(out, ref, OUT, (fp & CL_FP_FMA) == 0)) {
-        c->fused_ok = false;
-        fail(c, "%s", "the fused pooled head differs from the exact reference");
+                         .engine = engine,
+                         .layers = layers,
+                         .layer_rate = 0.2,
+                         .huber_delta = 0.5}; /* (Huber: both branches on these logits) */
+    head_call t;
+    if (!head_call_make(&t, &d, pooled ? 3 : 5, pooled ? 1 : 9, pooled ? 9 : 3, pooled ? 2 * d.features : 0)) {
+        fail(c, "%s", "out of host memory");
+        return;
     }
-    for (size_t i = 0; ok && i < OUT; ++i)
-        out[i] = out[i] == 0.0f ? 0.0f : out[i]; /* the hash takes -0 as +0 (see same_floats) */
-    if (ok)
-        c->fused_hash = fnv(c->fused_hash, out, sizeof out);
-    clmsd_head_destroy(head);
-    cl_mem all[] = {bx, bw, bb, blw, bt, bo};
-    for (int i = 0; i < 6; ++i)
-        if (all[i])
-            clReleaseMemObject(all[i]);
+    if (!device_step(c, &t)) {
+        if (engine == CLMSD_ENGINE_FUSED)
+            c->fused_ok = false;
+        else
+            c->clblast_ratio = INFINITY;
+    } else if (engine == CLMSD_ENGINE_FUSED) {
+        exact_reference(&t);
+        check_fused(c, t.out, t.ref, t.floats, pooled ? "pooled head" : clmsd_loss_name(loss));
+    } else {
+        check_clblast(c, &t);
+    }
+    head_call_free(&t);
 }
 
 static int run_device(const char *spec, const char *label, check *c)
@@ -407,9 +427,9 @@ static int run_device(const char *spec, const char *label, check *c)
     for (int engine = CLMSD_ENGINE_CLBLAST; engine <= CLMSD_ENGINE_FUSED; ++engine)
         for (int loss = 0; clmsd_loss_name((clmsd_loss)loss); ++loss)
             for (int combine = 0; combine <= CLMSD_AVERAGE_LOGITS; ++combine)
-                check_head(c, (clmsd_loss)loss, (clmsd_combine)combine, (clmsd_engine)engine);
-    check_pooled_head(c, CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOGITS);
-    check_pooled_head(c, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES);
+                check_head(c, (clmsd_loss)loss, (clmsd_combine)combine, (clmsd_engine)engine, 0);
+    check_head(c, CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOGITS, CLMSD_ENGINE_FUSED, 3);
+    check_head(c, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, CLMSD_ENGINE_FUSED, 3);
     /* the other tiling on the same device ($CLMSD_TILING at context creation): the same bits */
     char tilings[16];
     snprintf(tilings, sizeof tilings, "%s", clmsd_context_tiling(c->ctx));
@@ -422,9 +442,9 @@ static int run_device(const char *spec, const char *label, check *c)
             check_dropout(c, &cases[i]);
         for (int loss = 0; clmsd_loss_name((clmsd_loss)loss); ++loss)
             for (int combine = 0; combine <= CLMSD_AVERAGE_LOGITS; ++combine)
-                check_head(c, (clmsd_loss)loss, (clmsd_combine)combine, CLMSD_ENGINE_FUSED);
-        check_pooled_head(c, CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOGITS);
-        check_pooled_head(c, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES);
+                check_head(c, (clmsd_loss)loss, (clmsd_combine)combine, CLMSD_ENGINE_FUSED, 0);
+        check_head(c, CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOGITS, CLMSD_ENGINE_FUSED, 3);
+        check_head(c, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, CLMSD_ENGINE_FUSED, 3);
         clmsd_context_destroy(c->ctx);
     } else {
         fail(c, "no context with the other tiling: %s", clmsd_context_last_error(NULL));
@@ -476,8 +496,12 @@ static bool parse_row(const char *line, row *r)
                &mask, &fh, &name) < 7 ||
         name == 0)
         return false;
-    r->kat_ok = kat, r->dropout_ok = dropout, r->fused_ok = fused, r->denormals = denormals;
-    r->mask_hash = mask, r->fused_hash = fh;
+    r->kat_ok = kat;
+    r->dropout_ok = dropout;
+    r->fused_ok = fused;
+    r->denormals = denormals;
+    r->mask_hash = mask;
+    r->fused_hash = fh;
     size_t len = strlen(r->label);
     snprintf(r->label + len, sizeof r->label - len, " %s", line + name);
     return true;
@@ -517,12 +541,14 @@ static int run_child(const char *spec, double timeout, row *r)
     pid_t pid = fork();
     if (pid < 0) {
         snprintf(r->why, sizeof r->why, "fork: %s", strerror(errno));
-        close(fds[0]), close(fds[1]);
+        close(fds[0]);
+        close(fds[1]);
         return 1;
     }
     if (pid == 0) {
         dup2(fds[1], STDOUT_FILENO);
-        close(fds[0]), close(fds[1]);
+        close(fds[0]);
+        close(fds[1]);
         char *const args[] = {"clmsd", "selftest", "--device", (char *)spec, "--row", NULL};
         execv("/proc/self/exe", args);
         printf("FAIL  %s: cannot run /proc/self/exe: %s\n", spec, strerror(errno));
@@ -657,7 +683,8 @@ int clmsd_cli_selftest(int argc, char **argv)
     clmsd_device_info *info = calloc(count, sizeof *info);
     row *rows = calloc(count, sizeof *rows);
     if (!info || !rows) {
-        free(info), free(rows);
+        free(info);
+        free(rows);
         return 1;
     }
     clmsd_devices_list(info, count, &count);
@@ -668,6 +695,7 @@ int clmsd_cli_selftest(int argc, char **argv)
         failed |= run_child(spec, timeout, &rows[i]);
     }
     print_matrix(rows, count);
-    free(info), free(rows);
+    free(info);
+    free(rows);
     return failed;
 }

@@ -317,16 +317,15 @@ clmsd_status clmsd_mpi_head_create(clmsd_context *ctx, const clmsd_head_desc *de
     plan_record mine;
     memset(&mine, 0, sizeof mine);
     plan_record *all = calloc((size_t)ranks, sizeof *all);
-    if (h) {
-        h->ctx = ctx;
-        h->comm = MPI_COMM_NULL;
-        h->ranks = ranks;
-        h->rank = rank;
-        h->first_row = first_row;
-        h->rows = rows;
-        h->first_rows = calloc((size_t)ranks, sizeof *h->first_rows);
-        h->row_counts = calloc((size_t)ranks, sizeof *h->row_counts);
-    }
+    if (h)
+        *h = (clmsd_mpi_head){.ctx = ctx,
+                              .comm = MPI_COMM_NULL,
+                              .ranks = ranks,
+                              .rank = rank,
+                              .first_row = first_row,
+                              .rows = rows,
+                              .first_rows = calloc((size_t)ranks, sizeof *h->first_rows),
+                              .row_counts = calloc((size_t)ranks, sizeof *h->row_counts)};
     if (!h || !all || !h->first_rows || !h->row_counts)
         local_fail(&mine.v, CLMSD_ERROR_OUT_OF_MEMORY, "out of host memory");
     else if (!out || !ctx || !desc)

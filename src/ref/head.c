@@ -90,17 +90,15 @@ static double row_step(const ref_head *r, size_t b, const double *xrow, double w
 
 static clmsd_status run(const clmsd_head_desc *d, const clmsd_ref_head_args *a, bool dropout, const double *xin)
 {
-    clmsd_status st = clmsd__check_head_desc(NULL, d);
-    if (st != CLMSD_SUCCESS)
-        return st;
+    CLMSD__TRY(clmsd__check_head_desc(NULL, d));
     if (!a || !a->x || !a->w || (dropout && !a->target))
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "the reference needs x, w and (with dropout) target");
     ref_head r = {d, a, d->batch, d->features, d->classes, dropout ? d->samples : 1, NULL, 0, xin};
     size_t B = r.B, H = r.H, C = r.C, K = r.K;
     clmsd__stream s;
     clmsd_dropout_desc dd = clmsd__head_stream(d, a->seed, a->step, a->row_offset);
-    if ((st = clmsd__check_stream(NULL, &dd, &s)) != CLMSD_SUCCESS)
-        return st;
+    CLMSD__TRY(clmsd__check_stream(NULL, &dd, &s));
+    clmsd_status st = CLMSD_SUCCESS;
     r.keep_scale = malloc(K * B * H * sizeof *r.keep_scale);
     double *xrow = malloc(H * sizeof *xrow), *dxrow = malloc(H * sizeof *dxrow);
     double *z = malloc(C * sizeof *z), *g = malloc(C * sizeof *g);
@@ -175,7 +173,13 @@ static clmsd_status run(const clmsd_head_desc *d, const clmsd_ref_head_args *a, 
     if (a->ignored)
         *a->ignored = d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? (uint32_t)(B - (size_t)r.valid) : 0;
 done:
-    free(r.keep_scale), free(xrow), free(dxrow), free(z), free(g), free(ones), free(ks);
+    free(r.keep_scale);
+    free(xrow);
+    free(dxrow);
+    free(z);
+    free(g);
+    free(ones);
+    free(ks);
     return st;
 }
 
@@ -220,7 +224,8 @@ static clmsd_status run_pooled(const clmsd_head_desc *d, const clmsd_ref_head_ar
     inner.layers = 0;
     clmsd_ref_head_args e = *a;
     e.dx = dp;
-    if ((st = run(&inner, &e, dropout, p)) != CLMSD_SUCCESS || !dropout)
+    CLMSD__TRY_GOTO(st, run(&inner, &e, dropout, p), done);
+    if (!dropout)
         goto done;
     double dot = 0.0;
     for (size_t l = 0; l < L; ++l) {
@@ -235,18 +240,23 @@ static clmsd_status run_pooled(const clmsd_head_desc *d, const clmsd_ref_head_ar
     for (size_t l = 0; a->dlayer_weights && l < L; ++l)
         a->dlayer_weights[l] = w[l] * (da[l] - dot);
 done:
-    free(w), free(da), free(p), free(dp), free(xd), free(kept);
+    free(w);
+    free(da);
+    free(p);
+    free(dp);
+    free(xd);
+    free(kept);
     return st;
 }
 
 clmsd_status clmsd_ref_head_train_step(const clmsd_head_desc *desc, const clmsd_ref_head_args *args)
 {
-    clmsd_status st = clmsd__check_head_desc(NULL, desc);
-    return st ? st : desc->layers >= 2 ? run_pooled(desc, args, true) : run(desc, args, true, NULL);
+    CLMSD__TRY(clmsd__check_head_desc(NULL, desc));
+    return desc->layers >= 2 ? run_pooled(desc, args, true) : run(desc, args, true, NULL);
 }
 
 clmsd_status clmsd_ref_head_predict(const clmsd_head_desc *desc, const clmsd_ref_head_args *args)
 {
-    clmsd_status st = clmsd__check_head_desc(NULL, desc);
-    return st ? st : desc->layers >= 2 ? run_pooled(desc, args, false) : run(desc, args, false, NULL);
+    CLMSD__TRY(clmsd__check_head_desc(NULL, desc));
+    return desc->layers >= 2 ? run_pooled(desc, args, false) : run(desc, args, false, NULL);
 }

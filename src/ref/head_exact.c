@@ -211,15 +211,12 @@ static void input_grad(const exact *x)
 
 static clmsd_status run(const clmsd_head_desc *d, const clmsd_ref_head_exact_args *a, bool train)
 {
-    clmsd_status st = clmsd__check_head_desc(NULL, d);
-    if (st != CLMSD_SUCCESS)
-        return st;
+    CLMSD__TRY(clmsd__check_head_desc(NULL, d));
     if (!a || !a->x || !a->w || (train && !a->target && (a->loss || a->ignored || a->dx || a->dw || a->dbias)))
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "the exact reference needs x, w and target");
     clmsd__stream s;
     clmsd_dropout_desc dd = clmsd__head_stream(d, a->seed, a->step, a->row_offset);
-    if ((st = clmsd__check_stream(NULL, &dd, &s)) != CLMSD_SUCCESS)
-        return st;
+    CLMSD__TRY(clmsd__check_stream(NULL, &dd, &s));
     exact x = {.d = d,
                .a = a,
                .B = d->batch,
@@ -228,6 +225,7 @@ static clmsd_status run(const clmsd_head_desc *d, const clmsd_ref_head_exact_arg
                .K = d->samples,
                .logits_mode = d->combine == CLMSD_AVERAGE_LOGITS};
     x.N = train && !x.logits_mode ? (size_t)x.K * x.B : x.B;
+    clmsd_status st = CLMSD_SUCCESS;
     x.params = malloc(2 * (size_t)x.K * sizeof *x.params);
     x.xd = malloc(x.N * x.H * sizeof *x.xd);
     x.z = malloc(x.N * x.C * sizeof *x.z);
@@ -269,7 +267,12 @@ static clmsd_status run(const clmsd_head_desc *d, const clmsd_ref_head_exact_arg
     if (a->target && a->dx)
         input_grad(&x);
 done:
-    free(x.params), free(x.xd), free(x.z), free(x.g), free(x.rowloss), free(x.part);
+    free(x.params);
+    free(x.xd);
+    free(x.z);
+    free(x.g);
+    free(x.rowloss);
+    free(x.part);
     return st;
 }
 
@@ -368,7 +371,9 @@ static clmsd_status run_pooled(const clmsd_head_desc *d, const clmsd_ref_head_ex
     clmsd_stream_rate_params(d->stream, d->layer_rate, &q.threshold, &q.scale);
     size_t bh = q.B * q.H;
     bool back = train && (a->dx || a->dlayer_weights);
-    q.w = malloc(q.L * sizeof *q.w), q.p = malloc(bh * sizeof *q.p), q.dp = malloc(bh * sizeof *q.dp);
+    q.w = malloc(q.L * sizeof *q.w);
+    q.p = malloc(bh * sizeof *q.p);
+    q.dp = malloc(bh * sizeof *q.dp);
     q.da = malloc(q.L * sizeof *q.da);
     clmsd_status st = CLMSD_SUCCESS;
     if (!q.w || !q.p || !q.dp || !q.da) {
@@ -380,25 +385,29 @@ static clmsd_status run_pooled(const clmsd_head_desc *d, const clmsd_ref_head_ex
     clmsd_head_desc inner = *d; /* the head on P */
     inner.layers = 0;
     clmsd_ref_head_exact_args e = *a;
-    e.x = q.p, e.dx = back ? q.dp : NULL;
+    e.x = q.p;
+    e.dx = back ? q.dp : NULL;
     for (size_t i = 0; back && a->accumulate && i < bh; ++i)
         q.dp[i] = -0.0f; /* as the device: dP accumulated onto the identity */
-    st = run(&inner, &e, train);
-    if (st == CLMSD_SUCCESS && back)
+    CLMSD__TRY_GOTO(st, run(&inner, &e, train), done);
+    if (back)
         pooled_backward(&q);
 done:
-    free(q.w), free(q.p), free(q.dp), free(q.da);
+    free(q.w);
+    free(q.p);
+    free(q.dp);
+    free(q.da);
     return st;
 }
 
 clmsd_status clmsd_ref_head_exact_train_step(const clmsd_head_desc *desc, const clmsd_ref_head_exact_args *args)
 {
-    clmsd_status st = clmsd__check_head_desc(NULL, desc);
-    return st ? st : desc->layers >= 2 ? run_pooled(desc, args, true) : run(desc, args, true);
+    CLMSD__TRY(clmsd__check_head_desc(NULL, desc));
+    return desc->layers >= 2 ? run_pooled(desc, args, true) : run(desc, args, true);
 }
 
 clmsd_status clmsd_ref_head_exact_predict(const clmsd_head_desc *desc, const clmsd_ref_head_exact_args *args)
 {
-    clmsd_status st = clmsd__check_head_desc(NULL, desc);
-    return st ? st : desc->layers >= 2 ? run_pooled(desc, args, false) : run(desc, args, false);
+    CLMSD__TRY(clmsd__check_head_desc(NULL, desc));
+    return desc->layers >= 2 ? run_pooled(desc, args, false) : run(desc, args, false);
 }

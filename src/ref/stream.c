@@ -59,14 +59,16 @@ static float scale_of(const uint32_t *params, uint32_t samples, uint32_t k)
     return bits.f;
 }
 
-static clmsd_status ref_prepare(const clmsd_dropout_desc *desc, const void *a, const void *b, clmsd__stream *s,
-                                uint32_t **params)
+/* The stream's parameters and its rates table, after checking two [rows, cols] arrays with
+ * leading dimensions lda and ldb. */
+static clmsd_status ref_prepare(const clmsd_dropout_desc *desc, const void *a, size_t lda, const void *b, size_t ldb,
+                                clmsd__stream *s, uint32_t **params)
 {
-    clmsd_status st = clmsd__check_stream(NULL, desc, s);
-    if (st != CLMSD_SUCCESS)
-        return st;
+    CLMSD__TRY(clmsd__check_stream(NULL, desc, s));
     if (!a || !b)
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "a host array is NULL");
+    if (lda < s->cols || ldb < s->cols)
+        return clmsd__fail(NULL, CLMSD_ERROR_INVALID_SIZE, "a leading dimension is less than cols");
     *params = malloc(2 * (size_t)s->samples * sizeof **params);
     if (!*params)
         return clmsd__fail(NULL, CLMSD_ERROR_OUT_OF_MEMORY, "out of host memory");
@@ -78,13 +80,7 @@ clmsd_status clmsd_ref_dropout_forward(const clmsd_dropout_desc *desc, const flo
 {
     clmsd__stream s;
     uint32_t *params;
-    clmsd_status st = ref_prepare(desc, x, y, &s, &params);
-    if (st != CLMSD_SUCCESS)
-        return st;
-    if (ldx < s.cols || ldy < s.cols) {
-        free(params);
-        return clmsd__fail(NULL, CLMSD_ERROR_INVALID_SIZE, "a leading dimension is less than cols");
-    }
+    CLMSD__TRY(ref_prepare(desc, x, ldx, y, ldy, &s, &params));
     for (uint32_t k = 0; k < s.samples; ++k) {
         float sk = scale_of(params, s.samples, k);
         for (size_t r = 0; r < s.rows; ++r)
@@ -100,13 +96,7 @@ clmsd_status clmsd_ref_dropout_backward(const clmsd_dropout_desc *desc, const fl
 {
     clmsd__stream s;
     uint32_t *params;
-    clmsd_status st = ref_prepare(desc, dy, dx, &s, &params);
-    if (st != CLMSD_SUCCESS)
-        return st;
-    if (ldx < s.cols || ldy < s.cols) {
-        free(params);
-        return clmsd__fail(NULL, CLMSD_ERROR_INVALID_SIZE, "a leading dimension is less than cols");
-    }
+    CLMSD__TRY(ref_prepare(desc, dy, ldy, dx, ldx, &s, &params));
     for (size_t r = 0; r < s.rows; ++r)
         for (size_t c = 0; c < s.cols; ++c) {
             float acc = -0.0f;
@@ -123,9 +113,8 @@ clmsd_status clmsd_ref_dropout_mask(const clmsd_dropout_desc *desc, uint8_t *mas
 {
     clmsd__stream s;
     uint32_t *params;
-    clmsd_status st = ref_prepare(desc, mask, mask, &s, &params);
-    if (st != CLMSD_SUCCESS)
-        return st;
+    size_t dense = desc ? desc->cols : 0; /* (a NULL desc fails first) */
+    CLMSD__TRY(ref_prepare(desc, mask, dense, mask, dense, &s, &params));
     for (uint32_t k = 0; k < s.samples; ++k)
         for (size_t r = 0; r < s.rows; ++r)
             for (size_t c = 0; c < s.cols; ++c)
