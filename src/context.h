@@ -41,7 +41,7 @@ void clmsd__release_program(clmsd_context *ctx);
 /* device.c: resolve a device spec (NULL: $CLMSD_DEVICE, else first GPU, else CPU) */
 clmsd_status clmsd__find_device(const char *spec, cl_platform_id *platform, cl_device_id *device);
 
-/* context.c: enqueue helpers and buffer checks */
+/* launch.c: enqueueing on the context's queue */
 
 /* One kernel argument. Launches go through the generated clmsd__run_<kernel>() functions, typed
  * from the kernels' own signatures, so a wrong count, order or type is a compile error here. */
@@ -60,9 +60,14 @@ clmsd_status clmsd__run_kernel(clmsd_context *ctx, clmsd__kernel_id id, size_t w
 /* Fills `count` 4-byte elements of buf from element `offset` with the bits `pattern`, ordered
  * before what follows. */
 clmsd_status clmsd__fill(clmsd_context *ctx, cl_mem buf, size_t offset, size_t count, uint32_t pattern);
+/* A call's first command: a barrier with the caller's wait list (none when it is empty). */
 clmsd_status clmsd__begin(clmsd_context *ctx, cl_uint num_wait, const cl_event *wait);
+/* A call's last: a marker event for the caller, when event is not NULL. */
 clmsd_status clmsd__finish(clmsd_context *ctx, cl_event *event);
+/* On an out-of-order queue, a barrier between two commands; nothing on an in-order one. */
 clmsd_status clmsd__order(clmsd_context *ctx);
+
+/* context.c: the checks of a call's wait list and buffers */
 clmsd_status clmsd__check_wait_list(clmsd_context *ctx, cl_uint num_wait, const cl_event *wait);
 /* Checks that buf belongs to ctx and holds `count` elements of `elem` bytes after `offset`. */
 clmsd_status clmsd__check_buffer(clmsd_context *ctx, const char *name, cl_mem buf, size_t offset, size_t count,

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Prints the library's file-level call graph (who calls whose clmsd__ functions and engine tables)
+"""Prints the library's file-level call graph (who calls whose clmsd__ functions and engine and
+tiling tables)
 and fails when it has a circle: data must flow head -> engine -> kernels -> helpers, never back.
 
 usage: tools/call_graph.py [SRC_DIR]
@@ -20,7 +21,8 @@ def main(src):
             defined.setdefault(m.group(1), name)
     edges = {name: set() for name in text}
     for name, body in text.items():
-        body = body.replace("CLMSD__RUN(", "clmsd__run_kernel(").replace("CLMSD__SET_ARGS(", "clmsd__set_args(")
+        # a generated launch function (clmsd__run_<kernel>, tools/kernel_list.py) calls clmsd__run_kernel
+        body = re.sub(r"\bclmsd__run_\w+\(", "clmsd__run_kernel(", body)
         for use in set(re.findall(r"\b(clmsd__\w+)\b", body)):
             owner = defined.get(use)
             if owner and owner != name:
