@@ -4,11 +4,11 @@
  * equal clmsd_ref_head_exact_* bit for bit under every tiling (tiling.h: the context's table
  * launches the kernels in its shape; this file only orders them).
  *
- * Average losses: (the tiling's begin: WT = W^T and the CE valid-id count) -> fused logits on the K*B stacked rows ->
- * loss rows -> loss -> fused dW and db block sums -> their tree, fused dX. Average logits: Xbar =
- * X (1/K) sum_k keep_k s_k (the dropout-sum kernel) -> plain logits on Xbar -> loss -> dW on
- * Xbar, dX with the averaged mask. Small jobs ride on the big kernels where they fit, to save
- * launches. */
+ * Average losses: the tiling's begin (the CPU tiling's WT = W^T and CE valid-id count) -> fused
+ * logits on the K*B stacked rows -> loss rows -> loss -> fused dW and db block sums -> their
+ * tree, fused dX. Average logits: Xbar = X (1/K) sum_k keep_k s_k (the dropout-sum kernel) ->
+ * plain logits on Xbar -> loss -> dW on Xbar, dX with the averaged mask. Small jobs ride on the
+ * big kernels where they fit, to save launches. */
 #include "head.h"
 #include "tiling.h"
 

@@ -66,10 +66,140 @@ static void assert_dx_bits(clmsd_context *ctx, cl_mem bdx, clmsd_type type, cons
     free(dev), free(expect), free(a), free(b);
 }
 
+/* One case's train step on typed buffers: its head, inputs (x narrowed into bx; dX prefilled with
+ * dx0, narrowed into bdx) and canaried float outputs. */
+typedef struct typed_step {
+    clmsd_context *ctx;
+    const clmsd_head_desc *d;
+    const head_case *t;
+    const variant *v;
+    inputs in;
+    cl_mem bx, bdx;
+    float *dx0, *dev;
+    out_buf loss, logits, dw, dbias;
+} typed_step;
+
+/* the fused engine against the exact reference, bit for bit, dX in its type */
+static void check_exact(typed_step *s)
+{
+    const head_case *t = s->t;
+    const size_t B = t->B, H = t->H, C = t->C;
+    float el, *elogits = malloc(B * C * 4), *edx = malloc(B * H * 4), *edw = malloc(C * H * 4), *edb = malloc(C * 4);
+    memcpy(edx, s->dx0, B * H * 4);
+    memcpy(edw, s->dw.host, C * H * 4);
+    memcpy(edb, s->dbias.host, C * 4);
+    clmsd_ref_head_exact_args ea = {.seed = 17,
+                                    .step = 3,
+                                    .row_offset = 5,
+                                    .x = s->in.x,
+                                    .w = s->in.w,
+                                    .bias = s->in.bias,
+                                    .target = host_target(s->d, &s->in),
+                                    .loss = &el,
+                                    .logits = elogits,
+                                    .dx = edx,
+                                    .dw = edw,
+                                    .dbias = edb,
+                                    .accumulate = t->accumulate};
+    cr_assert_eq(clmsd_ref_head_exact_train_step(s->d, &ea), CLMSD_SUCCESS);
+    const struct {
+        out_buf *o;
+        const float *ref;
+        size_t n;
+        const char *name;
+    } checks[] = {{&s->loss, &el, 1, "loss"},
+                  {&s->logits, elogits, B * C, "logits"},
+                  {&s->dw, edw, C * H, "dw"},
+                  {&s->dbias, edb, C, "dbias"}};
+    for (size_t j = 0; j < sizeof checks / sizeof checks[0]; ++j) {
+        out_read(s->ctx, checks[j].o, s->dev, checks[j].name);
+        assert_bits(s->dev, checks[j].ref, checks[j].n, checks[j].name, t);
+    }
+    assert_dx_bits(s->ctx, s->bdx, s->v->dx_type, edx, B * H, t);
+    free(elogits);
+    free(edx);
+    free(edw);
+    free(edb);
+}
+
+/* the CLBlast engine against the double reference, within size-derived tolerances; dX's plus one
+ * rounding to its type */
+static void check_double(typed_step *s)
+{
+    const head_case *t = s->t;
+    const size_t B = t->B, H = t->H, C = t->C, K = t->K;
+    double rl, *rlogits = malloc(B * C * 8), *rdx = malloc(B * H * 8), *rdw = malloc(C * H * 8), *rdb = malloc(C * 8),
+               *expect = malloc((B * H + C * H) * 8);
+    clmsd_ref_head_args ra = {.seed = 17,
+                              .step = 3,
+                              .row_offset = 5,
+                              .x = s->in.x,
+                              .w = s->in.w,
+                              .bias = s->in.bias,
+                              .target = host_target(s->d, &s->in),
+                              .loss = &rl,
+                              .logits = rlogits,
+                              .dx = rdx,
+                              .dw = rdw,
+                              .dbias = rdb};
+    cr_assert_eq(clmsd_ref_head_train_step(s->d, &ra), CLMSD_SUCCESS);
+    out_read(s->ctx, &s->loss, s->dev, "loss");
+    test_assert_close(s->dev, &rl, 1, (double)K * B * C + H, "loss");
+    out_read(s->ctx, &s->logits, s->dev, "logits");
+    test_assert_close(s->dev, rlogits, B * C, (double)H + K, "logits");
+    out_read(s->ctx, &s->dw, s->dev, "dw");
+    for (size_t i = 0; i < C * H; ++i)
+        expect[i] = rdw[i] + (t->accumulate ? (double)s->dw.host[i] : 0.0);
+    test_assert_close(s->dev, expect, C * H, (double)K * B + H + C + 4, "dw");
+    size_t bytes = B * H * clmsd_type_size(s->v->dx_type);
+    unsigned char *raw = malloc(bytes);
+    test_read(s->ctx, s->bdx, 0, raw, bytes);
+    clmsd_ref_to_float(s->v->dx_type, raw, B * H, s->dev);
+    double mag = 0.0;
+    for (size_t i = 0; i < B * H; ++i) {
+        expect[i] = rdx[i] + (t->accumulate ? (double)s->dx0[i] : 0.0);
+        mag = fmax(mag, fabs(expect[i]));
+    }
+    double tol = (2.0 * ((double)K * C + H + 4) * FLT_EPSILON + type_epsilon(s->v->dx_type)) * mag;
+    for (size_t i = 0; i < B * H; ++i)
+        cr_assert(fabs(s->dev[i] - expect[i]) <= tol, "dx[%zu]: device %.9g, reference %.9g, tolerance %.3g", i,
+                  (double)s->dev[i], expect[i], tol);
+    free(raw);
+    free(rlogits);
+    free(rdx);
+    free(rdw);
+    free(rdb);
+    free(expect);
+}
+
+/* predict reads the typed features too: bit for bit (fused) or within tolerance (CLBlast) */
+static void check_predict(typed_step *s, clmsd_head *head)
+{
+    const size_t B = s->t->B, H = s->t->H, C = s->t->C;
+    out_buf op = out_make(s->ctx, B * C, 36);
+    clmsd_head_args pa = {.x = s->bx, .w = s->in.bw, .bias = s->in.bb, .logits = op.mem};
+    cr_assert_eq(clmsd_head_predict(head, &pa, 0, NULL, NULL), CLMSD_SUCCESS, "%s", clmsd_context_last_error(s->ctx));
+    out_read(s->ctx, &op, s->dev, "predict");
+    if (s->d->engine == CLMSD_ENGINE_FUSED) {
+        float *plogits = malloc(B * C * 4);
+        clmsd_ref_head_exact_args pe = {.x = s->in.x, .w = s->in.w, .bias = s->in.bias, .logits = plogits};
+        cr_assert_eq(clmsd_ref_head_exact_predict(s->d, &pe), CLMSD_SUCCESS);
+        assert_bits(s->dev, plogits, B * C, "predict", s->t);
+        free(plogits);
+    } else {
+        double *plogits = malloc(B * C * 8);
+        clmsd_ref_head_args pr = {.x = s->in.x, .w = s->in.w, .bias = s->in.bias, .logits = plogits};
+        cr_assert_eq(clmsd_ref_head_predict(s->d, &pr), CLMSD_SUCCESS);
+        test_assert_close(s->dev, plogits, B * C, (double)H + 1, "predict");
+        free(plogits);
+    }
+    out_free(&op);
+}
+
 static void check_case(clmsd_context *ctx, clmsd_loss loss, clmsd_combine combine, clmsd_engine engine,
                        const head_case *t, const variant *v)
 {
-    const size_t B = t->B, H = t->H, C = t->C, K = t->K;
+    const size_t B = t->B, H = t->H, C = t->C;
     clmsd_head_desc d = {.batch = B,
                          .features = H,
                          .classes = C,
@@ -82,125 +212,50 @@ static void check_case(clmsd_context *ctx, clmsd_loss loss, clmsd_combine combin
                          .stream = v->stream,
                          .x_type = v->x_type,
                          .dx_type = v->dx_type};
-    inputs in = inputs_make(ctx, &d, t->bias);
-    void *xt = narrowed(v->x_type, in.x, B * H); /* in.x: the widened features */
-    cl_mem bx = test_buffer(ctx, xt, B * H * clmsd_type_size(v->x_type));
-    float *dx0 = malloc(B * H * 4);
-    test_fill(dx0, B * H, 33);
-    void *dxt = narrowed(v->dx_type, dx0, B * H); /* dx0: the widened prefill */
-    cl_mem bdx = test_buffer(ctx, dxt, B * H * clmsd_type_size(v->dx_type) + TAIL * 4);
-
+    typed_step s = {.ctx = ctx, .d = &d, .t = t, .v = v, .in = inputs_make(ctx, &d, t->bias)};
+    void *xt = narrowed(v->x_type, s.in.x, B * H); /* in.x: the widened features */
+    s.bx = test_buffer(ctx, xt, B * H * clmsd_type_size(v->x_type));
+    s.dx0 = malloc(B * H * 4);
+    test_fill(s.dx0, B * H, 33);
+    void *dxt = narrowed(v->dx_type, s.dx0, B * H); /* dx0: the widened prefill */
+    s.bdx = test_buffer(ctx, dxt, B * H * clmsd_type_size(v->dx_type) + TAIL * 4);
+    s.dev = malloc((B * H + C * H + B * C + 8) * 4);
+    s.loss = out_make(ctx, 1, 31);
+    s.logits = out_make(ctx, B * C, 32);
+    s.dw = out_make(ctx, C * H, 34);
+    s.dbias = out_make(ctx, C, 35);
     clmsd_head *head;
     cr_assert_eq(clmsd_head_create(ctx, &d, &head), CLMSD_SUCCESS, "%s", clmsd_context_last_error(ctx));
-    out_buf ol = out_make(ctx, 1, 31), og = out_make(ctx, B * C, 32);
-    out_buf ow = out_make(ctx, C * H, 34), ob = out_make(ctx, C, 35);
     clmsd_head_args a = {.seed = 17,
                          .step = 3,
                          .row_offset = 5,
-                         .x = bx,
-                         .w = in.bw,
-                         .bias = in.bb,
-                         .target = in.bt,
-                         .loss = ol.mem,
-                         .logits = og.mem,
-                         .dx = bdx,
-                         .dw = ow.mem,
-                         .dbias = ob.mem,
+                         .x = s.bx,
+                         .w = s.in.bw,
+                         .bias = s.in.bb,
+                         .target = s.in.bt,
+                         .loss = s.loss.mem,
+                         .logits = s.logits.mem,
+                         .dx = s.bdx,
+                         .dw = s.dw.mem,
+                         .dbias = s.dbias.mem,
                          .accumulate = t->accumulate};
     cr_assert_eq(clmsd_head_train_step(head, &a, 0, NULL, NULL), CLMSD_SUCCESS, "%s", clmsd_context_last_error(ctx));
-    float *dev = malloc((B * H + C * H + B * C + 8) * 4);
-    if (engine == CLMSD_ENGINE_FUSED) {
-        float el, *elogits = malloc(B * C * 4), *edx = malloc(B * H * 4), *edw = malloc(C * H * 4),
-                  *edb = malloc(C * 4);
-        memcpy(edx, dx0, B * H * 4), memcpy(edw, ow.host, C * H * 4), memcpy(edb, ob.host, C * 4);
-        clmsd_ref_head_exact_args ea = {.seed = 17,
-                                        .step = 3,
-                                        .row_offset = 5,
-                                        .x = in.x,
-                                        .w = in.w,
-                                        .bias = in.bias,
-                                        .target = host_target(&d, &in),
-                                        .loss = &el,
-                                        .logits = elogits,
-                                        .dx = edx,
-                                        .dw = edw,
-                                        .dbias = edb,
-                                        .accumulate = t->accumulate};
-        cr_assert_eq(clmsd_ref_head_exact_train_step(&d, &ea), CLMSD_SUCCESS);
-        out_read(ctx, &ol, dev, "loss");
-        assert_bits(dev, &el, 1, "loss", t);
-        out_read(ctx, &og, dev, "logits");
-        assert_bits(dev, elogits, B * C, "logits", t);
-        out_read(ctx, &ow, dev, "dw");
-        assert_bits(dev, edw, C * H, "dw", t);
-        out_read(ctx, &ob, dev, "dbias");
-        assert_bits(dev, edb, C, "dbias", t);
-        assert_dx_bits(ctx, bdx, v->dx_type, edx, B * H, t);
-        free(elogits), free(edx), free(edw), free(edb);
-    } else {
-        double rl, *rlogits = malloc(B * C * 8), *rdx = malloc(B * H * 8), *rdw = malloc(C * H * 8),
-                   *rdb = malloc(C * 8), *expect = malloc((B * H + C * H) * 8);
-        clmsd_ref_head_args ra = {.seed = 17,
-                                  .step = 3,
-                                  .row_offset = 5,
-                                  .x = in.x,
-                                  .w = in.w,
-                                  .bias = in.bias,
-                                  .target = host_target(&d, &in),
-                                  .loss = &rl,
-                                  .logits = rlogits,
-                                  .dx = rdx,
-                                  .dw = rdw,
-                                  .dbias = rdb};
-        cr_assert_eq(clmsd_ref_head_train_step(&d, &ra), CLMSD_SUCCESS);
-        out_read(ctx, &ol, dev, "loss");
-        test_assert_close(dev, &rl, 1, (double)K * B * C + H, "loss");
-        out_read(ctx, &og, dev, "logits");
-        test_assert_close(dev, rlogits, B * C, (double)H + K, "logits");
-        out_read(ctx, &ow, dev, "dw");
-        for (size_t i = 0; i < C * H; ++i)
-            expect[i] = rdw[i] + (t->accumulate ? (double)ow.host[i] : 0.0);
-        test_assert_close(dev, expect, C * H, (double)K * B + H + C + 4, "dw");
-        /* dx: the float tolerance plus one rounding to dx_type */
-        size_t bytes = B * H * clmsd_type_size(v->dx_type);
-        unsigned char *raw = malloc(bytes);
-        test_read(ctx, bdx, 0, raw, bytes);
-        clmsd_ref_to_float(v->dx_type, raw, B * H, dev);
-        double mag = 0.0;
-        for (size_t i = 0; i < B * H; ++i) {
-            expect[i] = rdx[i] + (t->accumulate ? (double)dx0[i] : 0.0);
-            mag = fmax(mag, fabs(expect[i]));
-        }
-        double tol = (2.0 * ((double)K * C + H + 4) * FLT_EPSILON + type_epsilon(v->dx_type)) * mag;
-        for (size_t i = 0; i < B * H; ++i)
-            cr_assert(fabs(dev[i] - expect[i]) <= tol, "dx[%zu]: device %.9g, reference %.9g, tolerance %.3g", i,
-                      (double)dev[i], expect[i], tol);
-        free(raw), free(rlogits), free(rdx), free(rdw), free(rdb), free(expect);
-    }
-    /* predict reads the typed features too */
-    out_buf op = out_make(ctx, B * C, 36);
-    clmsd_head_args pa = {.x = bx, .w = in.bw, .bias = in.bb, .logits = op.mem};
-    cr_assert_eq(clmsd_head_predict(head, &pa, 0, NULL, NULL), CLMSD_SUCCESS, "%s", clmsd_context_last_error(ctx));
-    out_read(ctx, &op, dev, "predict");
-    if (engine == CLMSD_ENGINE_FUSED) {
-        float *plogits = malloc(B * C * 4);
-        clmsd_ref_head_exact_args pe = {.x = in.x, .w = in.w, .bias = in.bias, .logits = plogits};
-        cr_assert_eq(clmsd_ref_head_exact_predict(&d, &pe), CLMSD_SUCCESS);
-        assert_bits(dev, plogits, B * C, "predict", t);
-        free(plogits);
-    } else {
-        double *plogits = malloc(B * C * 8);
-        clmsd_ref_head_args pr = {.x = in.x, .w = in.w, .bias = in.bias, .logits = plogits};
-        cr_assert_eq(clmsd_ref_head_predict(&d, &pr), CLMSD_SUCCESS);
-        test_assert_close(dev, plogits, B * C, (double)H + 1, "predict");
-        free(plogits);
-    }
-    out_free(&op);
+    if (engine == CLMSD_ENGINE_FUSED)
+        check_exact(&s);
+    else
+        check_double(&s);
+    check_predict(&s, head);
     clmsd_head_destroy(head);
-    out_free(&ol), out_free(&og), out_free(&ow), out_free(&ob);
-    clReleaseMemObject(bx), clReleaseMemObject(bdx);
-    inputs_free(&in);
-    free(xt), free(dxt), free(dx0), free(dev);
+    out_buf *all[] = {&s.loss, &s.logits, &s.dw, &s.dbias};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i)
+        out_free(all[i]);
+    clReleaseMemObject(s.bx);
+    clReleaseMemObject(s.bdx);
+    inputs_free(&s.in);
+    free(xt);
+    free(dxt);
+    free(s.dx0);
+    free(s.dev);
 }
 
 static void check_all(clmsd_loss loss, clmsd_combine combine, clmsd_engine engine)
