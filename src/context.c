@@ -185,7 +185,13 @@ clmsd_status clmsd__check_buffer(clmsd_context *ctx, const char *name, cl_mem bu
     if (!buf)
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "%s is NULL", name);
     cl_context owner = NULL;
+    cl_mem_object_type type = 0;
     size_t size = 0;
+    CLMSD__TRY(mem_info(ctx, name, buf, CL_MEM_TYPE, sizeof type, &type));
+    /* an image or a pipe would be written as bytes, or refused only at a later launch */
+    if (type != CL_MEM_OBJECT_BUFFER)
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_BUFFER, "%s is not a buffer (an image or a pipe: CL_MEM_TYPE 0x%x)",
+                           name, (unsigned)type);
     CLMSD__TRY(mem_info(ctx, name, buf, CL_MEM_CONTEXT, sizeof owner, &owner));
     CLMSD__TRY(mem_info(ctx, name, buf, CL_MEM_SIZE, sizeof size, &size));
     if (owner != ctx->context)

@@ -15,9 +15,9 @@ static const clmsd__engine_impl *const engines[] = {
     [CLMSD_ENGINE_FUSED] = &clmsd__engine_fused,
 };
 
-/* The workspace of `engine` on ctx's tiling; AUTO or no context: what fits every engine and
- * tiling (the largest of each part). */
-static clmsd_status plan(clmsd_context *ctx, const clmsd_head_desc *desc, clmsd_engine engine,
+/* The workspace of `engine` on ctx's tiling, or (any_device) what fits every tiling, and for
+ * AUTO every engine: the largest of each part. ctx takes the message. */
+static clmsd_status plan(clmsd_context *ctx, const clmsd_head_desc *desc, clmsd_engine engine, bool any_device,
                          clmsd__head_workspace *out)
 {
     clmsd__engine_space space = {0};
@@ -25,7 +25,7 @@ static clmsd_status plan(clmsd_context *ctx, const clmsd_head_desc *desc, clmsd_
         clmsd__engine_space s;
         if (!engines[e] || (engine != CLMSD_ENGINE_AUTO && e != (size_t)engine))
             continue;
-        if (!engines[e]->plan(engine == CLMSD_ENGINE_AUTO ? NULL : ctx, desc, &s))
+        if (!engines[e]->plan(any_device ? NULL : ctx, desc, &s))
             return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "the head's workspace overflows size_t");
         space.xd_rows = s.xd_rows > space.xd_rows ? s.xd_rows : space.xd_rows;
         space.ldg = s.ldg > space.ldg ? s.ldg : space.ldg;
@@ -43,7 +43,7 @@ clmsd_status clmsd_head_workspace_size(const clmsd_head_desc *desc, size_t *byte
     if (!bytes)
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "bytes is NULL");
     clmsd__head_workspace l;
-    CLMSD__TRY(plan(NULL, desc, desc->engine, &l));
+    CLMSD__TRY(plan(NULL, desc, desc->engine, true, &l));
     *bytes = l.floats * sizeof(float);
     return CLMSD_SUCCESS;
 }
@@ -80,9 +80,12 @@ clmsd_status clmsd_head_create(clmsd_context *ctx, const clmsd_head_desc *desc, 
     clmsd_engine engine;
     CLMSD__TRY(choose_engine(ctx, desc, &engine));
     clmsd__head_workspace l;
-    CLMSD__TRY(plan(ctx, desc, engine, &l));
-    if (desc->workspace)
-        CLMSD__TRY(clmsd__check_buffer(ctx, "workspace", desc->workspace, 0, l.floats, sizeof(float)));
+    CLMSD__TRY(plan(ctx, desc, engine, false, &l));
+    if (desc->workspace) { /* what clmsd_head_workspace_size() asks for, not only what this device uses */
+        clmsd__head_workspace promised;
+        CLMSD__TRY(plan(ctx, desc, desc->engine, true, &promised));
+        CLMSD__TRY(clmsd__check_buffer(ctx, "workspace", desc->workspace, 0, promised.floats, sizeof(float)));
+    }
     CLMSD__TRY(clmsd__build_program(ctx));
 
     clmsd_head *h = calloc(1, sizeof *h);

@@ -161,12 +161,18 @@ static void check_output(verdict *v, clmsd_context *ctx, const char *name, cl_me
     if (!buf)
         return;
     cl_context owner = NULL;
+    cl_mem_object_type type = 0;
     size_t size = 0;
-    cl_int err = clGetMemObjectInfo(buf, CL_MEM_CONTEXT, sizeof owner, &owner, NULL);
+    cl_int err = clGetMemObjectInfo(buf, CL_MEM_TYPE, sizeof type, &type, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetMemObjectInfo(buf, CL_MEM_CONTEXT, sizeof owner, &owner, NULL);
     if (err == CL_SUCCESS)
         err = clGetMemObjectInfo(buf, CL_MEM_SIZE, sizeof size, &size, NULL);
     if (err != CL_SUCCESS)
         local_fail(v, CLMSD_ERROR_INVALID_BUFFER, "%s is not a valid buffer (OpenCL error %d)", name, (int)err);
+    else if (type != CL_MEM_OBJECT_BUFFER)
+        local_fail(v, CLMSD_ERROR_INVALID_BUFFER, "%s is not a buffer (an image or a pipe: CL_MEM_TYPE 0x%x)", name,
+                   (unsigned)type);
     else if (owner != clmsd_context_cl_context(ctx))
         local_fail(v, CLMSD_ERROR_INVALID_BUFFER, "%s belongs to another OpenCL context", name);
     else if (offset > size / 4 || count > size / 4 - offset)

@@ -120,9 +120,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                          .samples = (uint32_t)(take(&r, 1) % 9),
                          .rates = take(&r, 1) & 1 ? rates : NULL,
                          .rate = rates[1],
-                         .loss = (clmsd_loss)(take(&r, 1) % 4),
+                         .loss = (clmsd_loss)(take(&r, 1) % 5),
                          .combine = (clmsd_combine)(take(&r, 1) % 3),
-                         .engine = (clmsd_engine)(take(&r, 1) % 4)};
+                         .engine = (clmsd_engine)(take(&r, 1) % 4),
+                         .huber_delta = rates[2] * 4.0 - 1.0}; /* NaN, +-inf, negative, tiny, 0 */
     size_t bytes;
     check(clmsd_head_workspace_size(&d, &bytes));
     clmsd_head *head = NULL;
