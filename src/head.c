@@ -317,6 +317,16 @@ clmsd_status clmsd_head_loss_scale(const clmsd_head_desc *desc, const clmsd_head
     CLMSD__TRY(clmsd__check_head_desc(NULL, desc));
     if (!scale)
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "clmsd_head_loss_scale: scale is NULL");
+    /* a shard's whole batch holds the call's rows, and CE's valid ids fit in it (as check_shard) */
+    if (shard && (shard->global_batch < desc->batch || shard->global_batch > UINT32_MAX))
+        return clmsd__fail(NULL, CLMSD_ERROR_INVALID_SIZE,
+                           "clmsd_head_loss_scale: shard.global_batch %zu must hold the head's %zu rows and be below "
+                           "2^32",
+                           shard->global_batch, desc->batch);
+    if (shard && desc->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY && shard->valid_ids > shard->global_batch)
+        return clmsd__fail(NULL, CLMSD_ERROR_INVALID_SIZE,
+                           "clmsd_head_loss_scale: shard.valid_ids %llu exceeds shard.global_batch %zu",
+                           (unsigned long long)shard->valid_ids, shard->global_batch);
     if (desc->loss != CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY)
         *scale = clmsd__head_scale(desc, shard ? shard->global_batch : desc->batch);
     else if (!shard || shard->valid_ids > UINT32_MAX)

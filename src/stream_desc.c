@@ -41,14 +41,16 @@ clmsd_status clmsd_rate_params(double rate, uint32_t *threshold, float *scale)
     return clmsd_stream_rate_params(CLMSD_STREAM_PHILOX_V1, rate, threshold, scale);
 }
 
+/* the u8 stream's rates: exact multiples of 1/256 */
+static bool on_u8_grid(double p) { return ldexp(p, 8) == floor(ldexp(p, 8)); }
+
 clmsd_status clmsd_stream_rate_params(clmsd_stream stream, double rate, uint32_t *threshold, float *scale)
 {
-    if (!(rate >= 0.0 && rate < 1.0)) /* also rejects NaN */
-        return CLMSD_ERROR_INVALID_RATE;
-    if (stream == CLMSD_STREAM_PHILOX_V1_U8 && ldexp(rate, 8) != floor(ldexp(rate, 8)))
-        return CLMSD_ERROR_INVALID_RATE;
+    if (!(rate >= 0.0 && rate < 1.0) || (stream == CLMSD_STREAM_PHILOX_V1_U8 && !on_u8_grid(rate)))
+        return clmsd__check_rate(NULL, stream, "rate", rate); /* its message */
     if (!kernels_know(stream))
-        return CLMSD_ERROR_INVALID_ARGUMENT;
+        return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "clmsd_stream_rate_params: invalid stream %d",
+                           (int)stream);
     if (threshold)
         *threshold = (uint32_t)ldexp(rate, stream == CLMSD_STREAM_PHILOX_V1_U8 ? 8 : 32);
     if (scale)
@@ -60,7 +62,7 @@ clmsd_status clmsd__check_rate(clmsd_context *ctx, clmsd_stream stream, const ch
 {
     if (!(p >= 0.0 && p < 1.0))
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_RATE, "%s is %g: it must lie in [0, 1)", name, p);
-    if (stream == CLMSD_STREAM_PHILOX_V1_U8 && clmsd_stream_rate_params(stream, p, NULL, NULL) != CLMSD_SUCCESS) {
+    if (stream == CLMSD_STREAM_PHILOX_V1_U8 && !on_u8_grid(p)) {
         double below = floor(ldexp(p, 8)), above = below + 1.0;
         if (above < 256.0)
             return clmsd__fail(ctx, CLMSD_ERROR_INVALID_RATE,

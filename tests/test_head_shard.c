@@ -184,6 +184,15 @@ Test(shard, bad_input, .timeout = 900)
     d.loss = CLMSD_LOSS_MSE;
     cr_assert_eq(clmsd_head_loss_scale(&d, &fine, &scale), CLMSD_SUCCESS);
     cr_assert_eq(scale, (float)(1.0 / (2.0 * 40 * 3)), "MSE over the global batch: got %.9g", (double)scale);
+    /* shards the header forbids: a whole batch of 0 rows (an infinite scale) or fewer than the
+     * head's; more valid ids than rows */
+    clmsd_head_shard none = {0, 0}, fewer = {d.batch - 1, 0}, too_many = {40, 41};
+    cr_assert_eq(clmsd_head_loss_scale(&d, &none, &scale), CLMSD_ERROR_INVALID_SIZE);
+    cr_assert(strstr(clmsd_context_last_error(NULL), "global_batch"), "%s", clmsd_context_last_error(NULL));
+    cr_assert_eq(clmsd_head_loss_scale(&d, &fewer, &scale), CLMSD_ERROR_INVALID_SIZE);
+    d.loss = CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY;
+    cr_assert_eq(clmsd_head_loss_scale(&d, &too_many, &scale), CLMSD_ERROR_INVALID_SIZE);
+    cr_assert(strstr(clmsd_context_last_error(NULL), "valid_ids"), "%s", clmsd_context_last_error(NULL));
     cr_assert_eq(clmsd_head_check_train_step(NULL, &a), CLMSD_ERROR_INVALID_ARGUMENT);
     clReleaseMemObject(out), clReleaseMemObject(count);
     clmsd_head_destroy(head);
