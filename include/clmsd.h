@@ -78,7 +78,9 @@ typedef struct clmsd_context clmsd_context;
 /* One line per OpenCL device, for choosing a device spec. */
 typedef struct clmsd_device_info {
     unsigned platform_index, device_index;
-    char platform_name[128], device_name[128], vendor[128], driver_version[64], opencl_version[64];
+    /* the driver's strings, whole when they fit (pocl's version string is 65 bytes), else cut
+       visibly with "..." */
+    char platform_name[256], device_name[256], vendor[256], driver_version[256], opencl_version[256];
     int is_gpu;
     cl_uint compute_units, max_clock_mhz;
     cl_ulong global_mem_bytes, local_mem_bytes;

@@ -10,12 +10,32 @@
 #define MAX_PLATFORMS 16
 #define MAX_DEVICES 64
 
-static void info_string(cl_device_id d, cl_device_info what, char *out, size_t size)
+/* A driver's string into a field of `size` bytes: whole when it fits, else its start and "..."
+ * (visibly cut, never blank); empty when the driver gives none. */
+static void fit_string(const char *text, char *out, size_t size)
 {
+    size_t n = strlen(text);
+    if (n < size) {
+        memcpy(out, text, n + 1);
+        return;
+    }
+    memcpy(out, text, size - 4);
+    memcpy(out + size - 4, "...", 4);
+}
+
+static void info_string(cl_platform_id p, cl_device_id d, cl_uint what, char *out, size_t size)
+{
+    size_t need = 0;
     out[0] = '\0';
-    if (clGetDeviceInfo(d, what, size, out, NULL) != CL_SUCCESS)
-        out[0] = '\0';
-    out[size - 1] = '\0';
+    cl_int err = d ? clGetDeviceInfo(d, what, 0, NULL, &need) : clGetPlatformInfo(p, what, 0, NULL, &need);
+    char *text = err == CL_SUCCESS && need > 0 ? malloc(need + 1) : NULL;
+    if (!text)
+        return;
+    err = d ? clGetDeviceInfo(d, what, need, text, NULL) : clGetPlatformInfo(p, what, need, text, NULL);
+    text[need] = '\0';
+    if (err == CL_SUCCESS)
+        fit_string(text, out, size);
+    free(text);
 }
 
 static void fill_info(cl_platform_id p, cl_device_id d, unsigned pi, unsigned di, clmsd_device_info *info)
@@ -23,13 +43,11 @@ static void fill_info(cl_platform_id p, cl_device_id d, unsigned pi, unsigned di
     memset(info, 0, sizeof *info);
     info->platform_index = pi;
     info->device_index = di;
-    if (clGetPlatformInfo(p, CL_PLATFORM_NAME, sizeof info->platform_name, info->platform_name, NULL) != CL_SUCCESS)
-        info->platform_name[0] = '\0';
-    info->platform_name[sizeof info->platform_name - 1] = '\0';
-    info_string(d, CL_DEVICE_NAME, info->device_name, sizeof info->device_name);
-    info_string(d, CL_DEVICE_VENDOR, info->vendor, sizeof info->vendor);
-    info_string(d, CL_DRIVER_VERSION, info->driver_version, sizeof info->driver_version);
-    info_string(d, CL_DEVICE_VERSION, info->opencl_version, sizeof info->opencl_version);
+    info_string(p, NULL, CL_PLATFORM_NAME, info->platform_name, sizeof info->platform_name);
+    info_string(p, d, CL_DEVICE_NAME, info->device_name, sizeof info->device_name);
+    info_string(p, d, CL_DEVICE_VENDOR, info->vendor, sizeof info->vendor);
+    info_string(p, d, CL_DRIVER_VERSION, info->driver_version, sizeof info->driver_version);
+    info_string(p, d, CL_DEVICE_VERSION, info->opencl_version, sizeof info->opencl_version);
     cl_device_type type = 0;
     cl_device_fp_config fp = 0;
     clGetDeviceInfo(d, CL_DEVICE_TYPE, sizeof type, &type, NULL);
@@ -131,7 +149,7 @@ static bool find_visit(cl_platform_id p, cl_device_id d, const clmsd_device_info
     if (s->pi >= 0) {
         match = (long)info->platform_index == s->pi && (long)info->device_index == s->di;
     } else if (s->spec) {
-        char full[300];
+        char full[sizeof info->platform_name + sizeof info->device_name + 4];
         snprintf(full, sizeof full, "%s / %s", info->platform_name, info->device_name);
         match = contains_nocase(full, s->spec);
     } else {

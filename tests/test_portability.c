@@ -84,3 +84,42 @@ Test(portability, results_do_not_depend_on_the_work_group_size, .timeout = 900)
     unsetenv("CLMSD_LOCAL_SIZE");
     free(first), free(now);
 }
+
+/* The device list's strings are the drivers' own, whole (pocl's version string is 65 bytes), or cut
+ * visibly with "..." when longer than their field: never blank, never silently short. */
+Test(portability, device_strings_are_whole, .timeout = 300)
+{
+    size_t count = 0;
+    cr_assert_eq(clmsd_devices_list(NULL, 0, &count), CLMSD_SUCCESS, "%s", clmsd_context_last_error(NULL));
+    cr_assert(count > 0);
+    clmsd_device_info *info = calloc(count, sizeof *info);
+    cr_assert_eq(clmsd_devices_list(info, count, &count), CLMSD_SUCCESS);
+    cl_platform_id platforms[16];
+    cl_uint np = 0;
+    clGetPlatformIDs(16, platforms, &np);
+    for (size_t i = 0; i < count; ++i) {
+        cl_device_id devices[64];
+        cl_uint nd = 0;
+        clGetDeviceIDs(platforms[info[i].platform_index], CL_DEVICE_TYPE_ALL, 64, devices, &nd);
+        cl_device_id d = devices[info[i].device_index];
+        const struct {
+            cl_device_info what;
+            const char *field, *name;
+        } strings[] = {{CL_DEVICE_NAME, info[i].device_name, "device_name"},
+                       {CL_DEVICE_VENDOR, info[i].vendor, "vendor"},
+                       {CL_DRIVER_VERSION, info[i].driver_version, "driver_version"},
+                       {CL_DEVICE_VERSION, info[i].opencl_version, "opencl_version"}};
+        for (size_t s = 0; s < sizeof strings / sizeof strings[0]; ++s) {
+            char whole[4096] = "";
+            clGetDeviceInfo(d, strings[s].what, sizeof whole, whole, NULL);
+            size_t n = strlen(strings[s].field);
+            bool same = strcmp(whole, strings[s].field) == 0;
+            bool cut = n == sizeof info[i].opencl_version - 1 && !strcmp(strings[s].field + n - 3, "...") &&
+                       !strncmp(whole, strings[s].field, n - 3);
+            cr_assert(same || cut, "device %zu, %s: \"%s\", the driver's \"%s\"", i, strings[s].name, strings[s].field,
+                      whole);
+        }
+        cr_assert(!strncmp(info[i].opencl_version, "OpenCL ", 7), "opencl_version \"%s\"", info[i].opencl_version);
+    }
+    free(info);
+}
