@@ -206,9 +206,12 @@ static clmsd_status check_layers(clmsd_head *head, const clmsd_head_args *a, clm
     size_t xr = clmsd__row_stride(d, a->x_row_stride), xl = clmsd__layer_stride(d, a->x_layer_stride, xr);
     if (a->shard)
         return clmsd__fail(ctx, CLMSD_ERROR_UNSUPPORTED, "a pooled head (layers %zu) takes no shard", l);
-    if (xr < h || !layers_extent(d, xl, xr, &extent))
-        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "x: row stride %zu below H %zu, or the layers overflow", xr,
-                           h);
+    if (xr < h)
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "x: row stride %zu below H %zu", xr, h);
+    if (!layers_extent(d, xl, xr, &extent))
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE,
+                           "x: layer stride %zu and row stride %zu: the extent of [L %zu, B %zu, H %zu] overflows", xl,
+                           xr, l, d->batch, h);
     CLMSD__TRY(clmsd__check_buffer(ctx, "x", a->x, a->x_off, extent, clmsd_type_size(d->x_type)));
     CLMSD__TRY(clmsd__check_buffer(ctx, "layer_weights", a->layer_weights, a->layer_weights_off, l, 4));
     if (mode != CLMSD__TRAIN)
@@ -217,9 +220,12 @@ static clmsd_status check_layers(clmsd_head *head, const clmsd_head_args *a, clm
     if (!a->dx)
         return CLMSD_SUCCESS;
     size_t dr = clmsd__row_stride(d, a->dx_row_stride), dl = clmsd__layer_stride(d, a->dx_layer_stride, dr);
-    bool fits = layers_extent(d, dl, dr, &extent); /* then neither product below overflows */
-    bool layers_apart = fits && dr >= h && dl >= (d->batch - 1) * dr + h;
-    bool rows_apart = fits && dl >= h && dr >= (l - 1) * dl + h;
+    if (!layers_extent(d, dl, dr, &extent)) /* then neither product below overflows */
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE,
+                           "dx: layer stride %zu and row stride %zu: the extent of [L %zu, B %zu, H %zu] overflows", dl,
+                           dr, l, d->batch, h);
+    bool layers_apart = dr >= h && dl >= (d->batch - 1) * dr + h;
+    bool rows_apart = dl >= h && dr >= (l - 1) * dl + h;
     if (!layers_apart && !rows_apart)
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE,
                            "dx: layer stride %zu and row stride %zu make rows of [L %zu, B %zu, H %zu] overlap", dl, dr,

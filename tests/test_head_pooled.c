@@ -313,12 +313,15 @@ Test(pooled, bad_input, .timeout = 900)
     struct {
         const char *what;
         clmsd_status want;
+        const char *message; /* what the message must say */
     } cases[] = {
-        {"no layer weights", CLMSD_ERROR_INVALID_ARGUMENT},
-        {"x row stride below H", CLMSD_ERROR_INVALID_SIZE},
-        {"dx rows overlapping", CLMSD_ERROR_INVALID_SIZE},
-        {"x too small for dense layers", CLMSD_ERROR_INVALID_BUFFER},
-        {"a shard", CLMSD_ERROR_UNSUPPORTED},
+        {"no layer weights", CLMSD_ERROR_INVALID_ARGUMENT, "layer_weights"},
+        {"x row stride below H", CLMSD_ERROR_INVALID_SIZE, "row stride"},
+        {"dx rows overlapping", CLMSD_ERROR_INVALID_SIZE, "overlap"},
+        {"x too small for dense layers", CLMSD_ERROR_INVALID_BUFFER, "x holds"},
+        {"a shard", CLMSD_ERROR_UNSUPPORTED, "shard"},
+        {"an x layer stride that overflows", CLMSD_ERROR_INVALID_SIZE, "overflows"},
+        {"a dx layer stride that overflows", CLMSD_ERROR_INVALID_SIZE, "dx: layer stride"},
     };
     clmsd_head_shard shard = {B, 3};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
@@ -333,8 +336,14 @@ Test(pooled, bad_input, .timeout = 900)
             a.x = small, a.x_off = 0, a.x_layer_stride = 0, a.x_row_stride = 0;
         if (i == 4)
             a.shard = &shard, a.ignored = NULL;
+        if (i == 5)
+            a.x_layer_stride = SIZE_MAX / 2;
+        if (i == 6)
+            a.dx_layer_stride = SIZE_MAX / 2;
         cr_assert_eq(clmsd_head_train_step(head, &a, 0, NULL, NULL), cases[i].want, "%s: %s", cases[i].what,
                      clmsd_context_last_error(ctx));
+        cr_assert(strstr(clmsd_context_last_error(ctx), cases[i].message), "%s: the message \"%s\"", cases[i].what,
+                  clmsd_context_last_error(ctx));
     }
     test_assert_canary(ctx, out, OUT * 4, "outputs");
     test_assert_canary(ctx, dx, DX * 4, "dx");

@@ -334,15 +334,29 @@ static void bad_input(void)
     CHECK(ranks == 1 ? st == CLMSD_SUCCESS : st == CLMSD_ERROR_INVALID_ARGUMENT && !mh,
           "a plan that differs: status %d (%s)", (int)st, clmsd_mpi_last_error(NULL));
     clmsd_mpi_head_destroy(mh), mh = NULL;
-    /* a Huber delta that differs on one rank */
-    other = d;
-    other.loss = CLMSD_LOSS_HUBER;
-    other.huber_delta = rank == culprit ? 0.5 : 1.0;
-    st = clmsd_mpi_head_create(ctx, &other, lo, rows, MPI_COMM_WORLD, &mh);
-    CHECK(ranks == 1 ? st == CLMSD_SUCCESS
-                     : st == CLMSD_ERROR_INVALID_ARGUMENT && !mh && strstr(clmsd_mpi_last_error(NULL), "huber_delta"),
-          "a Huber delta that differs: status %d (%s)", (int)st, clmsd_mpi_last_error(NULL));
-    clmsd_mpi_head_destroy(mh), mh = NULL;
+    /* every other field of the plan that differs on one rank, the message naming it */
+    static const char *const fields[] = {"huber_delta", "stream", "x_type", "dx_type", "rates", "layer_rate"};
+    for (int field = 0; field < 6; ++field) {
+        other = d;
+        other.loss = field == 0 ? CLMSD_LOSS_HUBER : d.loss;
+        other.huber_delta = field == 0 && rank == culprit ? 0.5 : 1.0;
+        if (rank == culprit && field == 1)
+            other.stream = CLMSD_STREAM_PHILOX_V1_U8; /* (the rates are multiples of 1/256) */
+        if (rank == culprit && field == 2)
+            other.x_type = CLMSD_FLOAT16;
+        if (rank == culprit && field == 3)
+            other.dx_type = CLMSD_BFLOAT16;
+        if (rank == culprit && field == 4)
+            other.rates = NULL, other.rate = 0.25;
+        if (rank == culprit && field == 5)
+            other.layer_rate = 0.25;
+        st = clmsd_mpi_head_create(ctx, &other, lo, rows, MPI_COMM_WORLD, &mh);
+        CHECK(ranks == 1
+                  ? st == CLMSD_SUCCESS
+                  : st == CLMSD_ERROR_INVALID_ARGUMENT && !mh && strstr(clmsd_mpi_last_error(NULL), fields[field]),
+              "a plan whose %s differs: status %d (%s)", fields[field], (int)st, clmsd_mpi_last_error(NULL));
+        clmsd_mpi_head_destroy(mh), mh = NULL;
+    }
     /* an engine that differs on one rank with rows (rank 1: 64 rows over up to 4 ranks): the
      * CLBlast engine's dW is not the tree's */
     other = d;

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 enum { MESSAGE = 252 };
@@ -26,9 +27,27 @@ typedef struct verdict {
     char message[MESSAGE];
 } verdict;
 
+/* The plan the ranks must agree on: every field of clmsd_head_desc in one canonical order, but the
+ * engine (compared once AUTO has resolved it, where a rank has rows) and the workspace (NULL on
+ * every rank); the K rates as one hash, doubles as their bits. */
+#define PLAN_FIELDS(XX)                                                                                        \
+    XX(batch, d->batch)                                                                                        \
+    XX(features, d->features) XX(classes, d->classes) XX(samples, d->samples) XX(rates, rates_hash(d))         \
+        XX(loss, d->loss) XX(combine, d->combine) XX(layers, d->layers) XX(layer_rate, bits_of(d->layer_rate)) \
+            XX(stream, d->stream) XX(x_type, d->x_type) XX(dx_type, d->dx_type)                                \
+                XX(huber_delta, bits_of(d->huber_delta))
+#define PLAN_COUNT(name, value) +1
+enum { PLAN_FIELD_COUNT = 0 PLAN_FIELDS(PLAN_COUNT) };
+/* A field added to clmsd_head_desc moves one of these: add it to PLAN_FIELDS, then here. */
+_Static_assert(sizeof(void *) != 8 ||
+                   (sizeof(clmsd_head_desc) == 112 && offsetof(clmsd_head_desc, rates) == 32 &&
+                    offsetof(clmsd_head_desc, workspace) == 64 && offsetof(clmsd_head_desc, huber_delta) == 104),
+               "clmsd_head_desc changed: compare its new field across ranks (PLAN_FIELDS)");
+
 typedef struct plan_record {
     verdict v;
-    uint64_t batch, features, classes, samples, loss, combine, engine, rates_hash, first_row, rows;
+    uint64_t fields[PLAN_FIELD_COUNT]; /* PLAN_FIELDS' values */
+    uint64_t engine, first_row, rows;
 } plan_record;
 
 typedef struct step_record {
@@ -137,23 +156,38 @@ clmsd_status clmsd_mpi_split(size_t row_offset, size_t global_batch, int ranks, 
 }
 
 /* FNV-1a over the K drop rates' bits: ranks must drop alike */
-/* FNV-1a of the rates and the loss's parameter (Huber's delta), as the plan's other numbers */
-static uint64_t mix_double(uint64_t h, double value)
+/* FNV-1a of the K rates' bits */
+static uint64_t bits_of(double value)
 {
     uint64_t bits;
     memcpy(&bits, &value, sizeof bits);
-    for (int i = 0; i < 8; ++i)
-        h = (h ^ ((bits >> (8 * i)) & 0xff)) * 1099511628211u;
-    return h;
+    return bits;
 }
 
 static uint64_t rates_hash(const clmsd_head_desc *d)
 {
     uint64_t h = 1469598103934665603u;
-    for (uint32_t k = 0; k < d->samples; ++k)
-        h = mix_double(h, d->rates ? d->rates[k] : d->rate);
-    return d->loss == CLMSD_LOSS_HUBER ? mix_double(h, d->huber_delta) : h;
+    for (uint32_t k = 0; k < d->samples; ++k) {
+        uint64_t bits = bits_of(d->rates ? d->rates[k] : d->rate);
+        for (int i = 0; i < 8; ++i)
+            h = (h ^ ((bits >> (8 * i)) & 0xff)) * 1099511628211u;
+    }
+    return h;
 }
+
+static void plan_fields(const clmsd_head_desc *d, uint64_t *out)
+{
+    size_t i = 0;
+#define PLAN_VALUE(name, value) out[i++] = (uint64_t)(value);
+    PLAN_FIELDS(PLAN_VALUE)
+#undef PLAN_VALUE
+}
+
+static const char *const plan_names[PLAN_FIELD_COUNT] = {
+#define PLAN_NAME(name, value) #name,
+    PLAN_FIELDS(PLAN_NAME)
+#undef PLAN_NAME
+};
 
 /* a buffer of the rank's context holding `count` elements of 4 bytes after `offset` */
 static void check_output(verdict *v, clmsd_context *ctx, const char *name, cl_mem buf, size_t offset, size_t count)
@@ -218,15 +252,8 @@ static void plan_locally(clmsd_mpi_head *h, const clmsd_head_desc *desc, size_t 
                    first_row, first_row + rows, desc->batch);
         return;
     }
-    *mine = (plan_record){.batch = desc->batch,
-                          .features = desc->features,
-                          .classes = desc->classes,
-                          .samples = desc->samples,
-                          .loss = (uint64_t)desc->loss,
-                          .combine = (uint64_t)desc->combine,
-                          .rates_hash = rates_hash(desc),
-                          .first_row = first_row,
-                          .rows = rows};
+    *mine = (plan_record){.first_row = first_row, .rows = rows};
+    plan_fields(desc, mine->fields);
     size_t ranks = (size_t)h->ranks;
     h->node_floats = 1 + desc->classes * desc->features + desc->classes;
     h->stride = sizeof(verdict) + h->node_floats * sizeof(float);
@@ -277,17 +304,12 @@ static clmsd_status agree_on_plan(int ranks, const plan_record *all)
     uint64_t next = 0, engine = 0;
     for (int r = 0; r < ranks; ++r) {
         const plan_record *q = &all[r];
-        if (q->batch != p->batch || q->features != p->features || q->classes != p->classes ||
-            q->samples != p->samples || q->loss != p->loss || q->combine != p->combine ||
-            q->rates_hash != p->rates_hash)
-            return fail_here(
-                e, es, CLMSD_ERROR_INVALID_ARGUMENT,
-                "ranks disagree on the plan: rank 0 has B %llu H %llu C %llu K %llu loss %llu combine "
-                "%llu, rank %d B %llu H %llu C %llu K %llu loss %llu combine %llu (or other rates or huber_delta)",
-                (unsigned long long)p->batch, (unsigned long long)p->features, (unsigned long long)p->classes,
-                (unsigned long long)p->samples, (unsigned long long)p->loss, (unsigned long long)p->combine, r,
-                (unsigned long long)q->batch, (unsigned long long)q->features, (unsigned long long)q->classes,
-                (unsigned long long)q->samples, (unsigned long long)q->loss, (unsigned long long)q->combine);
+        for (int f = 0; f < PLAN_FIELD_COUNT; ++f)
+            if (q->fields[f] != p->fields[f])
+                return fail_here(e, es, CLMSD_ERROR_INVALID_ARGUMENT,
+                                 "ranks disagree on the plan's %s: rank 0 has %#llx, rank %d %#llx (doubles as their "
+                                 "bits, the rates as a hash of them): give every rank the same descriptor",
+                                 plan_names[f], (unsigned long long)p->fields[f], r, (unsigned long long)q->fields[f]);
         if (q->first_row != next)
             return fail_here(e, es, CLMSD_ERROR_INVALID_SIZE,
                              "the shards do not tile the batch: rank %d starts at row %llu, the ranks before it end "
@@ -302,9 +324,9 @@ static clmsd_status agree_on_plan(int ranks, const plan_record *all)
         if (q->rows)
             engine = q->engine;
     }
-    if (next != p->batch)
+    if (next != p->fields[0])
         return fail_here(e, es, CLMSD_ERROR_INVALID_SIZE, "the shards hold %llu rows, the batch %llu",
-                         (unsigned long long)next, (unsigned long long)p->batch);
+                         (unsigned long long)next, (unsigned long long)p->fields[0]);
     return CLMSD_SUCCESS;
 }
 
