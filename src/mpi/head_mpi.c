@@ -30,12 +30,22 @@ typedef struct verdict {
 /* The plan the ranks must agree on: every field of clmsd_head_desc in one canonical order, but the
  * engine (compared once AUTO has resolved it, where a rank has rows) and the workspace (NULL on
  * every rank); the K rates as one hash, doubles as their bits. */
-#define PLAN_FIELDS(XX)                                                                                        \
-    XX(batch, d->batch)                                                                                        \
-    XX(features, d->features) XX(classes, d->classes) XX(samples, d->samples) XX(rates, rates_hash(d))         \
-        XX(loss, d->loss) XX(combine, d->combine) XX(layers, d->layers) XX(layer_rate, bits_of(d->layer_rate)) \
-            XX(stream, d->stream) XX(x_type, d->x_type) XX(dx_type, d->dx_type)                                \
-                XX(huber_delta, bits_of(d->huber_delta))
+/* clang-format off */
+#define PLAN_FIELDS(XX)                         \
+    XX(batch, d->batch)                         \
+    XX(features, d->features)                   \
+    XX(classes, d->classes)                     \
+    XX(samples, d->samples)                     \
+    XX(rates, rates_hash(d))                    \
+    XX(loss, d->loss)                           \
+    XX(combine, d->combine)                     \
+    XX(layers, d->layers)                       \
+    XX(layer_rate, bits_of(d->layer_rate))      \
+    XX(stream, d->stream)                       \
+    XX(x_type, d->x_type)                       \
+    XX(dx_type, d->dx_type)                     \
+    XX(huber_delta, bits_of(d->huber_delta))
+/* clang-format on */
 #define PLAN_COUNT(name, value) +1
 enum { PLAN_FIELD_COUNT = 0 PLAN_FIELDS(PLAN_COUNT) };
 /* A field added to clmsd_head_desc moves one of these: add it to PLAN_FIELDS, then here. */
