@@ -138,3 +138,15 @@ void digits_features(const digits *d, size_t hidden, uint64_t seed, float *featu
     free(w);
     free(b);
 }
+
+uint64_t digits_hash(const digits *d)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    const unsigned char *parts[] = {(const unsigned char *)&d->count, (const unsigned char *)d->pixels,
+                                    (const unsigned char *)d->label};
+    size_t sizes[] = {sizeof d->count, d->count * DIGITS_PIXELS * sizeof *d->pixels, d->count * sizeof *d->label};
+    for (int p = 0; p < 3; ++p)
+        for (size_t i = 0; i < sizes[p]; ++i)
+            h = (h ^ parts[p][i]) * UINT64_C(0x100000001b3);
+    return h;
+}

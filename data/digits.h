@@ -25,6 +25,8 @@ const char *digits_default_path(char *buf, size_t size);
 /* Reads the gzipped CSV; returns 0 on success, else prints why to stderr. */
 int digits_load(const char *path, digits *out);
 void digits_free(digits *d);
+/* FNV-1a of the data set's contents: its count, pixels and labels */
+uint64_t digits_hash(const digits *d);
 
 /* A seeded permutation of [0, n) (Fisher-Yates on the clmsd-philox-v1 host stream). */
 void digits_permutation(uint64_t seed, uint64_t step, size_t n, size_t *perm);

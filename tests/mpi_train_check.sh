@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # `clmsd train --mpi` (the issue's promise): with --batch 64, mpirun -np 1, 2 and 4 write the same
 # weights_k*.bin and curves.csv bytes as the run without MPI; so do 3 ranks with the last partial
-# batch of each epoch kept (30 rows: ranks holding 16, 14 and 0 rows). Bounded by mpirun --timeout.
+# batch of each epoch kept (30 rows: ranks holding 16, 14 and 0 rows); an option given differently to
+# one rank ends every rank with a message. Bounded by mpirun --timeout.
 # Usage: mpi_train_check.sh CLMSD
 set -eu
 clmsd=$1
@@ -39,4 +40,22 @@ run np3_keep 3 --batch 64 --last-batch keep --samples 1,4 --epochs 3
 same single_keep np3_keep
 # 1438 training samples: 22 batches of 64 and one of 30 per epoch, for 2 K and 3 epochs, and a header
 [ "$(wc -l < "$dir/np3_keep/curves.csv")" -eq $((2 * 3 * 23 + 1)) ] || fail "the last partial batch was not trained on"
-echo "PASS: clmsd train --mpi: the same weights and curves for 1, 2, 3 and 4 ranks as without MPI"
+# Every option given differently to one rank (MPMD jobs): every rank ends within 30 s with a message
+# naming the option, before any collective but the options' own exchange.
+gzip -dc "$(dirname "$0")/../data/digits.csv.gz" | sed '5s/^[0-9]*,/9,/' > "$dir/other.csv"
+common="train --mpi --samples 1 --epochs 1 --batch 64"
+for option in "--epochs 2" "--last-batch keep" "--stream u8" "--x-type f16" "--lr 0.1" "--momentum 0.5" \
+    "--samples 1,2" "--rate 0.25" "--rates 0.25,0.5" "--combine logits" "--batch 32" "--hidden 256" \
+    "--target 0.2" "--eval-every 3" "--engine clblast" "--seed 7" "--data $dir/other.csv"; do
+    name=${option%% *}
+    # shellcheck disable=SC2086
+    if timeout 60 mpirun --timeout 30 --bind-to none -np 1 "$clmsd" $common : -np 1 "$clmsd" $common $option \
+        > "$dir/mpmd.log" 2>&1; then
+        cat "$dir/mpmd.log"
+        fail "$option on one rank only: the job succeeded"
+    fi
+    [ "$(grep -c "same options on every rank: $name" "$dir/mpmd.log")" -eq 2 ] ||
+        { cat "$dir/mpmd.log"; fail "$option on one rank only: not both ranks named $name"; }
+done
+echo "PASS: clmsd train --mpi: the same weights and curves for 1, 2, 3 and 4 ranks as without MPI; every"
+echo "      option given differently to one rank ends the job on every rank with a message naming it"

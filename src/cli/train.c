@@ -343,11 +343,22 @@ int clmsd_cli_train(int argc, char **argv)
     }
     /* from here on every failure goes to out, which frees what there is and ends MPI */
     int rc = 1;
+    bool agreed_failure = false; /* every rank knows of it: MPI ends normally, no rank waits */
+    char options[4096] = "--options (longer than 4 KB: cannot be compared)\n"; /* (they never are) */
+    if (o.mpi) {
+        train_options_text(&o, digits_hash(&data), options, sizeof options);
+        if (train_mpi_agree(options, t.rank, ranks)) {
+            rc = 2;
+            agreed_failure = true;
+        }
+    }
     train_run runs[TRAIN_MAX_RUNS] = {{0}};
     int done = 0;
     float *features = NULL;
     unsigned char *stored = NULL;
     size_t *split = NULL;
+    if (agreed_failure)
+        goto out;
     if (t.rank != 0 && !freopen("/dev/null", "w", stdout)) { /* rank 0 reports */
         fprintf(stderr, "clmsd train: cannot redirect rank %d's output to /dev/null: %s\n", t.rank, strerror(errno));
         goto out;
@@ -459,6 +470,6 @@ out:
         free(host[i]);
     digits_free(&data);
     if (o.mpi)
-        train_mpi_finish(rc);
+        train_mpi_finish(rc && !agreed_failure);
     return rc;
 }

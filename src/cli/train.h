@@ -33,6 +33,9 @@ typedef struct train_options {
 
 /* Parses argv into o: 0, 1 when --help was printed, -1 after a message on stderr. */
 int train_parse(int argc, char **argv, train_options *o);
+/* The options the ranks of --mpi must share, as "--option value" lines (not --device, --out, nor
+ * --data's path: data_hash stands for its contents); 0, or -1 when size is too small. */
+int train_options_text(const train_options *o, uint64_t data_hash, char *out, size_t size);
 
 /* train_step.c: the train step of one batch size, on one device or data-parallel over MPI */
 typedef struct train_step train_step;
@@ -40,6 +43,10 @@ typedef struct train_step train_step;
 int train_mpi_init(int *argc, char ***argv, int *rank, int *ranks);
 /* MPI_Finalize; after a failure MPI_Abort, so that no rank waits for this one */
 void train_mpi_finish(int failed);
+/* Before any other collective: every rank's options text (train_options_text) against rank 0's.
+ * 0 when they agree; else -1 on every rank, each having printed the option and the two ranks'
+ * values (a failure every rank knows of: end with train_mpi_finish(0)). */
+int train_mpi_agree(const char *options, int rank, int ranks);
 /* NULL after a message */
 train_step *train_step_create(clmsd_context *ctx, const clmsd_head_desc *desc, int mpi);
 /* args as for clmsd_head_train_step on the whole batch (offsets of its first row); 0, or -1 after

@@ -262,3 +262,38 @@ int train_parse(int argc, char **argv, train_options *o)
     }
     return 0;
 }
+
+/* v as the shortest of %.15g and %.17g that reads back as v: two values print alike only if equal */
+static void exact_double(char *out, size_t size, double v)
+{
+    snprintf(out, size, "%.15g", v);
+    if (strtod(out, NULL) != v)
+        snprintf(out, size, "%.17g", v);
+}
+
+/* Every option the ranks of --mpi must share, a "--option value" line each, in one order: all but
+ * --device and --out (each rank's own) and --data's path (its contents count, as data_hash). */
+int train_options_text(const train_options *o, uint64_t data_hash, char *out, size_t size)
+{
+    char samples[TRAIN_MAX_RUNS * 12] = "", rates[TRAIN_MAX_RATES * 26] = "", v[4][32];
+    for (int i = 0; i < o->runs; ++i)
+        snprintf(samples + strlen(samples), sizeof samples - strlen(samples), "%s%u", i ? "," : "",
+                 (unsigned)o->samples[i]);
+    for (int i = 0; i < o->nrates; ++i) {
+        char r[32];
+        exact_double(r, sizeof r, o->rates[i]);
+        snprintf(rates + strlen(rates), sizeof rates - strlen(rates), "%s%s", i ? "," : "", r);
+    }
+    const double values[4] = {o->rate, o->lr, o->momentum, o->target};
+    for (int i = 0; i < 4; ++i)
+        exact_double(v[i], sizeof v[i], values[i]);
+    int n = snprintf(out, size,
+                     "--samples %s\n--rate %s\n--rates %s\n--combine %d\n--epochs %d\n--batch %zu\n"
+                     "--last-batch %d\n--lr %s\n--momentum %s\n--hidden %zu\n--target %s\n"
+                     "--eval-every %d\n--stream %d\n--x-type %d\n--engine %d\n--seed %llu\n"
+                     "--data (its contents) %016llx\n",
+                     samples, v[0], rates, (int)o->combine, o->epochs, o->batch, o->keep_last, v[1], v[2], o->hidden,
+                     v[3], o->eval_every, (int)o->stream, (int)o->x_type, (int)o->engine, (unsigned long long)o->seed,
+                     (unsigned long long)data_hash);
+    return n >= 0 && (size_t)n < size ? 0 : -1;
+}

@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #ifdef CLMSD_HAVE_MPI
 #include <clmsd_mpi.h>
@@ -49,6 +50,65 @@ void train_mpi_finish(int failed)
     MPI_Finalize();
 #else
     (void)failed;
+#endif
+}
+
+enum { OPTIONS_BYTES = 4096 };
+
+/* line n (from 0) of text: its start, and its length in *len (0 past the last line) */
+static const char *line_of(const char *text, int n, int *len)
+{
+    for (; n > 0 && *text; --n)
+        text += strcspn(text, "\n") + (text[strcspn(text, "\n")] ? 1 : 0);
+    *len = (int)strcspn(text, "\n");
+    return text;
+}
+
+/* "--option value": the option's length; the value follows one space after it */
+static int option_length(const char *line, int len)
+{
+    const char *space = memchr(line, ' ', (size_t)len);
+    return space ? (int)(space - line) : len;
+}
+
+int train_mpi_agree(const char *options, int rank, int ranks)
+{
+#ifdef CLMSD_HAVE_MPI
+    char mine[OPTIONS_BYTES] = "", *all = calloc((size_t)ranks, OPTIONS_BYTES);
+    if (!all) { /* 4 KB a rank: no rank gets this far without it, and none must wait for this one */
+        fprintf(stderr, "clmsd train: rank %d: out of memory for the ranks' options\n", rank);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    snprintf(mine, sizeof mine, "%s", options);
+    if (MPI_Allgather(mine, OPTIONS_BYTES, MPI_CHAR, all, OPTIONS_BYTES, MPI_CHAR, MPI_COMM_WORLD) != MPI_SUCCESS) {
+        fprintf(stderr, "clmsd train: rank %d: the ranks could not exchange their options\n", rank);
+        free(all);
+        return -1;
+    }
+    int bad = 0;
+    for (int r = 1; r < ranks && !bad; ++r)
+        for (int n = 0;; ++n) { /* every rank walks the same texts: all reach the same verdict */
+            int l0, lr;
+            const char *a = line_of(all, n, &l0), *b = line_of(all + (size_t)r * OPTIONS_BYTES, n, &lr);
+            if (l0 == 0 && lr == 0)
+                break;
+            if (l0 == lr && !memcmp(a, b, (size_t)l0))
+                continue;
+            int name = option_length(a, l0), va = l0 > name ? l0 - name - 1 : 0, vb = lr > name ? lr - name - 1 : 0;
+            fprintf(stderr,
+                    "clmsd train: rank %d: --mpi needs the same options on every rank: %.*s is \"%.*s\" on rank 0 "
+                    "and \"%.*s\" on rank %d\n",
+                    rank, name, a, va, a + name + 1, vb, b + name + 1, r);
+            bad = 1;
+            break;
+        }
+    free(all);
+    return bad ? -1 : 0;
+#else
+    (void)options;
+    (void)rank;
+    (void)ranks;
+    return 0;
 #endif
 }
 
