@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 static int readable(const char *path)
 {
@@ -40,53 +39,6 @@ const char *digits_default_path(char *buf, size_t size)
     }
     snprintf(buf, size, "%s/digits.csv.gz", CLMSD_DATADIR);
     return buf;
-}
-
-int digits_load(const char *path, digits *out)
-{
-    memset(out, 0, sizeof *out);
-    gzFile f = gzopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot open %s (pass --data FILE)\n", path);
-        return -1;
-    }
-    size_t cap = 2048;
-    out->pixels = malloc(cap * DIGITS_PIXELS * sizeof *out->pixels);
-    out->label = malloc(cap * sizeof *out->label);
-    char line[1024];
-    while (out->pixels && out->label && gzgets(f, line, sizeof line)) {
-        if (out->count == cap)
-            break;
-        char *p = line;
-        long v[DIGITS_PIXELS + 1];
-        int n = 0;
-        while (n <= DIGITS_PIXELS) {
-            char *end;
-            v[n] = strtol(p, &end, 10);
-            if (end == p)
-                break;
-            ++n;
-            p = *end == ',' ? end + 1 : end;
-        }
-        if (n == 0)
-            continue;
-        if (n != DIGITS_PIXELS + 1 || v[DIGITS_PIXELS] < 0 || v[DIGITS_PIXELS] >= DIGITS_CLASSES) {
-            fprintf(stderr, "%s: line %zu is not 64 pixels and a class\n", path, out->count + 1);
-            gzclose(f);
-            digits_free(out);
-            return -1;
-        }
-        for (int i = 0; i < DIGITS_PIXELS; ++i)
-            out->pixels[out->count * DIGITS_PIXELS + i] = (float)v[i] / 16.0f;
-        out->label[out->count++] = (int32_t)v[DIGITS_PIXELS];
-    }
-    gzclose(f);
-    if (!out->pixels || !out->label || out->count == 0) {
-        fprintf(stderr, "%s: no samples read\n", path);
-        digits_free(out);
-        return -1;
-    }
-    return 0;
 }
 
 void digits_free(digits *d)

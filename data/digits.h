@@ -22,7 +22,15 @@ typedef struct digits {
  * and, for programs run from a build tree, the source tree's data/. Writes the path into buf. */
 const char *digits_default_path(char *buf, size_t size);
 
-/* Reads the gzipped CSV; returns 0 on success, else prints why to stderr. */
+/* The largest file digits_load reads, decompressed: 64 MiB (the UCI set is 0.5 MiB; a stream that
+ * never ends, such as /dev/zero, is refused at it). */
+#define DIGITS_MAX_BYTES ((size_t)64 << 20)
+
+/* digits_load.c: reads the CSV, gzipped or plain: lines of 64 pixels (integers 0..16) and a class
+ * (0..9), comma-separated decimal digits only, a final newline optional. Returns 0 with every
+ * line loaded, or -1 after a message on stderr naming the file, the line and what is wrong (a
+ * damaged gzip stream, a value out of range, a missing or extra field, any other character, a
+ * file past DIGITS_MAX_BYTES); *out is then empty. */
 int digits_load(const char *path, digits *out);
 void digits_free(digits *d);
 /* FNV-1a of the data set's contents: its count, pixels and labels */
