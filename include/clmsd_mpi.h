@@ -28,12 +28,13 @@ extern "C" {
 
 typedef struct clmsd_mpi_head clmsd_mpi_head;
 
-/* The bytes one rank contributes to the MPI_Allgather calls of one train step: a 296-byte record
- * (status, message, seed, step, row offset, valid-id count, flags), then a 256-byte status and
+/* The bytes one rank contributes to the MPI_Allgather calls of one train step: a 304-byte record
+ * (status, message, seed, step, row offset, valid-id count, flags, and on the head's first step a
+ * hash of w and bias), then a 256-byte status and
  * message followed by its loss sum, dW [C, H] and db [C] as float. A ring allgather sends
  * (P - 1) times this from every rank and receives as much. */
 #define CLMSD_MPI_STEP_BYTES(classes, features) \
-    ((size_t)296 + (size_t)256 + 4 * (1 + (size_t)(classes) * (size_t)(features) + (size_t)(classes)))
+    ((size_t)304 + (size_t)256 + 4 * (1 + (size_t)(classes) * (size_t)(features) + (size_t)(classes)))
 
 /* The rows of a global batch of global_batch rows, starting at global row row_offset, that rank
  * `rank` of `ranks` holds so that every result is bit-exact: the batch cut at the boundaries of

@@ -385,6 +385,29 @@ static void bad_input(void)
            target = buffer(rows * 4 + 4, NULL);
     cl_mem dw = buffer(c * h * 4, NULL), small = buffer(4, NULL), dx = buffer(rows * h * 4 + 4, NULL);
     clEnqueueWriteBuffer(queue, target, CL_TRUE, 0, rows * 4, in.ids + lo, 0, NULL, NULL);
+    /* the first step with other weights on one rank: refused on every rank, nothing written */
+    if (ranks > 1) {
+        clmsd_mpi_head *fresh = NULL;
+        CHECK(clmsd_mpi_head_create(ctx, &d, lo, rows, MPI_COMM_WORLD, &fresh) == CLMSD_SUCCESS, "a fresh head: %s",
+              clmsd_mpi_last_error(NULL));
+        cl_mem w2 = buffer(c * h * 4, in.w);
+        if (rank == culprit)
+            fill_buffer(w2, 1, 0.125f);
+        fill_buffer(dw, c * h, 0.75f);
+        clmsd_head_args a = {.seed = 1, .step = 2, .x = x, .w = w2, .target = target, .dw = dw};
+        st = clmsd_mpi_head_train_step(fresh, &a);
+        CHECK(st == CLMSD_ERROR_INVALID_ARGUMENT && strstr(clmsd_mpi_last_error(fresh), "w and bias"),
+              "other weights on rank %d: status %d (%s)", culprit, (int)st, clmsd_mpi_last_error(fresh));
+        float *got = malloc(c * h * 4);
+        read_floats(dw, c * h, got);
+        size_t touched = 0;
+        for (size_t i = 0; i < c * h; ++i)
+            touched += got[i] != 0.75f;
+        CHECK(touched == 0, "other weights: %zu dW elements written", touched);
+        free(got);
+        clReleaseMemObject(w2);
+        clmsd_mpi_head_destroy(fresh);
+    }
     for (int trial = 0; trial < 3; ++trial) {
         fill_buffer(dw, c * h, 0.75f), fill_buffer(dx, rows * h + 1, 0.75f);
         clmsd_head_args a = {.seed = 1, .step = 2, .x = x, .w = w, .target = target, .dw = dw, .dx = dx};

@@ -63,8 +63,9 @@ typedef struct plan_record {
 typedef struct step_record {
     verdict v;
     uint64_t seed, step, row_offset, valid, flags;
+    uint64_t weights; /* the head's first step: FNV-1a of w and bias as this rank holds them */
 } step_record;
-_Static_assert(sizeof(step_record) == 296, "CLMSD_MPI_STEP_BYTES counts a 296-byte record");
+_Static_assert(sizeof(step_record) == 304, "CLMSD_MPI_STEP_BYTES counts a 304-byte record");
 _Static_assert(sizeof(verdict) == 256, "CLMSD_MPI_STEP_BYTES counts a 256-byte verdict");
 
 enum { WANT_DW = 1, WANT_DBIAS = 2, HAS_BIAS = 4 };
@@ -87,6 +88,8 @@ struct clmsd_mpi_head {
     size_t stride;
     float **values;
     uint64_t *keys;
+    float *weights;      /* w [C, H] and bias [C] read back once, on the first step: [node_floats - 1] */
+    bool weights_agreed; /* the ranks compared them (the first step got that far) */
     char error[1024];
 };
 
@@ -236,6 +239,7 @@ void clmsd_mpi_head_destroy(clmsd_mpi_head *head)
     free(head->first_rows);
     free(head->row_counts);
     free(head->records);
+    free(head->weights);
     free(head->send);
     free(head->gathered);
     free(head->values);
@@ -272,7 +276,8 @@ static void plan_locally(clmsd_mpi_head *h, const clmsd_head_desc *desc, size_t 
     h->gathered = h->stride <= SIZE_MAX / ranks ? malloc(ranks * h->stride) : NULL;
     h->values = calloc(ranks, sizeof *h->values);
     h->keys = calloc(3 * ranks, sizeof *h->keys);
-    if (!h->records || !h->send || !h->gathered || !h->values || !h->keys || h->stride > INT_MAX) {
+    h->weights = malloc((h->node_floats - 1) * sizeof *h->weights);
+    if (!h->records || !h->send || !h->gathered || !h->values || !h->keys || !h->weights || h->stride > INT_MAX) {
         local_fail(&mine->v, CLMSD_ERROR_OUT_OF_MEMORY, "out of host memory for the %zu-byte messages of %zu ranks",
                    h->stride, ranks);
         return;
@@ -453,6 +458,33 @@ static void count_valid(clmsd_mpi_head *h, const clmsd_head_args *a, step_record
     free(ids);
 }
 
+/* The head's first step: a hash of w and bias as this rank holds them (every rank, rows or none,
+ * must start from the same weights: the ranks compare the hashes once, costing one read of W). */
+static void hash_weights(clmsd_mpi_head *h, const clmsd_head_args *a, step_record *mine)
+{
+    size_t c = h->desc.classes, ch = c * h->desc.features;
+    check_output(&mine->v, h->ctx, "w", a->w, a->w_off, ch);
+    if (mine->v.status != CLMSD_SUCCESS)
+        return;
+    if (!a->w) {
+        local_fail(&mine->v, CLMSD_ERROR_INVALID_ARGUMENT, "w is NULL");
+        return;
+    }
+    cl_command_queue q = clmsd_context_queue(h->ctx);
+    cl_int err = clEnqueueReadBuffer(q, a->w, CL_TRUE, a->w_off * 4, ch * 4, h->weights, 0, NULL, NULL);
+    if (err == CL_SUCCESS && a->bias)
+        err = clEnqueueReadBuffer(q, a->bias, CL_TRUE, a->bias_off * 4, c * 4, h->weights + ch, 0, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        local_fail(&mine->v, CLMSD_ERROR_OPENCL, "clEnqueueReadBuffer of w and bias failed (%d)", (int)err);
+        return;
+    }
+    const unsigned char *bytes = (const unsigned char *)h->weights;
+    uint64_t hash = UINT64_C(0xcbf29ce484222325);
+    for (size_t i = 0; i < (ch + (a->bias ? c : 0)) * 4; ++i)
+        hash = (hash ^ bytes[i]) * UINT64_C(0x100000001b3);
+    mine->weights = hash;
+}
+
 /* This rank's verdict on a step's arguments, before anything is enqueued anywhere. */
 static void check_step(clmsd_mpi_head *h, const clmsd_head_args *a, step_record *mine)
 {
@@ -471,6 +503,8 @@ static void check_step(clmsd_mpi_head *h, const clmsd_head_args *a, step_record 
     check_output(&mine->v, h->ctx, "dbias", a->dbias, a->dbias_off, c);
     check_output(&mine->v, h->ctx, "loss", a->loss, a->loss_off, 1);
     check_output(&mine->v, h->ctx, "ignored", a->ignored, a->ignored_off, 1);
+    if (!h->weights_agreed && mine->v.status == CLMSD_SUCCESS)
+        hash_weights(h, a, mine);
     if (mine->v.status != CLMSD_SUCCESS || !h->local)
         return;
     clmsd_head_shard any = {.global_batch = h->desc.batch};
@@ -498,8 +532,14 @@ static clmsd_status agree_on_step(clmsd_mpi_head *h, const step_record *all, uin
                              (unsigned long long)p->row_offset, (unsigned long long)p->flags, r,
                              (unsigned long long)q->seed, (unsigned long long)q->step,
                              (unsigned long long)q->row_offset, (unsigned long long)q->flags);
+        if (!h->weights_agreed && q->weights != p->weights)
+            return fail_here(h->error, sizeof h->error, CLMSD_ERROR_INVALID_ARGUMENT,
+                             "ranks disagree on w and bias at the head's first step (rank 0's hash %016llx, rank "
+                             "%d's %016llx): every rank must start from the same weights",
+                             (unsigned long long)p->weights, r, (unsigned long long)q->weights);
         *valid += q->valid; /* an integer sum: exact in any order */
     }
+    h->weights_agreed = true;
     return CLMSD_SUCCESS;
 }
 
