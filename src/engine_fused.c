@@ -53,12 +53,10 @@ static bool plan(const clmsd_context *ctx, const clmsd_head_desc *d, clmsd__engi
 {
     *out = (clmsd__engine_space){.xd_rows = d->combine == CLMSD_AVERAGE_LOGITS ? d->batch : 0};
     for (size_t i = 0; i < (ctx ? 1 : clmsd__tiling_count); ++i) {
-        clmsd__engine_space t;
+        clmsd__engine_space t = {0};
         if (!(ctx ? ctx->tiling : clmsd__tilings[i])->space(d, &t))
             return false;
-        out->ldg = t.ldg > out->ldg ? t.ldg : out->ldg;
-        out->block_sums = t.block_sums > out->block_sums ? t.block_sums : out->block_sums;
-        out->wt = t.wt > out->wt ? t.wt : out->wt;
+        clmsd__engine_space_widen(out, &t);
     }
     return true;
 }

@@ -27,10 +27,7 @@ static clmsd_status plan(clmsd_context *ctx, const clmsd_head_desc *desc, clmsd_
             continue;
         if (!engines[e]->plan(any_device ? NULL : ctx, desc, &s))
             return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "the head's workspace overflows size_t");
-        space.xd_rows = s.xd_rows > space.xd_rows ? s.xd_rows : space.xd_rows;
-        space.ldg = s.ldg > space.ldg ? s.ldg : space.ldg;
-        space.block_sums = s.block_sums > space.block_sums ? s.block_sums : space.block_sums;
-        space.wt = s.wt > space.wt ? s.wt : space.wt;
+        clmsd__engine_space_widen(&space, &s);
     }
     if (!clmsd__head_layout(desc, &space, out))
         return clmsd__fail(ctx, CLMSD_ERROR_INVALID_SIZE, "the head's workspace overflows size_t");

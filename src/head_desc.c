@@ -111,6 +111,16 @@ size_t clmsd__layer_blocks(const clmsd_head_desc *desc, size_t row_offset)
 
 size_t clmsd__layer_max_blocks(const clmsd_head_desc *desc) { return (desc->batch * desc->features - 1) / 4 + 2; }
 
+static size_t larger(size_t a, size_t b) { return a > b ? a : b; }
+
+void clmsd__engine_space_widen(clmsd__engine_space *into, const clmsd__engine_space *s)
+{
+    into->xd_rows = larger(into->xd_rows, s->xd_rows);
+    into->ldg = larger(into->ldg, s->ldg);
+    into->block_sums = larger(into->block_sums, s->block_sums);
+    into->wt = larger(into->wt, s->wt);
+}
+
 bool clmsd__head_layout(const clmsd_head_desc *desc, const clmsd__engine_space *e, clmsd__head_workspace *l)
 {
     size_t n = clmsd__head_stacked_rows(desc), nh, nc, ng, npart;

@@ -21,6 +21,8 @@ size_t clmsd__head_stacked_rows(const clmsd_head_desc *desc);
 typedef struct clmsd__engine_space {
     size_t xd_rows, ldg, block_sums, wt;
 } clmsd__engine_space;
+/* into = the largest of into and s, part by part: a workspace that fits both */
+void clmsd__engine_space_widen(clmsd__engine_space *into, const clmsd__engine_space *s);
 
 /* The workspace in floats: Xd [xd_rows, H] (later dXd), Z [N, C], G [N, ldg], row losses [N], 1
  * counter, the loss's block sums [blocks], the block sums [blocks, block_sums], WT [wt], and for a
