@@ -85,7 +85,11 @@ CLMSD_INLINE float16 clmsd_exp16(float16 x)
     float16 xs = select((float16)0.0f, x, x >= -104.0f && x <= 89.0f);
     CLMSD_EXP_CORE(float16, xs, rint, n, p)
     int16 ni = convert_int16(n), first = ni / 2;
-    float16 e = p * as_float16(convert_uint16(first + 127) << 23) * as_float16(convert_uint16(ni - first + 127) << 23);
+    /* 2^first and 2^(ni - first) from their bits, as clmsd_pow2i: both biased exponents lie in
+     * [52, 191] (|xs| <= 104), so the int shift cannot overflow. No convert_uint16 here: with it,
+     * Mesa 22.3's SPIR-V translator (libLLVMSPIRVLib 15, rusticl) reads freed memory compiling
+     * the program and can crash (docs/portability.md). */
+    float16 e = p * as_float16((first + 127) << 23) * as_float16((ni - first + 127) << 23);
     e = select(e, 0.0f, x < -104.0f);
     e = select(e, INFINITY, x > 89.0f);
     return select(e, x + x, isnan(x));
