@@ -56,4 +56,9 @@
  * element-wise losses are clmsd_loss.h's table, their ids asserted in head_desc.c with this one). */
 #define CLMSD_KERNEL_LOSS_CE 0
 
+/* Partial sums of the gradient norm's squares: partial p sums elements p, p + P, p + 2P, ... in
+ * index order (P = min(elements, CLMSD_OPTIM_PARTS)); the P partials are then summed by the tree
+ * of clmsd_tree.h. Fixed by the element count alone, so the norm's bits are the same everywhere. */
+#define CLMSD_OPTIM_PARTS 1024
+
 #endif

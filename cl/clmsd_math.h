@@ -169,6 +169,33 @@ CLMSD_FN float clmsd_log1p(float t)
     return CLMSD_FMA(t - (u - 1.0f), clmsd_recip(u), clmsd_log(u));
 }
 
+/* sqrt(x), a fixed sequence of fp32 operations (OpenCL's sqrt may be 3 ulp off, differently per
+ * device): x = m 4^k with m in [1, 4) from its bits, 1/sqrt(m) by five Newton steps from a chord,
+ * s = m y, then one correction by the residual m - s^2 (one fma, exact). It equals the correctly
+ * rounded root on every float tests/test_optim.c tries (every 97th, denormals included). */
+CLMSD_FN float clmsd_sqrt(float x)
+{
+    if (x != x || x < 0.0f)
+        return CLMSD_AS_FLOAT(0x7fc00000u);
+    if (x == 0.0f || x == CLMSD_AS_FLOAT(0x7f800000u))
+        return x;
+    float unscale = 1.0f;
+    if (x < 1.17549435e-38f) { /* denormal: x 2^24 exactly, the root then times 2^-12 */
+        x = x * 16777216.0f;
+        unscale = 2.44140625e-4f;
+    }
+    CLMSD_UINT bits = CLMSD_AS_UINT(x);
+    int e = (int)(bits >> 23) - 127;
+    int k = e >= 0 ? e / 2 : -((1 - e) / 2); /* floor(e / 2) */
+    float m = CLMSD_AS_FLOAT((bits & 0x007fffffu) | ((CLMSD_UINT)(127 + e - 2 * k) << 23));
+    float y = CLMSD_FMA(-0.16666667f, m, 1.16666667f), half_m = 0.5f * m;
+    for (int i = 0; i < 5; ++i)
+        y = y * CLMSD_FMA(-half_m * y, y, 1.5f);
+    float s = m * y;
+    s = CLMSD_FMA(CLMSD_FMA(-s, s, m), 0.5f * y, s);
+    return s * clmsd_pow2i(k) * unscale;
+}
+
 /* The cross-entropy mean's scale 1 / (K' n) for n valid class ids, 0 when there is none: no
  * division, the same bits everywhere (n and K' * n rounded to fp32 once each). */
 CLMSD_FN float clmsd_ce_scale(CLMSD_UINT valid, float kprime)

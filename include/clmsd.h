@@ -292,6 +292,49 @@ CLMSD_API clmsd_status clmsd_head_loss_scale(const clmsd_head_desc *desc, const 
 CLMSD_API clmsd_status clmsd_head_predict(clmsd_head *head, const clmsd_head_args *args,
                                           cl_uint num_wait, const cl_event *wait, cl_event *event);
 
+/* ------------------------------------------------------------------------------------------------
+ * The optimizer (docs/api.md, "Optimizers"): updates a head's W, b and layer weights from their
+ * gradients on the device, in one call per step, bit for bit as clmsd_ref_optim_step
+ * ---------------------------------------------------------------------------------------------- */
+
+typedef enum clmsd_optimizer {
+    CLMSD_OPTIM_SGD = 1,  /* torch.optim.SGD: momentum (dampening 0), Nesterov, L2 weight decay */
+    CLMSD_OPTIM_ADAMW = 2 /* torch.optim.AdamW: bias-corrected moments, decoupled weight decay */
+} clmsd_optimizer;
+
+typedef struct clmsd_optim_desc {
+    clmsd_optimizer kind;
+    double momentum;      /* SGD: [0, 1); 0 is plain SGD */
+    int nesterov;         /* SGD: Nesterov momentum (needs momentum > 0) */
+    double beta1, beta2;  /* AdamW: each in [0, 1) (torch: 0.9, 0.999) */
+    double eps;           /* AdamW: in [1e-30, 1] (torch: 1e-8) */
+    double weight_decay;  /* >= 0. SGD: g += wd p; AdamW: p -= lr wd p (torch's default 0.01) */
+    double max_grad_norm; /* > 0: first scale the gradients by min(1, max / (norm + 1e-6)), norm
+                             the 2-norm of every gradient the step passes
+                             (torch.nn.utils.clip_grad_norm_); 0: no clipping */
+} clmsd_optim_desc;
+
+typedef struct clmsd_optim clmsd_optim;
+
+/* An optimizer for `head`'s parameters: W [C, H], b [C] and, for a pooled head, its L layer
+ * weights; its state (moments) lives on the head's device, zero, at step 0. It keeps the head's
+ * context (destroy it first), not the head. */
+CLMSD_API clmsd_status clmsd_optim_create(clmsd_head *head, const clmsd_optim_desc *desc, clmsd_optim **out);
+CLMSD_API void clmsd_optim_destroy(clmsd_optim *optim);
+/* One step at learning rate lr (finite, >= 0; any schedule: the caller's): updates args->w from
+ * args->dw, args->bias from args->dbias and args->layer_weights from args->dlayer_weights (the
+ * buffers of a train step; each pair given or both NULL, w and dw required), then counts the step. */
+CLMSD_API clmsd_status clmsd_optim_step(clmsd_optim *optim, const clmsd_head_args *args, double lr,
+                                        cl_uint num_wait, const cl_event *wait, cl_event *event);
+/* The state, for checkpoints: the steps taken, and the moments as floats in slot order (W's C*H,
+ * b's C, then L layer weights'): AdamW m then v (2 (CH + C + L) floats); SGD with momentum its
+ * buffer (CH + C + L); plain SGD none. read waits for the queue; write checks every value (finite,
+ * v >= 0) before it writes anything. */
+CLMSD_API size_t clmsd_optim_state_floats(const clmsd_optim *optim);
+CLMSD_API clmsd_status clmsd_optim_read_state(clmsd_optim *optim, uint64_t *steps, float *moments, size_t floats);
+CLMSD_API clmsd_status clmsd_optim_write_state(clmsd_optim *optim, uint64_t steps, const float *moments,
+                                               size_t floats);
+
 #ifdef __cplusplus
 }
 #endif

@@ -77,6 +77,14 @@ CLMSD_API clmsd_status clmsd_ref_head_exact_train_step(const clmsd_head_desc *de
 CLMSD_API clmsd_status clmsd_ref_head_exact_predict(const clmsd_head_desc *desc,
                                                     const clmsd_ref_head_exact_args *args);
 
+/* The optimizer's step on host arrays, the device's bits (cl/clmsd_optim.h): params[i] and
+ * grads[i] of counts[i] floats for W, b and the layer weights (a NULL grads[i]: the tensor is not
+ * updated; counts fixed per optimizer: C*H, C and L or 0), moments as clmsd_optim_read_state lays
+ * them out; `steps` taken before this one. */
+CLMSD_API clmsd_status clmsd_ref_optim_step(const clmsd_optim_desc *desc, uint64_t steps, double lr,
+                                            float *const params[3], const float *const grads[3],
+                                            const size_t counts[3], float *moments);
+
 #ifdef __cplusplus
 }
 #endif
