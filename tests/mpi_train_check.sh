@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # `clmsd train --mpi` (the issue's promise): with --batch 64, mpirun -np 1, 2 and 4 write the same
 # weights_k*.bin and curves.csv bytes as the run without MPI; so do 3 ranks with the last partial
-# batch of each epoch kept (30 rows: ranks holding 16, 14 and 0 rows); an option given differently to
+# batch of each epoch kept (30 rows: ranks holding 16, 14 and 0 rows) and AdamW with weight decay
+# and gradient clipping (every rank updates from the same reduced gradients); an option given differently to
 # one rank ends every rank with a message. Bounded by mpirun --timeout.
 # Usage: mpi_train_check.sh CLMSD
 set -eu
@@ -35,9 +36,13 @@ done
 [ "$(ls "$dir/single"/weights_k*.bin | wc -l)" -eq 5 ] || fail "not one weights file per K"
 [ "$(wc -c < "$dir/single/weights_k8.bin")" -eq $(((10 * 512 + 10) * 4)) ] || fail "weights_k8.bin is not W [10, 512] and b [10]"
 grep -q "data-parallel over 4 MPI ranks" "$dir/np4.log" || fail "the log of np 4 does not say it ran on 4 ranks"
-run single_keep 0 --batch 64 --last-batch keep --samples 1,4 --epochs 3
-run np3_keep 3 --batch 64 --last-batch keep --samples 1,4 --epochs 3
+adamw="--optimizer adamw --lr 0.003 --weight-decay 0.01 --max-grad-norm 1"
+# shellcheck disable=SC2086
+run single_keep 0 --batch 64 --last-batch keep --samples 1,4 --epochs 3 $adamw
+# shellcheck disable=SC2086
+run np3_keep 3 --batch 64 --last-batch keep --samples 1,4 --epochs 3 $adamw
 same single_keep np3_keep
+grep -q "AdamW lr 0.003 weight decay 0.01, clipped" "$dir/np3_keep.log" || fail "np3_keep did not train with AdamW, clipped"
 # 1438 training samples: 22 batches of 64 and one of 30 per epoch, for 2 K and 3 epochs, and a header
 [ "$(wc -l < "$dir/np3_keep/curves.csv")" -eq $((2 * 3 * 23 + 1)) ] || fail "the last partial batch was not trained on"
 # Every option given differently to one rank (MPMD jobs): every rank ends within 30 s with a message
@@ -45,6 +50,7 @@ same single_keep np3_keep
 gzip -dc "$(dirname "$0")/../data/digits.csv.gz" | sed '5s/^[0-9]*,/9,/' > "$dir/other.csv"
 common="train --mpi --samples 1 --epochs 1 --batch 64"
 for option in "--epochs 2" "--last-batch keep" "--stream u8" "--x-type f16" "--lr 0.1" "--momentum 0.5" \
+    "--optimizer adamw" "--weight-decay 0.01" "--max-grad-norm 1" \
     "--samples 1,2" "--rate 0.25" "--rates 0.25,0.5" "--combine logits" "--batch 32" "--hidden 256" \
     "--target 0.2" "--eval-every 3" "--engine clblast" "--seed 7" "--data $dir/other.csv"; do
     name=${option%% *}

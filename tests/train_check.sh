@@ -50,5 +50,5 @@ done
     { cat "$dir/short.log"; fail "a run of one iteration failed"; }
 if grep -q "$(printf '[\r\033]')" "$dir/a.log"; then fail "the log holds a carriage return or an escape sequence"; fi
 grep -q "^  K = 4: epoch 2/2, clean loss" "$dir/a.log" || fail "no plain progress line per epoch in the log"
-grep -q "the head's train step and the SGD update" "$dir/a.log" || fail "the table does not say what it times"
+grep -q "the head's train step and the optimizer's step" "$dir/a.log" || fail "the table does not say what it times"
 echo "PASS: clmsd train: loss falls, CSV and PNG well formed, two runs identical"

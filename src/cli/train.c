@@ -5,7 +5,6 @@
 #include "digits.h"
 #include "train.h"
 
-#include <clblast_c.h>
 #include <clmsd.h>
 #include <clmsd_ref.h>
 #include <errno.h>
@@ -35,7 +34,8 @@ typedef struct trainer {
     unsigned char *train_x, *val_x, *batch_x;      /* host features, stored as --x-type */
     int32_t *train_y, *val_y, *batch_y;            /* host labels */
     cl_mem x_epoch, y_epoch, x_train, y_train, x_val;
-    cl_mem w, b, vw, vb, dw, db, losses, eval_loss, val_logits;
+    cl_mem w, b, dw, db, losses, eval_loss, val_logits;
+    clmsd_optim *optim; /* of the current run: made afresh for each K */
     clmsd_head *eval_train, *eval_val;
 } trainer;
 
@@ -81,19 +81,6 @@ static int read_buffer(trainer *t, cl_mem m, size_t bytes, void *out)
 static int write_buffer(trainer *t, cl_mem m, size_t bytes, const void *data)
 {
     return cl_check(clEnqueueWriteBuffer(t->queue, m, CL_TRUE, 0, bytes, data, 0, NULL, NULL), "clEnqueueWriteBuffer");
-}
-
-/* v = momentum v + g; p -= lr v, through CLBlast */
-static int sgd(trainer *t, cl_mem p, cl_mem v, cl_mem g, size_t n)
-{
-    CLBlastStatusCode s = CLBlastSscal(n, (float)t->o->momentum, v, 0, 1, &t->queue, NULL);
-    if (s == CLBlastSuccess)
-        s = CLBlastSaxpy(n, 1.0f, g, 0, 1, v, 0, 1, &t->queue, NULL);
-    if (s == CLBlastSuccess)
-        s = CLBlastSaxpy(n, (float)-t->o->lr, v, 0, 1, p, 0, 1, &t->queue, NULL);
-    if (s != CLBlastSuccess)
-        fprintf(stderr, "clmsd train: CLBlast update failed (%d)\n", (int)s);
-    return s == CLBlastSuccess ? 0 : -1;
 }
 
 /* training loss without dropout, and validation accuracy */
@@ -154,7 +141,7 @@ typedef struct run_steps {
     train_step *full, *last;
 } run_steps;
 
-/* One iteration: the head's train step on batch `bi` of x, then the SGD update of W and b. */
+/* One iteration: the head's train step on batch `bi` of x, then the optimizer's step on W and b. */
 static int iterate(trainer *t, const run_steps *steps, cl_mem x, cl_mem y, size_t bi, int iteration)
 {
     /* one loss slot per training iteration; the timing's iterations reuse them */
@@ -173,16 +160,18 @@ static int iterate(trainer *t, const run_steps *steps, cl_mem x, cl_mem y, size_
                          .dbias = t->db};
     if (train_step_run(bi + 1 == t->batches && steps->last ? steps->last : steps->full, &a))
         return -1;
-    return sgd(t, t->w, t->vw, t->dw, DIGITS_CLASSES * t->H) || sgd(t, t->b, t->vb, t->db, DIGITS_CLASSES) ? -1 : 0;
+    return check(clmsd_optim_step(t->optim, &a, t->o->lr, 0, NULL, NULL), t, "the optimizer's step");
 }
 
-/* Fresh W, b and momenta; the shuffled epoch `epoch` in x_epoch, y_epoch. */
+/* Fresh W, b and optimizer (its state zero, at step 0). */
 static int reset_head(trainer *t)
 {
-    return zero(t, t->w, DIGITS_CLASSES * t->H * 4) || zero(t, t->b, DIGITS_CLASSES * 4) ||
-                   zero(t, t->vw, DIGITS_CLASSES * t->H * 4) || zero(t, t->vb, DIGITS_CLASSES * 4)
-               ? -1
-               : 0;
+    clmsd_optim_destroy(t->optim);
+    t->optim = NULL;
+    clmsd_optim_desc desc = train_optim_desc(t->o);
+    if (check(clmsd_optim_create(t->eval_train, &desc, &t->optim), t, "clmsd_optim_create"))
+        return -1;
+    return zero(t, t->w, DIGITS_CLASSES * t->H * 4) || zero(t, t->b, DIGITS_CLASSES * 4) ? -1 : 0;
 }
 
 static int load_epoch(trainer *t, int epoch)
@@ -408,16 +397,14 @@ int clmsd_cli_train(int argc, char **argv)
     t.y_train = buffer(&t, t.ntrain * 4, t.train_y);
     t.x_val = buffer(&t, t.nval * t.row_bytes, t.val_x);
     t.w = buffer(&t, DIGITS_CLASSES * t.H * 4, NULL);
-    t.vw = buffer(&t, DIGITS_CLASSES * t.H * 4, NULL);
     t.dw = buffer(&t, DIGITS_CLASSES * t.H * 4, NULL);
     t.b = buffer(&t, DIGITS_CLASSES * 4, NULL);
-    t.vb = buffer(&t, DIGITS_CLASSES * 4, NULL);
     t.db = buffer(&t, DIGITS_CLASSES * 4, NULL);
     t.losses = buffer(&t, (size_t)o.epochs * t.batches * 4, NULL);
     t.eval_loss = buffer(&t, 4, NULL);
     t.val_logits = buffer(&t, t.nval * DIGITS_CLASSES * 4, NULL);
-    if (!t.x_epoch || !t.y_epoch || !t.x_train || !t.y_train || !t.x_val || !t.w || !t.vw || !t.dw || !t.b || !t.vb ||
-        !t.db || !t.losses || !t.eval_loss || !t.val_logits)
+    if (!t.x_epoch || !t.y_epoch || !t.x_train || !t.y_train || !t.x_val || !t.w || !t.dw || !t.b || !t.db ||
+        !t.losses || !t.eval_loss || !t.val_logits)
         goto out;
 
     printf("clmsd train on %s\n", clmsd_context_device_name(t.ctx));
@@ -427,17 +414,19 @@ int clmsd_cli_train(int argc, char **argv)
     if (o.mpi)
         printf("data-parallel over %d MPI ranks (each batch cut by clmsd_mpi_split)\n", ranks);
     static const char *const type_names[] = {"f32", "f16", "bf16"};
-    printf("head: softmax cross-entropy, %s, drop rate %s, SGD lr %g momentum %g, %d epochs, seed %llu, %s masks, "
-           "%s features\n",
+    char optimizer[96];
+    if (o.optimizer == CLMSD_OPTIM_ADAMW)
+        snprintf(optimizer, sizeof optimizer, "AdamW lr %g weight decay %g", o.lr, o.weight_decay);
+    else
+        snprintf(optimizer, sizeof optimizer, "SGD lr %g momentum %g%s", o.lr, o.momentum,
+                 o.weight_decay > 0 ? " with weight decay" : "");
+    printf("head: softmax cross-entropy, %s, drop rate %s, %s%s, %d epochs, seed %llu, %s masks, %s features\n",
            o.combine == CLMSD_AVERAGE_LOSSES ? "average losses (paper)" : "average logits (Kaggle)",
-           o.nrates ? "per sample (--rates)" : "shared", o.lr, o.momentum, o.epochs, (unsigned long long)o.seed,
-           o.stream == CLMSD_STREAM_PHILOX_V1_U8 ? "u8" : "v1", type_names[o.x_type]);
+           o.nrates ? "per sample (--rates)" : "shared", optimizer, o.max_grad_norm > 0 ? ", clipped" : "", o.epochs,
+           (unsigned long long)o.seed, o.stream == CLMSD_STREAM_PHILOX_V1_U8 ? "u8" : "v1", type_names[o.x_type]);
     if (t.rank == 0)
         fprintf(stderr, "compiling kernels (a few seconds; tens of seconds for CLBlast on a cold pocl cache)...\n");
     if (check(clmsd_context_warmup(t.ctx), &t, "warm-up"))
-        goto out;
-    /* CLBlast compiles Sscal and Saxpy on their first call: pay it before any run is timed */
-    if (reset_head(&t) || zero(&t, t.dw, DIGITS_CLASSES * t.H * 4) || sgd(&t, t.w, t.vw, t.dw, DIGITS_CLASSES * t.H))
         goto out;
     for (; done < o.runs; ++done)
         if (train_one(&t, o.samples[done], &runs[done]))
@@ -457,11 +446,12 @@ out:
         free(runs[i].evals);
         free(runs[i].weights);
     }
-    cl_mem all[] = {t.x_epoch, t.y_epoch, t.x_train, t.y_train, t.x_val,  t.w,         t.vw,
-                    t.dw,      t.b,       t.vb,      t.db,      t.losses, t.eval_loss, t.val_logits};
+    cl_mem all[] = {t.x_epoch, t.y_epoch, t.x_train, t.y_train, t.x_val,     t.w,
+                    t.dw,      t.b,       t.db,      t.losses,  t.eval_loss, t.val_logits};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i)
         if (all[i])
             clReleaseMemObject(all[i]);
+    clmsd_optim_destroy(t.optim);
     clmsd_head_destroy(t.eval_train);
     clmsd_head_destroy(t.eval_val);
     clmsd_context_destroy(t.ctx);

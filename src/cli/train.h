@@ -20,6 +20,8 @@ typedef struct train_options {
     int epochs, eval_every;
     size_t batch, hidden;
     double lr, momentum, target;
+    clmsd_optimizer optimizer; /* SGD (with momentum) or AdamW */
+    double weight_decay, max_grad_norm;
     clmsd_combine combine;
     clmsd_engine engine;
     clmsd_stream stream; /* of every mask: v1 or u8 (rates then multiples of 1/256) */
@@ -31,6 +33,8 @@ typedef struct train_options {
     int mpi;       /* data-parallel over MPI_COMM_WORLD */
 } train_options;
 
+/* The optimizer the options name (clmsd_optim_create's desc). */
+clmsd_optim_desc train_optim_desc(const train_options *o);
 /* Parses argv into o: 0, 1 when --help was printed, -1 after a message on stderr. */
 int train_parse(int argc, char **argv, train_options *o);
 /* The options the ranks of --mpi must share, as "--option value" lines (not --device, --out, nor

@@ -13,7 +13,7 @@
 static const char train_usage[] =
     "usage: clmsd train [options]\n"
     "\n"
-    "Trains a multi-sample dropout head (softmax cross-entropy, SGD with momentum) on the UCI digits\n"
+    "Trains a multi-sample dropout head (softmax cross-entropy; clmsd's SGD or AdamW) on the UCI digits\n"
     "(1797 8x8 images; 80% train, 20% validation, a fixed split) over a fixed random ReLU feature\n"
     "layer (64 -> H) that stands in for a frozen backbone, once for each number of samples K, with\n"
     "the same seed, learning rate, batch size and drop rate. Prints the curves and, per K, the\n"
@@ -28,6 +28,9 @@ static const char train_usage[] =
     "  --last-batch M   drop (default) or keep the last partial batch of an epoch\n"
     "  --lr X           learning rate (default 0.05)\n"
     "  --momentum X     SGD momentum (default 0.9)\n"
+    "  --optimizer O    sgd (default, with --momentum) or adamw (betas 0.9, 0.999, eps 1e-8)\n"
+    "  --weight-decay X SGD: L2 added to the gradient; AdamW: decoupled (default 0)\n"
+    "  --max-grad-norm X clip the gradients to this global 2-norm first (default 0: off)\n"
     "  --hidden H       width of the random feature layer (default 512)\n"
     "  --target L       training loss whose first crossing is reported (default 0.15)\n"
     "  --eval-every N   iterations between clean-loss evaluations (default 2)\n"
@@ -197,11 +200,20 @@ static int set_value(train_options *o, const char *a, const char *v)
             o->hidden = x;
         else
             o->eval_every = (int)x;
-    } else if (!strcmp(a, "--lr") || !strcmp(a, "--momentum") || !strcmp(a, "--target")) {
+    } else if (!strcmp(a, "--lr") || !strcmp(a, "--momentum") || !strcmp(a, "--target") ||
+               !strcmp(a, "--weight-decay") || !strcmp(a, "--max-grad-norm")) {
         double d;
-        if (parse_list(v, &d, 1) != 1 || !(d >= 0) || !isfinite(d))
+        if (parse_list(v, &d, 1) != 1 || !(d >= 0) || !isfinite(d) || (!strcmp(a, "--momentum") && d >= 1))
             return VALUE_BAD;
-        *(!strcmp(a, "--lr") ? &o->lr : !strcmp(a, "--momentum") ? &o->momentum : &o->target) = d;
+        *(!strcmp(a, "--lr")              ? &o->lr
+          : !strcmp(a, "--momentum")      ? &o->momentum
+          : !strcmp(a, "--weight-decay")  ? &o->weight_decay
+          : !strcmp(a, "--max-grad-norm") ? &o->max_grad_norm
+                                          : &o->target) = d;
+    } else if (!strcmp(a, "--optimizer")) {
+        if (strcmp(v, "sgd") && strcmp(v, "adamw"))
+            return VALUE_BAD;
+        o->optimizer = strcmp(v, "sgd") ? CLMSD_OPTIM_ADAMW : CLMSD_OPTIM_SGD;
     } else if (!strcmp(a, "--device")) {
         o->device = v;
     } else if (!strcmp(a, "--out")) {
@@ -223,6 +235,7 @@ int train_parse(int argc, char **argv, train_options *o)
                          .hidden = 512,
                          .lr = 0.05,
                          .momentum = 0.9,
+                         .optimizer = CLMSD_OPTIM_SGD,
                          .target = 0.15,
                          .seed = 2019};
     o->data = digits_default_path(o->default_data, sizeof o->default_data); /* after: the literal zeroes it */
@@ -263,6 +276,21 @@ int train_parse(int argc, char **argv, train_options *o)
     return 0;
 }
 
+clmsd_optim_desc train_optim_desc(const train_options *o)
+{
+    if (o->optimizer == CLMSD_OPTIM_ADAMW)
+        return (clmsd_optim_desc){.kind = CLMSD_OPTIM_ADAMW,
+                                  .beta1 = 0.9,
+                                  .beta2 = 0.999,
+                                  .eps = 1e-8,
+                                  .weight_decay = o->weight_decay,
+                                  .max_grad_norm = o->max_grad_norm};
+    return (clmsd_optim_desc){.kind = CLMSD_OPTIM_SGD,
+                              .momentum = o->momentum,
+                              .weight_decay = o->weight_decay,
+                              .max_grad_norm = o->max_grad_norm};
+}
+
 /* v as the shortest of %.15g and %.17g that reads back as v: two values print alike only if equal */
 static void exact_double(char *out, size_t size, double v)
 {
@@ -275,7 +303,7 @@ static void exact_double(char *out, size_t size, double v)
  * --device and --out (each rank's own) and --data's path (its contents count, as data_hash). */
 int train_options_text(const train_options *o, uint64_t data_hash, char *out, size_t size)
 {
-    char samples[TRAIN_MAX_RUNS * 12] = "", rates[TRAIN_MAX_RATES * 26] = "", v[4][32];
+    char samples[TRAIN_MAX_RUNS * 12] = "", rates[TRAIN_MAX_RATES * 26] = "", v[6][32];
     for (int i = 0; i < o->runs; ++i)
         snprintf(samples + strlen(samples), sizeof samples - strlen(samples), "%s%u", i ? "," : "",
                  (unsigned)o->samples[i]);
@@ -284,16 +312,17 @@ int train_options_text(const train_options *o, uint64_t data_hash, char *out, si
         exact_double(r, sizeof r, o->rates[i]);
         snprintf(rates + strlen(rates), sizeof rates - strlen(rates), "%s%s", i ? "," : "", r);
     }
-    const double values[4] = {o->rate, o->lr, o->momentum, o->target};
-    for (int i = 0; i < 4; ++i)
+    const double values[6] = {o->rate, o->lr, o->momentum, o->target, o->weight_decay, o->max_grad_norm};
+    for (int i = 0; i < 6; ++i)
         exact_double(v[i], sizeof v[i], values[i]);
     int n = snprintf(out, size,
                      "--samples %s\n--rate %s\n--rates %s\n--combine %d\n--epochs %d\n--batch %zu\n"
-                     "--last-batch %d\n--lr %s\n--momentum %s\n--hidden %zu\n--target %s\n"
+                     "--last-batch %d\n--lr %s\n--momentum %s\n--optimizer %d\n--weight-decay %s\n"
+                     "--max-grad-norm %s\n--hidden %zu\n--target %s\n"
                      "--eval-every %d\n--stream %d\n--x-type %d\n--engine %d\n--seed %llu\n"
                      "--data (its contents) %016llx\n",
-                     samples, v[0], rates, (int)o->combine, o->epochs, o->batch, o->keep_last, v[1], v[2], o->hidden,
-                     v[3], o->eval_every, (int)o->stream, (int)o->x_type, (int)o->engine, (unsigned long long)o->seed,
-                     (unsigned long long)data_hash);
+                     samples, v[0], rates, (int)o->combine, o->epochs, o->batch, o->keep_last, v[1], v[2],
+                     (int)o->optimizer, v[4], v[5], o->hidden, v[3], o->eval_every, (int)o->stream, (int)o->x_type,
+                     (int)o->engine, (unsigned long long)o->seed, (unsigned long long)data_hash);
     return n >= 0 && (size_t)n < size ? 0 : -1;
 }

@@ -28,7 +28,7 @@ double train_ms_per_iteration(const train_run *r)
 
 void train_print_table(const train_options *o, const train_run *runs, int nruns)
 {
-    printf("\nTime per iteration: the head's train step and the SGD update (evaluations excluded), measured\n"
+    printf("\nTime per iteration: the head's train step and the optimizer's step (evaluations excluded), measured\n"
            "after training: an untimed warm-up of each K's plan, then %d rounds of every K in turn; the\n"
            "median round.\n",
            TRAIN_TIMING_ROUNDS);
