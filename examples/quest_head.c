@@ -11,7 +11,7 @@
  *
  * The hidden states stay where the backbone wrote them: L tensors [B, T, H] in one buffer, read in
  * place at strides (no copy of the CLS rows), and dX lands at the same strides. Random features
- * stand in for a backbone; a few steps of SGD on W, b and the layer weights. */
+ * stand in for a backbone; a few steps of clmsd's AdamW on W, b and the layer weights. */
 #include <clmsd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +33,6 @@ int main(void)
     }
     /* the backbone's output: hidden[l][b][t][h], every token of every layer (only t = 0 is read) */
     static float hidden[L * B * T * H], targets[B * C], w[C * H], b[C], layer_logits[L];
-    static float dw[C * H], db[C], dlayer[L];
     srand(7);
     for (size_t i = 0; i < sizeof hidden / sizeof hidden[0]; ++i)
         hidden[i] = (float)rand() / RAND_MAX - 0.5f;
@@ -42,8 +41,8 @@ int main(void)
     cl_mem hidden_ = buffer(ctx, hidden, sizeof hidden), t_ = buffer(ctx, targets, sizeof targets);
     cl_mem w_ = buffer(ctx, w, sizeof w), b_ = buffer(ctx, b, sizeof b),
            lw_ = buffer(ctx, layer_logits, sizeof layer_logits);
-    cl_mem dw_ = buffer(ctx, NULL, sizeof dw), db_ = buffer(ctx, NULL, sizeof db),
-           dlw_ = buffer(ctx, NULL, sizeof dlayer);
+    cl_mem dw_ = buffer(ctx, NULL, sizeof w), db_ = buffer(ctx, NULL, sizeof b),
+           dlw_ = buffer(ctx, NULL, sizeof layer_logits);
     cl_mem loss_ = buffer(ctx, NULL, sizeof(float)), dhidden_ = buffer(ctx, NULL, sizeof hidden);
 
     clmsd_head_desc desc = {.batch = B,
@@ -56,7 +55,10 @@ int main(void)
                             .layers = L,
                             .layer_rate = 0.1}; /* self.dropout on each layer's CLS row */
     clmsd_head *head;
-    if (clmsd_head_create(ctx, &desc, &head) != CLMSD_SUCCESS) {
+    clmsd_optim *adamw;
+    clmsd_optim_desc opt = {.kind = CLMSD_OPTIM_ADAMW, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+    if (clmsd_head_create(ctx, &desc, &head) != CLMSD_SUCCESS ||
+        clmsd_optim_create(head, &opt, &adamw) != CLMSD_SUCCESS) {
         fprintf(stderr, "%s\n", clmsd_context_last_error(ctx));
         return 1;
     }
@@ -78,27 +80,18 @@ int main(void)
                              .dx = dhidden_, /* d loss / d hidden[l][b][0][:], for the backbone */
                              .dx_layer_stride = B * T * H,
                              .dx_row_stride = T * H};
-        if (clmsd_head_train_step(head, &a, 0, NULL, NULL) != CLMSD_SUCCESS) {
+        if (clmsd_head_train_step(head, &a, 0, NULL, NULL) != CLMSD_SUCCESS ||
+            clmsd_optim_step(adamw, &a, 0.05, 0, NULL, NULL) != CLMSD_SUCCESS) { /* W, b, layer weights */
             fprintf(stderr, "%s\n", clmsd_context_last_error(ctx));
             return 1;
         }
         float loss;
         clEnqueueReadBuffer(q, loss_, CL_TRUE, 0, sizeof loss, &loss, 0, NULL, NULL);
-        clEnqueueReadBuffer(q, dw_, CL_TRUE, 0, sizeof dw, dw, 0, NULL, NULL);
-        clEnqueueReadBuffer(q, db_, CL_TRUE, 0, sizeof db, db, 0, NULL, NULL);
-        clEnqueueReadBuffer(q, dlw_, CL_TRUE, 0, sizeof dlayer, dlayer, 0, NULL, NULL);
-        for (int i = 0; i < C * H; ++i) /* SGD on the host, to keep the example short */
-            w[i] -= 1.0f * dw[i];
-        for (int i = 0; i < C; ++i)
-            b[i] -= 1.0f * db[i];
-        for (int i = 0; i < L; ++i)
-            layer_logits[i] -= 10.0f * dlayer[i];
-        clEnqueueWriteBuffer(q, w_, CL_TRUE, 0, sizeof w, w, 0, NULL, NULL);
-        clEnqueueWriteBuffer(q, b_, CL_TRUE, 0, sizeof b, b, 0, NULL, NULL);
-        clEnqueueWriteBuffer(q, lw_, CL_TRUE, 0, sizeof layer_logits, layer_logits, 0, NULL, NULL);
+        clEnqueueReadBuffer(q, lw_, CL_TRUE, 0, sizeof layer_logits, layer_logits, 0, NULL, NULL);
         printf("step %d: BCE %.5f, layer weight logits [0] %+.5f [%d] %+.5f\n", (int)step, loss, layer_logits[0], L - 1,
                layer_logits[L - 1]);
     }
+    clmsd_optim_destroy(adamw);
     clmsd_head_destroy(head);
     cl_mem all[] = {hidden_, t_, w_, b_, lw_, dw_, db_, dlw_, loss_, dhidden_};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i)

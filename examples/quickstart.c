@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Quick start: a Kaggle-style multi-sample dropout head (K = 5 samples, rates 0.1 to 0.5) trained
- * for a few steps on random features with plain SGD. Copied verbatim into README.md. */
+ * for a few steps on random features with clmsd's AdamW, on the device. Copied verbatim into README.md. */
 #include <clmsd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,13 +20,13 @@ int main(void)
         fprintf(stderr, "%s\n", clmsd_context_last_error(NULL));
         return 1;
     }
-    static float x[B * H], w[C * H], b[C], dw[C * H], db[C];
+    static float x[B * H], w[C * H], b[C];
     static int32_t labels[B];
     for (int i = 0; i < B * H; ++i)
         x[i] = (float)rand() / RAND_MAX;
     for (int i = 0; i < B; ++i)
         labels[i] = i % C;
-    cl_mem x_ = upload(ctx, x, sizeof x), dw_ = upload(ctx, NULL, sizeof dw), db_ = upload(ctx, NULL, sizeof db);
+    cl_mem x_ = upload(ctx, x, sizeof x), dw_ = upload(ctx, NULL, sizeof w), db_ = upload(ctx, NULL, sizeof b);
     cl_mem w_ = upload(ctx, w, sizeof w), b_ = upload(ctx, b, sizeof b), y_ = upload(ctx, labels, sizeof labels);
     cl_mem loss_ = upload(ctx, NULL, sizeof(float));
 
@@ -39,7 +39,10 @@ int main(void)
                             .loss = CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY,
                             .combine = CLMSD_AVERAGE_LOSSES};
     clmsd_head *head; /* validates once, allocates its workspace once */
-    if (clmsd_head_create(ctx, &desc, &head) != CLMSD_SUCCESS) {
+    clmsd_optim *adamw;
+    clmsd_optim_desc opt = {.kind = CLMSD_OPTIM_ADAMW, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.01};
+    if (clmsd_head_create(ctx, &desc, &head) != CLMSD_SUCCESS ||
+        clmsd_optim_create(head, &opt, &adamw) != CLMSD_SUCCESS) {
         fprintf(stderr, "%s\n", clmsd_context_last_error(ctx));
         return 1;
     }
@@ -54,22 +57,16 @@ int main(void)
                              .loss = loss_,
                              .dw = dw_,
                              .dbias = db_};
-        if (clmsd_head_train_step(head, &a, 0, NULL, NULL) != CLMSD_SUCCESS) {
+        if (clmsd_head_train_step(head, &a, 0, NULL, NULL) != CLMSD_SUCCESS ||
+            clmsd_optim_step(adamw, &a, 0.01, 0, NULL, NULL) != CLMSD_SUCCESS) { /* W, b from dW, db */
             fprintf(stderr, "%s\n", clmsd_context_last_error(ctx));
             return 1;
         }
         float loss;
         clEnqueueReadBuffer(q, loss_, CL_TRUE, 0, sizeof loss, &loss, 0, NULL, NULL);
-        clEnqueueReadBuffer(q, dw_, CL_TRUE, 0, sizeof dw, dw, 0, NULL, NULL);
-        clEnqueueReadBuffer(q, db_, CL_TRUE, 0, sizeof db, db, 0, NULL, NULL);
-        for (int i = 0; i < C * H; ++i) /* plain SGD on the host, to keep the example short */
-            w[i] -= 0.5f * dw[i];
-        for (int i = 0; i < C; ++i)
-            b[i] -= 0.5f * db[i];
-        clEnqueueWriteBuffer(q, w_, CL_TRUE, 0, sizeof w, w, 0, NULL, NULL);
-        clEnqueueWriteBuffer(q, b_, CL_TRUE, 0, sizeof b, b, 0, NULL, NULL);
         printf("step %d: multi-sample dropout loss %.4f\n", (int)step, loss);
     }
+    clmsd_optim_destroy(adamw);
     clmsd_head_destroy(head);
     cl_mem all[] = {x_, dw_, db_, w_, b_, y_, loss_};
     for (int i = 0; i < 7; ++i)

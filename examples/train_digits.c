@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* A model of the clmsd API: train a multi-sample dropout head (K = 8, p = 0.5, the paper's
- * "average losses") on the digits data over fixed random ReLU features, with SGD + momentum.
+ * "average losses") on the digits data over fixed random ReLU features, with clmsd's SGD + momentum.
  *
  *   build/examples/train_digits [path/to/digits.csv.gz]
  */
 #include "digits.h"
 
-#include <clblast_c.h>
 #include <clmsd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,14 +29,6 @@ static cl_mem buffer(clmsd_context *ctx, size_t bytes, const void *data)
     if (m && !data)
         clEnqueueFillBuffer(clmsd_context_queue(ctx), m, &zero, sizeof zero, 0, bytes, 0, NULL, NULL);
     return m;
-}
-
-/* v = 0.9 v + g; p -= lr v */
-static void sgd(cl_command_queue q, cl_mem p, cl_mem v, cl_mem g, size_t n, float lr)
-{
-    CLBlastSscal(n, 0.9f, v, 0, 1, &q, NULL);
-    CLBlastSaxpy(n, 1.0f, g, 0, 1, v, 0, 1, &q, NULL);
-    CLBlastSaxpy(n, -lr, v, 0, 1, p, 0, 1, &q, NULL);
 }
 
 int main(int argc, char **argv)
@@ -68,11 +59,13 @@ int main(int argc, char **argv)
                             .combine = CLMSD_AVERAGE_LOSSES};
     clmsd_head *head;
     CHECK(clmsd_head_create(ctx, &desc, &head));
+    clmsd_optim *sgd; /* torch.optim.SGD(momentum=0.9) */
+    clmsd_optim_desc momentum = {.kind = CLMSD_OPTIM_SGD, .momentum = 0.9};
+    CHECK(clmsd_optim_create(head, &momentum, &sgd));
 
     cl_mem x = buffer(ctx, n * H * 4, features), y = buffer(ctx, n * 4, data.label);
     cl_mem w = buffer(ctx, C * H * 4, NULL), b = buffer(ctx, C * 4, NULL), loss = buffer(ctx, batches * 4, NULL);
     cl_mem dw = buffer(ctx, C * H * 4, NULL), db = buffer(ctx, C * 4, NULL);
-    cl_mem vw = buffer(ctx, C * H * 4, NULL), vb = buffer(ctx, C * 4, NULL);
     float *losses = malloc(batches * sizeof *losses);
 
     uint64_t step = 0;
@@ -91,8 +84,7 @@ int main(int argc, char **argv)
                                  .dw = dw,
                                  .dbias = db};
             CHECK(clmsd_head_train_step(head, &a, 0, NULL, NULL));
-            sgd(q, w, vw, dw, C * H, 0.05f);
-            sgd(q, b, vb, db, C, 0.05f);
+            CHECK(clmsd_optim_step(sgd, &a, 0.05, 0, NULL, NULL)); /* W and b, on the device */
         }
         clEnqueueReadBuffer(q, loss, CL_TRUE, 0, batches * 4, losses, 0, NULL, NULL);
         double mean = 0;
@@ -120,10 +112,11 @@ int main(int argc, char **argv)
     }
     printf("training-set accuracy: %.3f\n", (double)right / n);
 
-    cl_mem all_buffers[] = {x, y, w, b, loss, dw, db, vw, vb, logits};
+    cl_mem all_buffers[] = {x, y, w, b, loss, dw, db, logits};
     for (size_t i = 0; i < sizeof all_buffers / sizeof all_buffers[0]; ++i)
         clReleaseMemObject(all_buffers[i]);
     clmsd_head_destroy(predictor);
+    clmsd_optim_destroy(sgd);
     clmsd_head_destroy(head);
     clmsd_context_destroy(ctx);
     free(features);

@@ -24,7 +24,7 @@ typedef struct check {
     int failures;
     char first[512];
     /* the matrix: what each family of checks found */
-    bool kat_ok, dropout_ok, fused_ok;
+    bool kat_ok, dropout_ok, fused_ok, optim_ok;
     double clblast_ratio;           /* largest error of the CLBlast engine over its tolerance */
     uint64_t mask_hash, fused_hash; /* FNV-1a of every device output, to compare devices */
     bool denormals;
@@ -399,10 +399,78 @@ static void check_head(check *c, clmsd_loss loss, clmsd_combine combine, clmsd_e
     head_call_free(&t);
 }
 
+/* values in [-2, 2) on a 2^-10 grid */
+static void fill(float *v, size_t n, uint32_t seed)
+{
+    uint32_t s = seed * 2654435761u + 12345u;
+    for (size_t i = 0; i < n; ++i) {
+        s = s * 1664525u + 1013904223u;
+        v[i] = (float)((int)(s >> 20) - 2048) / 1024.0f;
+    }
+}
+
+/* Three optimizer steps on the device against clmsd_ref_optim_step, bit for bit: a pooled head's
+ * W, b and layer weights (a step without b among them), clipped; the results join fused_hash. */
+static void check_optim(check *c, const clmsd_optim_desc *desc)
+{
+    enum { C = 5, H = 300, L = 3, N = C * H + C + L };
+    clmsd_head_desc hd = {
+        .batch = 2, .features = H, .classes = C, .samples = 2, .rate = 0.5, .layers = L, .engine = CLMSD_ENGINE_FUSED};
+    clmsd_head *head = NULL;
+    clmsd_optim *opt = NULL;
+    static float p[N], g[N], got[N], moments[2 * N];
+    fill(p, N, 3);
+    memset(moments, 0, sizeof moments);
+    cl_mem dp = upload(c, p, sizeof p), dg = upload(c, NULL, sizeof g);
+    if (!dp || !dg || clmsd_head_create(c->ctx, &hd, &head) || clmsd_optim_create(head, desc, &opt)) {
+        fail(c, "optimizer: %s", clmsd_context_last_error(c->ctx));
+        c->optim_ok = false;
+    }
+    const size_t counts[3] = {C * H, C, L};
+    for (uint32_t step = 0; step < 3 && opt; ++step) {
+        bool bias = step != 1;
+        fill(g, N, 10 + step);
+        clmsd_head_args a = {.w = dp,
+                             .dw = dg,
+                             .bias = bias ? dp : NULL,
+                             .bias_off = C * H,
+                             .dbias = bias ? dg : NULL,
+                             .dbias_off = C * H,
+                             .layer_weights = dp,
+                             .layer_weights_off = C * H + C,
+                             .dlayer_weights = dg,
+                             .dlayer_weights_off = C * H + C};
+        float *params[3] = {p, p + C * H, p + C * H + C};
+        const float *grads[3] = {g, bias ? g + C * H : NULL, g + C * H + C};
+        if (clEnqueueWriteBuffer(clmsd_context_queue(c->ctx), dg, CL_TRUE, 0, sizeof g, g, 0, NULL, NULL) ||
+            clmsd_optim_step(opt, &a, 0.01 * (step + 1), 0, NULL, NULL) ||
+            clmsd_ref_optim_step(desc, step, 0.01 * (step + 1), params, grads, counts, moments)) {
+            fail(c, "optimizer step: %s", clmsd_context_last_error(c->ctx));
+            c->optim_ok = false;
+            break;
+        }
+    }
+    if (opt && download(c, dp, got, sizeof got)) {
+        if (memcmp(got, p, sizeof p)) {
+            fail(c, "the %s optimizer differs from its host reference",
+                 desc->kind == CLMSD_OPTIM_SGD ? "SGD" : "AdamW");
+            c->optim_ok = false;
+        }
+        c->fused_hash = fnv(c->fused_hash, got, sizeof got);
+    }
+    clmsd_optim_destroy(opt);
+    clmsd_head_destroy(head);
+    if (dp)
+        clReleaseMemObject(dp);
+    if (dg)
+        clReleaseMemObject(dg);
+}
+
 static int run_device(const char *spec, const char *label, check *c)
 {
     *c = (check){.dropout_ok = true,
                  .fused_ok = true,
+                 .optim_ok = true,
                  .mask_hash = UINT64_C(0xcbf29ce484222325),
                  .fused_hash = UINT64_C(0xcbf29ce484222325)};
     if (clmsd_context_create(spec, &c->ctx) != CLMSD_SUCCESS) {
@@ -430,6 +498,16 @@ static int run_device(const char *spec, const char *label, check *c)
                 check_head(c, (clmsd_loss)loss, (clmsd_combine)combine, (clmsd_engine)engine, 0);
     check_head(c, CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOGITS, CLMSD_ENGINE_FUSED, 3);
     check_head(c, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, CLMSD_ENGINE_FUSED, 3);
+    const clmsd_optim_desc adamw = {.kind = CLMSD_OPTIM_ADAMW,
+                                    .beta1 = 0.9,
+                                    .beta2 = 0.999,
+                                    .eps = 1e-8,
+                                    .weight_decay = 0.01,
+                                    .max_grad_norm = 1.0};
+    const clmsd_optim_desc nesterov = {
+        .kind = CLMSD_OPTIM_SGD, .momentum = 0.9, .nesterov = 1, .weight_decay = 0.01, .max_grad_norm = 1.0};
+    check_optim(c, &adamw);
+    check_optim(c, &nesterov);
     /* the other tiling on the same device ($CLMSD_TILING at context creation): the same bits */
     char tilings[16];
     snprintf(tilings, sizeof tilings, "%s", clmsd_context_tiling(c->ctx));
@@ -459,8 +537,8 @@ static int run_device(const char *spec, const char *label, check *c)
         printf("FAIL  %s: %d checks failed; first: %s\n", clmsd_context_device_name(c->ctx), c->failures, c->first);
     else
         printf("PASS  %s: Philox known answers, stream words, dropout and the fused head (plain and layer-pooled) "
-               "bit-exact under the cpu "
-               "and gpu tilings; CLBlast head within %.2f of its tolerance%s\n",
+               "bit-exact under the cpu and gpu tilings, and the optimizers (AdamW, SGD); CLBlast head within %.2f "
+               "of its tolerance%s\n",
                clmsd_context_device_name(c->ctx), c->clblast_ratio,
                c->denormals
                    ? ""
@@ -473,7 +551,7 @@ typedef struct row {
     char label[300];
     bool done;     /* the child printed its results line */
     char why[160]; /* when not: how the child ended */
-    bool kat_ok, dropout_ok, fused_ok, denormals;
+    bool kat_ok, dropout_ok, fused_ok, optim_ok, denormals;
     double clblast_ratio;
     uint64_t mask_hash, fused_hash;
 } row;
@@ -483,22 +561,23 @@ typedef struct row {
 /* the results line a child ends with: every field of the matrix, then the device's name */
 static void print_row(const check *c)
 {
-    printf(ROW_TAG " %d %d %d %d %.17g %016llx %016llx %s\n", c->kat_ok, c->dropout_ok, c->fused_ok, c->denormals,
-           c->clblast_ratio, (unsigned long long)c->mask_hash, (unsigned long long)c->fused_hash,
+    printf(ROW_TAG " %d %d %d %d %d %.17g %016llx %016llx %s\n", c->kat_ok, c->dropout_ok, c->fused_ok, c->optim_ok,
+           c->denormals, c->clblast_ratio, (unsigned long long)c->mask_hash, (unsigned long long)c->fused_hash,
            c->ctx ? clmsd_context_device_name(c->ctx) : "");
 }
 
 static bool parse_row(const char *line, row *r)
 {
-    int kat, dropout, fused, denormals, name = 0;
+    int kat, dropout, fused, optim, denormals, name = 0;
     unsigned long long mask, fh;
-    if (sscanf(line, ROW_TAG " %d %d %d %d %lf %llx %llx %n", &kat, &dropout, &fused, &denormals, &r->clblast_ratio,
-               &mask, &fh, &name) < 7 ||
+    if (sscanf(line, ROW_TAG " %d %d %d %d %d %lf %llx %llx %n", &kat, &dropout, &fused, &optim, &denormals,
+               &r->clblast_ratio, &mask, &fh, &name) < 8 ||
         name == 0)
         return false;
     r->kat_ok = kat;
     r->dropout_ok = dropout;
     r->fused_ok = fused;
+    r->optim_ok = optim;
     r->denormals = denormals;
     r->mask_hash = mask;
     r->fused_hash = fh;
@@ -510,8 +589,8 @@ static bool parse_row(const char *line, row *r)
 /* device by check; "=" compares a device's raw outputs with the first device's */
 static void print_matrix(const row *rows, size_t count)
 {
-    printf("\n%-44s %5s %8s %10s %10s %11s %12s %10s\n", "device", "KAT", "dropout", "fused=ref", "masks=#1",
-           "fused=#1", "clblast/tol", "denormals");
+    printf("\n%-44s %5s %8s %10s %10s %10s %11s %12s %10s\n", "device", "KAT", "dropout", "fused=ref", "optim=ref",
+           "masks=#1", "fused=#1", "clblast/tol", "denormals");
     for (size_t i = 0; i < count; ++i) {
         const row *r = &rows[i];
         if (!r->done) {
@@ -521,9 +600,9 @@ static void print_matrix(const row *rows, size_t count)
         bool first_done = rows[0].done;
         const char *same_masks = i == 0 || !first_done ? "-" : r->mask_hash == rows[0].mask_hash ? "yes" : "NO";
         const char *same_fused = i == 0 || !first_done ? "-" : r->fused_hash == rows[0].fused_hash ? "yes" : "NO";
-        printf("%-44.44s %5s %8s %10s %10s %11s %12.3g %10s\n", r->label, r->kat_ok ? "ok" : "FAIL",
-               r->dropout_ok ? "ok" : "FAIL", r->fused_ok ? "ok" : "FAIL", same_masks, same_fused, r->clblast_ratio,
-               r->denormals ? "kept" : "flushed");
+        printf("%-44.44s %5s %8s %10s %10s %10s %11s %12.3g %10s\n", r->label, r->kat_ok ? "ok" : "FAIL",
+               r->dropout_ok ? "ok" : "FAIL", r->fused_ok ? "ok" : "FAIL", r->optim_ok ? "ok" : "FAIL", same_masks,
+               same_fused, r->clblast_ratio, r->denormals ? "kept" : "flushed");
     }
 }
 
@@ -624,9 +703,10 @@ static const char help[] =
     "Philox4x32-10 known answers, the clmsd-philox-v1 golden words, dropout forward, mask and\n"
     "backward over odd shapes bit for bit against the host reference, the fused head bit for bit\n"
     "against the exact reference and the CLBlast head against the double reference, for every loss\n"
-    "and combine mode. Prints one PASS/FAIL line per device, then a matrix of device by check that\n"
-    "also compares every device's raw masks and fused results with the first device's. Exits 1 on\n"
-    "any FAIL.\n\n"
+    "and combine mode, and the optimizers (AdamW, SGD with Nesterov momentum, clipped) bit for bit\n"
+    "against their host reference. Prints one PASS/FAIL line per device, then a matrix of device by\n"
+    "check that also compares every device's raw masks and fused and optimizer results with the\n"
+    "first device's. Exits 1 on any FAIL.\n\n"
     "With several devices, each runs in a process of its own, so that an implementation that crashes\n"
     "or hangs (killed after --timeout seconds, default 1800) is one FAIL row, not the end of the run.\n";
 
@@ -666,6 +746,7 @@ int clmsd_cli_selftest(int argc, char **argv)
                      .kat_ok = c.kat_ok,
                      .dropout_ok = c.dropout_ok,
                      .fused_ok = c.fused_ok,
+                     .optim_ok = c.optim_ok,
                      .denormals = c.denormals,
                      .clblast_ratio = c.clblast_ratio};
             snprintf(r.label, sizeof r.label, "%s %s", device, c.ctx ? clmsd_context_device_name(c.ctx) : "");
