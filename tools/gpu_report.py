@@ -18,7 +18,8 @@ GPU tiling is its own kernels, *_gpu, chosen at launch); drivers define __OPENCL
 does not, so it is passed. Exits 77 when a tool is missing (it says which).
 
 With --check, fails (exit 1) when a kernel of the GPU tiling (the *_gpu kernels and the block tree
-they feed, and the pooled head's layer softmax and weight gradient, which every device runs) uses more than 128 registers, any stack or spill bytes on sm_90, or fewer than 4 waves
+they feed, the pooled head's layer softmax and weight gradient, and the optimizers: every device
+runs those) uses more than 128 registers, any stack or spill bytes on sm_90, or fewer than 4 waves
 per SIMD on gfx90a; the rows it holds to these limits are marked "limit".
 
 usage: tools/gpu_report.py [--check] [SOURCE_DIR]
@@ -101,7 +102,7 @@ def amd(cl, tmp):
     return rows
 
 
-LIMITED = re.compile(r"_gpu$|^clmsd_block_tree$|^clmsd_layer_(softmax|weight_grad)$")  # (every device runs those)
+LIMITED = re.compile(r"_gpu$|^clmsd_block_tree$|^clmsd_layer_(softmax|weight_grad)$|^clmsd_optim_")  # (every device runs those)
 
 
 def over_limits(row):
