@@ -6,7 +6,8 @@ set -eu
 
 packages="pocl-opencl-icd ocl-icd-opencl-dev opencl-c-headers libclblast-dev librandom123-dev
 libcriterion-dev meson ninja-build pkg-config python3 gcc zlib1g-dev gnuplot-nox oclgrind valgrind
-clang libclang-rt-14-dev clang-format clang-15 libclc-15 mesa-opencl-icd cmake openmpi-bin libopenmpi-dev $*"
+clang libclang-rt-14-dev clang-format clang-15 libclc-15 mesa-opencl-icd cmake openmpi-bin libopenmpi-dev
+libcjson-dev $*"
 
 missing=""
 for p in $packages; do
