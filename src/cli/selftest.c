@@ -316,14 +316,15 @@ static bool device_step(check *c, const head_call *t)
     return ok;
 }
 
-/* The fused engine's outputs against the exact reference's, bit for bit, then into the hash. */
-static void check_fused(check *c, float *out, const float *ref, size_t n, const char *what)
+/* A device's outputs against their exact host reference, bit for bit (else *ok cleared and the
+ * failure fmt with detail), then into the hash: the fused engine's and the optimizers'. */
+static void check_exact(check *c, float *out, const float *ref, size_t n, bool *ok, const char *fmt, const char *detail)
 {
     cl_device_fp_config fp = 0;
     clGetDeviceInfo(clmsd_context_device(c->ctx), CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
     if (!same_floats(out, ref, n, (fp & CL_FP_FMA) == 0)) {
-        c->fused_ok = false;
-        fail(c, "the fused engine differs from the exact reference (%s)", what);
+        *ok = false;
+        fail(c, fmt, detail);
     }
     for (size_t i = 0; i < n; ++i)
         out[i] = out[i] == 0.0f ? 0.0f : out[i]; /* the hash takes -0 as +0 (see same_floats) */
@@ -392,7 +393,8 @@ static void check_head(check *c, clmsd_loss loss, clmsd_combine combine, clmsd_e
             c->clblast_ratio = INFINITY;
     } else if (engine == CLMSD_ENGINE_FUSED) {
         exact_reference(&t);
-        check_fused(c, t.out, t.ref, t.floats, pooled ? "pooled head" : clmsd_loss_name(loss));
+        check_exact(c, t.out, t.ref, t.floats, &c->fused_ok, "the fused engine differs from the exact reference (%s)",
+                    pooled ? "pooled head" : clmsd_loss_name(loss));
     } else {
         check_clblast(c, &t);
     }
@@ -450,14 +452,9 @@ static void check_optim(check *c, const clmsd_optim_desc *desc)
             break;
         }
     }
-    if (opt && download(c, dp, got, sizeof got)) {
-        if (memcmp(got, p, sizeof p)) {
-            fail(c, "the %s optimizer differs from its host reference",
-                 desc->kind == CLMSD_OPTIM_SGD ? "SGD" : "AdamW");
-            c->optim_ok = false;
-        }
-        c->fused_hash = fnv(c->fused_hash, got, sizeof got);
-    }
+    if (opt && download(c, dp, got, sizeof got))
+        check_exact(c, got, p, N, &c->optim_ok, "the %s optimizer differs from its host reference",
+                    desc->kind == CLMSD_OPTIM_SGD ? "SGD" : "AdamW");
     clmsd_optim_destroy(opt);
     clmsd_head_destroy(head);
     if (dp)
