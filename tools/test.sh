@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Set up, build, and run the whole test suite: every test on the default device (pocl's pthread
 # device where there is no GPU), the Oclgrind and valgrind suites, the device tests again on pocl's
-# basic device and on Mesa's rusticl, and the selftest matrix over all four. Extra arguments go to
-# the first `meson test` (and skip the rest).
+# basic device and on Mesa's rusticl. The selftest matrix over all four devices is a test of the
+# first pass (`selftest_matrix`). Extra arguments go to the first `meson test` (and skip the rest).
 set -eu
 cd "$(dirname "$0")/.."
 # the suite's own packages beyond the build's: PyTorch (Debian's, on OpenBLAS) for the seed head's
@@ -16,6 +16,4 @@ if [ $# -eq 0 ]; then
     meson test -C build --print-errorlogs --setup poclbasic --suite device
     echo "== the device tests on Mesa's rusticl (llvmpipe)"
     meson test -C build --print-errorlogs --setup rusticl --suite device
-    echo "== clmsd selftest on pocl pthread, pocl basic, Oclgrind and rusticl"
-    tests/selftest_matrix.sh build/clmsd
 fi
