@@ -154,14 +154,16 @@ static int parse_header(const char *header, size_t n, const unsigned char *data,
     }
     if (unique_names(root, file, error, error_size))
         goto out;
-    size_t count = 0, names = 0;
+    size_t count = 0, metas = 0, names = 0;
     for (const cJSON *e = root->child; e; e = e->next) {
         if (!strcmp(e->string, "__metadata__")) {
-            for (const cJSON *m = cJSON_IsObject(e) ? e->child : NULL; m; m = m->next)
-                if (!cJSON_IsString(m)) {
-                    refuse(error, error_size, file, "__metadata__ \"%s\" is not a string", m->string);
+            for (const cJSON *m = cJSON_IsObject(e) ? e->child : NULL; m; m = m->next, ++metas) {
+                if (!cJSON_IsString(m) || !m->string) {
+                    refuse(error, error_size, file, "__metadata__ \"%s\" is not a string", m->string ? m->string : "");
                     goto out;
                 }
+                names += strlen(m->string) + strlen(m->valuestring) + 2;
+            }
             if (!cJSON_IsObject(e)) {
                 refuse(error, error_size, file, "__metadata__ is not an object");
                 goto out;
@@ -172,15 +174,26 @@ static int parse_header(const char *header, size_t n, const unsigned char *data,
         names += strlen(e->string) + 1;
     }
     out->tensors = calloc(count ? count : 1, sizeof *out->tensors);
+    out->metadata = calloc(2 * metas + 1, sizeof *out->metadata);
     out->names = malloc(names ? names : 1);
-    if (!out->tensors || !out->names) {
+    if (!out->tensors || !out->metadata || !out->names) {
         refuse(error, error_size, file, "out of memory for %zu tensors", count);
         goto out;
     }
     char *name = out->names;
     for (const cJSON *e = root->child; e; e = e->next) {
-        if (!strcmp(e->string, "__metadata__"))
+        if (!strcmp(e->string, "__metadata__")) {
+            for (const cJSON *m = e->child; m; m = m->next) {
+                const char *kv[2] = {m->string, m->valuestring};
+                for (int i = 0; i < 2; ++i) {
+                    strcpy(name, kv[i]);
+                    out->metadata[2 * out->metas + (size_t)i] = name;
+                    name += strlen(name) + 1;
+                }
+                ++out->metas;
+            }
             continue;
+        }
         safetensors_tensor *t = &out->tensors[out->count];
         if (read_entry(e, data, bytes, t, error, error_size, file))
             goto out;
@@ -227,6 +240,7 @@ int safetensors_parse(const unsigned char *p, size_t size, const char *file, saf
     int rc = parse_header((const char *)p + 8, (size_t)n, p + 8 + n, size - 8 - n, file, out, error, error_size);
     if (rc) {
         free(out->tensors);
+        free(out->metadata);
         free(out->names);
         memset(out, 0, sizeof *out);
     }
@@ -267,6 +281,14 @@ const safetensors_tensor *safetensors_find(const safetensors_file *f, const char
     return NULL;
 }
 
+const char *safetensors_metadata(const safetensors_file *f, const char *key)
+{
+    for (size_t i = 0; f && key && i < f->metas; ++i)
+        if (!strcmp(f->metadata[2 * i], key))
+            return f->metadata[2 * i + 1];
+    return NULL;
+}
+
 void safetensors_close(safetensors_file *f)
 {
     if (!f)
@@ -274,6 +296,7 @@ void safetensors_close(safetensors_file *f)
     if (f->map)
         munmap(f->map, f->size);
     free(f->tensors);
+    free(f->metadata);
     free(f->names);
     memset(f, 0, sizeof *f);
 }

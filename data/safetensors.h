@@ -43,7 +43,9 @@ typedef struct safetensors_file {
     size_t size;
     size_t count;
     safetensors_tensor *tensors; /* in data order */
-    char *names;                 /* the names' storage */
+    size_t metas;
+    const char **metadata;       /* __metadata__: metas pairs of key, value */
+    char *names;                 /* the names' and the metadata's storage */
 } safetensors_file;
 
 /* 0, or -1 with a message "FILE: what is wrong" in error (and *out empty) */
@@ -52,7 +54,25 @@ int safetensors_open(const char *path, safetensors_file *out, char *error, size_
 int safetensors_parse(const unsigned char *data, size_t size, const char *name, safetensors_file *out, char *error,
                       size_t error_size);
 const safetensors_tensor *safetensors_find(const safetensors_file *f, const char *name);
+/* __metadata__'s value of key, or NULL */
+const char *safetensors_metadata(const safetensors_file *f, const char *key);
 void safetensors_close(safetensors_file *f);
+
+/* One tensor to write: name, dtype, shape and its bytes (elements x dtype size). */
+typedef struct safetensors_entry {
+    const char *name;
+    safetensors_dtype dtype;
+    size_t rank;
+    uint64_t shape[SAFETENSORS_MAX_RANK];
+    const void *data;
+} safetensors_entry;
+
+/* Writes a safetensors file: the header (cJSON; padded with spaces to 8 bytes, as the reference
+ * writer does) then the tensors in the given order. metadata: NULL, or pairs of key, value strings
+ * ended by NULL. Written to PATH.tmp then renamed over path, so that path is either the old file
+ * or the whole new one, never a part. 0, or -1 with "PATH: what failed" in error. */
+int safetensors_write(const char *path, const safetensors_entry *tensors, size_t count, const char *const *metadata,
+                      char *error, size_t error_size);
 size_t safetensors_dtype_size(safetensors_dtype dtype);
 const char *safetensors_dtype_name(safetensors_dtype dtype);
 

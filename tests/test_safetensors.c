@@ -62,12 +62,55 @@ Test(safetensors, reads_a_valid_file_through_a_mapping)
     memcpy(&x5, x->data + 5 * 4, 4);
     memcpy(&y1, y->data + 8, 8);
     cr_assert(x5 == 6.0f && y1 == 7);
+    cr_assert(st.metas == 1 && !strcmp(safetensors_metadata(&st, "format"), "pt") && !safetensors_metadata(&st, "pt"));
     safetensors_close(&st);
     free(bytes);
     cr_assert_eq(safetensors_open("/nonexistent/x.safetensors", &st, error, sizeof error), -1);
     cr_assert(strstr(error, "/nonexistent/x.safetensors: "), "%s", error);
     cr_assert_eq(safetensors_open("/tmp", &st, error, sizeof error), -1);
     cr_assert(strstr(error, "not a regular file"), "%s", error);
+}
+
+Test(safetensors, writes_what_it_reads_back_and_replaces_files_whole)
+{
+    char path[64], error[256];
+    snprintf(path, sizeof path, "/tmp/clmsd-stw-%d.safetensors", (int)getpid());
+    const float w[6] = {1.5f, -2, 3, 4, 5, 6e-39f};
+    const int32_t ids[3] = {0, -100, 7};
+    const uint16_t half[1] = {0x3c00};
+    safetensors_entry e[] = {{"weight", SAFETENSORS_F32, 2, {2, 3}, w},
+                             {"ids", SAFETENSORS_I32, 1, {3}, ids},
+                             {"empty", SAFETENSORS_F32, 2, {0, 4}, NULL},
+                             {"scalar", SAFETENSORS_F16, 0, {0}, half}};
+    const char *meta[] = {"step", "12", "options", "--lr 0.1\n\"quoted\"", NULL};
+    cr_assert_eq(safetensors_write(path, e, 4, meta, error, sizeof error), 0, "%s", error);
+    safetensors_file st;
+    cr_assert_eq(safetensors_open(path, &st, error, sizeof error), 0, "%s", error);
+    cr_assert_eq((size_t)(st.tensors[0].data - (const unsigned char *)st.map) % 8, 0);
+    const safetensors_tensor *t = safetensors_find(&st, "weight");
+    cr_assert(t && t->rank == 2 && t->shape[0] == 2 && t->shape[1] == 3 && !memcmp(t->data, w, sizeof w));
+    t = safetensors_find(&st, "ids");
+    cr_assert(t && t->dtype == SAFETENSORS_I32 && !memcmp(t->data, ids, sizeof ids));
+    t = safetensors_find(&st, "empty");
+    cr_assert(t && t->elements == 0 && t->bytes == 0);
+    t = safetensors_find(&st, "scalar");
+    cr_assert(t && t->rank == 0 && t->elements == 1 && !memcmp(t->data, half, 2));
+    cr_assert_str_eq(safetensors_metadata(&st, "step"), "12");
+    cr_assert_str_eq(safetensors_metadata(&st, "options"), "--lr 0.1\n\"quoted\"");
+    safetensors_close(&st);
+    /* a refused write leaves the old file as it was, and no temporary behind */
+    safetensors_entry twice[] = {e[0], e[0]};
+    cr_assert_eq(safetensors_write(path, twice, 2, NULL, error, sizeof error), -1);
+    cr_assert(strstr(error, "\"weight\" is given twice"), "%s", error);
+    cr_assert_eq(safetensors_open(path, &st, error, sizeof error), 0, "%s", error);
+    cr_assert_eq(st.count, 4);
+    safetensors_close(&st);
+    char tmp[80];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    cr_assert(access(tmp, F_OK) != 0);
+    cr_assert_eq(safetensors_write("/nonexistent/dir/x.safetensors", e, 1, NULL, error, sizeof error), -1);
+    cr_assert(strstr(error, "/nonexistent/dir/x.safetensors: cannot create"), "%s", error);
+    unlink(path);
 }
 
 Test(safetensors, refuses_each_malformed_header)
