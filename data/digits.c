@@ -58,7 +58,7 @@ void digits_permutation(uint64_t seed, uint64_t step, size_t n, size_t *perm)
 {
     for (size_t i = 0; i < n; ++i)
         perm[i] = i;
-    for (size_t i = n - 1; i > 0; --i) {
+    for (size_t i = n; i-- > 1;) { /* (n = 0 and 1 draw nothing) */
         size_t j = (size_t)(uniform(seed, step, 7, i) * (double)(i + 1));
         size_t t = perm[i];
         perm[i] = perm[j];

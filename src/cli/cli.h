@@ -5,5 +5,6 @@
 
 int clmsd_cli_selftest(int argc, char **argv);
 int clmsd_cli_train(int argc, char **argv);
+int clmsd_cli_predict(int argc, char **argv);
 
 #endif

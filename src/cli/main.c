@@ -13,7 +13,9 @@ static const char usage[] =
     "Multi-sample dropout on OpenCL, identical on every device.\n"
     "\n"
     "commands:\n"
-    "  train       train a multi-sample dropout head on the digits data for K = 1, 2, 4, 8, 16\n"
+    "  train       train a multi-sample dropout head: on the digits data for K = 1, 2, 4, 8, 16, or on\n"
+    "              a safetensors file of features (--features) with checkpoints\n"
+    "  predict     the logits of a trained head (a checkpoint) on a features file\n"
     "  bench       measure every device, engine and shape (the same as clmsd-bench)\n"
     "  devices     list every OpenCL platform and device\n"
     "  selftest    check the stream and the head on each device against the host reference\n"
@@ -85,6 +87,8 @@ int main(int argc, char **argv)
         return clmsd_bench_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "train"))
         return clmsd_cli_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "predict"))
+        return clmsd_cli_predict(argc - 1, argv + 1);
     if (!strcmp(cmd, "selftest"))
         return clmsd_cli_selftest(argc - 1, argv + 1);
     fprintf(stderr, "clmsd: unknown command \"%s\"\n\n%s", cmd, usage);

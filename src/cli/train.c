@@ -311,6 +311,8 @@ int clmsd_cli_train(int argc, char **argv)
     int parsed = train_parse(argc, argv, &o);
     if (parsed)
         return parsed > 0 ? 0 : 2;
+    if (o.features)
+        return train_file(&o, argc, argv);
     digits data;
     if (digits_load(o.data, &data))
         return 1;

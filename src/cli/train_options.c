@@ -42,10 +42,31 @@ static const char train_usage[] =
     "  --seed N         seed of the split, the features, the masks (default 2019)\n"
     "  --data FILE      the digits CSV (default the installed data/digits.csv.gz; $CLMSD_DATA_DIR)\n"
     "  --out DIR        write curves.csv, evals.csv, summary.csv, training.png and the trained\n"
-    "                   heads weights_k1.bin, weights_k2.bin, ... (W [10, H] then b [10], float32\n"
-    "                   little-endian) into DIR\n"
+    "                   heads head_k1.safetensors, head_k2.safetensors, ... (\"weight\" [10, H] and\n"
+    "                   \"bias\" [10], F32) into DIR; with --features: epochs.csv and the final\n"
+    "                   head.safetensors and optimizer.safetensors (as --checkpoint writes them)\n"
     "  --mpi            data-parallel over the ranks of mpirun (each batch cut by clmsd_mpi_split):\n"
-    "                   the same weights and curves, bit for bit, for any number of ranks\n";
+    "                   the same weights and curves, bit for bit, for any number of ranks\n"
+    "\n"
+    "With --features, one head (K = --samples, default 5) trains on the tensors of a safetensors file\n"
+    "instead (docs/training.md); --hidden, --target, --eval-every and --data belong to the digits run:\n"
+    "\n"
+    "  --features FILE  a safetensors file: features [N, H] or [N, L, H] (L layers: the pooled head)\n"
+    "                   in F32, F16 or BF16, and targets\n"
+    "  --x-tensor NAME  the features' tensor (default features)\n"
+    "  --y-tensor NAME  the targets' tensor (default targets): integer class ids [N] for ce, floats\n"
+    "                   [N, C] for bce and mse\n"
+    "  --loss L         ce, bce or mse (default: ce for integer targets, bce for float ones)\n"
+    "  --classes C      ce: the number of classes (default the largest class id + 1)\n"
+    "  --layer-rate P   the pooled head's per-layer drop rate (default 0.1)\n"
+    "  --val-tensor NAME integer row indices [V] of the validation rows (default: --val-fraction)\n"
+    "  --val-fraction F the share of rows, drawn with --seed, kept for validation (default 0.1; 0: none)\n"
+    "  --schedule S     constant (default), linear or cosine decay of the learning rate to 0\n"
+    "  --warmup N       optimizer steps of linear warm-up from 0 first (default 0)\n"
+    "  --checkpoint DIR after every epoch, DIR/head.safetensors (weight, bias, layer_weights) and\n"
+    "                   DIR/optimizer.safetensors (its state), the options and step in the metadata\n"
+    "  --resume         continue from DIR's checkpoint: the same bits as a run never interrupted\n"
+    "  --stop-after E   stop after epoch E (as an interrupted run would)\n";
 
 /* the option lines of the usage text, for the message about an unknown option */
 static const char *options_text(void) { return strstr(train_usage, "  --samples"); }
@@ -115,6 +136,12 @@ static const struct {
     {"--engine", "auto", CLMSD_ENGINE_AUTO},
     {"--engine", "clblast", CLMSD_ENGINE_CLBLAST},
     {"--engine", "fused", CLMSD_ENGINE_FUSED},
+    {"--loss", "ce", CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY},
+    {"--loss", "bce", CLMSD_LOSS_BCE_WITH_LOGITS},
+    {"--loss", "mse", CLMSD_LOSS_MSE},
+    {"--schedule", "constant", SCHEDULE_CONSTANT},
+    {"--schedule", "linear", SCHEDULE_LINEAR},
+    {"--schedule", "cosine", SCHEDULE_COSINE},
 };
 
 /* 1 and *value when option a takes words and v is one of them, -1 when v is not, 0 when a takes
@@ -159,6 +186,10 @@ static int set_value(train_options *o, const char *a, const char *v)
             o->stream = (clmsd_stream)w;
         else if (!strcmp(a, "--x-type"))
             o->x_type = (clmsd_type)w;
+        else if (!strcmp(a, "--loss"))
+            o->loss = w;
+        else if (!strcmp(a, "--schedule"))
+            o->schedule = (train_schedule)w;
         else
             o->engine = (clmsd_engine)w;
         return VALUE_OK;
@@ -175,6 +206,7 @@ static int set_value(train_options *o, const char *a, const char *v)
             o->samples[k] = (uint32_t)list[k];
         }
         o->runs = n;
+        o->samples_given = 1;
     } else if (!strcmp(a, "--rate")) {
         if (parse_list(v, &o->rate, 1) != 1 || !is_rate(o->rate))
             return VALUE_BAD_RATE;
@@ -189,7 +221,7 @@ static int set_value(train_options *o, const char *a, const char *v)
             return VALUE_BAD;
         o->seed = x;
     } else if (!strcmp(a, "--epochs") || !strcmp(a, "--batch") || !strcmp(a, "--hidden") ||
-               !strcmp(a, "--eval-every")) {
+               !strcmp(a, "--eval-every") || !strcmp(a, "--classes") || !strcmp(a, "--stop-after")) {
         if (parse_count(v, 1000000, &x))
             return VALUE_BAD;
         if (!strcmp(a, "--epochs"))
@@ -198,8 +230,21 @@ static int set_value(train_options *o, const char *a, const char *v)
             o->batch = x;
         else if (!strcmp(a, "--hidden"))
             o->hidden = x;
+        else if (!strcmp(a, "--classes"))
+            o->classes = x;
+        else if (!strcmp(a, "--stop-after"))
+            o->stop_after = (int)x;
         else
             o->eval_every = (int)x;
+    } else if (!strcmp(a, "--warmup")) {
+        if (strcmp(v, "0") && parse_count(v, 1000000000, &x))
+            return VALUE_BAD;
+        o->warmup = strcmp(v, "0") ? (int)x : 0;
+    } else if (!strcmp(a, "--val-fraction") || !strcmp(a, "--layer-rate")) {
+        double d;
+        if (parse_list(v, &d, 1) != 1 || !is_rate(d))
+            return VALUE_BAD_RATE;
+        *(strcmp(a, "--layer-rate") ? &o->val_fraction : &o->layer_rate) = d;
     } else if (!strcmp(a, "--lr") || !strcmp(a, "--momentum") || !strcmp(a, "--target") ||
                !strcmp(a, "--weight-decay") || !strcmp(a, "--max-grad-norm")) {
         double d;
@@ -220,7 +265,18 @@ static int set_value(train_options *o, const char *a, const char *v)
         o->out = v;
     } else if (!strcmp(a, "--data")) {
         o->data = v;
+    } else if (!strcmp(a, "--features") || !strcmp(a, "--x-tensor") || !strcmp(a, "--y-tensor") ||
+               !strcmp(a, "--val-tensor") || !strcmp(a, "--checkpoint")) {
+        if (!*v)
+            return VALUE_BAD;
+        *(!strcmp(a, "--features")     ? &o->features
+          : !strcmp(a, "--x-tensor")   ? &o->x_tensor
+          : !strcmp(a, "--y-tensor")   ? &o->y_tensor
+          : !strcmp(a, "--val-tensor") ? &o->val_tensor
+                                       : &o->checkpoint) = v;
     }
+    if (!strcmp(a, "--data") || !strcmp(a, "--hidden") || !strcmp(a, "--target") || !strcmp(a, "--eval-every"))
+        o->digits_only = a;
     return VALUE_OK;
 }
 
@@ -237,7 +293,12 @@ int train_parse(int argc, char **argv, train_options *o)
                          .momentum = 0.9,
                          .optimizer = CLMSD_OPTIM_SGD,
                          .target = 0.15,
-                         .seed = 2019};
+                         .seed = 2019,
+                         .x_tensor = "features",
+                         .y_tensor = "targets",
+                         .val_fraction = 0.1,
+                         .layer_rate = 0.1,
+                         .loss = -1};
     o->data = digits_default_path(o->default_data, sizeof o->default_data); /* after: the literal zeroes it */
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -249,8 +310,8 @@ int train_parse(int argc, char **argv, train_options *o)
             fprintf(stderr, "clmsd train: unknown option %s; the options are:\n%s", a, options_text());
             return -1;
         }
-        if (!strcmp(a, "--mpi")) { /* the one option without a value */
-            o->mpi = 1;
+        if (!strcmp(a, "--mpi") || !strcmp(a, "--resume")) { /* the options without a value */
+            *(strcmp(a, "--mpi") ? &o->resume : &o->mpi) = 1;
             continue;
         }
         if (!v) {
@@ -266,6 +327,30 @@ int train_parse(int argc, char **argv, train_options *o)
         if (bad)
             return -1;
     }
+    if (!o->features && (o->resume || o->checkpoint || o->stop_after)) {
+        fprintf(stderr, "clmsd train: --checkpoint, --resume and --stop-after need --features (the digits run "
+                        "compares K and keeps no checkpoint)\n");
+        return -1;
+    }
+    if (o->features && o->digits_only) {
+        fprintf(stderr, "clmsd train: %s belongs to the digits run, not to --features\n", o->digits_only);
+        return -1;
+    }
+    if (o->features && o->runs > 1 && o->samples_given) {
+        fprintf(stderr, "clmsd train: --features trains one head: give --samples one K\n");
+        return -1;
+    }
+    if (o->features && !o->samples_given)
+        o->samples[0] = 5, o->runs = 1; /* the QUEST model's */
+    if (o->resume && !o->checkpoint) {
+        fprintf(stderr, "clmsd train: --resume needs --checkpoint DIR\n");
+        return -1;
+    }
+    if (o->stop_after > o->epochs) {
+        fprintf(stderr, "clmsd train: --stop-after %d is after the last epoch (--epochs %d)\n", o->stop_after,
+                o->epochs);
+        return -1;
+    }
     if (o->stream == CLMSD_STREAM_PHILOX_V1_U8) { /* after the loop: --rate may come before --stream */
         if (check_u8_rate("--rate", o->rate))
             return -1;
@@ -274,6 +359,19 @@ int train_parse(int argc, char **argv, train_options *o)
                 return -1;
     }
     return 0;
+}
+
+double train_lr(const train_options *o, uint64_t step, uint64_t total)
+{
+    double s = (double)step, warmup = o->warmup;
+    if (s < warmup)
+        return o->lr * s / warmup;
+    if (o->schedule == SCHEDULE_CONSTANT)
+        return o->lr;
+    double progress = (s - warmup) / fmax(1.0, (double)total - warmup);
+    if (o->schedule == SCHEDULE_LINEAR)
+        return o->lr * fmax(0.0, 1.0 - progress);
+    return o->lr * fmax(0.0, 0.5 * (1.0 + cos(M_PI * progress)));
 }
 
 clmsd_optim_desc train_optim_desc(const train_options *o)
@@ -299,8 +397,10 @@ static void exact_double(char *out, size_t size, double v)
         snprintf(out, size, "%.17g", v);
 }
 
-/* Every option the ranks of --mpi must share, a "--option value" line each, in one order: all but
- * --device and --out (each rank's own) and --data's path (its contents count, as data_hash). */
+/* Every option the ranks of --mpi must share, and a resumed run its checkpoint, a "--option value"
+ * line each, in one order: all but --device and --out (each rank's own), --checkpoint, --resume
+ * and --stop-after (where and how far, not what), and --data's or --features' path (the contents
+ * count, as data_hash). */
 int train_options_text(const train_options *o, uint64_t data_hash, char *out, size_t size)
 {
     char samples[TRAIN_MAX_RUNS * 12] = "", rates[TRAIN_MAX_RATES * 26] = "", v[6][32];
@@ -324,5 +424,19 @@ int train_options_text(const train_options *o, uint64_t data_hash, char *out, si
                      samples, v[0], rates, (int)o->combine, o->epochs, o->batch, o->keep_last, v[1], v[2],
                      (int)o->optimizer, v[4], v[5], o->hidden, v[3], o->eval_every, (int)o->stream, (int)o->x_type,
                      (int)o->engine, (unsigned long long)o->seed, (unsigned long long)data_hash);
-    return n >= 0 && (size_t)n < size ? 0 : -1;
+    if (n < 0 || (size_t)n >= size)
+        return -1;
+    if (o->features) { /* the features run's own options; --data's line then stands for the features file */
+        char vf[32], lr[32];
+        exact_double(vf, sizeof vf, o->val_fraction);
+        exact_double(lr, sizeof lr, o->layer_rate);
+        int m = snprintf(out + n, size - (size_t)n,
+                         "--x-tensor %s\n--y-tensor %s\n--val-tensor %s\n--val-fraction %s\n--loss %d\n"
+                         "--classes %zu\n--layer-rate %s\n--schedule %d\n--warmup %d\n",
+                         o->x_tensor, o->y_tensor, o->val_tensor ? o->val_tensor : "(none)", vf, o->loss, o->classes,
+                         lr, (int)o->schedule, o->warmup);
+        if (m < 0 || (size_t)m >= size - (size_t)n)
+            return -1;
+    }
+    return 0;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* What `clmsd train` reports: the curves per K, the table, and the CSV files and the plot. */
+#include "safetensors.h"
 #include "train.h"
 
 #include <errno.h>
@@ -61,20 +62,19 @@ void train_print_run(const train_options *o, const train_run *r, size_t batches)
     }
 }
 
-/* W then b as float32 little-endian, whatever the host's byte order */
-static int write_weights(const char *path, const float *v, size_t n)
+/* one run's head as a safetensors file: "weight" [C, H] and "bias" [C], F32 */
+static int write_head(const char *path, const train_run *r, size_t classes, size_t features)
 {
-    FILE *f = fopen(path, "wb");
-    if (!f)
+    char samples[16], error[4200];
+    snprintf(samples, sizeof samples, "%u", (unsigned)r->samples);
+    safetensors_entry e[] = {{"weight", SAFETENSORS_F32, 2, {classes, features}, r->weights},
+                             {"bias", SAFETENSORS_F32, 1, {classes}, r->weights + classes * features}};
+    const char *meta[] = {"samples", samples, "loss", "ce", NULL};
+    if (safetensors_write(path, e, 2, meta, error, sizeof error)) {
+        fprintf(stderr, "clmsd train: %s\n", error);
         return -1;
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; ++i) {
-        uint32_t bits;
-        memcpy(&bits, &v[i], sizeof bits);
-        unsigned char le[4] = {bits & 0xff, (bits >> 8) & 0xff, (bits >> 16) & 0xff, bits >> 24};
-        rc = fwrite(le, 1, 4, f) == 4 ? 0 : -1;
     }
-    return fclose(f) == 0 ? rc : -1;
+    return 0;
 }
 
 /* gnuplot SCRIPT, run directly (no shell): 0 when it exits with status 0, else -1 after a message */
@@ -135,11 +135,9 @@ int train_write_outputs(const train_options *o, const train_run *runs, int nruns
                     runs[i].evals[e].epoch, (double)runs[i].evals[e].clean_loss, (double)runs[i].evals[e].val_accuracy);
     fclose(f);
     for (int i = 0; i < nruns; ++i) {
-        snprintf(path, sizeof path, "%s/weights_k%u.bin", o->out, (unsigned)runs[i].samples);
-        if (write_weights(path, runs[i].weights, classes * features + classes)) {
-            fprintf(stderr, "clmsd train: cannot write %s: %s\n", path, strerror(errno));
+        snprintf(path, sizeof path, "%s/head_k%u.safetensors", o->out, (unsigned)runs[i].samples);
+        if (write_head(path, &runs[i], classes, features))
             return -1;
-        }
     }
     snprintf(path, sizeof path, "%s/summary.csv", o->out);
     if (!(f = fopen(path, "w")))
@@ -175,7 +173,7 @@ int train_write_outputs(const train_options *o, const train_run *runs, int nruns
     fclose(f);
     if (run_gnuplot(path, o->out) != 0)
         return -1;
-    printf("\nwrote %s/curves.csv, evals.csv, summary.csv, weights_k*.bin and the plot %s/training.png\n", o->out,
+    printf("\nwrote %s/curves.csv, evals.csv, summary.csv, head_k*.safetensors and the plot %s/training.png\n", o->out,
            o->out);
     return 0;
 }

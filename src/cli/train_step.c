@@ -19,7 +19,8 @@ struct train_step {
 #ifdef CLMSD_HAVE_MPI
     clmsd_mpi_head *mpi;
 #endif
-    size_t first_row, features;
+    size_t first_row, rows, features;
+    size_t target_row; /* a row's elements of the targets: 1 (CE's ids) or C */
 };
 
 int train_mpi_init(int *argc, char ***argv, int *rank, int *ranks)
@@ -121,17 +122,18 @@ train_step *train_step_create(clmsd_context *ctx, const clmsd_head_desc *desc, i
     }
     s->ctx = ctx;
     s->features = desc->features;
+    s->rows = desc->batch;
+    s->target_row = desc->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY ? 1 : desc->classes;
     clmsd_status st;
     const char *message;
 #ifdef CLMSD_HAVE_MPI
     if (mpi) {
         int rank, ranks;
-        size_t rows;
         MPI_Comm_rank(MPI_COMM_WORLD, &rank);
         MPI_Comm_size(MPI_COMM_WORLD, &ranks);
-        st = clmsd_mpi_split(0, desc->batch, ranks, rank, &s->first_row, &rows);
+        st = clmsd_mpi_split(0, desc->batch, ranks, rank, &s->first_row, &s->rows);
         if (st == CLMSD_SUCCESS)
-            st = clmsd_mpi_head_create(ctx, desc, s->first_row, rows, MPI_COMM_WORLD, &s->mpi);
+            st = clmsd_mpi_head_create(ctx, desc, s->first_row, s->rows, MPI_COMM_WORLD, &s->mpi);
         message = clmsd_mpi_last_error(NULL);
     } else
 #endif
@@ -156,7 +158,7 @@ int train_step_run(train_step *s, const clmsd_head_args *args)
     if (s->mpi) { /* this rank's rows of the batch */
         clmsd_head_args a = *args;
         a.x_off += s->first_row * s->features;
-        a.target_off += s->first_row;
+        a.target_off += s->first_row * s->target_row;
         st = clmsd_mpi_head_train_step(s->mpi, &a);
         message = clmsd_mpi_last_error(s->mpi);
     } else
@@ -168,6 +170,12 @@ int train_step_run(train_step *s, const clmsd_head_args *args)
     if (st != CLMSD_SUCCESS)
         fprintf(stderr, "clmsd train: the train step failed: %s: %s\n", clmsd_status_string(st), message);
     return st == CLMSD_SUCCESS ? 0 : -1;
+}
+
+void train_step_rows(const train_step *s, size_t *first, size_t *rows)
+{
+    *first = s->first_row;
+    *rows = s->rows;
 }
 
 void train_step_destroy(train_step *s)
