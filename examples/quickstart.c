@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* Quick start: a Kaggle-style multi-sample dropout head (K = 5 samples, rates 0.1 to 0.5) trained
- * for a few steps on random features with clmsd's AdamW, on the device. Copied verbatim into README.md. */
+ * for a few steps on random features with clmsd's AdamW and a warm-up then linear decay, on the
+ * device, then checkpointed. Copied verbatim into README.md. */
 #include <clmsd.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 enum { B = 32, H = 768, C = 30, K = 5, STEPS = 10 };
+
+/* the learning rate of step s: a linear warm-up over 3 steps, then a linear decay to 0 */
+static double schedule(uint64_t s) { return s < 3 ? 0.01 * (double)s / 3 : 0.01 * (double)(STEPS - s) / (STEPS - 3); }
 
 static cl_mem upload(clmsd_context *ctx, const void *data, size_t bytes)
 {
@@ -58,7 +62,7 @@ int main(void)
                              .dw = dw_,
                              .dbias = db_};
         if (clmsd_head_train_step(head, &a, 0, NULL, NULL) != CLMSD_SUCCESS ||
-            clmsd_optim_step(adamw, &a, 0.01, 0, NULL, NULL) != CLMSD_SUCCESS) { /* W, b from dW, db */
+            clmsd_optim_step(adamw, &a, schedule(step), 0, NULL, NULL) != CLMSD_SUCCESS) { /* W, b from dW, db */
             fprintf(stderr, "%s\n", clmsd_context_last_error(ctx));
             return 1;
         }
@@ -66,6 +70,17 @@ int main(void)
         clEnqueueReadBuffer(q, loss_, CL_TRUE, 0, sizeof loss, &loss, 0, NULL, NULL);
         printf("step %d: multi-sample dropout loss %.4f\n", (int)step, loss);
     }
+    /* a checkpoint: W, b and the optimizer's state (written into a new optimizer with
+     * clmsd_optim_write_state, it continues bit for bit; `clmsd train --checkpoint` does this) */
+    size_t n = clmsd_optim_state_floats(adamw);
+    float *moments = malloc(n * sizeof *moments);
+    uint64_t steps;
+    clEnqueueReadBuffer(q, w_, CL_TRUE, 0, sizeof w, w, 0, NULL, NULL);
+    clEnqueueReadBuffer(q, b_, CL_TRUE, 0, sizeof b, b, 0, NULL, NULL);
+    if (!moments || clmsd_optim_read_state(adamw, &steps, moments, n) != CLMSD_SUCCESS)
+        return 1;
+    printf("checkpoint: W [%d, %d], b [%d] and %zu moments after %d steps\n", C, H, C, n, (int)steps);
+    free(moments);
     clmsd_optim_destroy(adamw);
     clmsd_head_destroy(head);
     cl_mem all[] = {x_, dw_, db_, w_, b_, y_, loss_};
