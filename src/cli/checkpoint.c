@@ -98,18 +98,17 @@ static int open_file(const char *dir, const char *name, safetensors_file *f, cha
         fprintf(stderr, "clmsd: cannot read the checkpoint: %s\n", error);
         return -1;
     }
+    return 0;
+}
+
+int checkpoint_parse_head(const safetensors_file *f, const char *path, checkpoint *c)
+{
     const char *format = safetensors_metadata(f, "format");
     if (!format || strcmp(format, CHECKPOINT_FORMAT)) {
         fprintf(stderr, "clmsd: %s: not a clmsd checkpoint (metadata \"format\" is not \"%s\")\n", path,
                 CHECKPOINT_FORMAT);
-        safetensors_close(f);
         return -1;
     }
-    return 0;
-}
-
-static int read_head(const safetensors_file *f, const char *path, checkpoint *c)
-{
     uint64_t v[6];
     static const char *const keys[] = {"classes", "features", "layers", "samples", "epoch", "step"};
     static const uint64_t limits[] = {1u << 30, 1u << 30, 1u << 16, 1u << 16, UINT64_MAX >> 1, UINT64_MAX >> 1};
@@ -165,12 +164,17 @@ int checkpoint_read(const char *dir, int optimizer, checkpoint *c)
     safetensors_file head, optim;
     if (open_file(dir, "head.safetensors", &head, path, sizeof path))
         return -1;
-    int rc = read_head(&head, path, c);
+    int rc = checkpoint_parse_head(&head, path, c);
     safetensors_close(&head);
     if (rc == 0 && optimizer) {
         if (open_file(dir, "optimizer.safetensors", &optim, path, sizeof path))
             rc = -1;
-        else {
+        else if (strcmp(safetensors_metadata(&optim, "format") ? safetensors_metadata(&optim, "format") : "",
+                        CHECKPOINT_FORMAT)) {
+            fprintf(stderr, "clmsd: %s: not a clmsd checkpoint\n", path);
+            safetensors_close(&optim);
+            rc = -1;
+        } else {
             rc = read_optimizer(&optim, path, c);
             safetensors_close(&optim);
         }

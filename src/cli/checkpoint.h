@@ -9,6 +9,8 @@
 #ifndef CLMSD_CLI_CHECKPOINT_H
 #define CLMSD_CLI_CHECKPOINT_H
 
+#include "safetensors.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +34,10 @@ int checkpoint_write(const char *dir, const checkpoint *c);
  * against each other and the two files' epoch, step and options against each other. c's arrays are
  * malloc'd (checkpoint_free) and options points into c's own storage. 0, or -1 after a message. */
 int checkpoint_read(const char *dir, int optimizer, checkpoint *c);
+/* checkpoint_read's checks of a head file already parsed (path its name; the fuzzer's entry): fills
+ * c's shape, loss, epoch, step, options, weight, bias and layer weights; 0, or -1 after a message
+ * (c then holds what it had filled: checkpoint_free) */
+int checkpoint_parse_head(const safetensors_file *f, const char *path, checkpoint *c);
 void checkpoint_free(checkpoint *c);
 
 #endif

@@ -3,7 +3,7 @@
  * features file, batched, written as a safetensors file. */
 #include "checkpoint.h"
 #include "cli.h"
-#include "features.h"
+#include "features_file.h"
 #include "predict.h"
 
 #include <math.h>

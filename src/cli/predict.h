@@ -4,7 +4,7 @@
 #ifndef CLMSD_CLI_PREDICT_H
 #define CLMSD_CLI_PREDICT_H
 
-#include "features.h"
+#include "features_file.h"
 
 #include <clmsd.h>
 

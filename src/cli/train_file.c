@@ -5,7 +5,7 @@
  * (docs/training.md). The next batch's rows are gathered from the mapped file and their copy to
  * the device enqueued while the device still runs the current step: two staging buffers in turn. */
 #include "checkpoint.h"
-#include "features.h"
+#include "features_file.h"
 #include "metrics.h"
 #include "predict.h"
 #include "train.h"

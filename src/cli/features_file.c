@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The features file of `clmsd train --features` and `clmsd predict` (features.h). */
-#include "features.h"
+/* The features file of `clmsd train --features` and `clmsd predict` (features_file.h). */
+#include "features_file.h"
 
 #include "digits.h"
 
@@ -146,14 +146,21 @@ static int open_y(features *f, const char *name, int loss, size_t classes, char 
     return 0;
 }
 
+int features_check(features *f, const char *x_name, const char *y_name, int loss, size_t classes, char *error,
+                   size_t error_size)
+{
+    f->hash = fnv1a(f->file.map, f->file.size);
+    return open_x(f, x_name, error, error_size) || (y_name && open_y(f, y_name, loss, classes, error, error_size)) ? -1
+                                                                                                                   : 0;
+}
+
 int features_open(const char *path, const char *x_name, const char *y_name, int loss, size_t classes, features *f,
                   char *error, size_t error_size)
 {
     *f = (features){.path = path, .loss = -1};
     if (safetensors_open(path, &f->file, error, error_size))
         return -1;
-    f->hash = fnv1a(f->file.map, f->file.size);
-    if (open_x(f, x_name, error, error_size) || (y_name && open_y(f, y_name, loss, classes, error, error_size))) {
+    if (features_check(f, x_name, y_name, loss, classes, error, error_size)) {
         features_close(f);
         return -1;
     }
