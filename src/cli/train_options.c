@@ -43,8 +43,8 @@ static const char train_usage[] =
     "  --data FILE      the digits CSV (default the installed data/digits.csv.gz; $CLMSD_DATA_DIR)\n"
     "  --out DIR        write curves.csv, evals.csv, summary.csv, training.png and the trained\n"
     "                   heads head_k1.safetensors, head_k2.safetensors, ... (\"weight\" [10, H] and\n"
-    "                   \"bias\" [10], F32) into DIR; with --features: epochs.csv and the final\n"
-    "                   head.safetensors and optimizer.safetensors (as --checkpoint writes them)\n"
+    "                   \"bias\" [10], F32) into DIR; with --features: epochs.csv, steps.csv (each\n"
+    "                   step's loss) and the final head.safetensors and optimizer.safetensors\n"
     "  --mpi            data-parallel over the ranks of mpirun (each batch cut by clmsd_mpi_split):\n"
     "                   the same weights and curves, bit for bit, for any number of ranks\n"
     "\n"
@@ -66,7 +66,8 @@ static const char train_usage[] =
     "  --checkpoint DIR after every epoch, DIR/head.safetensors (weight, bias, layer_weights) and\n"
     "                   DIR/optimizer.safetensors (its state), the options and step in the metadata\n"
     "  --resume         continue from DIR's checkpoint: the same bits as a run never interrupted\n"
-    "  --stop-after E   stop after epoch E (as an interrupted run would)\n";
+    "  --stop-after E   stop after epoch E (as an interrupted run would)\n"
+    "  --eval-train     also the loss without dropout on the training rows after every epoch\n";
 
 /* the option lines of the usage text, for the message about an unknown option */
 static const char *options_text(void) { return strstr(train_usage, "  --samples"); }
@@ -310,8 +311,8 @@ int train_parse(int argc, char **argv, train_options *o)
             fprintf(stderr, "clmsd train: unknown option %s; the options are:\n%s", a, options_text());
             return -1;
         }
-        if (!strcmp(a, "--mpi") || !strcmp(a, "--resume")) { /* the options without a value */
-            *(strcmp(a, "--mpi") ? &o->resume : &o->mpi) = 1;
+        if (!strcmp(a, "--mpi") || !strcmp(a, "--resume") || !strcmp(a, "--eval-train")) { /* no value */
+            *(!strcmp(a, "--mpi") ? &o->mpi : !strcmp(a, "--resume") ? &o->resume : &o->eval_train) = 1;
             continue;
         }
         if (!v) {
@@ -327,9 +328,9 @@ int train_parse(int argc, char **argv, train_options *o)
         if (bad)
             return -1;
     }
-    if (!o->features && (o->resume || o->checkpoint || o->stop_after)) {
-        fprintf(stderr, "clmsd train: --checkpoint, --resume and --stop-after need --features (the digits run "
-                        "compares K and keeps no checkpoint)\n");
+    if (!o->features && (o->resume || o->checkpoint || o->stop_after || o->eval_train)) {
+        fprintf(stderr, "clmsd train: --checkpoint, --resume, --stop-after and --eval-train need --features (the "
+                        "digits run compares K, evaluates its own way and keeps no checkpoint)\n");
         return -1;
     }
     if (o->features && o->digits_only) {
