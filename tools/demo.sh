@@ -4,19 +4,18 @@
 # and the MiniLM backbone, the rated texts), build, extract the CLS rows of MiniLM's 7 hidden states
 # for 4,000 human-rated texts, train the QUEST model's head on them with clmsd for K = 1 and K = 5
 # (3 seeds each) and with the head's own PyTorch code beside it, then print the table and write
-# the plots to results/text/. --full: all 23,699 texts, K = 1, 2, 5, 8, 16 and K = 5 averaging the
-# losses. (The digits demo: build/clmsd train --out results.)
+# the plots to results/text/. --full: all 23,703 texts, K = 1, 2, 5, 8, 16 and K = 5 averaging the
+# losses, into results/text-full/. (The digits demo: build/clmsd train --out results.)
 set -eu
 cd "$(dirname "$0")/.."
-texts=4000 samples="1 5" combines="logits"
+texts=4000 samples="1 5" combines="logits" out=results/text
 if [ "${1:-}" = --full ]; then
-    texts=0 samples="1 2 5 8 16" combines="logits losses"
+    texts=0 samples="1 2 5 8 16" combines="logits losses" out=results/text-full
 fi
 tools/build.sh
 tools/text_setup.sh
 python=${CLMSD_TEXT_DIR:-.text}/venv/bin/python
 features=${CLMSD_TEXT_DIR:-.text}/features/minilm_$texts.safetensors
-out=results/text
 "$python" tools/features.py --sdist "${CLMSD_TEXT_DIR:-.text}/downloads/vaderSentiment-3.3.2.tar.gz" \
     --texts "$texts" --out "$features"
 # the QUEST configuration: 7 layers' CLS rows at 0.1, K samples at 0.5, BCE, AdamW with a warm-up

@@ -10,7 +10,7 @@ Hutto and Gilbert (ICWSM 2014; in the vaderSentiment 3.3.2 sdist) through a real
   source    [N] I32                   0 amazon, 1 movie, 2 nyt, 3 tweets (metadata "sources")
   val_rows  [V] I64                   the fixed validation split (20%, drawn with --seed)
 
-The texts are a seeded subset (--texts N; 0: all 23,699), run in batches sorted by length. The
+The texts are a seeded subset (--texts N; 0: all 23,703), run in batches sorted by length. The
 file's metadata holds a key of everything that made it (the texts, the model's weights, the
 options); a second run with the same key costs nothing. Run it in tools/text_setup.sh's
 environment (.text/venv/bin/python).
