@@ -49,7 +49,8 @@ static const char train_usage[] =
     "                   the same weights and curves, bit for bit, for any number of ranks\n"
     "\n"
     "With --features, one head (K = --samples, default 5) trains on the tensors of a safetensors file\n"
-    "instead (docs/training.md); --hidden, --target, --eval-every and --data belong to the digits run:\n"
+    "instead (docs/training.md); --hidden, --target, --eval-every, --data and --x-type (the file says\n"
+    "its type) belong to the digits run:\n"
     "\n"
     "  --features FILE  a safetensors file: features [N, H] or [N, L, H] (L layers: the pooled head)\n"
     "                   in F32, F16 or BF16, and targets\n"
@@ -175,6 +176,9 @@ enum { VALUE_OK, VALUE_BAD, VALUE_BAD_RATE };
 /* option a's value v into o: VALUE_OK, or which message to print */
 static int set_value(train_options *o, const char *a, const char *v)
 {
+    if (!strcmp(a, "--data") || !strcmp(a, "--hidden") || !strcmp(a, "--target") || !strcmp(a, "--eval-every") ||
+        !strcmp(a, "--x-type"))
+        o->digits_only = a;
     int w, takes_words = word_value(a, v, &w);
     if (takes_words < 0)
         return VALUE_BAD;
@@ -276,8 +280,6 @@ static int set_value(train_options *o, const char *a, const char *v)
           : !strcmp(a, "--val-tensor") ? &o->val_tensor
                                        : &o->checkpoint) = v;
     }
-    if (!strcmp(a, "--data") || !strcmp(a, "--hidden") || !strcmp(a, "--target") || !strcmp(a, "--eval-every"))
-        o->digits_only = a;
     return VALUE_OK;
 }
 
