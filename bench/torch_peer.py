@@ -2,10 +2,12 @@
 # SPDX-License-Identifier: MIT
 """The PyTorch peer of clmsd-bench: the same shapes, written the way Kaggle code writes multi-sample
 dropout (a Python loop of K dropouts through one nn.Linear, the loss, backward()), on the CPU with
-the same thread count, timed the same way (2 warm-up runs, then the minimum and median of N runs),
-written as the same JSON lines.
+the same thread count or on a CUDA GPU (timed by CUDA events), timed the same way (2 warm-up runs,
+then the minimum and median of N runs), written as the same JSON lines; with --compile also each
+train step's head under torch.compile (PyTorch 2), as engine "pytorch-compile".
 
 usage: /usr/bin/python3 bench/torch_peer.py [--quick] [--shapes LIST] [--runs N] [--threads T] [--json FILE]
+                                            [--device cpu|cuda] [--compile]
 (Debian: python3-torch and libopenblas0-pthread; the interpreter is Debian's /usr/bin/python3.)
 """
 import argparse
@@ -17,6 +19,25 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from peer_common import LAYERS, record, selected, timed
+
+DEVICE = torch.device("cpu")  # --device
+
+
+def timed_on_device(fn, runs):
+    """timed(), on a GPU by CUDA events around each call (the host's clock would time the launch)"""
+    if DEVICE.type != "cuda":
+        return timed(fn, runs)
+    for _ in range(2):
+        fn()
+    times = []
+    for _ in range(runs):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    return min(times), sorted(times)[len(times) // 2]
 
 
 class MultiSampleDropoutHead(nn.Module):
@@ -52,9 +73,9 @@ def quest_ops(shape):
     """forward, train_step and predict of the QUEST model's head (the layer-pooled shapes)."""
     name, K, B, H, C = shape[:5]
     layers, layer_rate = LAYERS[name]
-    head = QuestHead(H, C, layers, layer_rate, shape[7][0]).train()
-    hidden = [torch.randn(B, 1, H, requires_grad=True) for _ in range(layers)]
-    target = torch.rand(B, C)
+    head = QuestHead(H, C, layers, layer_rate, shape[7][0]).train().to(DEVICE)
+    hidden = [torch.randn(B, 1, H, device=DEVICE, requires_grad=True) for _ in range(layers)]
+    target = torch.rand(B, C, device=DEVICE)
 
     def forward():
         with torch.no_grad():
@@ -90,8 +111,8 @@ def mixed_precision_step(head, x, target, loss, combine, dtype):
     try:
         with warnings.catch_warnings():  # "not supported, disabling autocast": answered by None
             warnings.simplefilter("ignore")
-            with torch.autocast("cpu", dtype=dtype):
-                if not torch.is_autocast_cpu_enabled():
+            with torch.autocast(DEVICE.type, dtype=dtype):
+                if DEVICE.type == "cpu" and not torch.is_autocast_cpu_enabled():
                     return None
     except (RuntimeError, AssertionError):
         return None
@@ -99,7 +120,7 @@ def mixed_precision_step(head, x, target, loss, combine, dtype):
     def train_step():
         head.zero_grad(set_to_none=True)
         xh.grad = None
-        with torch.autocast("cpu", dtype=dtype):
+        with torch.autocast(DEVICE.type, dtype=dtype):
             logits = [z.float() for z in head(xh)]
         loss_of(logits, target, loss, combine).backward()
 
@@ -113,22 +134,34 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--json", default="torch-peer.jsonl")
     ap.add_argument("--shapes", help="comma-separated shape names (default all)")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    ap.add_argument("--compile", action="store_true", help="also the train step under torch.compile")
     args = ap.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    device = "PyTorch %s CPU (%d threads, %s)" % (torch.__version__, args.threads,
-                                                  "OpenBLAS" if "openblas" in torch.__config__.show().lower() else "BLAS")
+    if DEVICE.type == "cuda":
+        device = "PyTorch %s CUDA %s (%s)" % (torch.__version__, torch.version.cuda, torch.cuda.get_device_name())
+    else:
+        device = "PyTorch %s CPU (%d threads, %s)" % (torch.__version__, args.threads,
+                                                      "OpenBLAS" if "openblas" in torch.__config__.show().lower()
+                                                      else "BLAS")
+    compiles = args.compile and hasattr(torch, "compile")
+    if args.compile and not compiles:
+        print("  torch.compile: not in PyTorch %s; eager only" % torch.__version__)
     with open(args.json, "w") as out:
         for shape in selected(args.quick, args.shapes):
             name, K, B, H, C, loss, combine, rates, _ = shape
             if name in LAYERS:
                 for op, fn in zip(("forward", "train_step", "predict"), quest_ops(shape)):
-                    lo, med = timed(fn, args.runs)
+                    lo, med = timed_on_device(fn, args.runs)
                     record(out, device, "torch " + torch.__version__, "pytorch", shape, op, args.runs, lo, med)
                 continue
-            head = MultiSampleDropoutHead(H, C, rates).train()
-            x = torch.randn(B, H, requires_grad=True)
-            target = torch.randint(0, C, (B,)) if loss == "ce" else torch.rand(B, C)
+            head = MultiSampleDropoutHead(H, C, rates).train().to(DEVICE)
+            x = torch.randn(B, H, device=DEVICE, requires_grad=True)
+            target = (torch.randint(0, C, (B,), device=DEVICE) if loss == "ce"
+                      else torch.rand(B, C, device=DEVICE))
 
             def forward():
                 with torch.no_grad():
@@ -146,15 +179,27 @@ def main():
                     head.fc(x)
 
             for op, fn in (("forward", forward), ("train_step", train_step), ("predict", predict)):
-                lo, med = timed(fn, args.runs)
+                lo, med = timed_on_device(fn, args.runs)
                 record(out, device, "torch " + torch.__version__, "pytorch", shape, op, args.runs, lo, med)
+            if compiles:  # the first calls compile (timed() warms up twice; a third to be sure)
+                compiled = torch.compile(head)
+
+                def compiled_step():
+                    compiled.zero_grad(set_to_none=True)
+                    x.grad = None
+                    loss_of(compiled(x), target, loss, combine).backward()
+
+                compiled_step()
+                lo, med = timed_on_device(compiled_step, args.runs)
+                record(out, device, "torch " + torch.__version__, "pytorch-compile", shape, "train_step", args.runs,
+                       lo, med)
             for dtype, x_type in ((torch.float16, "f16"), (torch.bfloat16, "bf16")):
                 mixed = mixed_precision_step(head, x, target, loss, combine, dtype)
                 if mixed is None:
                     print("  %-10s %-10s pytorch %s: CPU autocast does not take this dtype here" % (
                         name, "train_step", x_type))
                     continue
-                lo, med = timed(mixed, args.runs)
+                lo, med = timed_on_device(mixed, args.runs)
                 record(out, device, "torch " + torch.__version__, "pytorch", shape, "train_step", args.runs, lo, med,
                        x_type)
 
