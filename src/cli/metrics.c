@@ -44,19 +44,20 @@ static void ranks_of(const double *v, size_t n, size_t *order, double *rank)
     }
 }
 
-/* the columns as doubles; 0, or -1 out of memory */
-static int columns(const float *a, const float *b, size_t n, size_t stride, double *da, double *db)
+/* the columns as doubles */
+static void columns(const float *a, const float *b, size_t n, size_t stride, double *da, double *db)
 {
     for (size_t i = 0; i < n; ++i)
         da[i] = a[i * stride], db[i] = b[i * stride];
-    return 0;
 }
 
 double metrics_pearson(const float *a, const float *b, size_t n, size_t stride)
 {
     double *da = malloc(2 * n * sizeof *da), r = NAN;
-    if (da && n > 1 && !columns(a, b, n, stride, da, da + n))
+    if (da && n > 1) {
+        columns(a, b, n, stride, da, da + n);
         r = pearson_of(da, da + n, n);
+    }
     free(da);
     return r;
 }
@@ -65,7 +66,8 @@ double metrics_spearman(const float *a, const float *b, size_t n, size_t stride)
 {
     double *d = malloc(4 * n * sizeof *d), r = NAN;
     size_t *order = malloc(n * sizeof *order);
-    if (d && order && n > 1 && !columns(a, b, n, stride, d, d + n)) {
+    if (d && order && n > 1) {
+        columns(a, b, n, stride, d, d + n);
         ranks_of(d, n, order, d + 2 * n);
         ranks_of(d + n, n, order, d + 3 * n);
         r = pearson_of(d + 2 * n, d + 3 * n, n);

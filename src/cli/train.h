@@ -41,7 +41,7 @@ typedef struct train_options {
     train_schedule schedule;
     int warmup; /* steps of linear warm-up */
     int resume, stop_after;
-    int eval_train; /* the clean loss on the training rows after every epoch */
+    int eval_train;          /* the clean loss on the training rows after every epoch */
     const char *digits_only; /* an option given that only the digits run takes, or NULL */
     int samples_given;
 } train_options;

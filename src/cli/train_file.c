@@ -48,7 +48,7 @@ typedef struct file_trainer {
     unsigned char *stage_y[2];
     size_t *perm, *rows;
     uint64_t step, total_steps;
-    int epoch; /* epochs done */
+    int epoch;       /* epochs done */
     FILE *steps_csv; /* --out DIR/steps.csv: each step's training loss (rank 0) */
     char options[8192];
 } file_trainer;
@@ -298,8 +298,8 @@ static int evaluate(file_trainer *t, const size_t *rows, size_t n, metrics *m)
 {
     float *logits = malloc((n * t->C + 1) * sizeof *logits), *targets = NULL;
     int32_t *labels = NULL;
-    int rc = logits ? predict_logits(t->ctx, &t->f, t->C, rows, n, t->B > 256 ? t->B : 256, t->w, t->b, t->lw,
-                                     logits, "clmsd train")
+    int rc = logits ? predict_logits(t->ctx, &t->f, t->C, rows, n, t->B > 256 ? t->B : 256, t->w, t->b, t->lw, logits,
+                                     "clmsd train")
                     : -1;
     if (rc == 0 && t->f.labels && (labels = malloc((n + 1) * sizeof *labels)))
         for (size_t i = 0; i < n; ++i)
