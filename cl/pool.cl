@@ -153,7 +153,7 @@ __kernel void clmsd_layer_pool_gpu(CLMSD_LAYER_POOL_ARGS) { clmsd_layer_pool_bod
 /* dX_l[i] = keep_l ? (dP[i] * a_l) * scale : 0.0f (accumulate: dx + that, a dropped element left
  * as it is); and dA_l's part of this block, part[q L + l] = from -0.0f, the block's elements
  * ascending: keep_l ? fma(dP[i], x_l[i] * scale, acc) : acc (when part is given). One work-item
- * per Philox block, every layer. */
+ * per Philox block and every layer (CPU), or per Philox block and layer (GPU). */
 CLMSD_INLINE void clmsd_layer_unpool_body(bool wide, __global const float *dp, ulong dp_off, __global const float *a,
                                           ulong a_off, __global const float *x, ulong x_off, uint x_type,
                                           ulong x_layer_stride, ulong x_row_stride, __global float *dx, ulong dx_off,
@@ -162,8 +162,11 @@ CLMSD_INLINE void clmsd_layer_unpool_body(bool wide, __global const float *dp, u
                                           uint layers, uint threshold, float scale, ulong row_offset, ulong seed,
                                           ulong step, ulong blocks, uint stream, int accumulate)
 {
+    /* the CPU kernel walks every layer; the GPU kernel's layer is its second dimension (blocks x
+     * layers work-items: enough for a GPU where B H / 4 alone is not) */
     ulong q = get_global_id(0);
-    if (q >= blocks)
+    uint first = wide ? 0 : (uint)get_global_id(1), end = wide ? layers : first + 1;
+    if (q >= blocks || end > layers)
         return;
     long i[4];
     float g[4];
@@ -171,11 +174,11 @@ CLMSD_INLINE void clmsd_layer_unpool_body(bool wide, __global const float *dp, u
         i[j] = clmsd_layer_element(q, j, batch, features, row_offset);
         g[j] = i[j] >= 0 ? dp[dp_off + (ulong)i[j]] : 0.0f;
     }
-    for (uint l0 = 0; l0 < layers; l0 += 8) {
+    for (uint l0 = first; l0 < end; l0 += 8) {
         clmsd_philox8 w8 = {{(uint8)(0), (uint8)(0), (uint8)(0), (uint8)(0)}};
         if (wide)
             w8 = clmsd_layer_words8(seed, step, l0, q, features, row_offset, stream);
-        for (uint n = 0; n < 8 && l0 + n < layers; ++n) {
+        for (uint n = 0; n < 8 && l0 + n < end; ++n) {
             uint l = l0 + n;
             uint4 keep = clmsd_layer_keep4(wide, w8, seed, step, l0, n, q, features, row_offset, threshold, stream);
             float al = a[a_off + l], acc = -0.0f;

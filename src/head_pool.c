@@ -33,10 +33,11 @@ static clmsd_status backward(clmsd_head *h, const clmsd_head_args *a, const pool
     size_t q = clmsd__layer_blocks(d, a->row_offset);
     size_t xr = clmsd__row_stride(d, a->x_row_stride), xl = clmsd__layer_stride(d, a->x_layer_stride, xr);
     size_t dr = clmsd__row_stride(d, a->dx_row_stride), dl = clmsd__layer_stride(d, a->dx_layer_stride, dr);
-    CLMSD__TRY(h->ctx->tiling->layer_unpool(
-        h->ctx, q, 0, h->workspace, o->dp, h->workspace, o->a, a->x, a->x_off, d->x_type, xl, xr, a->dx, a->dx_off,
-        d->dx_type, dl, dr, a->dlayer_weights ? h->workspace : NULL, o->part, d->batch, d->features, layers,
-        h->layer_threshold, h->layer_scale, a->row_offset, a->seed, a->step, q, d->stream, a->accumulate));
+    CLMSD__TRY(h->ctx->tiling->layer_unpool(h->ctx, q, h->ctx->tiling->unpool_by_layer ? layers : 0, h->workspace,
+                                            o->dp, h->workspace, o->a, a->x, a->x_off, d->x_type, xl, xr, a->dx,
+                                            a->dx_off, d->dx_type, dl, dr, a->dlayer_weights ? h->workspace : NULL,
+                                            o->part, d->batch, d->features, layers, h->layer_threshold, h->layer_scale,
+                                            a->row_offset, a->seed, a->step, q, d->stream, a->accumulate));
     if (!a->dlayer_weights)
         return CLMSD_SUCCESS;
     return clmsd__run_layer_weight_grad(h->ctx, 1, 0, h->workspace, o->part, q, h->workspace, o->a, h->workspace, o->da,

@@ -124,4 +124,5 @@ static clmsd_status fused_dx(clmsd_head *h, const clmsd_head_args *a, const clms
                                a->accumulate, runs);
 }
 
-const clmsd__tiling clmsd__tiling_cpu = CLMSD__TILING_TABLE("cpu", clmsd__run_layer_pool, clmsd__run_layer_unpool);
+const clmsd__tiling clmsd__tiling_cpu =
+    CLMSD__TILING_TABLE("cpu", clmsd__run_layer_pool, clmsd__run_layer_unpool, false);

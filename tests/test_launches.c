@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Work-items per launch, as clEnqueueNDRangeKernel sees them (tests/faults/shim.c, preloaded): on
  * the token head (K 5, B 4096, H 768, C 15) the GPU tiling's fused kernels launch at least 65,536
- * work-items each, enough to fill a GPU (an H200 holds about 270,000 threads). The CPU tiling's
- * counts are logged beside them. A $CLMSD_TILING that is neither cpu nor gpu fails context creation. */
+ * work-items each, enough to fill a GPU (an H200 holds about 270,000 threads); on the QUEST model's
+ * head (L 25, B 8, H 1024, C 30) its pooled backward launches at least 32,768 (a work-item per
+ * Philox block and layer; the pooled forward's count, B H / 4, is logged: its sum over the layers
+ * is one fma chain). The CPU tiling's counts are logged beside them. A $CLMSD_TILING that is
+ * neither cpu nor gpu fails context creation. */
 #include "helpers.h"
 
 #include <dlfcn.h>
@@ -56,6 +59,54 @@ Test(launches, gpu_tiling_fills_a_gpu_on_the_token_head, .timeout = 1200)
         cr_log_info("gpu tiling: %s %zu work-items", gpu[i], n);
         cr_assert(n >= 65536, "%s launched %zu work-items on the token head, fewer than 65,536", gpu[i], n);
     }
+}
+
+/* one train step of the QUEST model's pooled head (dX and the layers' gradient), on `tiling` */
+static void quest_step(const char *tiling)
+{
+    setenv("CLMSD_TILING", tiling, 1);
+    clmsd_context *ctx = test_context();
+    unsetenv("CLMSD_TILING");
+    enum { L = 25, B = 8, H = 1024, C = 30 };
+    clmsd_head_desc d = {.batch = B,
+                         .features = H,
+                         .classes = C,
+                         .samples = 5,
+                         .rate = 0.5,
+                         .loss = CLMSD_LOSS_BCE_WITH_LOGITS,
+                         .combine = CLMSD_AVERAGE_LOGITS,
+                         .engine = CLMSD_ENGINE_FUSED,
+                         .layers = L,
+                         .layer_rate = 0.1};
+    clmsd_head *head;
+    cr_assert_eq(clmsd_head_create(ctx, &d, &head), CLMSD_SUCCESS, "%s", clmsd_context_last_error(ctx));
+    cl_mem bx = test_buffer(ctx, NULL, (size_t)L * B * H * 4), bw = test_buffer(ctx, NULL, (size_t)C * H * 4);
+    cl_mem bt = test_buffer(ctx, NULL, (size_t)B * C * 4), bdx = test_buffer(ctx, NULL, (size_t)L * B * H * 4);
+    cl_mem bdw = test_buffer(ctx, NULL, (size_t)C * H * 4), blw = test_buffer(ctx, NULL, L * 4);
+    cl_mem bdlw = test_buffer(ctx, NULL, L * 4);
+    clmsd_head_args a = {
+        .x = bx, .w = bw, .target = bt, .dx = bdx, .dw = bdw, .layer_weights = blw, .dlayer_weights = bdlw};
+    cr_assert_eq(clmsd_head_train_step(head, &a, 0, NULL, NULL), CLMSD_SUCCESS, "%s", clmsd_context_last_error(ctx));
+    cr_assert_eq(clFinish(clmsd_context_queue(ctx)), CL_SUCCESS);
+    clmsd_head_destroy(head);
+    cl_mem all[] = {bx, bw, bt, bdx, bdw, blw, bdlw};
+    for (int i = 0; i < 7; ++i)
+        clReleaseMemObject(all[i]);
+    clmsd_context_destroy(ctx);
+}
+
+Test(launches, gpu_tiling_spreads_the_pooled_backward_over_layers, .timeout = 1200)
+{
+    *(void **)&launch_items = dlsym(RTLD_DEFAULT, "fault_launch_items");
+    cr_assert(launch_items, "run with LD_PRELOAD=libclmsd_fault_shim.so (meson test does)");
+    quest_step("cpu");
+    cr_log_info("cpu tiling: clmsd_layer_pool %zu, clmsd_layer_unpool %zu work-items", launch_items("clmsd_layer_pool"),
+                launch_items("clmsd_layer_unpool"));
+    quest_step("gpu");
+    size_t pool = launch_items("clmsd_layer_pool_gpu"), unpool = launch_items("clmsd_layer_unpool_gpu");
+    cr_log_info("gpu tiling: clmsd_layer_pool_gpu %zu, clmsd_layer_unpool_gpu %zu work-items", pool, unpool);
+    cr_assert(unpool >= 32768, "clmsd_layer_unpool_gpu launched %zu work-items on the QUEST head, fewer than 32,768",
+              unpool);
 }
 
 Test(launches, a_bad_tiling_is_a_clear_error)
