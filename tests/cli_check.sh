@@ -10,7 +10,7 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-for cmd in "$clmsd --help" "$clmsd train --help" "$clmsd selftest --help" "$clmsd devices --help" \
+for cmd in "$clmsd --help" "$clmsd train --help" "$clmsd selftest --help" "$clmsd devices --help" "$clmsd predict --help" \
     "$clmsd bench --help" "$bench --help"; do
     $cmd > "$dir/help" 2>&1 || fail "$cmd exited $?"
     [ -s "$dir/help" ] || fail "$cmd printed nothing"
@@ -27,6 +27,8 @@ expect_usage_error() { # expect_usage_error WHAT-STDERR-NAMES ARGS...
     grep -q -- "$names" "$dir/err" || fail "$* did not say \"$names\": $(cat "$dir/err")"
 }
 expect_usage_error "unknown option --bogus" "$clmsd" train --bogus
+expect_usage_error "unknown option --bogus" "$clmsd" predict --bogus
+expect_usage_error "are required" "$clmsd" predict --features x.safetensors
 expect_usage_error "unknown option --bogus" "$clmsd" train --bogus 1
 expect_usage_error "unknown option --bogus" "$clmsd" selftest --bogus
 expect_usage_error "unknown option --bogus" "$bench" --bogus

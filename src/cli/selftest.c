@@ -695,7 +695,7 @@ static int run_child(const char *spec, double timeout, row *r)
 }
 
 static const char help[] =
-    "usage: clmsd selftest [--all-devices | --device SPEC] [--timeout SECONDS]\n\n"
+    "usage: clmsd selftest [--all-devices | --device SPEC [--row]] [--timeout SECONDS]\n\n"
     "Checks, on every OpenCL device (the default, --all-devices) or the one SPEC names, the\n"
     "Philox4x32-10 known answers, the clmsd-philox-v1 golden words, dropout forward, mask and\n"
     "backward over odd shapes bit for bit against the host reference, the fused head bit for bit\n"
@@ -705,7 +705,10 @@ static const char help[] =
     "check that also compares every device's raw masks and fused and optimizer results with the\n"
     "first device's. Exits 1 on any FAIL.\n\n"
     "With several devices, each runs in a process of its own, so that an implementation that crashes\n"
-    "or hangs (killed after --timeout seconds, default 1800) is one FAIL row, not the end of the run.\n";
+    "or hangs (killed after --timeout seconds, default 1800) is one FAIL row, not the end of the run.\n\n"
+    "--device SPEC --row ends with one results line instead of the matrix: every check's verdict and\n"
+    "the hashes of the raw masks and of the fused and optimizer results, to compare with another\n"
+    "machine's (tools/bundle.sh keeps pocl's; bench/device.sh compares a GPU's with it).\n";
 
 int clmsd_cli_selftest(int argc, char **argv)
 {
