@@ -11,30 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cl_fail(cl_int err, const char *who, const char *what)
-{
-    if (err != CL_SUCCESS)
-        fprintf(stderr, "%s: %s failed (OpenCL error %d)\n", who, what, (int)err);
-    return err != CL_SUCCESS;
-}
-
 /* one chunk of rows through head: 0 or -1 */
 static int chunk(clmsd_head *head, clmsd_context *ctx, const features *f, size_t classes, cl_mem x, cl_mem out,
                  const clmsd_head_args *base, size_t rows, unsigned char *stage, float *logits, const char *who)
 {
     cl_command_queue q = clmsd_context_queue(ctx);
-    if (cl_fail(clEnqueueWriteBuffer(q, x, CL_TRUE, 0, rows * f->row_bytes, stage, 0, NULL, NULL), who,
-                "clEnqueueWriteBuffer"))
+    if (cli_cl_check(clEnqueueWriteBuffer(q, x, CL_TRUE, 0, rows * f->row_bytes, stage, 0, NULL, NULL), who,
+                     "clEnqueueWriteBuffer") ||
+        cli_check(clmsd_head_predict(head, base, 0, NULL, NULL), ctx, who, "prediction"))
         return -1;
-    clmsd_status st = clmsd_head_predict(head, base, 0, NULL, NULL);
-    if (st != CLMSD_SUCCESS) {
-        fprintf(stderr, "%s: prediction failed: %s: %s\n", who, clmsd_status_string(st), clmsd_context_last_error(ctx));
-        return -1;
-    }
-    return cl_fail(clEnqueueReadBuffer(q, out, CL_TRUE, 0, rows * classes * 4, logits, 0, NULL, NULL), who,
-                   "clEnqueueReadBuffer")
-               ? -1
-               : 0;
+    return cli_cl_check(clEnqueueReadBuffer(q, out, CL_TRUE, 0, rows * classes * 4, logits, 0, NULL, NULL), who,
+                        "clEnqueueReadBuffer");
 }
 
 int predict_logits(clmsd_context *ctx, const features *f, size_t classes, const size_t *rows, size_t n, size_t batch,
@@ -63,12 +50,8 @@ int predict_logits(clmsd_context *ctx, const features *f, size_t classes, const 
                              .layers = f->layers > 1 ? f->layers : 0,
                              .x_type = f->type,
                              .dx_type = f->type};
-        clmsd_status st = sizes[i] ? clmsd_head_create(ctx, &d, &heads[i]) : CLMSD_SUCCESS;
-        if (st != CLMSD_SUCCESS) {
-            fprintf(stderr, "%s: planning the prediction failed: %s: %s\n", who, clmsd_status_string(st),
-                    clmsd_context_last_error(ctx));
-            rc = -1;
-        }
+        if (sizes[i])
+            rc = cli_check(clmsd_head_create(ctx, &d, &heads[i]), ctx, who, "planning the prediction");
     }
     clmsd_head_args a = {
         .x = x, .w = w, .bias = b, .logits = out, .layer_weights = f->layers > 1 ? layer_weights : NULL};

@@ -13,15 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 /* Everything one training run needs on the device. */
 typedef struct trainer {
@@ -39,15 +31,6 @@ typedef struct trainer {
     clmsd_head *eval_train, *eval_val;
 } trainer;
 
-static int check(clmsd_status st, const trainer *t, const char *what)
-{
-    if (st == CLMSD_SUCCESS)
-        return 0;
-    fprintf(stderr, "clmsd train: %s failed: %s: %s\n", what, clmsd_status_string(st),
-            clmsd_context_last_error(t->ctx));
-    return -1;
-}
-
 static cl_mem buffer(trainer *t, size_t bytes, const void *data)
 {
     cl_int err;
@@ -59,38 +42,33 @@ static cl_mem buffer(trainer *t, size_t bytes, const void *data)
 }
 
 /* an OpenCL transfer or fill: 0, or -1 after a message */
-static int cl_check(cl_int err, const char *what)
-{
-    if (err == CL_SUCCESS)
-        return 0;
-    fprintf(stderr, "clmsd train: %s failed (OpenCL error %d)\n", what, (int)err);
-    return -1;
-}
-
 static int zero(trainer *t, cl_mem m, size_t bytes)
 {
     float z = 0.0f;
-    return cl_check(clEnqueueFillBuffer(t->queue, m, &z, sizeof z, 0, bytes, 0, NULL, NULL), "clEnqueueFillBuffer");
+    return cli_cl_check(clEnqueueFillBuffer(t->queue, m, &z, sizeof z, 0, bytes, 0, NULL, NULL), "clmsd train",
+                        "clEnqueueFillBuffer");
 }
 
 static int read_buffer(trainer *t, cl_mem m, size_t bytes, void *out)
 {
-    return cl_check(clEnqueueReadBuffer(t->queue, m, CL_TRUE, 0, bytes, out, 0, NULL, NULL), "clEnqueueReadBuffer");
+    return cli_cl_check(clEnqueueReadBuffer(t->queue, m, CL_TRUE, 0, bytes, out, 0, NULL, NULL), "clmsd train",
+                        "clEnqueueReadBuffer");
 }
 
 static int write_buffer(trainer *t, cl_mem m, size_t bytes, const void *data)
 {
-    return cl_check(clEnqueueWriteBuffer(t->queue, m, CL_TRUE, 0, bytes, data, 0, NULL, NULL), "clEnqueueWriteBuffer");
+    return cli_cl_check(clEnqueueWriteBuffer(t->queue, m, CL_TRUE, 0, bytes, data, 0, NULL, NULL), "clmsd train",
+                        "clEnqueueWriteBuffer");
 }
 
 /* training loss without dropout, and validation accuracy */
 static int evaluate(trainer *t, train_point *p)
 {
     clmsd_head_args a = {.x = t->x_train, .w = t->w, .bias = t->b, .target = t->y_train, .loss = t->eval_loss};
-    if (check(clmsd_head_forward(t->eval_train, &a, 0, NULL, NULL), t, "evaluation"))
+    if (cli_check(clmsd_head_forward(t->eval_train, &a, 0, NULL, NULL), t->ctx, "clmsd train", "evaluation"))
         return -1;
     clmsd_head_args v = {.x = t->x_val, .w = t->w, .bias = t->b, .logits = t->val_logits};
-    if (check(clmsd_head_predict(t->eval_val, &v, 0, NULL, NULL), t, "prediction"))
+    if (cli_check(clmsd_head_predict(t->eval_val, &v, 0, NULL, NULL), t->ctx, "clmsd train", "prediction"))
         return -1;
     float *logits = malloc(t->nval * DIGITS_CLASSES * sizeof *logits);
     if (!logits || read_buffer(t, t->eval_loss, sizeof p->clean_loss, &p->clean_loss) ||
@@ -160,7 +138,8 @@ static int iterate(trainer *t, const run_steps *steps, cl_mem x, cl_mem y, size_
                          .dbias = t->db};
     if (train_step_run(bi + 1 == t->batches && steps->last ? steps->last : steps->full, &a))
         return -1;
-    return check(clmsd_optim_step(t->optim, &a, t->o->lr, 0, NULL, NULL), t, "the optimizer's step");
+    return cli_check(clmsd_optim_step(t->optim, &a, t->o->lr, 0, NULL, NULL), t->ctx, "clmsd train",
+                     "the optimizer's step");
 }
 
 /* Fresh W, b and optimizer (its state zero, at step 0). */
@@ -169,7 +148,7 @@ static int reset_head(trainer *t)
     clmsd_optim_destroy(t->optim);
     t->optim = NULL;
     clmsd_optim_desc desc = train_optim_desc(t->o);
-    if (check(clmsd_optim_create(t->eval_train, &desc, &t->optim), t, "clmsd_optim_create"))
+    if (cli_check(clmsd_optim_create(t->eval_train, &desc, &t->optim), t->ctx, "clmsd train", "clmsd_optim_create"))
         return -1;
     return zero(t, t->w, DIGITS_CLASSES * t->H * 4) || zero(t, t->b, DIGITS_CLASSES * 4) ? -1 : 0;
 }
@@ -292,13 +271,13 @@ static int time_runs(trainer *t, train_run *runs, int nruns)
     }
     for (int round = 0; round < TRAIN_TIMING_ROUNDS && rc == 0; ++round)
         for (int i = 0; i < nruns && rc == 0; ++i) {
-            rc = cl_check(clFinish(t->queue), "clFinish");
-            double start = now();
+            rc = cli_cl_check(clFinish(t->queue), "clmsd train", "clFinish");
+            double start = cli_seconds();
             for (int it = 0; it < TIMING_ITERATIONS && rc == 0; ++it)
                 rc = iterate(t, &steps[i], t->x_train, t->y_train, (size_t)it % t->batches, it);
             if (rc == 0)
-                rc = cl_check(clFinish(t->queue), "clFinish");
-            runs[i].round_ms[round] = 1e3 * (now() - start) / TIMING_ITERATIONS;
+                rc = cli_cl_check(clFinish(t->queue), "clmsd train", "clFinish");
+            runs[i].round_ms[round] = 1e3 * (cli_seconds() - start) / TIMING_ITERATIONS;
         }
     for (int i = 0; i < nruns; ++i)
         destroy_steps(&steps[i]);
@@ -390,8 +369,8 @@ int clmsd_cli_train(int argc, char **argv)
                                   .x_type = o.x_type};
     clmsd_head_desc eval_val = eval_train;
     eval_val.batch = t.nval;
-    if (check(clmsd_head_create(t.ctx, &eval_train, &t.eval_train), &t, "clmsd_head_create") ||
-        check(clmsd_head_create(t.ctx, &eval_val, &t.eval_val), &t, "clmsd_head_create"))
+    if (cli_check(clmsd_head_create(t.ctx, &eval_train, &t.eval_train), t.ctx, "clmsd train", "clmsd_head_create") ||
+        cli_check(clmsd_head_create(t.ctx, &eval_val, &t.eval_val), t.ctx, "clmsd train", "clmsd_head_create"))
         goto out;
     t.x_epoch = buffer(&t, t.ntrain * t.row_bytes, NULL);
     t.y_epoch = buffer(&t, t.ntrain * 4, NULL);
@@ -428,7 +407,7 @@ int clmsd_cli_train(int argc, char **argv)
            (unsigned long long)o.seed, o.stream == CLMSD_STREAM_PHILOX_V1_U8 ? "u8" : "v1", type_names[o.x_type]);
     if (t.rank == 0)
         fprintf(stderr, "compiling kernels (a few seconds; tens of seconds for CLBlast on a cold pocl cache)...\n");
-    if (check(clmsd_context_warmup(t.ctx), &t, "warm-up"))
+    if (cli_check(clmsd_context_warmup(t.ctx), t.ctx, "clmsd train", "warm-up"))
         goto out;
     for (; done < o.runs; ++done)
         if (train_one(&t, o.samples[done], &runs[done]))

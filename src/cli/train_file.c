@@ -5,6 +5,7 @@
  * (docs/training.md). The next batch's rows are gathered from the mapped file and their copy to
  * the device enqueued while the device still runs the current step: two staging buffers in turn. */
 #include "checkpoint.h"
+#include "cli.h"
 #include "features_file.h"
 #include "metrics.h"
 #include "predict.h"
@@ -19,17 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "digits.h" /* digits_permutation: the digits run's epoch order, drawn the same way */
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 typedef struct file_trainer {
     const train_options *o;
@@ -38,8 +31,6 @@ typedef struct file_trainer {
     cl_command_queue queue;
     int rank, ranks;
     size_t B, C, H, L, batches, last_rows; /* L: 0 for the plain head */
-    clmsd_head_desc desc;
-    clmsd_head *shape; /* a head of desc: what the optimizer is made for */
     train_step *full, *last;
     clmsd_optim *optim;
     cl_mem x[2], y[2], w, b, lw, dw, db, dlw, losses;
@@ -53,23 +44,6 @@ typedef struct file_trainer {
     char options[8192];
 } file_trainer;
 
-static int check(clmsd_status st, const file_trainer *t, const char *what)
-{
-    if (st == CLMSD_SUCCESS)
-        return 0;
-    fprintf(stderr, "clmsd train: %s failed: %s: %s\n", what, clmsd_status_string(st),
-            clmsd_context_last_error(t->ctx));
-    return -1;
-}
-
-static int cl_check(cl_int err, const char *what)
-{
-    if (err == CL_SUCCESS)
-        return 0;
-    fprintf(stderr, "clmsd train: %s failed (OpenCL error %d)\n", what, (int)err);
-    return -1;
-}
-
 static cl_mem buffer(file_trainer *t, size_t bytes)
 {
     cl_int err;
@@ -81,13 +55,15 @@ static cl_mem buffer(file_trainer *t, size_t bytes)
 
 static int read_floats(file_trainer *t, cl_mem m, size_t n, float *out)
 {
-    return n ? cl_check(clEnqueueReadBuffer(t->queue, m, CL_TRUE, 0, n * 4, out, 0, NULL, NULL), "clEnqueueReadBuffer")
+    return n ? cli_cl_check(clEnqueueReadBuffer(t->queue, m, CL_TRUE, 0, n * 4, out, 0, NULL, NULL), "clmsd train",
+                            "clEnqueueReadBuffer")
              : 0;
 }
 
 static int write_floats(file_trainer *t, cl_mem m, size_t n, const float *v)
 {
-    return n ? cl_check(clEnqueueWriteBuffer(t->queue, m, CL_TRUE, 0, n * 4, v, 0, NULL, NULL), "clEnqueueWriteBuffer")
+    return n ? cli_cl_check(clEnqueueWriteBuffer(t->queue, m, CL_TRUE, 0, n * 4, v, 0, NULL, NULL), "clmsd train",
+                            "clEnqueueWriteBuffer")
              : 0;
 }
 
@@ -98,27 +74,31 @@ static int plan(file_trainer *t)
     double rates[TRAIN_MAX_RATES * 16];
     for (uint32_t k = 0; k < o->samples[0] && o->nrates; ++k)
         rates[k] = o->rates[k % o->nrates];
-    t->desc = (clmsd_head_desc){.batch = t->B,
-                                .features = t->H,
-                                .classes = t->C,
-                                .samples = o->samples[0],
-                                .rates = o->nrates ? rates : NULL,
-                                .rate = o->rate,
-                                .loss = (clmsd_loss)t->f.loss,
-                                .combine = o->combine,
-                                .engine = o->engine,
-                                .layers = t->L,
-                                .layer_rate = t->L ? o->layer_rate : 0,
-                                .stream = o->stream,
-                                .x_type = t->f.type,
-                                .dx_type = t->f.type};
-    if (check(clmsd_head_create(t->ctx, &t->desc, &t->shape), t, "planning the head"))
-        return -1;
+    clmsd_head_desc desc = {.batch = t->B,
+                            .features = t->H,
+                            .classes = t->C,
+                            .samples = o->samples[0],
+                            .rates = o->nrates ? rates : NULL,
+                            .rate = o->rate,
+                            .loss = (clmsd_loss)t->f.loss,
+                            .combine = o->combine,
+                            .engine = o->engine,
+                            .layers = t->L,
+                            .layer_rate = t->L ? o->layer_rate : 0,
+                            .stream = o->stream,
+                            .x_type = t->f.type,
+                            .dx_type = t->f.type};
+    /* the optimizer is made for a head of the run's shape, and keeps only its context */
+    clmsd_head *shape;
     clmsd_optim_desc od = train_optim_desc(o);
-    if (check(clmsd_optim_create(t->shape, &od, &t->optim), t, "clmsd_optim_create"))
+    if (cli_check(clmsd_head_create(t->ctx, &desc, &shape), t->ctx, "clmsd train", "planning the head"))
         return -1;
-    t->full = train_step_create(t->ctx, &t->desc, o->mpi);
-    clmsd_head_desc last = t->desc;
+    int failed = cli_check(clmsd_optim_create(shape, &od, &t->optim), t->ctx, "clmsd train", "clmsd_optim_create");
+    clmsd_head_destroy(shape);
+    if (failed)
+        return -1;
+    t->full = train_step_create(t->ctx, &desc, o->mpi);
+    clmsd_head_desc last = desc;
     last.batch = t->last_rows;
     if (t->full && t->last_rows != t->B)
         t->last = train_step_create(t->ctx, &last, o->mpi);
@@ -177,7 +157,8 @@ static int start(file_trainer *t)
         rc = -1;
     } else if (write_floats(t, t->w, t->C * t->H, c.weight) || write_floats(t, t->b, t->C, c.bias) ||
                write_floats(t, t->lw, t->L, c.layer_weights) ||
-               check(clmsd_optim_write_state(t->optim, c.step, c.moments, c.nmoments), t, "restoring the optimizer")) {
+               cli_check(clmsd_optim_write_state(t->optim, c.step, c.moments, c.nmoments), t->ctx, "clmsd train",
+                         "restoring the optimizer")) {
         rc = -1;
     } else {
         t->epoch = (int)c.epoch;
@@ -199,7 +180,7 @@ static int stage(file_trainer *t, size_t bi, const train_step *step)
         cl_int err = clWaitForEvents(1, &t->written[s]);
         clReleaseEvent(t->written[s]);
         t->written[s] = NULL;
-        if (cl_check(err, "waiting for a batch's copy"))
+        if (cli_cl_check(err, "clmsd train", "waiting for a batch's copy"))
             return -1;
     }
     size_t first, rows, xb = t->f.row_bytes, yb = features_target_bytes(&t->f);
@@ -210,12 +191,12 @@ static int stage(file_trainer *t, size_t bi, const train_step *step)
     for (size_t i = 0; i < rows; ++i)
         t->rows[i] = t->f.train[batch_rows[i]];
     features_gather(&t->f, t->rows, rows, t->stage_x[s], t->stage_y[s]);
-    return cl_check(
+    return cli_cl_check(
                clEnqueueWriteBuffer(t->queue, t->x[s], CL_FALSE, first * xb, rows * xb, t->stage_x[s], 0, NULL, NULL),
-               "clEnqueueWriteBuffer") ||
-                   cl_check(clEnqueueWriteBuffer(t->queue, t->y[s], CL_FALSE, first * yb, rows * yb, t->stage_y[s], 0,
-                                                 NULL, &t->written[s]),
-                            "clEnqueueWriteBuffer")
+               "clmsd train", "clEnqueueWriteBuffer") ||
+                   cli_cl_check(clEnqueueWriteBuffer(t->queue, t->y[s], CL_FALSE, first * yb, rows * yb, t->stage_y[s],
+                                                     0, NULL, &t->written[s]),
+                                "clmsd train", "clEnqueueWriteBuffer")
                ? -1
                : 0;
 }
@@ -242,7 +223,7 @@ static int iterate(file_trainer *t, size_t bi, const train_step *step)
         return -1;
     double lr = train_lr(t->o, t->step, t->total_steps);
     ++t->step;
-    return check(clmsd_optim_step(t->optim, &a, lr, 0, NULL, NULL), t, "the optimizer's step");
+    return cli_check(clmsd_optim_step(t->optim, &a, lr, 0, NULL, NULL), t->ctx, "clmsd train", "the optimizer's step");
 }
 
 static void progress_bar(int epoch, int epochs, size_t done, size_t batches)
@@ -282,8 +263,8 @@ static int snapshot(file_trainer *t, checkpoint *c)
         return -1;
     return read_floats(t, t->w, t->C * t->H, c->weight) || read_floats(t, t->b, t->C, c->bias) ||
                    read_floats(t, t->lw, t->L, c->layer_weights) ||
-                   check(clmsd_optim_read_state(t->optim, &c->step, c->moments, c->nmoments), t,
-                         "reading the optimizer's state")
+                   cli_check(clmsd_optim_read_state(t->optim, &c->step, c->moments, c->nmoments), t->ctx, "clmsd train",
+                             "reading the optimizer's state")
                ? -1
                : 0;
 }
@@ -417,7 +398,7 @@ static int run(file_trainer *t)
     }
     int rc = 0;
     while (rc == 0 && t->epoch < end) {
-        double started = now();
+        double started = cli_seconds();
         epoch_report r = {0};
         digits_permutation(t->o->seed, 1000 + (uint64_t)t->epoch, t->f.ntrain, t->perm);
         rc = stage(t, 0, t->batches == 1 && t->last ? t->last : t->full);
@@ -430,9 +411,9 @@ static int run(file_trainer *t)
                 progress_bar(t->epoch + 1, t->o->epochs, bi + 1, t->batches);
         }
         if (rc == 0)
-            rc = cl_check(clFinish(t->queue), "clFinish");
+            rc = cli_cl_check(clFinish(t->queue), "clmsd train", "clFinish");
         ++t->epoch;
-        r.seconds = now() - started;
+        r.seconds = cli_seconds() - started;
         r.lr = train_lr(t->o, t->step - 1, t->total_steps); /* the epoch's last step's */
         checkpoint c = {0};
         if (rc == 0 && t->rank == 0 && (t->o->checkpoint || (t->o->out && t->epoch == end)))
@@ -473,7 +454,6 @@ static void destroy(file_trainer *t)
     train_step_destroy(t->full);
     train_step_destroy(t->last);
     clmsd_optim_destroy(t->optim);
-    clmsd_head_destroy(t->shape);
     clmsd_context_destroy(t->ctx);
     free(t->perm);
     free(t->rows);
