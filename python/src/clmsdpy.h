@@ -186,9 +186,9 @@ typedef struct clmsdpy_shape {
 /* An input: a clmsd.Array of ctx, or an array-like staged for the call. */
 int clmsdpy_input(clmsdpy_operand *op, const char *name, PyObject *obj, clmsdpy_context *ctx, clmsdpy_dtype dtype,
                   const clmsdpy_shape *shape);
-/* An output: a clmsd.Array of ctx (written in place), a writable array-like (written in place;
- * its contents uploaded first when `keep` is set: accumulation), True (a new numpy array, NULL
- * `shape->ndim < 0` refuses it) or False/None (absent). */
+/* An output: a clmsd.Array of ctx (written in place), a writable array-like (copied to the device
+ * and back: written in place), True (a new numpy array; refused with `keep`, accumulation, or
+ * without a shape, strided) or False/None (absent). */
 int clmsdpy_output(clmsdpy_operand *op, const char *name, PyObject *obj, clmsdpy_context *ctx, clmsdpy_dtype dtype,
                    const clmsdpy_shape *shape, bool keep);
 /* Releases the views and, when `failed`, the results; GIL held. */

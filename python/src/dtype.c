@@ -171,14 +171,13 @@ int clmsdpy_get_buffer(PyObject *obj, const char *name, bool writable, Py_buffer
         Py_DECREF(src);
         return -1;
     }
-    int flags = PyBUF_FORMAT | PyBUF_STRIDES | (writable ? PyBUF_WRITABLE : 0);
-    int rc = PyObject_GetBuffer(src, view, flags);
+    int rc = PyObject_GetBuffer(src, view, PyBUF_FORMAT | PyBUF_STRIDES);
     Py_DECREF(src); /* the view holds its own reference */
-    if (rc) {
-        if (writable && PyErr_ExceptionMatches(PyExc_BufferError)) {
-            PyErr_Clear();
-            PyErr_Format(PyExc_ValueError, "%s: the output array is read-only", name);
-        }
+    if (rc)
+        return -1;
+    if (writable && view->readonly) {
+        PyErr_Format(PyExc_ValueError, "%s: the output array is read-only", name);
+        PyBuffer_Release(view);
         return -1;
     }
     if (dtype_of_format(view, dtype)) {

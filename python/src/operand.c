@@ -113,9 +113,10 @@ int clmsdpy_output(clmsdpy_operand *op, const char *name, PyObject *obj, clmsdpy
             return -1;
         obj = op->result;
     }
+    bool given = !op->result;
     if (host_operand(op, obj, true, dtype, shape))
         return -1;
-    op->upload = keep;
+    op->upload = given; /* what the call does not write (gaps between strided rows) stays as it was */
     op->download = true;
     return 0;
 }
