@@ -27,6 +27,10 @@
 /* Lanes of the canonical single-group reduction tree; any work-group size computes it. */
 #define CLMSD_REDUCE_GROUP 64
 
+/* Work-items per group of the GPU tiling's pooled forward (cl/pool.cl): a layer each, at a time; 32
+ * is Mesa's rusticl's largest group. */
+#define CLMSD_POOL_LANES 32
+
 /* Global batch rows per row block of canonical order v2: the long sums over rows (dW, db, the loss)
  * sum each block on its own, then combine the blocks by a fixed tree (cl/clmsd_tree.h). */
 #define CLMSD_ROW_BLOCK 16

@@ -102,12 +102,12 @@ CLMSD_INLINE uint4 clmsd_layer_keep4(bool wide, clmsd_philox8 w8, ulong seed, ul
 CLMSD_INLINE uint clmsd_select4(uint4 v, uint j) { return j == 0 ? v.x : j == 1 ? v.y : j == 2 ? v.z : v.w; }
 
 /* P[i] = from -0.0f, l ascending: keep_l ? fma(a_l, x_l[i] * scale, acc) : acc; without dropout
- * (predict) fma(a_l, x_l[i], acc). One work-item per Philox block. */
-CLMSD_INLINE void clmsd_layer_pool_body(bool wide, __global const float *x, ulong x_off, uint x_type,
-                                        ulong layer_stride, ulong row_stride, __global const float *a, ulong a_off,
-                                        __global float *p, ulong p_off, ulong batch, ulong features, uint layers,
-                                        int masked, uint threshold, float scale, ulong row_offset, ulong seed,
-                                        ulong step, ulong blocks, uint stream)
+ * (predict) fma(a_l, x_l[i], acc). The CPU tiling: one work-item per Philox block, eight layers'
+ * blocks at once on vector lanes. */
+__kernel void clmsd_layer_pool(__global const float *x, ulong x_off, uint x_type, ulong layer_stride, ulong row_stride,
+                               __global const float *a, ulong a_off, __global float *p, ulong p_off, ulong batch,
+                               ulong features, uint layers, int masked, uint threshold, float scale, ulong row_offset,
+                               ulong seed, ulong step, ulong blocks, uint stream)
 {
     ulong q = get_global_id(0);
     if (q >= blocks)
@@ -118,12 +118,12 @@ CLMSD_INLINE void clmsd_layer_pool_body(bool wide, __global const float *x, ulon
         i[j] = clmsd_layer_element(q, j, batch, features, row_offset);
     for (uint l0 = 0; l0 < layers; l0 += 8) {
         clmsd_philox8 w8 = {{(uint8)(0), (uint8)(0), (uint8)(0), (uint8)(0)}};
-        if (wide && masked)
+        if (masked)
             w8 = clmsd_layer_words8(seed, step, l0, q, features, row_offset, stream);
         for (uint n = 0; n < 8 && l0 + n < layers; ++n) {
             uint l = l0 + n;
             uint4 keep =
-                masked ? clmsd_layer_keep4(wide, w8, seed, step, l0, n, q, features, row_offset, threshold, stream)
+                masked ? clmsd_layer_keep4(true, w8, seed, step, l0, n, q, features, row_offset, threshold, stream)
                        : (uint4)(1);
             float al = a[a_off + l];
             for (uint j = 0; j < 4; ++j) {
@@ -140,15 +140,56 @@ CLMSD_INLINE void clmsd_layer_pool_body(bool wide, __global const float *x, ulon
             p[p_off + (ulong)i[j]] = acc[j];
 }
 
-#define CLMSD_LAYER_POOL_ARGS                                                                                         \
-    __global const float *x, ulong x_off, uint x_type, ulong layer_stride, ulong row_stride, __global const float *a, \
-        ulong a_off, __global float *p, ulong p_off, ulong batch, ulong features, uint layers, int masked,            \
-        uint threshold, float scale, ulong row_offset, ulong seed, ulong step, ulong blocks, uint stream
-#define CLMSD_LAYER_POOL_PASS                                                                                          \
-    x, x_off, x_type, layer_stride, row_stride, a, a_off, p, p_off, batch, features, layers, masked, threshold, scale, \
-        row_offset, seed, step, blocks, stream
-__kernel void clmsd_layer_pool(CLMSD_LAYER_POOL_ARGS) { clmsd_layer_pool_body(true, CLMSD_LAYER_POOL_PASS); }
-__kernel void clmsd_layer_pool_gpu(CLMSD_LAYER_POOL_ARGS) { clmsd_layer_pool_body(false, CLMSD_LAYER_POOL_PASS); }
+/* The GPU tiling's P, the same chains: a work-group of CLMSD_POOL_LANES work-items per Philox
+ * block (its 4 elements; the u8 stream's 16, one Philox call for them all). Lane n draws layer
+ * l0 + n's block and loads its elements (the layers' loads and Philox spread over B H L / 4
+ * work-items, not B H / 4), leaving keep_l ? x_l[i] * scale : - in local memory; then element j's
+ * lane continues j's chain over those layers, l ascending. `blocks` is the CPU kernel's: the
+ * group's elements outside the call are skipped one by one. */
+__attribute__((reqd_work_group_size(CLMSD_POOL_LANES, 1, 1))) __kernel void clmsd_layer_pool_gpu(
+    __global const float *x, ulong x_off, uint x_type, ulong layer_stride, ulong row_stride, __global const float *a,
+    ulong a_off, __global float *p, ulong p_off, ulong batch, ulong features, uint layers, int masked, uint threshold,
+    float scale, ulong row_offset, ulong seed, ulong step, ulong blocks, uint stream)
+{
+    /* element j of lane n at j (LANES + 1) + n: the chain's lanes read a column without bank
+     * conflicts; bit j of kept[n]: lane n's layer keeps element j and j lies in the call */
+    __local float term[16 * (CLMSD_POOL_LANES + 1)];
+    __local uint kept[CLMSD_POOL_LANES];
+    uint n = (uint)get_local_id(0), per = CLMSD_IS_U8(stream) ? 16 : 4;
+    ulong begin = row_offset * features, end = begin + batch * features;
+    ulong first = (begin / per + get_group_id(0)) * per; /* the group's first element */
+    bool chain = n < per && first + n >= begin && first + n < end;
+    float acc = -0.0f;
+    for (uint l0 = 0; l0 < layers; l0 += CLMSD_POOL_LANES) {
+        uint l = l0 + n;
+        if (l < layers) {
+            philox4x32_ctr_t u = {{0, 0, 0, 0}};
+            if (masked)
+                u = clmsd_stream_block(seed, step, CLMSD_LAYER_SAMPLE + l,
+                                       CLMSD_IS_U8(stream) ? CLMSD_U8_BLOCK_TAG | (uint)(first >> 4) : first >> 2);
+            uint4 v = (uint4)(u.v[0], u.v[1], u.v[2], u.v[3]);
+            uint bits = 0;
+            for (uint j = 0; j < per; ++j) {
+                ulong e = first + j;
+                uint value = CLMSD_IS_U8(stream) ? clmsd_lane4(v, j >> 2) >> (8 * (j & 3)) & 0xFFu : clmsd_lane4(v, j);
+                if (e < begin || e >= end || (masked && value < threshold))
+                    continue;
+                float xv =
+                    clmsd_load_x(x, x_off + clmsd_layer_at(e - begin, l, features, layer_stride, row_stride), x_type);
+                term[j * (CLMSD_POOL_LANES + 1) + n] = masked ? xv * scale : xv;
+                bits |= 1u << j;
+            }
+            kept[n] = bits;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (uint m = 0; chain && m < CLMSD_POOL_LANES && l0 + m < layers; ++m)
+            if (kept[m] >> n & 1u)
+                acc = fma(a[a_off + l0 + m], term[n * (CLMSD_POOL_LANES + 1) + m], acc);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (chain)
+        p[p_off + (first + n - begin)] = acc;
+}
 
 /* dX_l[i] = keep_l ? (dP[i] * a_l) * scale : 0.0f (accumulate: dx + that, a dropped element left
  * as it is); and dA_l's part of this block, part[q L + l] = from -0.0f, the block's elements

@@ -26,6 +26,17 @@ static pool_layout layout(const clmsd_head *h)
     return o;
 }
 
+/* the forward's work-items: a work-item per Philox block of 4 elements (the CPU tiling), or a
+ * group of CLMSD_POOL_LANES per Philox block, of 16 elements on the u8 stream (the GPU tiling) */
+static size_t pool_work_items(const clmsd_head *h, size_t row_offset, size_t blocks)
+{
+    const clmsd_head_desc *d = &h->desc;
+    if (!h->ctx->tiling->pool_by_group)
+        return blocks;
+    size_t per = d->stream == CLMSD_STREAM_PHILOX_V1_U8 ? 16 : 4, begin = row_offset * d->features;
+    return ((begin + d->batch * d->features - 1) / per - begin / per + 1) * CLMSD_POOL_LANES;
+}
+
 static clmsd_status backward(clmsd_head *h, const clmsd_head_args *a, const pool_layout *o)
 {
     const clmsd_head_desc *d = &h->desc;
@@ -52,10 +63,10 @@ clmsd_status clmsd__pooled_run(clmsd_head *h, const clmsd_head_args *a, const cl
     size_t xr = clmsd__row_stride(d, a->x_row_stride), xl = clmsd__layer_stride(d, a->x_layer_stride, xr);
     CLMSD__TRY(clmsd__run_layer_softmax(h->ctx, 1, 0, a->layer_weights, a->layer_weights_off, (cl_uint)d->layers,
                                         h->workspace, o.a));
-    CLMSD__TRY(h->ctx->tiling->layer_pool(h->ctx, q, 0, a->x, a->x_off, d->x_type, xl, xr, h->workspace, o.a,
-                                          h->workspace, o.p, d->batch, d->features, (cl_uint)d->layers,
-                                          mode != CLMSD__PREDICT, h->layer_threshold, h->layer_scale, a->row_offset,
-                                          a->seed, a->step, q, d->stream));
+    CLMSD__TRY(h->ctx->tiling->layer_pool(h->ctx, pool_work_items(h, a->row_offset, q), 0, a->x, a->x_off, d->x_type,
+                                          xl, xr, h->workspace, o.a, h->workspace, o.p, d->batch, d->features,
+                                          (cl_uint)d->layers, mode != CLMSD__PREDICT, h->layer_threshold,
+                                          h->layer_scale, a->row_offset, a->seed, a->step, q, d->stream));
     bool back = mode == CLMSD__TRAIN && (a->dx || a->dlayer_weights);
     clmsd_head_args e = *a; /* the engine's call: x = P, dx = dP */
     e.x = h->workspace;

@@ -105,6 +105,10 @@ clmsd_status clmsd__build_program(clmsd_context *ctx)
             return clmsd__fail_cl(ctx, err, kernel_names[id]);
         }
         ctx->local_size[id] = choose_local_size(ctx, ctx->kernels[id], &ctx->local_multiple[id]);
+        if (id == CLMSD__K_LAYER_POOL_GPU) { /* a group per Philox block, a lane per layer */
+            ctx->local_size[id] = CLMSD_POOL_LANES;
+            ctx->local_multiple[id] = CLMSD_POOL_LANES;
+        }
         if (is_reduction((clmsd__kernel_id)id)) {
             /* one work-group computes the whole tree, of any size up to its lanes: never shrunk */
             if (ctx->local_size[id] > CLMSD_REDUCE_GROUP)

@@ -43,15 +43,16 @@ typedef struct clmsd__tiling {
     clmsd__layer_pool_fn *layer_pool;
     clmsd__layer_unpool_fn *layer_unpool;
     bool unpool_by_layer; /* layer_unpool's second dimension is the layer (else one work-item walks all) */
+    bool pool_by_group;   /* layer_pool runs a work-group of CLMSD_POOL_LANES per Philox block (else a work-item) */
 } clmsd__tiling;
 
 /* The table of a tiling file, whose functions have the table's names */
-#define CLMSD__TILING_TABLE(name_, layer_pool_, layer_unpool_, unpool_by_layer_)                                      \
+#define CLMSD__TILING_TABLE(name_, layer_pool_, layer_unpool_, unpool_by_layer_, pool_by_group_)                      \
     {                                                                                                                 \
         .name = name_, .space = space, .dropout_forward = dropout_forward, .dropout_sum = dropout_sum,                \
         .dropout_mask = dropout_mask, .fused_begin = fused_begin, .fused_logits = fused_logits, .fused_dw = fused_dw, \
         .fused_dx = fused_dx, .layer_pool = layer_pool_, .layer_unpool = layer_unpool_,                               \
-        .unpool_by_layer = unpool_by_layer_                                                                           \
+        .unpool_by_layer = unpool_by_layer_, .pool_by_group = pool_by_group_                                          \
     }
 
 extern const clmsd__tiling clmsd__tiling_cpu; /* tiling_cpu.c */

@@ -125,4 +125,4 @@ static clmsd_status fused_dx(clmsd_head *h, const clmsd_head_args *a, const clms
 }
 
 const clmsd__tiling clmsd__tiling_cpu =
-    CLMSD__TILING_TABLE("cpu", clmsd__run_layer_pool, clmsd__run_layer_unpool, false);
+    CLMSD__TILING_TABLE("cpu", clmsd__run_layer_pool, clmsd__run_layer_unpool, false, false);

@@ -86,4 +86,4 @@ static clmsd_status fused_dx(clmsd_head *h, const clmsd_head_args *a, const clms
 }
 
 const clmsd__tiling clmsd__tiling_gpu =
-    CLMSD__TILING_TABLE("gpu", clmsd__run_layer_pool_gpu, clmsd__run_layer_unpool_gpu, true);
+    CLMSD__TILING_TABLE("gpu", clmsd__run_layer_pool_gpu, clmsd__run_layer_unpool_gpu, true, true);
