@@ -67,8 +67,9 @@ void clmsdpy_context_disown(clmsdpy_child *child)
     child->prev = child->next = NULL;
 }
 
-/* Releases everything made from the context, then the context; GIL held throughout, so that no
- * object is made or deallocated meanwhile. */
+/* Releases everything made from the context, with the GIL held so that no object is made or
+ * deallocated meanwhile, then the context itself without the GIL (it waits for the queue): by
+ * then nothing refers to it, and every new use finds it closed. */
 static void context_close(clmsdpy_context *self)
 {
     if (!self->ctx)
@@ -84,8 +85,10 @@ static void context_close(clmsdpy_context *self)
     }
     clmsd_context *ctx = self->ctx;
     self->ctx = NULL;
+    Py_BEGIN_ALLOW_THREADS;
     clmsd_context_destroy(ctx);
     PyThread_release_lock(self->lock);
+    Py_END_ALLOW_THREADS;
 }
 
 static void context_dealloc(clmsdpy_context *self)
