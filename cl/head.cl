@@ -179,6 +179,17 @@ __kernel void clmsd_head_mean_logits(__global const float *z, ulong z_off, ulong
     out[out_off + i] = has_bias ? fma(acc, inv_samples, bias[bias_off + c]) : acc * inv_samples;
 }
 
+/* G = the caller's dL/dZ (clmsd_head_backward): G[n, c] = dlogits[n C + c], the padding columns
+ * past C zeros, as clmsd_head_loss_rows leaves them. */
+__kernel void clmsd_head_load_grad(__global const float *dlogits, ulong dlogits_off, ulong rows, uint classes,
+                                   __global float *g, ulong g_off, ulong ldg)
+{
+    ulong i = get_global_id(0), n = i / ldg, c = i % ldg;
+    if (n >= rows)
+        return;
+    g[g_off + i] = c < classes ? dlogits[dlogits_off + n * classes + c] : 0.0f;
+}
+
 /* The v2 tree over the call's blocks of n1 + n2 block sums, in place in part (block s of sum o at
  * part[s * stride + o]): the first n1 go to out1[o], the next n2 to out2[o - n1]. (The CPU
  * tiling's dW, in its tiled layout, has clmsd_block_tree_tiled in cl/fused.cl.) */

@@ -265,7 +265,10 @@ typedef struct clmsd_head_args {
     size_t x_layer_stride, x_row_stride;
     size_t dx_layer_stride, dx_row_stride;
     cl_mem layer_weights;  size_t layer_weights_off;  /* float [L] logits, softmax-normalised */
-    cl_mem dlayer_weights; size_t dlayer_weights_off; /* out float [L], optional (train_step) */
+    cl_mem dlayer_weights; size_t dlayer_weights_off; /* out float [L], optional (train_step, backward) */
+    /* clmsd_head_backward: float dL/dlogits of the caller's loss L, shaped as clmsd_head_logits
+     * wrote the logits: [K, B, C] (average losses) or [B, C] (average logits) */
+    cl_mem dlogits;        size_t dlogits_off;
 } clmsd_head_args;
 
 /* The bytes of device memory a head of this shape needs as its workspace (desc->workspace). */
@@ -288,6 +291,18 @@ CLMSD_API clmsd_status clmsd_head_check_train_step(clmsd_head *head, const clmsd
  * CE 1 / (K' valid_ids), the element-wise losses 1 / (K' Bg C); K' = K (average losses) or 1
  * (average logits). */
 CLMSD_API clmsd_status clmsd_head_loss_scale(const clmsd_head_desc *desc, const clmsd_head_shard *shard, float *scale);
+/* Any loss (docs/api.md, "A loss of your own"): the logits without a loss, and the gradients from
+ * the caller's dL/dlogits, the masks regenerated from (seed, step, row_offset), never stored.
+ * clmsd_head_logits writes args->logits as every sample's Z_k + b, [K, B, C] with sample k at
+ * logits_off + k B C (average losses), or as the mean logits [B, C] (average logits); target,
+ * loss and ignored are not read. clmsd_head_backward takes args->dlogits of that shape and
+ * writes dx, dw, dbias and dlayer_weights (each optional; accumulate as the train step), the same
+ * bits as the train step's when dlogits holds the gradient of the head's own loss. Neither takes
+ * a shard. */
+CLMSD_API clmsd_status clmsd_head_logits(clmsd_head *head, const clmsd_head_args *args,
+                                         cl_uint num_wait, const cl_event *wait, cl_event *event);
+CLMSD_API clmsd_status clmsd_head_backward(clmsd_head *head, const clmsd_head_args *args,
+                                           cl_uint num_wait, const cl_event *wait, cl_event *event);
 /* Inference, no dropout: logits = X W^T + b. */
 CLMSD_API clmsd_status clmsd_head_predict(clmsd_head *head, const clmsd_head_args *args,
                                           cl_uint num_wait, const cl_event *wait, cl_event *event);

@@ -70,12 +70,19 @@ typedef struct clmsd_ref_head_exact_args {
     int accumulate;
     const float *layer_weights;  /* pooled head (desc.layers >= 2): [L]; x and dx dense [L, B, H] */
     float *dlayer_weights;
+    const float *dlogits;        /* backward: [K, B, C] (average losses) or [B, C] (average logits) */
 } clmsd_ref_head_exact_args;
 
 CLMSD_API clmsd_status clmsd_ref_head_exact_train_step(const clmsd_head_desc *desc,
                                                        const clmsd_ref_head_exact_args *args);
 CLMSD_API clmsd_status clmsd_ref_head_exact_predict(const clmsd_head_desc *desc,
                                                     const clmsd_ref_head_exact_args *args);
+/* clmsd_head_logits and clmsd_head_backward: logits as they shape them; the gradients from
+ * args->dlogits (target not read). */
+CLMSD_API clmsd_status clmsd_ref_head_exact_logits(const clmsd_head_desc *desc,
+                                                   const clmsd_ref_head_exact_args *args);
+CLMSD_API clmsd_status clmsd_ref_head_exact_backward(const clmsd_head_desc *desc,
+                                                     const clmsd_ref_head_exact_args *args);
 
 /* The optimizer's step on host arrays, the device's bits (cl/clmsd_optim.h): params[i] and
  * grads[i] of counts[i] floats for W, b and the layer weights (a NULL grads[i]: the tensor is not

@@ -65,7 +65,13 @@ static clmsd_status run(clmsd_head *h, const clmsd_head_args *a, const clmsd__st
         CLMSD__TRY(
             ctx->tiling->dropout_forward(ctx, s, h->params, a->x, a->x_off, hf, s->x_type, h->workspace, h->ws_xd, hf));
     clmsd__gemm_operand xd = {h->workspace, h->ws_xd, hf, CLBlastTransposeNo};
+    if (mode == CLMSD__BACKWARD) { /* G is the caller's: no logits, no loss */
+        CLMSD__TRY(clmsd__head_load_grad(h, a));
+        return backward(h, a, s);
+    }
     CLMSD__TRY(sgemm(ctx, "Z = Xd W^T", h->rows, c, hf, xd, w_t, 0.0f, z));
+    if (mode == CLMSD__LOGITS)
+        return clmsd__head_row_logits(h, a);
     int grad = mode == CLMSD__TRAIN && (a->dx || a->dw || a->dbias);
     if (a->target)
         CLMSD__TRY(clmsd__head_loss(h, a, s, grad, 0));

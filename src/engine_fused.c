@@ -8,7 +8,8 @@
  * logits on the K*B stacked rows -> loss rows -> loss -> fused dW and db block sums -> their
  * tree, fused dX. Average logits: Xbar = X (1/K) sum_k keep_k s_k (the dropout-sum kernel) ->
  * plain logits on Xbar -> loss -> dW on Xbar, dX with the averaged mask. Small jobs ride on the
- * big kernels where they fit, to save launches. */
+ * big kernels where they fit, to save launches. A backward of the caller's loss loads G in place
+ * of the logits and the loss; a logits call stops after the logits. */
 #include "head.h"
 #include "tiling.h"
 
@@ -25,17 +26,21 @@ static clmsd_status run(clmsd_head *h, const clmsd_head_args *a, const clmsd__st
         return clmsd__head_mean_logits(h, a->bias, a->bias_off, 1, 1.0f, a->logits, a->logits_off);
     }
     bool averaged = d->combine == CLMSD_AVERAGE_LOGITS;
-    if (averaged) { /* Xbar, then its plain logits */
+    if (averaged) /* Xbar (dW reads it too), then its plain logits */
         CLMSD__TRY(t->dropout_sum(h->ctx, s, h->params, a->x, a->x_off, 0, d->features, s->x_type, h->workspace,
                                   h->ws_xd, d->features, CLMSD_FLOAT32, clmsd__head_inv_samples(d), 1, 0));
+    if (mode == CLMSD__BACKWARD) /* G is the caller's: no logits, no loss */
+        CLMSD__TRY(clmsd__head_load_grad(h, a));
+    else if (averaged)
         CLMSD__TRY(t->fused_logits(h, a, s, h->workspace, h->ws_xd, CLMSD_FLOAT32, 1, 0));
-    } else {
+    else
         CLMSD__TRY(t->fused_logits(h, a, s, a->x, a->x_off, s->x_type, d->samples, 1));
-    }
-    int grad = mode == CLMSD__TRAIN && (a->dx || a->dw || a->dbias);
-    if (a->target)
+    if (mode == CLMSD__LOGITS)
+        return clmsd__head_row_logits(h, a);
+    int grad = (mode == CLMSD__TRAIN || mode == CLMSD__BACKWARD) && (a->dx || a->dw || a->dbias);
+    if (a->target && mode != CLMSD__BACKWARD)
         CLMSD__TRY(clmsd__head_loss(h, a, s, grad, counted));
-    if (a->logits)
+    if (a->logits && mode != CLMSD__BACKWARD)
         CLMSD__TRY(clmsd__head_mean_logits(h, a->bias, a->bias_off, averaged ? 1 : d->samples,
                                            averaged ? 1.0f : clmsd__head_inv_samples(d), a->logits, a->logits_off));
     if (grad && a->dw)

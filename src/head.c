@@ -211,7 +211,7 @@ static clmsd_status check_layers(clmsd_head *head, const clmsd_head_args *a, clm
                            xr, l, d->batch, h);
     CLMSD__TRY(clmsd__check_buffer(ctx, "x", a->x, a->x_off, extent, clmsd_type_size(d->x_type)));
     CLMSD__TRY(clmsd__check_buffer(ctx, "layer_weights", a->layer_weights, a->layer_weights_off, l, 4));
-    if (mode != CLMSD__TRAIN)
+    if (mode != CLMSD__TRAIN && mode != CLMSD__BACKWARD)
         return CLMSD_SUCCESS;
     CLMSD__TRY(check_optional(ctx, "dlayer_weights", a->dlayer_weights, a->dlayer_weights_off, l, 4));
     if (!a->dx)
@@ -246,10 +246,18 @@ static clmsd_status check_args(clmsd_head *head, const clmsd_head_args *a, clmsd
         CLMSD__TRY(clmsd__check_buffer(ctx, "x", a->x, a->x_off, bh, x_size));
     CLMSD__TRY(clmsd__check_buffer(ctx, "w", a->w, a->w_off, ch, sizeof(float)));
     CLMSD__TRY(check_optional(ctx, "bias", a->bias, a->bias_off, d->classes, sizeof(float)));
-    CLMSD__TRY(check_optional(ctx, "logits", a->logits, a->logits_off, bc, sizeof(float)));
+    bool rows_out = mode == CLMSD__LOGITS || mode == CLMSD__BACKWARD; /* [K, B, C] or [B, C] */
+    size_t rc = head->rows * d->classes;                              /* (no overflow: the workspace holds Z) */
+    CLMSD__TRY(check_optional(ctx, "logits", a->logits, a->logits_off, mode == CLMSD__LOGITS ? rc : bc, sizeof(float)));
+    if ((mode == CLMSD__PREDICT || mode == CLMSD__LOGITS) && !a->logits)
+        return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "%s needs a logits buffer",
+                           mode == CLMSD__PREDICT ? "predict" : "clmsd_head_logits");
+    if (mode == CLMSD__BACKWARD)
+        CLMSD__TRY(clmsd__check_buffer(ctx, "dlogits", a->dlogits, a->dlogits_off, rc, sizeof(float)));
+    if (rows_out && a->shard)
+        return clmsd__fail(ctx, CLMSD_ERROR_UNSUPPORTED, "shard: clmsd_head_%s takes no shard",
+                           mode == CLMSD__LOGITS ? "logits" : "backward");
     if (mode == CLMSD__PREDICT) {
-        if (!a->logits)
-            return clmsd__fail(ctx, CLMSD_ERROR_INVALID_ARGUMENT, "predict needs a logits buffer");
         /* no masks: the stream is read for its storage types only */
         *s = (clmsd__stream){.stream = d->stream,
                              .x_type = d->x_type,
@@ -265,7 +273,7 @@ static clmsd_status check_args(clmsd_head *head, const clmsd_head_args *a, clmsd
     CLMSD__TRY(check_optional(ctx, "target", a->target, a->target_off, ce ? d->batch : bc, 4));
     CLMSD__TRY(check_optional(ctx, "loss", a->loss, a->loss_off, 1, sizeof(float)));
     CLMSD__TRY(check_optional(ctx, "ignored", a->ignored, a->ignored_off, 1, sizeof(uint32_t)));
-    if (mode == CLMSD__TRAIN) {
+    if (mode == CLMSD__TRAIN || mode == CLMSD__BACKWARD) {
         if (d->layers < 2) /* a pooled head's dx: check_layers */
             CLMSD__TRY(check_optional(ctx, "dx", a->dx, a->dx_off, bh, dx_size));
         CLMSD__TRY(check_optional(ctx, "dw", a->dw, a->dw_off, ch, sizeof(float)));
@@ -283,6 +291,14 @@ static clmsd_status head_call(clmsd_head *head, const clmsd_head_args *args, clm
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "the head is NULL");
     clmsd_context *ctx = head->ctx;
     clmsd__clear_error(ctx);
+    clmsd_head_args own; /* a logits or backward call neither reads a target nor writes a loss */
+    if (args && (mode == CLMSD__LOGITS || mode == CLMSD__BACKWARD)) {
+        own = *args;
+        own.target = own.loss = own.ignored = NULL;
+        if (mode == CLMSD__BACKWARD)
+            own.logits = NULL;
+        args = &own;
+    }
     clmsd__stream s;
     CLMSD__TRY(check_args(head, args, mode, &s));
     CLMSD__TRY(clmsd__check_wait_list(ctx, num_wait, wait));
@@ -304,6 +320,18 @@ clmsd_status clmsd_head_train_step(clmsd_head *head, const clmsd_head_args *args
                                    const cl_event *wait, cl_event *event)
 {
     return head_call(head, args, CLMSD__TRAIN, num_wait, wait, event);
+}
+
+clmsd_status clmsd_head_logits(clmsd_head *head, const clmsd_head_args *args, cl_uint num_wait, const cl_event *wait,
+                               cl_event *event)
+{
+    return head_call(head, args, CLMSD__LOGITS, num_wait, wait, event);
+}
+
+clmsd_status clmsd_head_backward(clmsd_head *head, const clmsd_head_args *args, cl_uint num_wait, const cl_event *wait,
+                                 cl_event *event)
+{
+    return head_call(head, args, CLMSD__BACKWARD, num_wait, wait, event);
 }
 
 clmsd_status clmsd_head_check_train_step(clmsd_head *head, const clmsd_head_args *args)

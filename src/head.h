@@ -9,7 +9,16 @@
 #include "head_desc.h"
 #include "stream_desc.h"
 
-typedef enum clmsd__head_mode { CLMSD__FORWARD, CLMSD__TRAIN, CLMSD__PREDICT } clmsd__head_mode;
+/* forward: loss and mean logits; train: and the gradients; predict: no masks; logits: every
+ * sample's logits, no loss; backward: the gradients from the caller's dL/dlogits (G loaded, not
+ * made by the loss) */
+typedef enum clmsd__head_mode {
+    CLMSD__FORWARD,
+    CLMSD__TRAIN,
+    CLMSD__PREDICT,
+    CLMSD__LOGITS,
+    CLMSD__BACKWARD
+} clmsd__head_mode;
 
 /* An engine: what it needs of the workspace, what enqueues a head call, and what compiles ahead
  * of time (wlroots' *_impl). plan sizes for ctx's tiling, or for any device when ctx is NULL
@@ -50,6 +59,10 @@ clmsd_status clmsd__head_loss(clmsd_head *head, const clmsd_head_args *args, con
 clmsd_status clmsd__head_mean_logits(clmsd_head *head, cl_mem bias, size_t bias_off, cl_uint samples, float inv_samples,
                                      cl_mem out, size_t out_off);
 clmsd_status clmsd__head_bias_grad(clmsd_head *head, const clmsd_head_args *args, const clmsd__stream *s);
+/* the logits of clmsd_head_logits: every stacked row's Z + b (average logits: the mean logits) */
+clmsd_status clmsd__head_row_logits(clmsd_head *head, const clmsd_head_args *args);
+/* G = args->dlogits (clmsd_head_backward) */
+clmsd_status clmsd__head_load_grad(clmsd_head *head, const clmsd_head_args *args);
 
 /* head_pool.c: the layer-pooled head (desc.layers >= 2) around an engine: softmax weights, the
  * pooled rows, the engine's head on them, then dX of every layer and the weights' gradient */

@@ -42,3 +42,18 @@ clmsd_status clmsd__head_bias_grad(clmsd_head *h, const clmsd_head_args *a, cons
                                      s->row_offset, (cl_uint)h->desc.classes, h->workspace, h->ws_part, a->dbias,
                                      a->dbias_off, a->accumulate);
 }
+
+clmsd_status clmsd__head_row_logits(clmsd_head *h, const clmsd_head_args *a)
+{
+    const clmsd_head_desc *d = &h->desc;
+    /* the mean of one sample: fma(z, 1, b) = z + b rounded once */
+    return clmsd__run_head_mean_logits(h->ctx, h->rows * d->classes, 0, h->workspace, h->ws_z, h->rows,
+                                       (cl_uint)d->classes, 1, 1.0f, a->bias, a->bias_off, a->bias != NULL, a->logits,
+                                       a->logits_off);
+}
+
+clmsd_status clmsd__head_load_grad(clmsd_head *h, const clmsd_head_args *a)
+{
+    return clmsd__run_head_load_grad(h->ctx, h->rows * h->ldg, 0, a->dlogits, a->dlogits_off, h->rows,
+                                     (cl_uint)h->desc.classes, h->workspace, h->ws_g, h->ldg);
+}

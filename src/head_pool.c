@@ -67,7 +67,7 @@ clmsd_status clmsd__pooled_run(clmsd_head *h, const clmsd_head_args *a, const cl
                                           xl, xr, h->workspace, o.a, h->workspace, o.p, d->batch, d->features,
                                           (cl_uint)d->layers, mode != CLMSD__PREDICT, h->layer_threshold,
                                           h->layer_scale, a->row_offset, a->seed, a->step, q, d->stream));
-    bool back = mode == CLMSD__TRAIN && (a->dx || a->dlayer_weights);
+    bool back = (mode == CLMSD__TRAIN || mode == CLMSD__BACKWARD) && (a->dx || a->dlayer_weights);
     clmsd_head_args e = *a; /* the engine's call: x = P, dx = dP */
     e.x = h->workspace;
     e.x_off = o.p;

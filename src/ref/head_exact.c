@@ -23,6 +23,9 @@
 
 #define CE CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY
 
+/* what a call computes: the device's head modes (src/head.h) */
+typedef enum mode { PREDICT, TRAIN, LOGITS, BACKWARD } mode;
+
 typedef struct exact {
     const clmsd_head_desc *d;
     const clmsd_ref_head_exact_args *a;
@@ -151,12 +154,12 @@ static float reduce_loss(const exact *x, uint32_t valid, float *part)
 }
 
 /* clmsd_head_mean_logits */
-static void mean_logits(const exact *x, uint32_t samples, float inv, float *out)
+static void mean_logits(const exact *x, uint32_t samples, float inv, float *out, size_t rows)
 {
-    for (size_t i = 0; i < x->B * x->C; ++i) {
+    for (size_t i = 0; i < rows * x->C; ++i) {
         float acc = x->z[i];
         for (uint32_t k = 1; k < samples; ++k)
-            acc = acc + x->z[(size_t)k * x->B * x->C + i];
+            acc = acc + x->z[(size_t)k * rows * x->C + i];
         out[i] = x->a->bias ? fmaf(acc, inv, x->a->bias[i % x->C]) : acc * inv;
     }
 }
@@ -209,11 +212,14 @@ static void input_grad(const exact *x)
         }
 }
 
-static clmsd_status run(const clmsd_head_desc *d, const clmsd_ref_head_exact_args *a, bool train)
+static clmsd_status run(const clmsd_head_desc *d, const clmsd_ref_head_exact_args *a, mode m)
 {
     CLMSD__TRY(clmsd__check_head_desc(NULL, d));
-    if (!a || !a->x || !a->w || (train && !a->target && (a->loss || a->ignored || a->dx || a->dw || a->dbias)))
+    bool train = m != PREDICT;
+    if (!a || !a->x || !a->w || (m == TRAIN && !a->target && (a->loss || a->ignored || a->dx || a->dw || a->dbias)))
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "the exact reference needs x, w and target");
+    if (m == BACKWARD && !a->dlogits)
+        return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "the exact reference's backward needs dlogits");
     clmsd__stream s;
     clmsd_dropout_desc dd = clmsd__head_stream(d, a->seed, a->step, a->row_offset);
     CLMSD__TRY(clmsd__check_stream(NULL, &dd, &s));
@@ -240,11 +246,23 @@ static clmsd_status run(const clmsd_head_desc *d, const clmsd_ref_head_exact_arg
     if (!train) { /* predict: X W^T + b */
         logits(&x, a->x);
         if (a->logits)
-            mean_logits(&x, 1, 1.0f, a->logits);
+            mean_logits(&x, 1, 1.0f, a->logits, x.B);
         goto done;
     }
     dropped_rows(&x);
+    if (m == BACKWARD) { /* G = the caller's dL/dZ, then the gradients as a train step's */
+        memcpy(x.g, a->dlogits, x.N * x.C * sizeof *x.g);
+        weight_grads(&x, x.part);
+        if (a->dx)
+            input_grad(&x);
+        goto done;
+    }
     logits(&x, x.xd);
+    if (m == LOGITS) { /* every stacked row's Z + b, or the mean logits */
+        if (a->logits)
+            mean_logits(&x, 1, 1.0f, a->logits, x.N);
+        goto done;
+    }
     uint32_t valid = (uint32_t)x.B;
     if (d->loss == CE) {
         valid = 0;
@@ -261,7 +279,7 @@ static clmsd_status run(const clmsd_head_desc *d, const clmsd_ref_head_exact_arg
             *a->ignored = (uint32_t)x.B - valid;
     }
     if (a->logits)
-        mean_logits(&x, x.logits_mode ? 1 : x.K, x.logits_mode ? 1.0f : (float)(1.0 / x.K), a->logits);
+        mean_logits(&x, x.logits_mode ? 1 : x.K, x.logits_mode ? 1.0f : (float)(1.0 / x.K), a->logits, x.B);
     if (a->target)
         weight_grads(&x, x.part);
     if (a->target && a->dx)
@@ -363,14 +381,15 @@ static void pooled_backward(pooled *q)
     }
 }
 
-static clmsd_status run_pooled(const clmsd_head_desc *d, const clmsd_ref_head_exact_args *a, bool train)
+static clmsd_status run_pooled(const clmsd_head_desc *d, const clmsd_ref_head_exact_args *a, mode m)
 {
+    bool train = m != PREDICT;
     if (!a || !a->x || !a->layer_weights)
         return clmsd__fail(NULL, CLMSD_ERROR_INVALID_ARGUMENT, "the pooled exact reference needs x and layer_weights");
     pooled q = {.d = d, .a = a, .L = d->layers, .B = d->batch, .H = d->features};
     clmsd_stream_rate_params(d->stream, d->layer_rate, &q.threshold, &q.scale);
     size_t bh = q.B * q.H;
-    bool back = train && (a->dx || a->dlayer_weights);
+    bool back = (m == TRAIN || m == BACKWARD) && (a->dx || a->dlayer_weights);
     q.w = malloc(q.L * sizeof *q.w);
     q.p = malloc(bh * sizeof *q.p);
     q.dp = malloc(bh * sizeof *q.dp);
@@ -389,7 +408,7 @@ static clmsd_status run_pooled(const clmsd_head_desc *d, const clmsd_ref_head_ex
     e.dx = back ? q.dp : NULL;
     for (size_t i = 0; back && a->accumulate && i < bh; ++i)
         q.dp[i] = -0.0f; /* as the device: dP accumulated onto the identity */
-    CLMSD__TRY_GOTO(st, run(&inner, &e, train), done);
+    CLMSD__TRY_GOTO(st, run(&inner, &e, m), done);
     if (back)
         pooled_backward(&q);
 done:
@@ -403,11 +422,23 @@ done:
 clmsd_status clmsd_ref_head_exact_train_step(const clmsd_head_desc *desc, const clmsd_ref_head_exact_args *args)
 {
     CLMSD__TRY(clmsd__check_head_desc(NULL, desc));
-    return desc->layers >= 2 ? run_pooled(desc, args, true) : run(desc, args, true);
+    return desc->layers >= 2 ? run_pooled(desc, args, TRAIN) : run(desc, args, TRAIN);
 }
 
 clmsd_status clmsd_ref_head_exact_predict(const clmsd_head_desc *desc, const clmsd_ref_head_exact_args *args)
 {
     CLMSD__TRY(clmsd__check_head_desc(NULL, desc));
-    return desc->layers >= 2 ? run_pooled(desc, args, false) : run(desc, args, false);
+    return desc->layers >= 2 ? run_pooled(desc, args, PREDICT) : run(desc, args, PREDICT);
+}
+
+clmsd_status clmsd_ref_head_exact_logits(const clmsd_head_desc *desc, const clmsd_ref_head_exact_args *args)
+{
+    CLMSD__TRY(clmsd__check_head_desc(NULL, desc));
+    return desc->layers >= 2 ? run_pooled(desc, args, LOGITS) : run(desc, args, LOGITS);
+}
+
+clmsd_status clmsd_ref_head_exact_backward(const clmsd_head_desc *desc, const clmsd_ref_head_exact_args *args)
+{
+    CLMSD__TRY(clmsd__check_head_desc(NULL, desc));
+    return desc->layers >= 2 ? run_pooled(desc, args, BACKWARD) : run(desc, args, BACKWARD);
 }
