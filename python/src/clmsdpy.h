@@ -140,6 +140,8 @@ PyObject *clmsdpy_head_create(clmsdpy_context *ctx, PyObject *kwargs);
 PyObject *clmsdpy_head_forward(clmsdpy_head *self, PyObject *args, PyObject *kwargs);
 PyObject *clmsdpy_head_train_step(clmsdpy_head *self, PyObject *args, PyObject *kwargs);
 PyObject *clmsdpy_head_predict(clmsdpy_head *self, PyObject *args, PyObject *kwargs);
+PyObject *clmsdpy_head_logits(clmsdpy_head *self, PyObject *args, PyObject *kwargs);
+PyObject *clmsdpy_head_backward(clmsdpy_head *self, PyObject *args, PyObject *kwargs);
 
 /* A head descriptor from keyword arguments (head_desc.c): rates and the workspace are owned by
  * `out` until clmsdpy_desc_clear. */

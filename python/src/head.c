@@ -154,6 +154,14 @@ static PyMethodDef head_methods[] = {
     {"predict", (PyCFunction)(void (*)(void))clmsdpy_head_predict, METH_VARARGS | METH_KEYWORDS,
      "predict(*, x, w, bias=None, layer_weights=None, x_layer_stride=0, x_row_stride=0, logits=True)\n"
      "-> the logits X W^T + b, no dropout (clmsd_head_predict)."},
+    {"logits", (PyCFunction)(void (*)(void))clmsdpy_head_logits, METH_VARARGS | METH_KEYWORDS,
+     "logits(*, x, w, bias=None, layer_weights=None, seed=0, step=0, row_offset=0, x_layer_stride=0,\n"
+     "       x_row_stride=0, logits=True) -> every sample's logits [K, B, C] (average_losses) or their mean\n"
+     "[B, C] (average_logits), no loss: for a loss of your own (clmsd_head_logits)."},
+    {"backward", (PyCFunction)(void (*)(void))clmsdpy_head_backward, METH_VARARGS | METH_KEYWORDS,
+     "backward(*, x, w, bias=None, layer_weights=None, dlogits, seed=0, step=0, row_offset=0, accumulate=False,\n"
+     "         strides..., dx=True, dw=True, dbias=, dlayer_weights=) -> dict: the gradients from dL/dlogits\n"
+     "of the shape logits() gave, the same masks (clmsd_head_backward)."},
     {"optimizer", (PyCFunction)(void (*)(void))head_optimizer, METH_VARARGS | METH_KEYWORDS,
      "optimizer(kind='adamw', *, momentum=0, nesterov=False, beta1=0.9, beta2=0.999, eps=1e-8,\n"
      "          weight_decay=0.01 (adamw) or 0 (sgd), max_grad_norm=0) -> clmsd.Optimizer"},

@@ -1,19 +1,19 @@
 /* SPDX-License-Identifier: MIT */
-/* Head.forward, .train_step and .predict: keyword arguments mirroring clmsd_head_args, each
- * operand checked against the head's shape (operand.c), one library call, the outputs returned
- * in a dict (or written into the clmsd.Array or numpy array given for them). */
+/* Head.forward, .train_step, .predict, .logits and .backward: keyword arguments mirroring
+ * clmsd_head_args, each operand checked against the head's shape (operand.c), one library call,
+ * the outputs returned (or written into the clmsd.Array or numpy array given for them). */
 #include "clmsdpy.h"
 
 #include <stdio.h>
 #include <string.h>
 
-typedef enum mode { FORWARD, TRAIN, PREDICT } mode;
+typedef enum mode { FORWARD, TRAIN, PREDICT, LOGITS_ONLY, BACKWARD } mode;
 
 /* The keyword arguments, one list for the enum and the names: the operands of clmsd_head_args,
  * then its scalars (from SEED on) */
 /* clang-format off */
 #define HEAD_KEYWORDS(K)                                                                                    \
-    K(X, x) K(W, w) K(BIAS, bias) K(TARGET, target) K(LAYER_WEIGHTS, layer_weights)                         \
+    K(X, x) K(W, w) K(BIAS, bias) K(TARGET, target) K(LAYER_WEIGHTS, layer_weights) K(DLOGITS, dlogits)     \
     K(LOSS, loss) K(LOGITS, logits) K(IGNORED, ignored)                                                     \
     K(DX, dx) K(DW, dw) K(DBIAS, dbias) K(DLAYER_WEIGHTS, dlayer_weights)                                   \
     K(SEED, seed) K(STEP, step) K(ROW_OFFSET, row_offset) K(ACCUMULATE, accumulate)                         \
@@ -29,30 +29,35 @@ static const char *const keyword_names[KEYWORDS] = {HEAD_KEYWORDS(AS_NAME)};
 /* The keywords each call takes */
 static const uint64_t PREDICT_KEYWORDS =
     BIT(X) | BIT(W) | BIT(BIAS) | BIT(LAYER_WEIGHTS) | BIT(LOGITS) | BIT(X_LAYER_STRIDE) | BIT(X_ROW_STRIDE);
-static const uint64_t FORWARD_KEYWORDS =
-    PREDICT_KEYWORDS | BIT(TARGET) | BIT(LOSS) | BIT(IGNORED) | BIT(SEED) | BIT(STEP) | BIT(ROW_OFFSET);
-static const uint64_t TRAIN_KEYWORDS = (BIT(KEYWORDS) - 1);
+static const uint64_t LOGITS_KEYWORDS = PREDICT_KEYWORDS | BIT(SEED) | BIT(STEP) | BIT(ROW_OFFSET);
+static const uint64_t FORWARD_KEYWORDS = LOGITS_KEYWORDS | BIT(TARGET) | BIT(LOSS) | BIT(IGNORED);
+static const uint64_t GRADIENT_KEYWORDS =
+    BIT(ACCUMULATE) | BIT(DX_LAYER_STRIDE) | BIT(DX_ROW_STRIDE) | BIT(DX) | BIT(DW) | BIT(DBIAS) | BIT(DLAYER_WEIGHTS);
+static const uint64_t TRAIN_KEYWORDS = FORWARD_KEYWORDS | GRADIENT_KEYWORDS;
+static const uint64_t BACKWARD_KEYWORDS = (LOGITS_KEYWORDS & ~BIT(LOGITS)) | BIT(DLOGITS) | GRADIENT_KEYWORDS;
+#undef BIT
+
+static const char *const call_names[] = {"forward", "train_step", "predict", "logits", "backward"};
 
 static int parse(mode m, PyObject *args, PyObject *kwargs, PyObject **a)
 {
-    static const char *const fn[] = {"forward", "train_step", "predict"};
-    const uint64_t allowed[] = {FORWARD_KEYWORDS, TRAIN_KEYWORDS, PREDICT_KEYWORDS};
-    return clmsdpy_keywords(fn[m], args, kwargs, keyword_names, KEYWORDS, allowed[m], a);
+    const uint64_t allowed[] = {FORWARD_KEYWORDS, TRAIN_KEYWORDS, PREDICT_KEYWORDS, LOGITS_KEYWORDS, BACKWARD_KEYWORDS};
+    return clmsdpy_keywords(call_names[m], args, kwargs, keyword_names, KEYWORDS, allowed[m], a);
 }
 
 /* The outputs a call computes when the caller says nothing of them */
 static void defaults(mode m, const clmsdpy_head *h, PyObject **o)
 {
-    bool pooled = h->desc.layers >= 2;
+    bool grads = m == TRAIN || m == BACKWARD;
     PyObject *loss = m == TRAIN || (m == FORWARD && o[TARGET] && o[TARGET] != Py_None) ? Py_True : Py_False;
     PyObject *def[OPERANDS] = {
         [LOSS] = loss,
-        [LOGITS] = m == TRAIN ? Py_False : Py_True,
+        [LOGITS] = m == TRAIN || m == BACKWARD ? Py_False : Py_True,
         [IGNORED] = Py_False,
-        [DX] = m == TRAIN ? Py_True : Py_False,
-        [DW] = m == TRAIN ? Py_True : Py_False,
-        [DBIAS] = m == TRAIN && o[BIAS] && o[BIAS] != Py_None ? Py_True : Py_False,
-        [DLAYER_WEIGHTS] = m == TRAIN && pooled ? Py_True : Py_False,
+        [DX] = grads ? Py_True : Py_False,
+        [DW] = grads ? Py_True : Py_False,
+        [DBIAS] = grads && o[BIAS] && o[BIAS] != Py_None ? Py_True : Py_False,
+        [DLAYER_WEIGHTS] = grads && h->desc.layers >= 2 ? Py_True : Py_False,
     };
     for (int i = LOSS; i < OPERANDS; ++i)
         if (!o[i])
@@ -95,52 +100,80 @@ static int strides(const clmsd_head_desc *d, PyObject *layer, PyObject *row, con
 
 static bool given(PyObject *o) { return o && o != Py_None && o != Py_False; }
 
+/* logits and dlogits of clmsd_head_logits and clmsd_head_backward: every sample's [K, B, C]
+ * (average losses) or the mean [B, C] (average logits); the others' logits: [B, C] */
+static clmsdpy_shape logits_shape(mode m, const clmsd_head_desc *d)
+{
+    Py_ssize_t k = (Py_ssize_t)d->samples, b = (Py_ssize_t)d->batch, c = (Py_ssize_t)d->classes;
+    if ((m == LOGITS_ONLY || m == BACKWARD) && d->combine == CLMSD_AVERAGE_LOSSES)
+        return shape3(k, b, c);
+    return shape2(b, c);
+}
+
+/* x, w, bias, layer_weights: every call's inputs */
+static int inputs(const clmsdpy_head *h, PyObject **o, const clmsd_head_args *ha, clmsdpy_operand *ops)
+{
+    const clmsd_head_desc *d = &h->desc;
+    clmsdpy_context *ctx = h->ctx;
+    Py_ssize_t c = (Py_ssize_t)d->classes;
+    clmsdpy_shape sx = rows_shape(d, ha->x_layer_stride || ha->x_row_stride);
+    clmsdpy_shape sw = shape2(c, (Py_ssize_t)d->features), sb = shape1(c), sl = shape1((Py_ssize_t)d->layers);
+    if (d->layers < 2 && (given(o[LAYER_WEIGHTS]) || given(o[DLAYER_WEIGHTS]))) {
+        PyErr_SetString(PyExc_ValueError, "layer_weights and dlayer_weights are for a pooled head (layers >= 2)");
+        return -1;
+    }
+    return clmsdpy_input(&ops[X], "x", o[X], ctx, (clmsdpy_dtype)d->x_type, &sx) ||
+                   clmsdpy_input(&ops[W], "w", o[W], ctx, CLMSDPY_FLOAT32, &sw) ||
+                   (given(o[BIAS]) && clmsdpy_input(&ops[BIAS], "bias", o[BIAS], ctx, CLMSDPY_FLOAT32, &sb)) ||
+                   (d->layers >= 2 &&
+                    clmsdpy_input(&ops[LAYER_WEIGHTS], "layer_weights", o[LAYER_WEIGHTS], ctx, CLMSDPY_FLOAT32, &sl))
+               ? -1
+               : 0;
+}
+
+/* dx, dw, dbias, dlayer_weights: the gradients of train_step and backward */
+static int gradients(const clmsdpy_head *h, PyObject **o, const clmsd_head_args *ha, bool keep, clmsdpy_operand *ops)
+{
+    const clmsd_head_desc *d = &h->desc;
+    clmsdpy_context *ctx = h->ctx;
+    Py_ssize_t c = (Py_ssize_t)d->classes;
+    clmsdpy_shape sdx = rows_shape(d, ha->dx_layer_stride || ha->dx_row_stride);
+    clmsdpy_shape sw = shape2(c, (Py_ssize_t)d->features), sb = shape1(c), sl = shape1((Py_ssize_t)d->layers);
+    return clmsdpy_output(&ops[DX], "dx", o[DX], ctx, (clmsdpy_dtype)d->dx_type, &sdx, keep) ||
+                   clmsdpy_output(&ops[DW], "dw", o[DW], ctx, CLMSDPY_FLOAT32, &sw, keep) ||
+                   clmsdpy_output(&ops[DBIAS], "dbias", o[DBIAS], ctx, CLMSDPY_FLOAT32, &sb, keep) ||
+                   (d->layers >= 2 && clmsdpy_output(&ops[DLAYER_WEIGHTS], "dlayer_weights", o[DLAYER_WEIGHTS], ctx,
+                                                     CLMSDPY_FLOAT32, &sl, keep))
+               ? -1
+               : 0;
+}
+
 /* Every operand of the call, checked and ready to stage */
 static int operands(mode m, clmsdpy_head *h, PyObject **o, const clmsd_head_args *ha, bool keep, clmsdpy_operand *ops)
 {
     const clmsd_head_desc *d = &h->desc;
     clmsdpy_context *ctx = h->ctx;
-    Py_ssize_t b = (Py_ssize_t)d->batch, c = (Py_ssize_t)d->classes, hh = (Py_ssize_t)d->features;
-    bool pooled = d->layers >= 2, ce = d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY;
-    clmsdpy_shape sx = rows_shape(d, ha->x_layer_stride || ha->x_row_stride);
-    clmsdpy_shape sdx = rows_shape(d, ha->dx_layer_stride || ha->dx_row_stride);
-    clmsdpy_shape sl = shape1((Py_ssize_t)d->layers), one = shape1(1);
-    clmsdpy_shape starget = ce ? shape1(b) : shape2(b, c);
-    if (!pooled && (given(o[LAYER_WEIGHTS]) || given(o[DLAYER_WEIGHTS]))) {
-        PyErr_SetString(PyExc_ValueError, "layer_weights and dlayer_weights are for a pooled head (layers >= 2)");
+    Py_ssize_t b = (Py_ssize_t)d->batch, c = (Py_ssize_t)d->classes;
+    bool ce = d->loss == CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY;
+    clmsdpy_shape one = shape1(1), starget = ce ? shape1(b) : shape2(b, c), slogits = logits_shape(m, d);
+    if ((m == PREDICT || m == LOGITS_ONLY) && !given(o[LOGITS])) {
+        PyErr_Format(PyExc_ValueError, "%s computes the logits only: logits cannot be False", call_names[m]);
         return -1;
     }
-    if (m == PREDICT && !given(o[LOGITS])) {
-        PyErr_SetString(PyExc_ValueError, "predict computes the logits only: logits cannot be False");
+    if (inputs(h, o, ha, ops))
         return -1;
-    }
-    if (clmsdpy_input(&ops[X], "x", o[X], ctx, (clmsdpy_dtype)d->x_type, &sx) ||
-        clmsdpy_input(&ops[W], "w", o[W], ctx, CLMSDPY_FLOAT32, &(clmsdpy_shape){.ndim = 2, .dims = {c, hh}}) ||
-        (given(o[BIAS]) &&
-         clmsdpy_input(&ops[BIAS], "bias", o[BIAS], ctx, CLMSDPY_FLOAT32, &(clmsdpy_shape){1, {c}})) ||
-        (pooled && clmsdpy_input(&ops[LAYER_WEIGHTS], "layer_weights", o[LAYER_WEIGHTS], ctx, CLMSDPY_FLOAT32, &sl)))
-        return -1;
-    if (m != PREDICT && (m == TRAIN || given(o[TARGET])) &&
+    if ((m == TRAIN || (m == FORWARD && given(o[TARGET]))) &&
         clmsdpy_input(&ops[TARGET], "target", o[TARGET], ctx, ce ? CLMSDPY_INT32 : CLMSDPY_FLOAT32, &starget))
         return -1;
-    clmsdpy_shape sbc = shape2(b, c);
-    if (clmsdpy_output(&ops[LOGITS], "logits", o[LOGITS], ctx, CLMSDPY_FLOAT32, &sbc, false))
+    if (m == BACKWARD && clmsdpy_input(&ops[DLOGITS], "dlogits", o[DLOGITS], ctx, CLMSDPY_FLOAT32, &slogits))
         return -1;
-    if (m == PREDICT)
-        return 0;
-    if (clmsdpy_output(&ops[LOSS], "loss", o[LOSS], ctx, CLMSDPY_FLOAT32, &one, false) ||
-        clmsdpy_output(&ops[IGNORED], "ignored", o[IGNORED], ctx, CLMSDPY_INT32, &one, false))
+    if (m != BACKWARD && clmsdpy_output(&ops[LOGITS], "logits", o[LOGITS], ctx, CLMSDPY_FLOAT32, &slogits, false))
         return -1;
-    if (m == FORWARD)
-        return 0;
-    clmsdpy_shape sw = shape2(c, hh), sb = shape1(c);
-    return clmsdpy_output(&ops[DX], "dx", o[DX], ctx, (clmsdpy_dtype)d->dx_type, &sdx, keep) ||
-                   clmsdpy_output(&ops[DW], "dw", o[DW], ctx, CLMSDPY_FLOAT32, &sw, keep) ||
-                   clmsdpy_output(&ops[DBIAS], "dbias", o[DBIAS], ctx, CLMSDPY_FLOAT32, &sb, keep) ||
-                   (pooled && clmsdpy_output(&ops[DLAYER_WEIGHTS], "dlayer_weights", o[DLAYER_WEIGHTS], ctx,
-                                             CLMSDPY_FLOAT32, &sl, keep))
-               ? -1
-               : 0;
+    if ((m == FORWARD || m == TRAIN) &&
+        (clmsdpy_output(&ops[LOSS], "loss", o[LOSS], ctx, CLMSDPY_FLOAT32, &one, false) ||
+         clmsdpy_output(&ops[IGNORED], "ignored", o[IGNORED], ctx, CLMSDPY_INT32, &one, false)))
+        return -1;
+    return m == TRAIN || m == BACKWARD ? gradients(h, o, ha, keep, ops) : 0;
 }
 
 typedef struct head_call {
@@ -154,25 +187,18 @@ static void call_body(clmsd_context *ctx, clmsdpy_operand *ops, void *data, clms
     head_call *c = data;
     clmsd_head_args *a = &c->args;
     a->x = ops[X].mem, a->w = ops[W].mem, a->bias = ops[BIAS].mem, a->target = ops[TARGET].mem;
-    a->layer_weights = ops[LAYER_WEIGHTS].mem, a->loss = ops[LOSS].mem, a->logits = ops[LOGITS].mem;
-    a->ignored = ops[IGNORED].mem, a->dx = ops[DX].mem, a->dw = ops[DW].mem, a->dbias = ops[DBIAS].mem;
-    a->dlayer_weights = ops[DLAYER_WEIGHTS].mem;
-    clmsd_status st;
-    const char *name;
-    switch (c->m) {
-    case FORWARD: st = clmsd_head_forward(c->head, a, 0, NULL, NULL), name = "clmsd_head_forward"; break;
-    case TRAIN: st = clmsd_head_train_step(c->head, a, 0, NULL, NULL), name = "clmsd_head_train_step"; break;
-    default: st = clmsd_head_predict(c->head, a, 0, NULL, NULL), name = "clmsd_head_predict"; break;
-    }
+    a->layer_weights = ops[LAYER_WEIGHTS].mem, a->dlogits = ops[DLOGITS].mem, a->loss = ops[LOSS].mem;
+    a->logits = ops[LOGITS].mem, a->ignored = ops[IGNORED].mem, a->dx = ops[DX].mem, a->dw = ops[DW].mem;
+    a->dbias = ops[DBIAS].mem, a->dlayer_weights = ops[DLAYER_WEIGHTS].mem;
+    static clmsd_status (*const calls[])(clmsd_head *, const clmsd_head_args *, cl_uint, const cl_event *,
+                                         cl_event *) = {clmsd_head_forward, clmsd_head_train_step, clmsd_head_predict,
+                                                        clmsd_head_logits, clmsd_head_backward};
+    static const char *const names[] = {"clmsd_head_forward", "clmsd_head_train_step", "clmsd_head_predict",
+                                        "clmsd_head_logits", "clmsd_head_backward"};
+    clmsd_status st = calls[c->m](c->head, a, 0, NULL, NULL);
+    const char *name = names[c->m];
     if (st != CLMSD_SUCCESS)
         clmsdpy_fail(ctx, st, name, out);
-}
-
-/* The value of a one-element numpy result: a float (loss) or an int (ignored) */
-static PyObject *scalar(PyObject *result)
-{
-    PyObject *item = PyObject_CallMethod(result, "item", NULL);
-    return item;
 }
 
 /* The dict of what the call returns: the outputs asked for as True */
@@ -182,7 +208,9 @@ static PyObject *results(clmsdpy_operand *ops)
     for (int i = LOSS; r && i < OPERANDS; ++i) {
         if (!ops[i].result)
             continue;
-        PyObject *v = i == LOSS || i == IGNORED ? scalar(ops[i].result) : Py_NewRef(ops[i].result);
+        /* the loss as a float, the ignored count as an int: the value of a one-element array */
+        PyObject *v =
+            i == LOSS || i == IGNORED ? PyObject_CallMethod(ops[i].result, "item", NULL) : Py_NewRef(ops[i].result);
         if (!v || PyDict_SetItemString(r, keyword_names[i], v))
             Py_CLEAR(r);
         Py_XDECREF(v);
@@ -219,7 +247,8 @@ static PyObject *head_call_run(mode m, clmsdpy_head *self, PyObject *args, PyObj
     clmsdpy_operands_done(ops, OPERANDS, rc != 0);
     if (rc)
         return NULL;
-    PyObject *r = m == PREDICT ? Py_NewRef(ops[LOGITS].result ? ops[LOGITS].result : a[LOGITS]) : results(ops);
+    bool array = m == PREDICT || m == LOGITS_ONLY; /* the logits themselves, else a dict */
+    PyObject *r = array ? Py_NewRef(ops[LOGITS].result ? ops[LOGITS].result : a[LOGITS]) : results(ops);
     for (int i = 0; i < OPERANDS; ++i)
         Py_XDECREF(ops[i].result);
     return r;
@@ -238,4 +267,14 @@ PyObject *clmsdpy_head_train_step(clmsdpy_head *self, PyObject *args, PyObject *
 PyObject *clmsdpy_head_predict(clmsdpy_head *self, PyObject *args, PyObject *kwargs)
 {
     return head_call_run(PREDICT, self, args, kwargs);
+}
+
+PyObject *clmsdpy_head_logits(clmsdpy_head *self, PyObject *args, PyObject *kwargs)
+{
+    return head_call_run(LOGITS_ONLY, self, args, kwargs);
+}
+
+PyObject *clmsdpy_head_backward(clmsdpy_head *self, PyObject *args, PyObject *kwargs)
+{
+    return head_call_run(BACKWARD, self, args, kwargs);
 }
