@@ -4,9 +4,10 @@
 # virtual environment of Debian's python3 (with its system packages: numpy, pytest), then the
 # pytest suite tests/python against the installed package, from outside the source tree; any
 # skipped test fails the run. pip fetches meson-python and meson from PyPI (build isolation) and,
-# for the tests only, ml_dtypes (bfloat16 arrays). Measured on 2 cores: `pip install .` 13 s (the
-# library's and the extension's compile only; 36 s with an empty pip cache, the downloads), the
-# 122 tests 8 s with an empty pocl cache (the kernels' compile), 1 s warm; 25 s in all.
+# for the tests only, ml_dtypes (bfloat16 arrays). Measured on 2 cores from a clean clone:
+# `pip install .` 10 to 20 s (the library's and the extension's compile only; about 35 s with an
+# empty pip cache: the downloads), the 132 tests 17 s with an empty pocl cache (the kernels'
+# compile), 2 s warm; under a minute in all.
 # Usage: tools/python_check.sh [SOURCE_DIR]   (meson test --suite python runs it)
 #        tools/python_check.sh --setup        (only the Debian packages it needs, tools/setup.sh)
 set -eu
