@@ -5,7 +5,7 @@
 set -eu
 cd "$1"
 command -v clang-format > /dev/null || { echo "SKIP: clang-format is not installed"; exit 77; }
-files=$(find src include tests bench examples cl -path '*/.venv*' -prune -o \( -name '*.c' -o -name '*.h' -o -name '*.cl' \) -print | sort)
+files=$(find src include tests bench examples cl python -path '*/.venv*' -prune -o \( -name '*.c' -o -name '*.h' -o -name '*.cl' \) -print | sort)
 bad=""
 for f in $files; do
     clang-format --dry-run -Werror "$f" > /dev/null 2>&1 || bad="$bad $f"
