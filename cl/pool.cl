@@ -261,22 +261,31 @@ __kernel void clmsd_layer_unpool_gpu(CLMSD_LAYER_UNPOOL_ARGS)
     clmsd_layer_unpool_body(false, CLMSD_LAYER_UNPOOL_PASS);
 }
 
-/* dA_l = from -0.0f, blocks q ascending: acc + part[q L + l]; dot = from -0.0f, l ascending,
- * fma(a_l, dA_l, dot); dw_l = a_l * (dA_l - dot) (accumulate: dw + that). One work-item. */
-__kernel void clmsd_layer_weight_grad(__global const float *part, ulong part_off, ulong blocks, __global const float *a,
-                                      ulong a_off, __global float *da, ulong da_off, uint layers, __global float *dw,
-                                      ulong dw_off, int accumulate)
+/* dA_l = from -0.0f, blocks q ascending: acc + part[q L + l]. A work-item per layer: the layers'
+ * chains side by side (one work-item walking all L of them was the pooled step's longest
+ * chain on a GPU: L times the blocks' adds in a row). */
+__kernel void clmsd_layer_part_sum(__global const float *part, ulong part_off, ulong blocks, uint layers,
+                                   __global float *da, ulong da_off)
+{
+    uint l = (uint)get_global_id(0);
+    if (l >= layers)
+        return;
+    float acc = -0.0f;
+    for (ulong q = 0; q < blocks; ++q)
+        acc = acc + part[part_off + q * layers + l];
+    da[da_off + l] = acc;
+}
+
+/* dot = from -0.0f, l ascending, fma(a_l, dA_l, dot); dw_l = a_l * (dA_l - dot) (accumulate:
+ * dw + that). One work-item. */
+__kernel void clmsd_layer_weight_grad(__global const float *a, ulong a_off, __global const float *da, ulong da_off,
+                                      uint layers, __global float *dw, ulong dw_off, int accumulate)
 {
     if (get_global_id(0) != 0)
         return;
     float dot = -0.0f;
-    for (uint l = 0; l < layers; ++l) {
-        float acc = -0.0f;
-        for (ulong q = 0; q < blocks; ++q)
-            acc = acc + part[part_off + q * layers + l];
-        da[da_off + l] = acc;
-        dot = fma(a[a_off + l], acc, dot);
-    }
+    for (uint l = 0; l < layers; ++l)
+        dot = fma(a[a_off + l], da[da_off + l], dot);
     for (uint l = 0; l < layers; ++l) {
         float v = a[a_off + l] * (da[da_off + l] - dot);
         dw[dw_off + l] = accumulate ? dw[dw_off + l] + v : v;

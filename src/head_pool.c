@@ -51,8 +51,9 @@ static clmsd_status backward(clmsd_head *h, const clmsd_head_args *a, const pool
                                             a->row_offset, a->seed, a->step, q, d->stream, a->accumulate));
     if (!a->dlayer_weights)
         return CLMSD_SUCCESS;
-    return clmsd__run_layer_weight_grad(h->ctx, 1, 0, h->workspace, o->part, q, h->workspace, o->a, h->workspace, o->da,
-                                        layers, a->dlayer_weights, a->dlayer_weights_off, a->accumulate);
+    CLMSD__TRY(clmsd__run_layer_part_sum(h->ctx, layers, 0, h->workspace, o->part, q, layers, h->workspace, o->da));
+    return clmsd__run_layer_weight_grad(h->ctx, 1, 0, h->workspace, o->a, h->workspace, o->da, layers,
+                                        a->dlayer_weights, a->dlayer_weights_off, a->accumulate);
 }
 
 clmsd_status clmsd__pooled_run(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, clmsd__head_mode mode)

@@ -117,7 +117,7 @@ def amd(cl, tmp):
     return rows
 
 
-LIMITED = re.compile(r"_gpu$|^clmsd_block_tree$|^clmsd_layer_(softmax|weight_grad)$|^clmsd_optim_")  # (every device runs those)
+LIMITED = re.compile(r"_gpu$|^clmsd_block_tree$|^clmsd_layer_(softmax|part_sum|weight_grad)$|^clmsd_optim_")  # (every device runs those)
 
 
 def over_limits(row):
@@ -294,11 +294,16 @@ def layer_unpool_gpu(s):
                   5 * s.L * s.B * s.H, items, 4, None)
 
 
-def layer_weight_grad(s):
-    """d layer weights: one work-item adds the B H / 4 block parts of each layer in order (L chains
-    of B H / 4 adds, one after the other), then the softmax's backward."""
+def layer_part_sum(s):
+    """dA_l: a work-item per layer adds its B H / 4 block parts in order (L chains side by side)."""
     parts = s.quads * s.L
-    return Kernel("clmsd_layer_weight_grad", 1, (parts + 3 * s.L) * F, parts + 4 * s.L, 0, parts + 2 * s.L, None)
+    return Kernel("clmsd_layer_part_sum", s.L, (parts + s.L) * F, parts, 0, s.quads, None)
+
+
+def layer_weight_grad(s):
+    """d layer weights from dA: one work-item, the softmax's backward (a dot over L, then L
+    products)."""
+    return Kernel("clmsd_layer_weight_grad", 1, 4 * s.L * F, 4 * s.L, 0, 2 * s.L, None)
 
 
 CLIP = SQRT + RECIP + 3  # clmsd_clip_factor and the scaled gradient, recomputed by every work-item
@@ -327,7 +332,7 @@ def head_step(s):
 
 def pooled_step(s):
     """The layer-pooled head's step (head_pool.c): the head on P between the layers' kernels."""
-    return [layer_softmax(s), layer_pool_gpu(s)] + head_step(s) + [layer_unpool_gpu(s), layer_weight_grad(s)]
+    return [layer_softmax(s), layer_pool_gpu(s)] + head_step(s) + [layer_unpool_gpu(s), layer_part_sum(s), layer_weight_grad(s)]
 
 
 def capacity(dev, occupancy, group):
