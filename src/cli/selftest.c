@@ -401,6 +401,90 @@ static void check_head(check *c, clmsd_loss loss, clmsd_combine combine, clmsd_e
     head_call_free(&t);
 }
 
+/* A loss of the caller's own on the fused engine: clmsd_head_logits, then clmsd_head_backward from a
+ * fixed dL/dlogits (pooled: strided in place, as check_head), bit for bit equal to the exact
+ * reference's logits and gradients. */
+static void check_any_loss(check *c, clmsd_combine combine, size_t layers)
+{
+    bool pooled = layers >= 2;
+    clmsd_head_desc d = {.batch = 6,
+                         .features = pooled ? 21 : 37,
+                         .classes = 5,
+                         .samples = 3,
+                         .rate = 0.4,
+                         .loss = CLMSD_LOSS_MSE,
+                         .combine = combine,
+                         .engine = CLMSD_ENGINE_FUSED,
+                         .layers = layers,
+                         .layer_rate = 0.2};
+    head_call t;
+    if (!head_call_make(&t, &d, 11, 4, 5, pooled ? 2 * d.features : 0)) {
+        fail(c, "%s", "out of host memory");
+        return;
+    }
+    size_t B = d.batch, H = d.features, C = d.classes, L = pooled ? layers : 1;
+    size_t N = combine == CLMSD_AVERAGE_LOSSES ? d.samples * B : B;
+    size_t dw = N * C, db = dw + C * H, dlw = db + C, dx = dlw + L, n = dx + L * B * H; /* logits at 0 */
+    float *out = malloc(n * sizeof *out), *ref = malloc(n * sizeof *ref), *dl = malloc(N * C * sizeof *dl);
+    cl_mem b[6] = {NULL};
+    clmsd_head *head = NULL;
+    bool ok = out && ref && dl;
+    for (size_t i = 0; ok && i < N * C; ++i)
+        dl[i] = 0.05f * sinf(0.3f * (float)i + 1.0f);
+    if (ok) {
+        b[0] = upload(c, t.x, t.x_floats * 4), b[1] = upload(c, t.w, C * H * 4), b[2] = upload(c, t.bias, C * 4);
+        b[3] = upload(c, t.layer_weights, L * 4), b[4] = upload(c, dl, N * C * 4), b[5] = upload(c, NULL, n * 4);
+        ok = b[0] && b[1] && b[2] && b[3] && b[4] && b[5] && clmsd_head_create(c->ctx, &d, &head) == CLMSD_SUCCESS;
+    }
+    clmsd_head_args a = {.seed = t.seed,
+                         .step = t.step,
+                         .row_offset = t.row_offset,
+                         .x = b[0],
+                         .x_row_stride = t.row_stride,
+                         .w = b[1],
+                         .bias = b[2],
+                         .logits = b[5],
+                         .dw = b[5],
+                         .dw_off = dw,
+                         .dbias = b[5],
+                         .dbias_off = db,
+                         .dx = b[5],
+                         .dx_off = dx,
+                         .layer_weights = pooled ? b[3] : NULL,
+                         .dlayer_weights = pooled ? b[5] : NULL,
+                         .dlayer_weights_off = dlw,
+                         .dlogits = b[4]};
+    ok = ok && clmsd_head_logits(head, &a, 0, NULL, NULL) == CLMSD_SUCCESS &&
+         clmsd_head_backward(head, &a, 0, NULL, NULL) == CLMSD_SUCCESS && download(c, b[5], out, n * 4);
+    if (!ok) {
+        fail(c, "a loss of the caller's own failed: %s", clmsd_context_last_error(c->ctx));
+        c->fused_ok = false;
+    } else {
+        memset(ref, 0, n * sizeof *ref); /* (a plain head has no layer weights' slot to fill) */
+        clmsd_ref_head_exact_args ea = {CALL_INPUTS(&t),
+                                        .x = t.dense_x,
+                                        .logits = ref,
+                                        .dw = ref + dw,
+                                        .dbias = ref + db,
+                                        .dx = ref + dx,
+                                        .layer_weights = pooled ? t.layer_weights : NULL,
+                                        .dlayer_weights = pooled ? ref + dlw : NULL,
+                                        .dlogits = dl};
+        clmsd_ref_head_exact_logits(&d, &ea);
+        clmsd_ref_head_exact_backward(&d, &ea);
+        if (!pooled)
+            out[dlw] = 0.0f;
+        check_exact(c, out, ref, n, &c->fused_ok, "the fused engine differs from the exact reference (%s)",
+                    "logits and backward of a caller's loss");
+    }
+    clmsd_head_destroy(head);
+    for (int i = 0; i < 6; ++i)
+        if (b[i])
+            clReleaseMemObject(b[i]);
+    free(out), free(ref), free(dl);
+    head_call_free(&t);
+}
+
 /* values in [-2, 2) on a 2^-10 grid */
 static void fill(float *v, size_t n, uint32_t seed)
 {
@@ -495,6 +579,8 @@ static int run_device(const char *spec, const char *label, check *c)
                 check_head(c, (clmsd_loss)loss, (clmsd_combine)combine, (clmsd_engine)engine, 0);
     check_head(c, CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOGITS, CLMSD_ENGINE_FUSED, 3);
     check_head(c, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, CLMSD_ENGINE_FUSED, 3);
+    check_any_loss(c, CLMSD_AVERAGE_LOSSES, 0);
+    check_any_loss(c, CLMSD_AVERAGE_LOGITS, 3);
     const clmsd_optim_desc adamw = {.kind = CLMSD_OPTIM_ADAMW,
                                     .beta1 = 0.9,
                                     .beta2 = 0.999,
@@ -520,6 +606,8 @@ static int run_device(const char *spec, const char *label, check *c)
                 check_head(c, (clmsd_loss)loss, (clmsd_combine)combine, CLMSD_ENGINE_FUSED, 0);
         check_head(c, CLMSD_LOSS_BCE_WITH_LOGITS, CLMSD_AVERAGE_LOGITS, CLMSD_ENGINE_FUSED, 3);
         check_head(c, CLMSD_LOSS_SOFTMAX_CROSS_ENTROPY, CLMSD_AVERAGE_LOSSES, CLMSD_ENGINE_FUSED, 3);
+        check_any_loss(c, CLMSD_AVERAGE_LOSSES, 0);
+        check_any_loss(c, CLMSD_AVERAGE_LOGITS, 3);
         clmsd_context_destroy(c->ctx);
     } else {
         fail(c, "no context with the other tiling: %s", clmsd_context_last_error(NULL));
@@ -533,8 +621,9 @@ static int run_device(const char *spec, const char *label, check *c)
     if (c->failures)
         printf("FAIL  %s: %d checks failed; first: %s\n", clmsd_context_device_name(c->ctx), c->failures, c->first);
     else
-        printf("PASS  %s: Philox known answers, stream words, dropout and the fused head (plain and layer-pooled) "
-               "bit-exact under the cpu and gpu tilings, and the optimizers (AdamW, SGD); CLBlast head within %.2f "
+        printf("PASS  %s: Philox known answers, stream words, dropout and the fused head (plain and layer-pooled, "
+               "its own loss and a caller's) bit-exact under the cpu and gpu tilings, and the optimizers (AdamW, SGD); "
+               "CLBlast head within %.2f "
                "of its tolerance%s\n",
                clmsd_context_device_name(c->ctx), c->clblast_ratio,
                c->denormals
