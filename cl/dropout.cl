@@ -4,7 +4,7 @@
  * that load, compare and store as vectors; dimension 1 is the sample k where samples are
  * independent. params holds K integer thresholds followed by K scales (float bits), both computed
  * on the host. The work-items' blocks are first_block .. first_block + blocks - 1 of the stream.
- * This is the CPU tiling; cl/dropout_gpu.cl gives one 4-element group to a work-item. */
+ * This is the CPU tiling; cl/dropout_gpu.cl gives one Philox block to a work-item. */
 #pragma OPENCL FP_CONTRACT OFF
 
 /* log2 of a stream block's elements */
@@ -112,8 +112,8 @@ CLMSD_INLINE void clmsd_dropout_run(bool to_mask, __global const float *x, ulong
 }
 
 /* The dropout forward and mask kernels of a tiling around its work-item function `run`, whose
- * units are first .. first + count - 1: the stream's blocks here, groups of 4 elements in the GPU
- * tiling (cl/dropout_gpu.cl). */
+ * units are the stream's blocks first .. first + count - 1 (8 to a work-item here, one in the GPU
+ * tiling: cl/dropout_gpu.cl). */
 #define CLMSD_DROPOUT_KERNELS(suffix, run, first, count)                                                             \
     __kernel void clmsd_dropout_forward##suffix(                                                                     \
         __global const float *x, ulong x_off, ulong ldx, uint x_type, __global float *y, ulong y_off, ulong ldy,     \

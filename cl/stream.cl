@@ -29,6 +29,21 @@ CLMSD_INLINE uint clmsd_lane4(uint4 v, uint j)
     return m.s0 | m.s1 | m.s2 | m.s3;
 }
 
+/* The four words of the stream's Philox block b of sample k: v1 block b (elements 4b .. 4b+3), or
+ * u8 block b (elements 16b .. 16b+15, its counter tagged). One Philox call: the GPU tiling's unit. */
+CLMSD_INLINE uint4 clmsd_block_words(ulong seed, ulong step, uint k, ulong b, uint stream)
+{
+    philox4x32_ctr_t u = clmsd_stream_block(seed, step, k, CLMSD_IS_U8(stream) ? CLMSD_U8_BLOCK_TAG | (uint)b : b);
+    return (uint4)(u.v[0], u.v[1], u.v[2], u.v[3]);
+}
+
+/* The value of a block's element j (v1: 0 .. 3, word j; u8: 0 .. 15, byte j % 4 of word j / 4) from
+ * its words v, by masks and shifts (no index: a run-time j keeps v in registers on a GPU). */
+CLMSD_INLINE uint clmsd_block_value(uint4 v, uint j, uint stream)
+{
+    return CLMSD_IS_U8(stream) ? clmsd_lane4(v, j >> 2) >> (8 * (j & 3)) & 0xFFu : clmsd_lane4(v, j);
+}
+
 /* The values of elements 4q .. 4q+3 of sample k: block q's words (v1), or the bytes of word q % 4
  * of u8 block q / 4. One Philox call: the GPU tiling's unit. */
 CLMSD_INLINE uint4 clmsd_quad_values(ulong seed, ulong step, uint k, ulong q, uint stream)

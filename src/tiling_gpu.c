@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The GPU tiling (cl/dropout_gpu.cl, cl/fused_gpu.cl): many work-items, each with few registers.
- * A dropout work-item takes one group of 4 elements; the fused GEMMs give a work-item 4 classes
- * (logits, dW) or 4 features (dX) of one row, read W in place, and write dW's block sums dense
- * [C, H]. */
+ * A dropout work-item takes one Philox block of the stream (v1: 4 elements, u8: 16); the fused
+ * GEMMs give a work-item 4 classes (logits, dW) or 4 features (dX) of one row, read W in place,
+ * and write dW's block sums dense [C, H]. */
 #include "head.h"
 #include "tiling.h"
 
@@ -19,25 +19,25 @@ static bool space(const clmsd_head_desc *d, clmsd__engine_space *out)
 static clmsd_status dropout_forward(clmsd_context *ctx, const clmsd__stream *s, cl_mem params, cl_mem x, size_t x_off,
                                     size_t ldx, clmsd_type x_type, cl_mem y, size_t y_off, size_t ldy)
 {
-    return clmsd__run_dropout_forward_gpu(ctx, s->quads, s->samples, x, x_off, ldx, x_type, y, y_off, ldy, params,
-                                          s->samples, s->rows, s->cols, s->row_offset, s->seed, s->step, s->first_quad,
-                                          s->quads, s->stream);
+    return clmsd__run_dropout_forward_gpu(ctx, s->blocks, s->samples, x, x_off, ldx, x_type, y, y_off, ldy, params,
+                                          s->samples, s->rows, s->cols, s->row_offset, s->seed, s->step, s->first_block,
+                                          s->blocks, s->stream);
 }
 
 static clmsd_status dropout_sum(clmsd_context *ctx, const clmsd__stream *s, cl_mem params, cl_mem dy, size_t dy_off,
                                 size_t dy_kstride, size_t ldy, clmsd_type dy_type, cl_mem dx, size_t dx_off, size_t ldx,
                                 clmsd_type dx_type, float scale, int apply_scale, int accumulate)
 {
-    return clmsd__run_dropout_sum_gpu(ctx, s->quads, 0, dy, dy_off, dy_kstride, ldy, dy_type, dx, dx_off, ldx, dx_type,
+    return clmsd__run_dropout_sum_gpu(ctx, s->blocks, 0, dy, dy_off, dy_kstride, ldy, dy_type, dx, dx_off, ldx, dx_type,
                                       params, s->samples, s->rows, s->cols, s->row_offset, s->seed, s->step,
-                                      s->first_quad, s->quads, s->stream, scale, apply_scale, accumulate);
+                                      s->first_block, s->blocks, s->stream, scale, apply_scale, accumulate);
 }
 
 static clmsd_status dropout_mask(clmsd_context *ctx, const clmsd__stream *s, cl_mem params, cl_mem mask,
                                  size_t mask_off)
 {
-    return clmsd__run_dropout_mask_gpu(ctx, s->quads, s->samples, mask, mask_off, params, s->samples, s->rows, s->cols,
-                                       s->row_offset, s->seed, s->step, s->first_quad, s->quads, s->stream);
+    return clmsd__run_dropout_mask_gpu(ctx, s->blocks, s->samples, mask, mask_off, params, s->samples, s->rows, s->cols,
+                                       s->row_offset, s->seed, s->step, s->first_block, s->blocks, s->stream);
 }
 
 /* W is read in place, and the loss kernels count CE's valid ids */
