@@ -56,18 +56,20 @@ __kernel void clmsd_fused_logits_gpu(__global const float *x, ulong x_off, uint 
     uint threshold = masked ? params[k] : 0;
     float s = masked ? as_float(params[samples + k]) : 1.0f;
     float4 acc = -0.0f;
-    /* block by block (one Philox call per 4 elements), elements in order; a row need not start on
-     * a block */
+    /* the stream's blocks of the row in order (one Philox call per 4 elements on v1, per 16 on u8),
+     * each block's elements in order, those of the row: h ascending; a row need not start on a
+     * block */
+    uint shift = clmsd_block_shift(stream), per = 1u << shift;
     ulong e0 = (row_offset + b) * features, e1 = e0 + features;
-    for (ulong q = e0 >> 2; 4 * q < e1; ++q) {
-        uint4 u = masked ? clmsd_quad_values(seed, step, k, q, stream) : (uint4)0;
-        for (uint j = 0; j < 4; ++j) {
-            ulong e = 4 * q + j, h = e - e0;
+    for (ulong blk = e0 >> shift; blk << shift < e1; ++blk) {
+        uint4 u = masked ? clmsd_block_words(seed, step, k, blk, stream) : (uint4)0;
+        for (uint j = 0; j < per; ++j) {
+            ulong e = (blk << shift) + j, h = e - e0;
             if (e < e0 || e >= e1)
                 continue;
             float v = clmsd_load_x(x, xr + h, x_type);
             if (masked)
-                v = clmsd_lane4(u, j) >= threshold ? v * s : 0.0f;
+                v = clmsd_block_value(u, j, stream) >= threshold ? v * s : 0.0f;
             acc = fma((float4)v, (float4)(w0[h], w1[h], w2[h], w3[h]), acc);
         }
     }
