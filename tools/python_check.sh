@@ -10,10 +10,17 @@
 # compile), 2 s warm; under a minute in all.
 # Usage: tools/python_check.sh [SOURCE_DIR]   (meson test --suite python runs it)
 #        tools/python_check.sh --setup        (only the Debian packages it needs, tools/setup.sh)
+#        tools/python_check.sh --bench [SOURCE_DIR] (then bench/python_step.py in the same venv:
+#                                     clmsd.torch's training step against the seed's PyTorch head)
 set -eu
 tools=$(cd "$(dirname "$0")" && pwd)
-"$tools/setup.sh" python3 python3-dev python3-venv python3-pip python3-numpy python3-pytest
+"$tools/setup.sh" python3 python3-dev python3-venv python3-pip python3-numpy python3-pytest python3-torch
 [ "${1:-}" = "--setup" ] && exit 0
+bench=0
+if [ "${1:-}" = "--bench" ]; then
+    bench=1
+    shift
+fi
 src=$(cd "${1:-$tools/..}" && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/clmsd-python.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -34,5 +41,8 @@ cat "$tmp/pytest.log"
 if [ "$rc" -eq 0 ] && grep -Eq '[0-9]+ skipped' "$tmp/pytest.log"; then
     echo "FAIL: tests were skipped (tools/python_check.sh runs them all)"
     rc=1
+fi
+if [ "$rc" -eq 0 ] && [ "$bench" -eq 1 ]; then
+    "$py" "$src/bench/python_step.py" || rc=$?
 fi
 exit "$rc"

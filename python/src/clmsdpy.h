@@ -165,6 +165,11 @@ typedef struct clmsdpy_optim {
 extern PyTypeObject clmsdpy_optim_type;
 PyObject *clmsdpy_optim_create(clmsdpy_head *head, PyObject *args, PyObject *kwargs);
 
+/* ---- the stream (stream.c): clmsd.stream_words, clmsd.rate_params ---- */
+
+PyObject *clmsdpy_stream_words(PyObject *module, PyObject *args, PyObject *kwargs);
+PyObject *clmsdpy_rate_params(PyObject *module, PyObject *args, PyObject *kwargs);
+
 /* ---- operands: the buffers of one call (operand.c) ---- */
 
 /* Where an operand's device buffer comes from and where its data goes. */

@@ -90,6 +90,12 @@ static PyMethodDef module_methods[] = {
      "devices() -> a list of dicts, one per OpenCL device (clmsd_devices_list); 'spec' selects it."},
     {"head_workspace_size", (PyCFunction)(void (*)(void))head_workspace_size, METH_VARARGS | METH_KEYWORDS,
      "head_workspace_size(batch=, features=, ...) -> bytes of a head's workspace on any device."},
+    {"stream_words", (PyCFunction)(void (*)(void))clmsdpy_stream_words, METH_VARARGS | METH_KEYWORDS,
+     "stream_words(context, seed, step, k, first_block, blocks) -> numpy uint32 [4 * blocks]: the stream's "
+     "words u(seed, step, k, e) for e in [4 * first_block, 4 * (first_block + blocks)) (clmsd_stream_words)."},
+    {"rate_params", (PyCFunction)(void (*)(void))clmsdpy_rate_params, METH_VARARGS | METH_KEYWORDS,
+     "rate_params(stream, rate) -> (threshold, scale): keep = value >= threshold, kept values times scale "
+     "(clmsd_stream_rate_params)."},
     {"status_string", status_string, METH_O, "status_string(status) -> the status's name (clmsd_status_string)."},
     {NULL, NULL, 0, NULL},
 };
