@@ -36,6 +36,14 @@ def _np32(t):
     return t.detach().to(dtype=torch.float32, device="cpu").contiguous().numpy()
 
 
+def _arrays(x, w, b, lw):
+    """The head call's inputs as numpy float32 (x, w, bias and, pooled, layer_weights)."""
+    args = dict(x=_np32(x), w=_np32(w), bias=_np32(b))
+    if lw is not None:
+        args["layer_weights"] = _np32(lw)
+    return args
+
+
 class _HeadFunction(torch.autograd.Function):
     """logits = clmsd head(x; W, b, layer weights) with the masks of (seed, step); backward is
     clmsd_head_backward on the incoming gradient (eval: predict, backward through a rate-0 head)."""
@@ -43,22 +51,21 @@ class _HeadFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, module, training, step, x, w, b, lw):
         head = module._head(x.shape[-2], training)
-        args = dict(x=_np32(x), w=_np32(w), bias=_np32(b))
-        if lw is not None:
-            args["layer_weights"] = _np32(lw)
+        args = _arrays(x, w, b, lw)
         if training:
             z = head.logits(seed=module.seed, step=step, **args)
         else:
             z = head.predict(**args)
             if module.combine == "average_losses":  # the shape of training's: every sample the same
                 z = np.broadcast_to(z, (module.samples,) + z.shape).copy()
-        ctx.module, ctx.training, ctx.step, ctx.args = module, training, step, args
+        ctx.module, ctx.training, ctx.step = module, training, step
+        ctx.save_for_backward(x, w, b, lw)  # (so torch refuses a backward after an in-place change)
         return torch.from_numpy(z)
 
     @staticmethod
     def backward(ctx, grad):
         need = ctx.needs_input_grad
-        module, args = ctx.module, ctx.args
+        module, args = ctx.module, _arrays(*ctx.saved_tensors)
         pooled = "layer_weights" in args
         batch = args["x"].shape[-2]
         head = module._head(batch, True) if ctx.training else module._head(batch, False, plain=True)
