@@ -44,6 +44,9 @@ CLMSD_INLINE uint4 clmsd_values_of4(uint4 v) { return v; }
 CLMSD_INLINE uint16 clmsd_values_of16(uint4 v) { return clmsd_bytes16(v.x, v.y, v.z, v.w); }
 #define CLMSD_LANE_IDS4 ((uint4)(0, 1, 2, 3))
 #define CLMSD_LANE_IDS16 ((uint16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
+#define CLMSD_LANE_BITS16                                                                                         \
+    ((uint16)(1u << 0, 1u << 1, 1u << 2, 1u << 3, 1u << 4, 1u << 5, 1u << 6, 1u << 7, 1u << 8, 1u << 9, 1u << 10, \
+              1u << 11, 1u << 12, 1u << 13, 1u << 14, 1u << 15))
 CLMSD_INLINE float4 clmsd_load_row4(__global const float *p, ulong i, uint type)
 {
     return clmsd_load_x4(p, i, type, 4);

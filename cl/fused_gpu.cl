@@ -3,10 +3,12 @@
  * same bits, shaped for a GPU: many work-items with a few outputs each, W read in place (no
  * transpose), no private arrays indexed at run time, few registers. Work-items per launch on the
  * token head (K 5, B 4096, H 768, C 15): logits K*B*ceil(C/4) = 81,920, dW blocks*ceil(C/4)*H/4 =
- * 196,608, dX B*H/4 = 786,432. Element e's stream value comes from its group of 4 (clmsd_quad_values,
- * one Philox call: the u8 stream recomputes its block for each quarter, a GPU's Philox being cheap
- * beside its memory traffic). X is read as x_type, dX stored as dx_type. G has
- * ldg >= ceil(C/4)*4 columns, zeros past C. Uses clmsd_load4 of cl/fused.cl. */
+ * 196,608, dX B*H/4 = 786,432 (the u8 stream: B*H/16 = 196,608). Stream values come from one
+ * Philox call per block of the stream where a work-item walks whole blocks: the logits' rows (4
+ * elements on v1, 16 on u8) and dX on u8 (a work-item per u8 block of a row); dW and dX on v1 take
+ * an element's group of 4 (clmsd_values_at: one or two Philox calls; on u8 the block is drawn again
+ * for each quarter). X is read as x_type, dX stored as dx_type. G has ldg >= ceil(C/4)*4 columns,
+ * zeros past C. Uses clmsd_load4 of cl/fused.cl and the lane helpers of cl/dropout_gpu.cl. */
 #pragma OPENCL FP_CONTRACT OFF
 
 /* lane j (0 .. 7) of lo then hi: a lane4 of the other half is 0, no lane matching */
@@ -131,13 +133,95 @@ __kernel void clmsd_fused_dw_gpu(__global const float *g, ulong g_off, ulong ldg
 #undef CLMSD_DW_STORE
 }
 
-/* dX[b, h] (+)= clmsd_fused_dx's sums for 4 features of one batch row per work-item */
+/* bit i of the result: lane i of m is set (a compare's all-ones lane) */
+CLMSD_INLINE uint clmsd_bits16(int16 m)
+{
+    uint16 x = as_uint16(m) & CLMSD_LANE_BITS16;
+    uint8 a = x.lo | x.hi;
+    uint4 b = a.lo | a.hi;
+    uint2 c = b.lo | b.hi;
+    return c.x | c.y;
+}
+
+/* p[0 .. n-1] (n < 16) and zeros, an element at a time into its lane by a select (a row shorter
+ * than a vector: reading 16 would pass its end) */
+CLMSD_INLINE float16 clmsd_load_short16(__global const float *p, uint n)
+{
+    float16 v = 0.0f;
+    for (uint j = 0; j < n; ++j)
+        v = select(v, (float16)p[j], CLMSD_LANE_IDS16 == (uint16)j);
+    return v;
+}
+
+/* Row blocks of clmsd_fused_dx_gpu on the u8 stream: the most u8 blocks a row of H features spans,
+ * H / 16 when rows start on a block, else (H + 14) / 16 + 1 (tiling_gpu.c launches B times it) */
+CLMSD_INLINE ulong clmsd_dx_row_blocks(ulong features)
+{
+    return features % 16 == 0 ? features / 16 : (features + 14) / 16 + 1;
+}
+
+/* clmsd_fused_dx_gpu on the u8 stream: a work-item per u8 block of a batch row, one Philox call
+ * per sample for the block's features of the row: n <= 16 of them (all 16 but where the row starts
+ * or ends inside the block) from feature h0, byte j0 of the block. The lanes are a window of 16
+ * features of the row from ws = min(h0, H - 16), so that W's rows load as whole vectors inside the
+ * row (a row of H < 16: its H features from 0); the block's features are lanes lo = h0 - ws ..
+ * lo + n - 1, and lane i's keep bit is the block's byte i + j0 - lo, shifted there as a 16-bit
+ * mask. */
+CLMSD_INLINE void clmsd_fused_dx_u8(__global const float *g, ulong g_off, ulong ldg, __global const float *w,
+                                    ulong w_off, __global float *dx, ulong dx_off, uint dx_type, ulong batch,
+                                    ulong features, uint classes, uint samples, int averaged, float inv_samples,
+                                    __global const uint *params, ulong row_offset, ulong seed, ulong step,
+                                    int accumulate)
+{
+    ulong nb = clmsd_dx_row_blocks(features), i = get_global_id(0), b = i / nb;
+    ulong e0 = (row_offset + b) * features, e1 = e0 + features, blk = (e0 >> 4) + (i - b * nb), first = blk << 4;
+    if (b >= batch || first >= e1)
+        return;
+    uint j0 = first < e0 ? (uint)(e0 - first) : 0, n = (uint)(min(first + 16, e1) - first) - j0;
+    ulong h0 = first + j0 - e0, ws = features < 16 ? 0 : min(h0, features - 16);
+    uint lo = (uint)(h0 - ws), shift = 16 + j0 - lo, valid = ((1u << n) - 1) << lo;
+    float16 t = -0.0f, acc = -0.0f;
+    for (uint k = 0; k < samples; ++k) {
+        if (k == 0 || !averaged) {
+            __global const float *gr = g + g_off + ((averaged ? 0 : (ulong)k * batch) + b) * ldg;
+            __global const float *wr = w + w_off + ws;
+            t = -0.0f;
+            if (features >= 16)
+                for (uint c = 0; c < classes; ++c)
+                    t = fma((float16)gr[c], vload16(0, wr + (ulong)c * features), t);
+            else
+                for (uint c = 0; c < classes; ++c)
+                    t = fma((float16)gr[c], clmsd_load_short16(wr + (ulong)c * features, (uint)features), t);
+        }
+        uint4 v = clmsd_block_words(seed, step, k, blk, CLMSD_KERNEL_STREAM_U8);
+        uint kept = clmsd_bits16(clmsd_values_of16(v) >= (uint16)params[k]); /* bit j: byte j is kept */
+        int16 keep = ((uint16)((kept << 16 >> shift) & valid) & CLMSD_LANE_BITS16) != (uint16)0;
+        acc = select(acc, fma(t, (float16)as_float(params[samples + k]), acc), keep);
+    }
+    if (averaged)
+        acc = acc * inv_samples;
+    ulong o = dx_off + b * features + ws;
+#define CLMSD_DX_STORE(j, lane) \
+    if ((valid >> (j)) & 1u)    \
+        clmsd_store_x(dx, o + (j), dx_type, acc.lane, accumulate);
+    CLMSD_LANES16(CLMSD_DX_STORE)
+#undef CLMSD_DX_STORE
+}
+
+/* dX[b, h] (+)= clmsd_fused_dx's sums: on v1 for 4 features of one batch row per work-item (their
+ * words from one or two Philox blocks: clmsd_values_at); on u8 for the features of one u8 block
+ * of the row (clmsd_fused_dx_u8) */
 __kernel void clmsd_fused_dx_gpu(__global const float *g, ulong g_off, ulong ldg, __global const float *w, ulong w_off,
                                  __global float *dx, ulong dx_off, uint dx_type, ulong batch, ulong features,
                                  uint classes, uint samples, int averaged, float inv_samples,
                                  __global const uint *params, ulong row_offset, ulong seed, ulong step, uint stream,
                                  int accumulate)
 {
+    if (CLMSD_IS_U8(stream)) {
+        clmsd_fused_dx_u8(g, g_off, ldg, w, w_off, dx, dx_off, dx_type, batch, features, classes, samples, averaged,
+                          inv_samples, params, row_offset, seed, step, accumulate);
+        return;
+    }
     ulong hq = (features + 3) / 4, i = get_global_id(0), b = i / hq;
     if (b >= batch)
         return;

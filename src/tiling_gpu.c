@@ -79,10 +79,15 @@ static clmsd_status fused_dw(clmsd_head *h, const clmsd_head_args *a, const clms
 static clmsd_status fused_dx(clmsd_head *h, const clmsd_head_args *a, const clmsd__stream *s, cl_int averaged)
 {
     const clmsd_head_desc *d = &h->desc;
-    return clmsd__run_fused_dx_gpu(h->ctx, d->batch * ((d->features + 3) / 4), 0, h->workspace, h->ws_g, h->ldg, a->w,
-                                   a->w_off, a->dx, a->dx_off, s->dx_type, d->batch, d->features, (cl_uint)d->classes,
-                                   d->samples, averaged, clmsd__head_inv_samples(d), h->params, s->row_offset, s->seed,
-                                   s->step, s->stream, a->accumulate);
+    /* v1: a work-item per 4 features of a row; u8: per u8 block a row spans (cl/fused_gpu.cl's
+     * clmsd_dx_row_blocks) */
+    size_t f = d->features, per_row = (f + 3) / 4;
+    if (s->stream != CLMSD_STREAM_PHILOX_V1)
+        per_row = f % 16 == 0 ? f / 16 : (f + 14) / 16 + 1;
+    return clmsd__run_fused_dx_gpu(h->ctx, d->batch * per_row, 0, h->workspace, h->ws_g, h->ldg, a->w, a->w_off, a->dx,
+                                   a->dx_off, s->dx_type, d->batch, d->features, (cl_uint)d->classes, d->samples,
+                                   averaged, clmsd__head_inv_samples(d), h->params, s->row_offset, s->seed, s->step,
+                                   s->stream, a->accumulate);
 }
 
 const clmsd__tiling clmsd__tiling_gpu =
