@@ -36,6 +36,33 @@ CLMSD_INLINE float4 clmsd_drop4(float4 v, uint4 words, uint threshold, float s)
     return select((float4)0.0f, v * s, words >= (uint4)threshold);
 }
 
+/* bit i of the result: lane i of m is set (a compare's all-ones lane) */
+CLMSD_INLINE uint clmsd_bits16(int16 m)
+{
+    uint16 x = as_uint16(m) & CLMSD_LANE_BITS16;
+    uint8 a = x.lo | x.hi;
+    uint4 b = a.lo | a.hi;
+    uint2 c = b.lo | b.hi;
+    return c.x | c.y;
+}
+
+/* The keep bits of u8 block blk of sample k: bit j is byte j >= threshold */
+CLMSD_INLINE uint clmsd_kept16(ulong seed, ulong step, uint k, ulong blk, uint threshold)
+{
+    uint4 v = clmsd_block_words(seed, step, k, blk, CLMSD_KERNEL_STREAM_U8);
+    return clmsd_bits16(clmsd_values_of16(v) >= (uint16)threshold);
+}
+
+/* elements i .. i+n-1 (n < 16) of type `type` and zeros, an element at a time into its lane by a
+ * select (a row shorter than a vector: reading 16 would pass its end) */
+CLMSD_INLINE float16 clmsd_load_short16(__global const float *p, ulong i, uint type, uint n)
+{
+    float16 v = 0.0f;
+    for (uint j = 0; j < n; ++j)
+        v = select(v, (float16)clmsd_load_x(p, i + j, type), CLMSD_LANE_IDS16 == (uint16)j);
+    return v;
+}
+
 /* Z[n, c] = fma chain over h ascending from -0.0f of xd[n, h] W[c, h] for 4 classes of one stacked
  * row n = k*B + b; masked = 0: x itself (predict, Xbar) with samples = 1. */
 __kernel void clmsd_fused_logits_gpu(__global const float *x, ulong x_off, uint x_type, __global const float *w,
@@ -85,13 +112,75 @@ __kernel void clmsd_fused_logits_gpu(__global const float *x, ulong x_off, uint 
         zr[3] = acc.s3;
 }
 
-/* clmsd_fused_dw's block sums (and db's with them), 4 classes by 4 features per work-item:
- * part[s * count + c*H + h], part[s * count + C*H + c]. */
+/* clmsd_fused_dw_gpu on the u8 stream with H >= 16: a work-item per 2 classes by a window of 16
+ * features of a row block, lane i feature ws + i (ws = min(h0, H - 16) for the window from h0 = 16 m, so that X's
+ * rows load as whole vectors inside the row; its features from h0 are the lanes stored). Per row
+ * and sample one Philox call for the window's 16 elements, two where the row's window does not
+ * start on a u8 block (one call in a loop: a second inline copy of Philox costs registers). Four
+ * classes by 16 features would take 64 accumulators: 159 registers on sm_90, 3 waves on gfx90a. */
+CLMSD_INLINE void clmsd_fused_dw_u8(__global const float *g, ulong g_off, ulong ldg, __global const float *x,
+                                    ulong x_off, uint x_type, __global float *part, ulong part_off, ulong count,
+                                    ulong batch, ulong features, uint classes, uint samples, int averaged,
+                                    __global const uint *params, ulong row_offset, ulong seed, ulong step, int with_db)
+{
+    ulong hw = (features + 15) / 16, cp = (classes + 1) / 2, i = get_global_id(0), blk = i / (hw * cp);
+    if (blk >= clmsd_block_count(row_offset, batch))
+        return;
+    uint c0 = (uint)(i / hw % cp) * 2;
+    ulong h0 = i % hw * 16, ws = min(h0, features - 16), lo, hi;
+    uint l0 = (uint)(h0 - ws), valid = 0xFFFFu >> l0 << l0;
+    clmsd_block_rows(row_offset, batch, blk, &lo, &hi);
+    uint kn = averaged ? 1 : samples;
+    float16 a0 = -0.0f, a1 = -0.0f; /* a_c lane j: class c0 + c, feature ws + j */
+    float2 db = -0.0f;
+    for (ulong b = lo; b < hi; ++b) {
+        ulong xr = x_off + b * features + ws, e = (row_offset + b) * features + ws;
+        float16 xv = clmsd_load_x16(x, xr, x_type);
+        uint sh = (uint)(e & 15);
+        for (uint k = 0; k < kn; ++k) {
+            float16 d = xv;
+            if (!averaged) { /* bit i of kept: element e + i, from the blocks of e and e + 15 */
+                uint kept = 0;
+                for (uint t = 0; t < (sh ? 2u : 1u); ++t)
+                    kept |= clmsd_kept16(seed, step, k, (e >> 4) + t, params[k]) << (16 * t);
+                int16 keep = ((uint16)(kept >> sh) & CLMSD_LANE_BITS16) != (uint16)0;
+                d = select((float16)0.0f, xv * as_float(params[samples + k]), keep);
+            }
+            float2 gv = vload2(0, g + g_off + ((ulong)k * batch + b) * ldg + c0);
+            a0 = fma((float16)gv.s0, d, a0);
+            a1 = fma((float16)gv.s1, d, a1);
+            db = db + gv;
+        }
+    }
+    __global float *pb = part + part_off + blk * count;
+#define CLMSD_DW_LANE(j, lane) \
+    if ((valid >> (j)) & 1u)   \
+        o[j] = av.lane;
+#define CLMSD_DW_STORE(c, a)                                        \
+    if (c0 + (c) < classes) {                                       \
+        __global float *o = pb + (ulong)(c0 + (c)) * features + ws; \
+        float16 av = (a);                                           \
+        CLMSD_LANES16(CLMSD_DW_LANE)                                \
+        if (with_db && h0 == 0)                                     \
+            pb[(ulong)classes * features + c0 + (c)] = db.s##c;     \
+    }
+    CLMSD_DW_STORE(0, a0) CLMSD_DW_STORE(1, a1)
+#undef CLMSD_DW_STORE
+#undef CLMSD_DW_LANE
+}
+
+/* clmsd_fused_dw's block sums (and db's with them), 4 classes by 4 features per work-item on v1
+ * and on u8 with H < 16 (else clmsd_fused_dw_u8): part[s * count + c*H + h], part[s * count + C*H + c]. */
 __kernel void clmsd_fused_dw_gpu(__global const float *g, ulong g_off, ulong ldg, __global const float *x, ulong x_off,
                                  uint x_type, __global float *part, ulong part_off, ulong count, ulong batch,
                                  ulong features, uint classes, uint samples, int averaged, __global const uint *params,
                                  ulong row_offset, ulong seed, ulong step, uint stream, int with_db)
 {
+    if (CLMSD_IS_U8(stream) && features >= 16) {
+        clmsd_fused_dw_u8(g, g_off, ldg, x, x_off, x_type, part, part_off, count, batch, features, classes, samples,
+                          averaged, params, row_offset, seed, step, with_db);
+        return;
+    }
     ulong hq = (features + 3) / 4, cq = (classes + 3) / 4, i = get_global_id(0), blk = i / (hq * cq);
     if (blk >= clmsd_block_count(row_offset, batch))
         return;
@@ -133,26 +222,6 @@ __kernel void clmsd_fused_dw_gpu(__global const float *g, ulong g_off, ulong ldg
 #undef CLMSD_DW_STORE
 }
 
-/* bit i of the result: lane i of m is set (a compare's all-ones lane) */
-CLMSD_INLINE uint clmsd_bits16(int16 m)
-{
-    uint16 x = as_uint16(m) & CLMSD_LANE_BITS16;
-    uint8 a = x.lo | x.hi;
-    uint4 b = a.lo | a.hi;
-    uint2 c = b.lo | b.hi;
-    return c.x | c.y;
-}
-
-/* p[0 .. n-1] (n < 16) and zeros, an element at a time into its lane by a select (a row shorter
- * than a vector: reading 16 would pass its end) */
-CLMSD_INLINE float16 clmsd_load_short16(__global const float *p, uint n)
-{
-    float16 v = 0.0f;
-    for (uint j = 0; j < n; ++j)
-        v = select(v, (float16)p[j], CLMSD_LANE_IDS16 == (uint16)j);
-    return v;
-}
-
 /* Row blocks of clmsd_fused_dx_gpu on the u8 stream: the most u8 blocks a row of H features spans,
  * H / 16 when rows start on a block, else (H + 14) / 16 + 1 (tiling_gpu.c launches B times it) */
 CLMSD_INLINE ulong clmsd_dx_row_blocks(ulong features)
@@ -191,10 +260,10 @@ CLMSD_INLINE void clmsd_fused_dx_u8(__global const float *g, ulong g_off, ulong 
                     t = fma((float16)gr[c], vload16(0, wr + (ulong)c * features), t);
             else
                 for (uint c = 0; c < classes; ++c)
-                    t = fma((float16)gr[c], clmsd_load_short16(wr + (ulong)c * features, (uint)features), t);
+                    t = fma((float16)gr[c],
+                            clmsd_load_short16(wr, (ulong)c * features, CLMSD_KERNEL_F32, (uint)features), t);
         }
-        uint4 v = clmsd_block_words(seed, step, k, blk, CLMSD_KERNEL_STREAM_U8);
-        uint kept = clmsd_bits16(clmsd_values_of16(v) >= (uint16)params[k]); /* bit j: byte j is kept */
+        uint kept = clmsd_kept16(seed, step, k, blk, params[k]); /* bit j: byte j is kept */
         int16 keep = ((uint16)((kept << 16 >> shift) & valid) & CLMSD_LANE_BITS16) != (uint16)0;
         acc = select(acc, fma(t, (float16)as_float(params[samples + k]), acc), keep);
     }

@@ -64,8 +64,11 @@ static clmsd_status fused_dw(clmsd_head *h, const clmsd_head_args *a, const clms
 {
     const clmsd_head_desc *d = &h->desc;
     size_t blocks = clmsd_block_count(s->row_offset, d->batch), ch = d->classes * d->features, count = ch + d->classes;
-    /* a work-item per 4 classes by 4 features of a row block */
+    /* a work-item per 4 classes by 4 features of a row block (v1), per 2 classes by 16 features
+     * (u8, H >= 16: cl/fused_gpu.cl's clmsd_fused_dw_u8) */
     size_t items = blocks * ((d->classes + 3) / 4) * ((d->features + 3) / 4);
+    if (s->stream != CLMSD_STREAM_PHILOX_V1 && d->features >= 16)
+        items = blocks * ((d->classes + 1) / 2) * ((d->features + 15) / 16);
     CLMSD__TRY(clmsd__run_fused_dw_gpu(h->ctx, items, 0, h->workspace, h->ws_g, h->ldg, x, x_off, x_type, h->workspace,
                                        h->ws_part, count, d->batch, d->features, (cl_uint)d->classes, d->samples,
                                        averaged, h->params, s->row_offset, s->seed, s->step, s->stream,
