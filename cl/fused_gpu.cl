@@ -3,12 +3,14 @@
  * same bits, shaped for a GPU: many work-items with a few outputs each, W read in place (no
  * transpose), no private arrays indexed at run time, few registers. Work-items per launch on the
  * token head (K 5, B 4096, H 768, C 15): logits K*B*ceil(C/4) = 81,920, dW blocks*ceil(C/4)*H/4 =
- * 196,608, dX B*H/4 = 786,432 (the u8 stream: B*H/16 = 196,608). Stream values come from one
- * Philox call per block of the stream where a work-item walks whole blocks: the logits' rows (4
- * elements on v1, 16 on u8) and dX on u8 (a work-item per u8 block of a row); dW and dX on v1 take
- * an element's group of 4 (clmsd_values_at: one or two Philox calls; on u8 the block is drawn again
- * for each quarter). X is read as x_type, dX stored as dx_type. G has ldg >= ceil(C/4)*4 columns,
- * zeros past C. Uses clmsd_load4 of cl/fused.cl and the lane helpers of cl/dropout_gpu.cl. */
+ * 196,608, dX B*H/4 = 786,432; on the u8 stream dW blocks*ceil(C/2)*H/16 = 98,304 and dX B*H/16 =
+ * 196,608. Stream values come from one Philox call per block of the stream a work-item covers: the
+ * logits walk their row's blocks (4 elements on v1, 16 on u8); on u8, dX takes one u8 block of a
+ * row and dW a 16-feature window of each row (one block, or two where the row's window does not
+ * start on one); on v1, dW and dX take an element's group of 4 (clmsd_values_at: one or two
+ * calls), as dW does on u8 when H < 16. X is read as x_type, dX stored as dx_type. G has
+ * ldg >= ceil(C/4)*4 columns, zeros past C. Uses clmsd_load4 of cl/fused.cl and the lane helpers
+ * of cl/dropout_gpu.cl. */
 #pragma OPENCL FP_CONTRACT OFF
 
 /* lane j (0 .. 7) of lo then hi: a lane4 of the other half is 0, no lane matching */
