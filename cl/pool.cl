@@ -79,22 +79,17 @@ __kernel void clmsd_layer_softmax(__global const float *w, ulong w_off, uint lay
         a[a_off + l] = a[a_off + l] * r;
 }
 
-/* The keep bits of layer l0 + n for the four elements: from the eight layers' words (wide: the
- * CPU kernels) or from layer l0 + n's own block (the GPU kernels: a clmsd_philox8 lives in slow
- * memory there). */
-CLMSD_INLINE uint4 clmsd_layer_keep4(bool wide, clmsd_philox8 w8, ulong seed, ulong step, uint l0, uint n, ulong q,
-                                     ulong features, ulong row_offset, uint threshold, uint stream)
+/* The keep bits of layer l0 + n for the four elements of global group gq, from the eight layers'
+ * words (clmsd_layer_words8: the CPU kernels) */
+CLMSD_INLINE uint4 clmsd_layer_keep4(clmsd_philox8 w8, uint n, ulong gq, uint threshold, uint stream)
 {
-    ulong gq = row_offset * features / 4 + q;
     uint4 v;
-    if (wide && CLMSD_IS_U8(stream)) { /* the bytes of word gq % 4 of the u8 block */
+    if (CLMSD_IS_U8(stream)) { /* the bytes of word gq % 4 of the u8 block */
         uint w = clmsd_layer_word(w8, (uint)(gq & 3), n);
         v = (uint4)(w, w >> 8, w >> 16, w >> 24) & (uint4)0xFFu;
-    } else if (wide) {
+    } else {
         v = (uint4)(clmsd_layer_word(w8, 0, n), clmsd_layer_word(w8, 1, n), clmsd_layer_word(w8, 2, n),
                     clmsd_layer_word(w8, 3, n));
-    } else {
-        v = clmsd_quad_values(seed, step, CLMSD_LAYER_SAMPLE + l0 + n, gq, stream);
     }
     return select((uint4)0, (uint4)1, v >= (uint4)threshold);
 }
@@ -123,8 +118,7 @@ __kernel void clmsd_layer_pool(__global const float *x, ulong x_off, uint x_type
         for (uint n = 0; n < 8 && l0 + n < layers; ++n) {
             uint l = l0 + n;
             uint4 keep =
-                masked ? clmsd_layer_keep4(true, w8, seed, step, l0, n, q, features, row_offset, threshold, stream)
-                       : (uint4)(1);
+                masked ? clmsd_layer_keep4(w8, n, row_offset * features / 4 + q, threshold, stream) : (uint4)(1);
             float al = a[a_off + l];
             for (uint j = 0; j < 4; ++j) {
                 if (i[j] < 0 || !clmsd_select4(keep, j))
@@ -193,21 +187,18 @@ __attribute__((reqd_work_group_size(CLMSD_POOL_LANES, 1, 1))) __kernel void clms
 
 /* dX_l[i] = keep_l ? (dP[i] * a_l) * scale : 0.0f (accumulate: dx + that, a dropped element left
  * as it is); and dA_l's part of this block, part[q L + l] = from -0.0f, the block's elements
- * ascending: keep_l ? fma(dP[i], x_l[i] * scale, acc) : acc (when part is given). One work-item
- * per Philox block and every layer (CPU), or per Philox block and layer (GPU). */
-CLMSD_INLINE void clmsd_layer_unpool_body(bool wide, __global const float *dp, ulong dp_off, __global const float *a,
-                                          ulong a_off, __global const float *x, ulong x_off, uint x_type,
-                                          ulong x_layer_stride, ulong x_row_stride, __global float *dx, ulong dx_off,
-                                          uint dx_type, ulong dx_layer_stride, ulong dx_row_stride,
-                                          __global float *part, ulong part_off, ulong batch, ulong features,
-                                          uint layers, uint threshold, float scale, ulong row_offset, ulong seed,
-                                          ulong step, ulong blocks, uint stream, int accumulate)
+ * ascending: keep_l ? fma(dP[i], x_l[i] * scale, acc) : acc (when part is given). The CPU tiling:
+ * one work-item per Philox block walks every layer, eight layers' blocks at once. */
+#define CLMSD_LAYER_UNPOOL_ARGS                                                                                      \
+    __global const float *dp, ulong dp_off, __global const float *a, ulong a_off, __global const float *x,           \
+        ulong x_off, uint x_type, ulong x_layer_stride, ulong x_row_stride, __global float *dx, ulong dx_off,        \
+        uint dx_type, ulong dx_layer_stride, ulong dx_row_stride, __global float *part, ulong part_off, ulong batch, \
+        ulong features, uint layers, uint threshold, float scale, ulong row_offset, ulong seed, ulong step,          \
+        ulong blocks, uint stream, int accumulate
+__kernel void clmsd_layer_unpool(CLMSD_LAYER_UNPOOL_ARGS)
 {
-    /* the CPU kernel walks every layer; the GPU kernel's layer is its second dimension (blocks x
-     * layers work-items: enough for a GPU where B H / 4 alone is not) */
     ulong q = get_global_id(0);
-    uint first = wide ? 0 : (uint)get_global_id(1), end = wide ? layers : first + 1;
-    if (q >= blocks || end > layers)
+    if (q >= blocks)
         return;
     long i[4];
     float g[4];
@@ -215,15 +206,12 @@ CLMSD_INLINE void clmsd_layer_unpool_body(bool wide, __global const float *dp, u
         i[j] = clmsd_layer_element(q, j, batch, features, row_offset);
         g[j] = i[j] >= 0 ? dp[dp_off + (ulong)i[j]] : 0.0f;
     }
-    for (uint l0 = first; l0 < end; l0 += 8) {
-        clmsd_philox8 w8 = {{(uint8)(0), (uint8)(0), (uint8)(0), (uint8)(0)}};
-        if (wide)
-            w8 = clmsd_layer_words8(seed, step, l0, q, features, row_offset, stream);
-        for (uint n = 0; n < 8 && l0 + n < end; ++n) {
+    for (uint l0 = 0; l0 < layers; l0 += 8) {
+        clmsd_philox8 w8 = clmsd_layer_words8(seed, step, l0, q, features, row_offset, stream);
+        for (uint n = 0; n < 8 && l0 + n < layers; ++n) {
             uint l = l0 + n;
-            uint4 keep = clmsd_layer_keep4(wide, w8, seed, step, l0, n, q, features, row_offset, threshold, stream);
+            uint4 keep = clmsd_layer_keep4(w8, n, row_offset * features / 4 + q, threshold, stream);
             float al = a[a_off + l], acc = -0.0f;
-#pragma unroll /* (i[] and g[] in registers: a loop left rolled indexes them in memory on a GPU) */
             for (uint j = 0; j < 4; ++j) {
                 if (i[j] < 0)
                     continue;
@@ -245,20 +233,45 @@ CLMSD_INLINE void clmsd_layer_unpool_body(bool wide, __global const float *dp, u
     }
 }
 
-#define CLMSD_LAYER_UNPOOL_ARGS                                                                                      \
-    __global const float *dp, ulong dp_off, __global const float *a, ulong a_off, __global const float *x,           \
-        ulong x_off, uint x_type, ulong x_layer_stride, ulong x_row_stride, __global float *dx, ulong dx_off,        \
-        uint dx_type, ulong dx_layer_stride, ulong dx_row_stride, __global float *part, ulong part_off, ulong batch, \
-        ulong features, uint layers, uint threshold, float scale, ulong row_offset, ulong seed, ulong step,          \
-        ulong blocks, uint stream, int accumulate
-#define CLMSD_LAYER_UNPOOL_PASS                                                                                   \
-    dp, dp_off, a, a_off, x, x_off, x_type, x_layer_stride, x_row_stride, dx, dx_off, dx_type, dx_layer_stride,   \
-        dx_row_stride, part, part_off, batch, features, layers, threshold, scale, row_offset, seed, step, blocks, \
-        stream, accumulate
-__kernel void clmsd_layer_unpool(CLMSD_LAYER_UNPOOL_ARGS) { clmsd_layer_unpool_body(true, CLMSD_LAYER_UNPOOL_PASS); }
+/* The GPU tiling's dX_l and dA_l parts, the same sums: a work-item per Philox block and layer (the
+ * NDRange's second dimension), the block v1's 4 elements or the u8 stream's 16 from one Philox
+ * call, whose groups of 4 each end their own dA part (parts are per 4 elements on both streams).
+ * `blocks` is the CPU kernel's; the launch covers the stream's blocks of the call. */
 __kernel void clmsd_layer_unpool_gpu(CLMSD_LAYER_UNPOOL_ARGS)
 {
-    clmsd_layer_unpool_body(false, CLMSD_LAYER_UNPOOL_PASS);
+    uint per = CLMSD_IS_U8(stream) ? 16 : 4, l = (uint)get_global_id(1);
+    ulong begin = row_offset * features, end = begin + batch * features;
+    ulong first = (begin / per + get_global_id(0)) * per; /* the block's first element */
+    if (first >= end || l >= layers)
+        return;
+    philox4x32_ctr_t u = clmsd_stream_block(seed, step, CLMSD_LAYER_SAMPLE + l,
+                                            CLMSD_IS_U8(stream) ? CLMSD_U8_BLOCK_TAG | (uint)(first >> 4) : first >> 2);
+    uint4 v = (uint4)(u.v[0], u.v[1], u.v[2], u.v[3]);
+    float al = a[a_off + l], acc = -0.0f;
+    for (uint j = 0; j < per; ++j) {
+        ulong e = first + j;
+        if (e >= begin && e < end) {
+            ulong i = e - begin;
+            uint value = CLMSD_IS_U8(stream) ? clmsd_lane4(v, j >> 2) >> (8 * (j & 3)) & 0xFFu : clmsd_lane4(v, j);
+            bool kept = value >= threshold;
+            float g = dp[dp_off + i];
+            if (dx && (kept || !accumulate))
+                clmsd_store_x(dx, dx_off + clmsd_layer_at(i, l, features, dx_layer_stride, dx_row_stride), dx_type,
+                              kept ? (g * al) * scale : 0.0f, accumulate);
+            if (part && kept)
+                acc =
+                    fma(g,
+                        clmsd_load_x(x, x_off + clmsd_layer_at(i, l, features, x_layer_stride, x_row_stride), x_type) *
+                            scale,
+                        acc);
+        }
+        if ((j & 3) == 3) { /* a group of 4 ends: its part, when the group lies in the call */
+            ulong g4 = e >> 2;
+            if (part && g4 >= begin / 4 && g4 <= (end - 1) / 4)
+                part[part_off + (g4 - begin / 4) * layers + l] = acc;
+            acc = -0.0f;
+        }
+    }
 }
 
 /* dA_l = from -0.0f, blocks q ascending: acc + part[q L + l]. A work-item per layer: the layers'

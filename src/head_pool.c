@@ -26,15 +26,16 @@ static pool_layout layout(const clmsd_head *h)
     return o;
 }
 
-/* the forward's work-items: a work-item per Philox block of 4 elements (the CPU tiling), or a
- * group of CLMSD_POOL_LANES per Philox block, of 16 elements on the u8 stream (the GPU tiling) */
-static size_t pool_work_items(const clmsd_head *h, size_t row_offset, size_t blocks)
+/* The GPU tiling's Philox blocks of the call (of 4 elements; the u8 stream's 16): a work-group of
+ * CLMSD_POOL_LANES each in the forward, a work-item per block and layer in the backward. The CPU
+ * tiling's kernels take a work-item per group of 4 elements, `quads`. */
+static size_t stream_blocks(const clmsd_head *h, size_t row_offset, size_t quads)
 {
     const clmsd_head_desc *d = &h->desc;
-    if (!h->ctx->tiling->pool_by_group)
-        return blocks;
-    size_t per = d->stream == CLMSD_STREAM_PHILOX_V1_U8 ? 16 : 4, begin = row_offset * d->features;
-    return ((begin + d->batch * d->features - 1) / per - begin / per + 1) * CLMSD_POOL_LANES;
+    if (d->stream != CLMSD_STREAM_PHILOX_V1_U8)
+        return quads;
+    size_t begin = row_offset * d->features;
+    return (begin + d->batch * d->features - 1) / 16 - begin / 16 + 1;
 }
 
 static clmsd_status backward(clmsd_head *h, const clmsd_head_args *a, const pool_layout *o)
@@ -44,11 +45,13 @@ static clmsd_status backward(clmsd_head *h, const clmsd_head_args *a, const pool
     size_t q = clmsd__layer_blocks(d, a->row_offset);
     size_t xr = clmsd__row_stride(d, a->x_row_stride), xl = clmsd__layer_stride(d, a->x_layer_stride, xr);
     size_t dr = clmsd__row_stride(d, a->dx_row_stride), dl = clmsd__layer_stride(d, a->dx_layer_stride, dr);
-    CLMSD__TRY(h->ctx->tiling->layer_unpool(h->ctx, q, h->ctx->tiling->unpool_by_layer ? layers : 0, h->workspace,
-                                            o->dp, h->workspace, o->a, a->x, a->x_off, d->x_type, xl, xr, a->dx,
-                                            a->dx_off, d->dx_type, dl, dr, a->dlayer_weights ? h->workspace : NULL,
-                                            o->part, d->batch, d->features, layers, h->layer_threshold, h->layer_scale,
-                                            a->row_offset, a->seed, a->step, q, d->stream, a->accumulate));
+    bool by_layer = h->ctx->tiling->unpool_by_layer;
+    size_t items = by_layer ? stream_blocks(h, a->row_offset, q) : q;
+    CLMSD__TRY(h->ctx->tiling->layer_unpool(h->ctx, items, by_layer ? layers : 0, h->workspace, o->dp, h->workspace,
+                                            o->a, a->x, a->x_off, d->x_type, xl, xr, a->dx, a->dx_off, d->dx_type, dl,
+                                            dr, a->dlayer_weights ? h->workspace : NULL, o->part, d->batch, d->features,
+                                            layers, h->layer_threshold, h->layer_scale, a->row_offset, a->seed, a->step,
+                                            q, d->stream, a->accumulate));
     if (!a->dlayer_weights)
         return CLMSD_SUCCESS;
     CLMSD__TRY(clmsd__run_layer_part_sum(h->ctx, layers, 0, h->workspace, o->part, q, layers, h->workspace, o->da));
@@ -64,10 +67,11 @@ clmsd_status clmsd__pooled_run(clmsd_head *h, const clmsd_head_args *a, const cl
     size_t xr = clmsd__row_stride(d, a->x_row_stride), xl = clmsd__layer_stride(d, a->x_layer_stride, xr);
     CLMSD__TRY(clmsd__run_layer_softmax(h->ctx, 1, 0, a->layer_weights, a->layer_weights_off, (cl_uint)d->layers,
                                         h->workspace, o.a));
-    CLMSD__TRY(h->ctx->tiling->layer_pool(h->ctx, pool_work_items(h, a->row_offset, q), 0, a->x, a->x_off, d->x_type,
-                                          xl, xr, h->workspace, o.a, h->workspace, o.p, d->batch, d->features,
-                                          (cl_uint)d->layers, mode != CLMSD__PREDICT, h->layer_threshold,
-                                          h->layer_scale, a->row_offset, a->seed, a->step, q, d->stream));
+    size_t items = h->ctx->tiling->pool_by_group ? stream_blocks(h, a->row_offset, q) * CLMSD_POOL_LANES : q;
+    CLMSD__TRY(h->ctx->tiling->layer_pool(h->ctx, items, 0, a->x, a->x_off, d->x_type, xl, xr, h->workspace, o.a,
+                                          h->workspace, o.p, d->batch, d->features, (cl_uint)d->layers,
+                                          mode != CLMSD__PREDICT, h->layer_threshold, h->layer_scale, a->row_offset,
+                                          a->seed, a->step, q, d->stream));
     bool back = (mode == CLMSD__TRAIN || mode == CLMSD__BACKWARD) && (a->dx || a->dlayer_weights);
     clmsd_head_args e = *a; /* the engine's call: x = P, dx = dP */
     e.x = h->workspace;
