@@ -142,8 +142,6 @@ clmsd_status clmsd__check_stream(clmsd_context *ctx, const clmsd_dropout_desc *d
         .rows = desc->rows,
         .cols = desc->cols,
         .row_offset = desc->row_offset,
-        .first_quad = begin >> 2,
-        .quads = ((end - 1) >> 2) - (begin >> 2) + 1,
     };
     return CLMSD_SUCCESS;
 }

@@ -12,8 +12,8 @@ typedef struct clmsd__stream {
     size_t rows, cols, row_offset;
     clmsd_stream stream;
     clmsd_type x_type, dx_type;
-    uint64_t first_quad, quads;   /* groups of 4 elements covering [row_offset*cols, +rows*cols) */
-    uint64_t first_block, blocks; /* the stream's Philox blocks covering them (4 or 16 elements) */
+    uint64_t first_block,
+        blocks; /* the stream's Philox blocks (4 or 16 elements) covering [row_offset*cols, +rows*cols) */
 } clmsd__stream;
 
 /* One rate, named in the message: in [0, 1), and a multiple of 1/256 on the u8 stream. */

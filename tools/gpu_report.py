@@ -192,8 +192,8 @@ def shapes(src):
 # design (a Philox block drawn by every class vector) included.
 
 def dropout_sum_gpu(s):
-    """Xbar = (1/K) sum_k keep_k s_k X (average logits): a work-item per 4 elements of [B, H]
-    (s->quads), K Philox blocks and K fmas per element, then 1/K; reads X (its K passes read the
+    """Xbar = (1/K) sum_k keep_k s_k X (average logits): a work-item per Philox block of [B, H]
+    (s->blocks of the v1 stream), K Philox blocks and K fmas per element, then 1/K; reads X (its K passes read the
     same elements: kstride 0), writes Xbar. Chain: K fmas."""
     return Kernel("clmsd_dropout_sum_gpu", s.quads, 2 * s.B * s.H * F, s.B * s.H * (2 * s.K + 1), s.quads * s.K, s.K,
                   None)
