@@ -157,15 +157,11 @@ __attribute__((reqd_work_group_size(CLMSD_POOL_LANES, 1, 1))) __kernel void clms
     for (uint l0 = 0; l0 < layers; l0 += CLMSD_POOL_LANES) {
         uint l = l0 + n;
         if (l < layers) {
-            philox4x32_ctr_t u = {{0, 0, 0, 0}};
-            if (masked)
-                u = clmsd_stream_block(seed, step, CLMSD_LAYER_SAMPLE + l,
-                                       CLMSD_IS_U8(stream) ? CLMSD_U8_BLOCK_TAG | (uint)(first >> 4) : first >> 2);
-            uint4 v = (uint4)(u.v[0], u.v[1], u.v[2], u.v[3]);
+            uint4 v = masked ? clmsd_block_words(seed, step, CLMSD_LAYER_SAMPLE + l, first / per, stream) : (uint4)0;
             uint bits = 0;
             for (uint j = 0; j < per; ++j) {
                 ulong e = first + j;
-                uint value = CLMSD_IS_U8(stream) ? clmsd_lane4(v, j >> 2) >> (8 * (j & 3)) & 0xFFu : clmsd_lane4(v, j);
+                uint value = clmsd_block_value(v, j, stream);
                 if (e < begin || e >= end || (masked && value < threshold))
                     continue;
                 float xv =
@@ -244,15 +240,13 @@ __kernel void clmsd_layer_unpool_gpu(CLMSD_LAYER_UNPOOL_ARGS)
     ulong first = (begin / per + get_global_id(0)) * per; /* the block's first element */
     if (first >= end || l >= layers)
         return;
-    philox4x32_ctr_t u = clmsd_stream_block(seed, step, CLMSD_LAYER_SAMPLE + l,
-                                            CLMSD_IS_U8(stream) ? CLMSD_U8_BLOCK_TAG | (uint)(first >> 4) : first >> 2);
-    uint4 v = (uint4)(u.v[0], u.v[1], u.v[2], u.v[3]);
+    uint4 v = clmsd_block_words(seed, step, CLMSD_LAYER_SAMPLE + l, first / per, stream);
     float al = a[a_off + l], acc = -0.0f;
     for (uint j = 0; j < per; ++j) {
         ulong e = first + j;
         if (e >= begin && e < end) {
             ulong i = e - begin;
-            uint value = CLMSD_IS_U8(stream) ? clmsd_lane4(v, j >> 2) >> (8 * (j & 3)) & 0xFFu : clmsd_lane4(v, j);
+            uint value = clmsd_block_value(v, j, stream);
             bool kept = value >= threshold;
             float g = dp[dp_off + i];
             if (dx && (kept || !accumulate))
