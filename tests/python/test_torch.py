@@ -5,6 +5,9 @@ masks replayed: the masks are rebuilt here in numpy from clmsd.stream_words and 
 word >= threshold, value keep * scale; a pooled head's layer l is sample 2^31 + l). Tolerances as
 in bench/seed_head.py and reference.py: 2 n FLT_EPSILON max|ref|, n the terms of the longest float32
 sum behind an output. Every test runs (Debian's python3-torch); none may skip."""
+import pathlib
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -27,39 +30,9 @@ def masks(ctx, seed, step, k, rows, cols, rate, row_offset=0):
     return torch.tensor(((u >= t) * np.float64(s)).reshape(rows, cols))
 
 
-# ---- the seed code, from bench/seed_head.py (its ReplayDropout told the step's masks) ----
-
-
-class ReplayDropout(torch.nn.Module):
-    """nn.Dropout whose masks are clmsd's: the i-th call multiplies by masks[i] (keep * scale)."""
-
-    def __init__(self, masks):
-        super().__init__()
-        self.masks, self.calls = masks, 0
-
-    def forward(self, x):
-        m = self.masks[self.calls % len(self.masks)]
-        self.calls += 1
-        return x * m
-
-
-class QuestHead(torch.nn.Module):
-    """The head of the Google QUEST Q&A Labeling solution (RoBERTa, "model3")."""
-
-    def __init__(self, hidden, classes, layers, layer_masks, head_masks):
-        super().__init__()
-        self.layer_weights = torch.nn.Parameter(torch.zeros(layers, dtype=torch.float64))
-        self.classifier = torch.nn.Linear(hidden, classes, dtype=torch.float64)
-        self.dropout = ReplayDropout(layer_masks)
-        self.high_dropout = ReplayDropout(head_masks)
-
-    def forward(self, hidden_layers):
-        # the seed code, literally
-        cls_outputs = torch.stack([self.dropout(layer[:, 0, :]) for layer in hidden_layers], dim=2)
-        cls_output = (torch.softmax(self.layer_weights, dim=0) * cls_outputs).sum(-1)
-        logits = torch.mean(torch.stack([self.classifier(self.high_dropout(cls_output))
-                                         for _ in range(5)], dim=0), dim=0)
-        return logits
+# the seed code itself, bench/seed_head.py's QuestHead (its ReplayDropout modules are told the masks)
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "bench"))
+from seed_head import QuestHead  # noqa: E402
 
 
 def seed_head(hidden, classes, layers):
