@@ -8,7 +8,9 @@ so the seed's state_dict loads into them and back. Their forward and backward ru
 (Head.logits / Head.backward, a torch.autograd.Function), so any loss written on the logits
 trains them. clmsd computes in float32 on its OpenCL device; tensors are CPU tensors handed over
 as numpy arrays. The masks are clmsd's, keyed on (seed, step): step counts the module's training
-forward calls. In eval mode there is no dropout (Head.predict).
+forward calls, so a forward run again for activation checkpointing (torch.utils.checkpoint) would
+draw the next step's masks: do not checkpoint through these heads. In eval mode there is no
+dropout (Head.predict).
 
 Importing this module needs PyTorch; `import clmsd` does not.
 """
@@ -58,7 +60,7 @@ class _HeadFunction(torch.autograd.Function):
             z = head.predict(**args)
             if module.combine == "average_losses":  # the shape of training's: every sample the same
                 z = np.broadcast_to(z, (module.samples,) + z.shape).copy()
-        ctx.module, ctx.training, ctx.step = module, training, step
+        ctx.module, ctx.training, ctx.seed, ctx.step = module, training, module.seed, step
         ctx.save_for_backward(x, w, b, lw)  # (so torch refuses a backward after an in-place change)
         return torch.from_numpy(z)
 
@@ -73,7 +75,7 @@ class _HeadFunction(torch.autograd.Function):
             args = dict(args, dlayer_weights=bool(need[6]))
         g = head.backward(
             dlogits=_np32(grad),
-            seed=module.seed,
+            seed=ctx.seed,
             step=ctx.step,
             dx=bool(need[3]),
             dw=bool(need[4]),
@@ -108,6 +110,9 @@ class _ClmsdHead(torch.nn.Module):
         (plain: the backward of eval mode)."""
         key = (batch, plain)
         head = self._heads.get(key)
+        if head is not None and head.context.closed:  # (the default context made anew since)
+            self._heads.clear()
+            head = None
         if head is None:
             ctx = self.context if self.context is not None else default_context()
             desc = dict(self.head_options, batch=batch, features=self.features, classes=self.classes,

@@ -3,11 +3,17 @@
  * message (clmsd_context_last_error) as its text. */
 #include "clmsdpy.h"
 
+#include <string.h>
+
 PyObject *clmsdpy_error_type;
 
 PyObject *clmsdpy_raise(clmsd_status status, const char *message)
 {
-    PyObject *exc = PyObject_CallFunction(clmsdpy_error_type, "s", message);
+    /* (a driver's build log need not be UTF-8, and a message cut at its buffer's end may split a
+     * character: undecodable bytes become U+FFFD, never a UnicodeDecodeError in its place) */
+    PyObject *text = PyUnicode_DecodeUTF8(message, (Py_ssize_t)strlen(message), "replace");
+    PyObject *exc = text ? PyObject_CallOneArg(clmsdpy_error_type, text) : NULL;
+    Py_XDECREF(text);
     if (!exc)
         return NULL;
     PyObject *code = PyLong_FromLong((long)status);

@@ -20,7 +20,7 @@ static void head_release(clmsdpy_child *child)
 
 static void head_dealloc(clmsdpy_head *self)
 {
-    if (self->head) {
+    if (self->child.next) {               /* adopted and not yet released by close() */
         clmsdpy_lock_with_gil(self->ctx); /* the thread rule: destroy waits for the context's queue */
         clmsdpy_context_disown(&self->child);
         head_release(&self->child);
@@ -34,14 +34,15 @@ static void head_dealloc(clmsdpy_head *self)
 
 typedef struct create_call {
     const clmsd_head_desc *desc;
-    clmsd_head *head;
+    clmsd_head **head;
 } create_call;
 
+/* (under the context's lock: close() finds the head made, or none) */
 static void create_body(clmsd_context *ctx, clmsdpy_operand *ops, void *data, clmsdpy_outcome *out)
 {
     (void)ops;
     create_call *c = data;
-    clmsd_status st = clmsd_head_create(ctx, c->desc, &c->head);
+    clmsd_status st = clmsd_head_create(ctx, c->desc, c->head);
     if (st != CLMSD_SUCCESS)
         clmsdpy_fail(ctx, st, "clmsd_head_create", out);
 }
@@ -53,26 +54,24 @@ PyObject *clmsdpy_head_create(clmsdpy_context *ctx, PyObject *kwargs)
     clmsdpy_desc d;
     if (clmsdpy_desc_parse(ctx, kwargs, &d))
         return NULL;
-    create_call c = {.desc = &d.desc, .head = NULL};
-    if (clmsdpy_run(ctx, NULL, 0, create_body, &c)) {
-        clmsdpy_desc_clear(&d);
-        return NULL;
-    }
     clmsdpy_head *h = (clmsdpy_head *)clmsdpy_head_type.tp_alloc(&clmsdpy_head_type, 0);
     if (!h) {
-        clmsdpy_lock_with_gil(ctx);
-        clmsd_head_destroy(c.head);
-        PyThread_release_lock(ctx->lock);
         clmsdpy_desc_clear(&d);
         return NULL;
     }
     h->ctx = (clmsdpy_context *)Py_NewRef(ctx);
-    h->head = c.head;
     h->desc = d.desc;
     h->rates = d.rates; /* the descriptor's, now the head's */
     h->workspace = d.workspace;
     h->child.release = head_release;
+    /* adopted before the library's head exists, which the body makes under the context's lock:
+     * a close() from another thread meanwhile releases it like any other */
     clmsdpy_context_adopt(ctx, CLMSDPY_HEADS, &h->child);
+    create_call c = {.desc = &h->desc, .head = &h->head};
+    if (clmsdpy_run(ctx, NULL, 0, create_body, &c)) {
+        Py_DECREF(h);
+        return NULL;
+    }
     return (PyObject *)h;
 }
 

@@ -46,9 +46,11 @@ static int parse(mode m, PyObject *args, PyObject *kwargs, PyObject **a)
 }
 
 /* The outputs a call computes when the caller says nothing of them */
-static void defaults(mode m, const clmsdpy_head *h, PyObject **o)
+static void defaults(mode m, const clmsdpy_head *h, bool accumulate, PyObject **o)
 {
-    bool grads = m == TRAIN || m == BACKWARD;
+    /* gradients returned by default, except when accumulating: that adds into arrays the caller
+     * names, so the others are not computed (a new array to add into would be garbage) */
+    bool grads = (m == TRAIN || m == BACKWARD) && !accumulate;
     PyObject *loss = m == TRAIN || (m == FORWARD && o[TARGET] && o[TARGET] != Py_None) ? Py_True : Py_False;
     PyObject *def[OPERANDS] = {
         [LOSS] = loss,
@@ -225,14 +227,15 @@ static PyObject *head_call_run(mode m, clmsdpy_head *self, PyObject *args, PyObj
     PyObject *a[KEYWORDS];
     if (parse(m, args, kwargs, a))
         return NULL;
-    defaults(m, self, a);
+    int accumulate = 0;
+    if (a[ACCUMULATE] && clmsdpy_to_bool(a[ACCUMULATE], "accumulate", &accumulate))
+        return NULL;
+    defaults(m, self, accumulate != 0, a);
     head_call c = {.m = m, .head = self->head};
     clmsd_head_args *ha = &c.args;
-    int accumulate = 0;
     if ((a[SEED] && clmsdpy_to_u64(a[SEED], "seed", &ha->seed)) ||
         (a[STEP] && clmsdpy_to_u64(a[STEP], "step", &ha->step)) ||
         (a[ROW_OFFSET] && clmsdpy_to_size(a[ROW_OFFSET], "row_offset", &ha->row_offset)) ||
-        (a[ACCUMULATE] && clmsdpy_to_bool(a[ACCUMULATE], "accumulate", &accumulate)) ||
         strides(&self->desc, a[X_LAYER_STRIDE], a[X_ROW_STRIDE], "x", &ha->x_layer_stride, &ha->x_row_stride) ||
         strides(&self->desc, a[DX_LAYER_STRIDE], a[DX_ROW_STRIDE], "dx", &ha->dx_layer_stride, &ha->dx_row_stride))
         return NULL;

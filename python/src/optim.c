@@ -20,7 +20,7 @@ static void optim_release(clmsdpy_child *child)
 
 static void optim_dealloc(clmsdpy_optim *self)
 {
-    if (self->optim) {
+    if (self->child.next) { /* adopted and not yet released by close() */
         clmsdpy_context *ctx = self->head->ctx;
         clmsdpy_lock_with_gil(ctx);
         clmsdpy_context_disown(&self->child);
@@ -34,14 +34,14 @@ static void optim_dealloc(clmsdpy_optim *self)
 typedef struct create_call {
     clmsd_head *head;
     const clmsd_optim_desc *desc;
-    clmsd_optim *optim;
+    clmsd_optim **optim;
 } create_call;
 
 static void create_body(clmsd_context *ctx, clmsdpy_operand *ops, void *data, clmsdpy_outcome *out)
 {
     (void)ops;
     create_call *c = data;
-    clmsd_status st = clmsd_optim_create(c->head, c->desc, &c->optim);
+    clmsd_status st = clmsd_optim_create(c->head, c->desc, c->optim);
     if (st != CLMSD_SUCCESS)
         clmsdpy_fail(ctx, st, "clmsd_optim_create", out);
 }
@@ -78,21 +78,21 @@ PyObject *clmsdpy_optim_create(clmsdpy_head *head, PyObject *args, PyObject *kwa
     clmsd_optim_desc desc;
     if (parse_desc(args, kwargs, &desc))
         return NULL;
-    c.desc = &desc;
-    if (clmsdpy_run(head->ctx, NULL, 0, create_body, &c))
-        return NULL;
     clmsdpy_optim *o = (clmsdpy_optim *)clmsdpy_optim_type.tp_alloc(&clmsdpy_optim_type, 0);
-    if (!o) {
-        clmsdpy_lock_with_gil(head->ctx);
-        clmsd_optim_destroy(c.optim);
-        PyThread_release_lock(head->ctx->lock);
+    if (!o)
         return NULL;
-    }
     o->head = (clmsdpy_head *)Py_NewRef(head);
-    o->optim = c.optim;
     o->desc = desc;
     o->child.release = optim_release;
+    /* adopted before the library's optimizer exists, which the body makes under the context's
+     * lock: a close() from another thread meanwhile releases it like any other */
     clmsdpy_context_adopt(head->ctx, CLMSDPY_OPTIMS, &o->child);
+    c.desc = &o->desc;
+    c.optim = &o->optim;
+    if (clmsdpy_run(head->ctx, NULL, 0, create_body, &c)) {
+        Py_DECREF(o);
+        return NULL;
+    }
     return (PyObject *)o;
 }
 

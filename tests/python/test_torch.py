@@ -288,3 +288,15 @@ def test_docs_example_runs(ctx, path, after):
     assert logits.shape == (2, 30)
     torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.rand(2, 30)).backward()
     assert model.roberta.embed.weight.grad.abs().sum() > 0 and model.head.layer_weights.grad is not None
+
+
+def test_heads_follow_the_default_context_after_a_close():
+    """A head made on the shared context is made again once that context is closed (the next
+    default_context() is a new one), not left on the closed one."""
+    head = ct.MultiSampleDropoutHead(8, 3, samples=2, engine="fused")
+    x = torch.ones(4, 8)
+    first = head(x)
+    ct.default_context().close()
+    again = head(x)
+    assert again.shape == first.shape == (4, 3)
+    assert not head._heads[(4, False)].context.closed
