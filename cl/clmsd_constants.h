@@ -40,7 +40,9 @@
 #define CLMSD_LAYER_SAMPLE 0x80000000u
 
 /* the u8 stream's Philox block b of 16 elements has counter word 0 = CLMSD_U8_BLOCK_TAG | b, so
- * its blocks are never v1's (docs/rng.md); b < 2^30 since elements are < 2^34 */
+ * its blocks are not v1's below 2^33 elements (v1's block 2^31 + b is element 2^33 + 4b on: a
+ * head draws every mask from one stream, so the two never meet in a call); b < 2^30 since
+ * elements are < 2^34 (docs/rng.md) */
 #define CLMSD_U8_BLOCK_TAG 0x80000000u
 
 /* Stream and storage-type ids as the kernels read them: the values of the public clmsd_stream and
