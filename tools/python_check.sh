@@ -6,7 +6,7 @@
 # skipped test fails the run. pip fetches meson-python and meson from PyPI (build isolation) and,
 # for the tests only, ml_dtypes (bfloat16 arrays). Measured on 2 cores from a clean clone:
 # `pip install .` 10 to 20 s (the library's and the extension's compile only; about 35 s with an
-# empty pip cache: the downloads), the 161 tests 18 to 31 s with an empty pocl cache (the kernels'
+# empty pip cache: the downloads), the 162 tests 18 to 31 s with an empty pocl cache (the kernels'
 # compile), 2 s warm; under a minute in all.
 # Usage: tools/python_check.sh [SOURCE_DIR]   (meson test --suite python runs it)
 #        tools/python_check.sh --setup        (only the Debian packages it needs, tools/setup.sh)
