@@ -419,26 +419,29 @@ done:
     return st;
 }
 
-clmsd_status clmsd_ref_head_exact_train_step(const clmsd_head_desc *desc, const clmsd_ref_head_exact_args *args)
+/* every entry point: the descriptor checked, then the plain or the pooled head in mode m */
+static clmsd_status call(const clmsd_head_desc *desc, const clmsd_ref_head_exact_args *args, mode m)
 {
     CLMSD__TRY(clmsd__check_head_desc(NULL, desc));
-    return desc->layers >= 2 ? run_pooled(desc, args, TRAIN) : run(desc, args, TRAIN);
+    return desc->layers >= 2 ? run_pooled(desc, args, m) : run(desc, args, m);
+}
+
+clmsd_status clmsd_ref_head_exact_train_step(const clmsd_head_desc *desc, const clmsd_ref_head_exact_args *args)
+{
+    return call(desc, args, TRAIN);
 }
 
 clmsd_status clmsd_ref_head_exact_predict(const clmsd_head_desc *desc, const clmsd_ref_head_exact_args *args)
 {
-    CLMSD__TRY(clmsd__check_head_desc(NULL, desc));
-    return desc->layers >= 2 ? run_pooled(desc, args, PREDICT) : run(desc, args, PREDICT);
+    return call(desc, args, PREDICT);
 }
 
 clmsd_status clmsd_ref_head_exact_logits(const clmsd_head_desc *desc, const clmsd_ref_head_exact_args *args)
 {
-    CLMSD__TRY(clmsd__check_head_desc(NULL, desc));
-    return desc->layers >= 2 ? run_pooled(desc, args, LOGITS) : run(desc, args, LOGITS);
+    return call(desc, args, LOGITS);
 }
 
 clmsd_status clmsd_ref_head_exact_backward(const clmsd_head_desc *desc, const clmsd_ref_head_exact_args *args)
 {
-    CLMSD__TRY(clmsd__check_head_desc(NULL, desc));
-    return desc->layers >= 2 ? run_pooled(desc, args, BACKWARD) : run(desc, args, BACKWARD);
+    return call(desc, args, BACKWARD);
 }
